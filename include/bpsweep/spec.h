@@ -1,0 +1,68 @@
+/* spec: a sweep specification, from JSON to validated plain structs.
+ *
+ * cJSON stays inside spec.c: spec_parse returns plain structs and frees the JSON.
+ * Every error names the JSON path and what was expected, e.g.
+ *   architectures[2].hidden[0]: expected a positive integer
+ * and malformed JSON names the line and column. The full format is docs/spec.md.
+ *
+ * The canonical form is the spec re-emitted with every default filled in, template
+ * widths expanded, milestones resolved to epochs and a schema version; two specs that
+ * mean the same sweep have the same canonical form and so the same hash. Results
+ * files store the canonical JSON, and spec_parse reads every older schema version. */
+#ifndef BPSWEEP_SPEC_H
+#define BPSWEEP_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bpsweep/data.h"
+#include "bpsweep/nn.h"
+#include "bpsweep/train.h"
+#include "bpsweep/util.h"
+
+#define SPEC_SCHEMA_VERSION 1
+#define SPEC_NAME_MAX 64
+
+typedef struct {
+    char name[SPEC_NAME_MAX];  /* unique; a template expands to "<name>@w=<w>" per width */
+    char family[SPEC_NAME_MAX];/* the name as written (the template's name) */
+    int width;                 /* template width multiplier w; 0 for a fixed architecture */
+    NetConfig net;             /* n_in, n_out are 0 here: they come from the data */
+} ArchSpec;
+
+typedef struct {
+    char name[SPEC_NAME_MAX];
+    TrainConfig train;         /* base training settings with this condition's overrides;
+                                  weight_decay and norm_bias come from the grid point */
+} CondSpec;
+
+typedef struct {
+    int schema_version;        /* of the text as read */
+    char name[SPEC_NAME_MAX];
+    DataConfig data;
+    int n_arch;
+    ArchSpec *arch;            /* (n_arch), templates expanded */
+    int n_cond;
+    CondSpec *cond;            /* (n_cond); one condition "base" when the spec has none */
+    int n_wd;
+    double *weight_decay;      /* (n_wd) */
+    int n_nb;
+    double *norm_bias;         /* (n_nb) targets c; [0] when absent */
+    bool norm_bias_relative;   /* targets are multiples of ||theta_0||^2 */
+    int n_seed;
+    uint64_t *seed;            /* (n_seed) */
+    char *canonical;           /* canonical JSON, NUL-terminated */
+    uint64_t hash;             /* bps_hash_bytes of canonical */
+} Spec;
+
+/* Parses and validates spec text. On success *out is a new Spec (free with spec_free);
+ * on failure *out is NULL and err holds one message. `origin` names the text in
+ * messages (a file name). */
+int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err);
+
+/* Reads and parses a spec file. */
+int spec_load(const char *path, Spec **out, BpsErr *err);
+
+void spec_free(Spec *spec);
+
+#endif

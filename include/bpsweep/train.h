@@ -1,0 +1,113 @@
+/* train: mini-batch SGD with PyTorch's torch.optim.SGD semantics (coupled weight
+ * decay, dampening 0, optional Nesterov), the norm-bias regulariser, learning-rate
+ * schedules, gradient clipping by value, the per-epoch loop, and a serialisable
+ * trainer state. Numerics only: no MPI, HDF5 or JSON.
+ *
+ * One optimizer step, for every parameter p with gradient g (all in one flat loop):
+ *     g = clamp(g, -clip, clip)                 if clip > 0
+ *     g = g + lambda * s * p                    s = sign(||theta||^2 - c); c = 0 gives
+ *                                               s = 1: plain weight decay
+ *     buf = momentum * buf + g                  (buf starts at 0, as PyTorch's first step)
+ *     d = g + momentum * buf if nesterov, else buf   (d = g when momentum = 0)
+ *     p = p - lr * d
+ * lr follows the schedule, stepped once per epoch like PyTorch's LR schedulers. */
+#ifndef BPSWEEP_TRAIN_H
+#define BPSWEEP_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpsweep/data.h"
+#include "bpsweep/nn.h"
+#include "bpsweep/rng.h"
+#include "bpsweep/util.h"
+
+#define TRAIN_MAX_MILESTONES 16
+
+typedef enum { SCHED_CONSTANT = 0, SCHED_MULTISTEP, SCHED_COSINE } ScheduleKind;
+
+typedef struct {
+    int epochs;
+    int batch_size;
+    double lr;
+    double momentum;
+    bool nesterov;
+    ScheduleKind schedule;
+    int n_milestones;                      /* multistep: lr *= gamma at each milestone */
+    int milestones[TRAIN_MAX_MILESTONES];  /* epochs, increasing, in [1, epochs) */
+    double gamma;
+    bool shuffle;                          /* reshuffle every epoch; else data order */
+    bool drop_last;                        /* drop a final partial batch */
+    double clip_value;                     /* clip gradients by value; 0 = off */
+    double weight_decay;                   /* lambda of weight decay / norm-bias */
+    double norm_bias;                      /* c: target squared norm (0 = weight decay) */
+    bool norm_bias_relative;               /* c = norm_bias * ||theta_0||^2 */
+} TrainConfig;
+
+/* Learning rate for (0-based) epoch e. Cosine follows CosineAnnealingLR with
+ * T_max = epochs and eta_min = 0 in closed form. */
+double train_lr(const TrainConfig *cfg, int epoch);
+
+typedef struct {
+    double train_loss;  /* mean mini-batch loss over the epoch (training mode) */
+    double train_acc;   /* fraction correct over the epoch's mini-batches */
+    double test_loss;   /* evaluation mode, whole test set */
+    double test_acc;
+    double lr;
+    double seconds;
+} EpochMetrics;
+
+/* Called after every optimizer step: step counter (from 0 over the whole run),
+ * indices (B) of the batch's samples, the batch loss before the step. */
+typedef void (*TrainStepHook)(void *ctx, uint64_t step, const uint32_t *idx, int B, double loss);
+
+typedef struct {
+    TrainConfig cfg;
+    uint64_t seed;
+    Net *net;
+    float *momentum;        /* (P) momentum buffers */
+    double norm_bias_c;     /* resolved absolute target c */
+    double init_sq_norm;    /* ||theta_0||^2 */
+    int epoch;              /* epochs completed */
+    uint64_t step;          /* optimizer steps taken */
+    RngStream shuffle_rng;
+    int diverged_epoch;     /* epoch (1-based) whose loss was not finite; 0 if none */
+    EpochMetrics *history;  /* (epochs) */
+    TrainStepHook hook;     /* optional */
+    void *hook_ctx;
+    /* workspace */
+    uint32_t *order;        /* (n_train) sample order of the current epoch */
+    int order_n;
+    float *xbatch;          /* (batch, D) */
+    uint8_t *ybatch;        /* (batch) */
+} Trainer;
+
+/* New trainer with freshly initialised parameters (nn_init_params with seed).
+ * Free with trainer_free. */
+Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed);
+void trainer_free(Trainer *t);
+
+/* Runs one epoch on train, then evaluates on test (may be NULL). Returns 0, or 1 if
+ * the loss or parameters became non-finite (t->diverged_epoch is set; training
+ * should stop: divergence is a result, not an error). */
+int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test);
+
+/* True when all epochs are done or the run diverged. */
+bool trainer_finished(const Trainer *t);
+
+/* One optimizer step on a batch x (B,D), y (B) at learning rate lr; returns the loss
+ * before the step; *correct gets the batch's correct predictions. */
+double trainer_step(Trainer *t, const float *x, const uint8_t *y, int B, double lr, long *correct);
+
+/* Mean loss and accuracy of the net on ds in evaluation mode. */
+void trainer_evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc);
+
+/* Serialised state: parameters, momentum, batch-norm statistics, epoch, step, random
+ * counters, regulariser target and history. A restored trainer continues bit-identically.
+ * trainer_state_save returns a malloc'd buffer (caller frees) and its size.
+ * trainer_state_load checks the state against t's shapes and settings. */
+void *trainer_state_save(const Trainer *t, size_t *size);
+int trainer_state_load(Trainer *t, const void *buf, size_t size, BpsErr *err);
+
+#endif

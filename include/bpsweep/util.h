@@ -1,0 +1,62 @@
+/* util: checked allocation, error messages, small helpers shared by every module.
+ *
+ * Errors the world can cause are reported through a BpsErr: the failing function
+ * writes one human-readable message (naming the file or JSON path and what was
+ * expected) and returns a non-zero int. Out-of-memory is not such an error: the
+ * xmalloc family prints file and line and exits, because nothing sensible can
+ * continue. */
+#ifndef BPSWEEP_UTIL_H
+#define BPSWEEP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BPS_ERR_MAX 1024
+
+/* Exit codes of the bpsweep binary (documented in README.md and `bpsweep --help`). */
+enum {
+    BPS_EXIT_OK = 0,
+    BPS_EXIT_ERROR = 1,     /* internal or system failure */
+    BPS_EXIT_BADINPUT = 2,  /* bad spec, bad data file, bad command line */
+};
+
+typedef struct {
+    char msg[BPS_ERR_MAX];
+} BpsErr;
+
+/* Formats a message into err (which may be NULL) and returns -1, so that
+ * `return bps_fail(err, "...")` reads naturally. */
+int bps_fail(BpsErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prepends "prefix: " to the message already in err (for adding context). */
+void bps_err_prefix(BpsErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Checked allocation: never returns NULL; on failure prints file:line and exits(1).
+ * Memory from these is freed with free(). */
+#define xmalloc(n) bps_xmalloc((n), __FILE__, __LINE__)
+#define xcalloc(n, size) bps_xcalloc((n), (size), __FILE__, __LINE__)
+#define xrealloc(p, n) bps_xrealloc((p), (n), __FILE__, __LINE__)
+#define xstrdup(s) bps_xstrdup((s), __FILE__, __LINE__)
+/* 64-byte aligned float/double arrays for BLAS; free with free(). */
+#define xalloc_aligned(n) bps_xalloc_aligned((n), __FILE__, __LINE__)
+
+void *bps_xmalloc(size_t n, const char *file, int line);
+void *bps_xcalloc(size_t n, size_t size, const char *file, int line);
+void *bps_xrealloc(void *p, size_t n, const char *file, int line);
+char *bps_xstrdup(const char *s, const char *file, int line);
+void *bps_xalloc_aligned(size_t n, const char *file, int line);
+
+/* Monotonic wall clock in seconds. */
+double bps_now(void);
+
+/* 64-bit FNV-1a over bytes, continuing from h (start with BPS_HASH_INIT). */
+#define BPS_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t bps_hash_bytes(uint64_t h, const void *data, size_t n);
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees); *len gets the size. */
+int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err);
+
+/* Writes a file atomically: temporary file beside it, fsync, rename. */
+int bps_write_file_atomic(const char *path, const void *data, size_t n, BpsErr *err);
+
+#endif

@@ -1,0 +1,167 @@
+/* util: checked allocation, error messages, hashing, whole-file I/O. */
+#define _POSIX_C_SOURCE 200809L
+#include "bpsweep/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int bps_fail(BpsErr *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void bps_err_prefix(BpsErr *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char prefix[BPS_ERR_MAX], old[BPS_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+}
+
+static void out_of_memory(size_t n, const char *file, int line)
+{
+    fprintf(stderr, "bpsweep: out of memory allocating %zu bytes at %s:%d\n", n, file, line);
+    exit(BPS_EXIT_ERROR);
+}
+
+void *bps_xmalloc(size_t n, const char *file, int line)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory(n, file, line);
+    return p;
+}
+
+void *bps_xcalloc(size_t n, size_t size, const char *file, int line)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(n * size, file, line);
+    return p;
+}
+
+void *bps_xrealloc(void *p, size_t n, const char *file, int line)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n, file, line);
+    return q;
+}
+
+char *bps_xstrdup(const char *s, const char *file, int line)
+{
+    size_t n = strlen(s) + 1;
+    char *p = bps_xmalloc(n, file, line);
+    memcpy(p, s, n);
+    return p;
+}
+
+void *bps_xalloc_aligned(size_t n, const char *file, int line)
+{
+    void *p = NULL;
+    size_t rounded = (n + 63) / 64 * 64;
+    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0)
+        out_of_memory(n, file, line);
+    return p;
+}
+
+double bps_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+uint64_t bps_hash_bytes(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return bps_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return bps_fail(err, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int bps_write_file_atomic(const char *path, const void *data, size_t n, BpsErr *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return bps_fail(err, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return bps_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return bps_fail(err, "%s: write failed: %s", tmp, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return bps_fail(err, "%s: fsync/close failed: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return bps_fail(err, "%s: rename failed: %s", path, strerror(e));
+    }
+    return 0;
+}

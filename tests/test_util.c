@@ -1,0 +1,64 @@
+#define _POSIX_C_SOURCE 200809L
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int test_failures = 0;
+
+int test_summary(void)
+{
+    if (test_failures) {
+        printf("%d check(s) FAILED\n", test_failures);
+        return 1;
+    }
+    printf("all checks passed\n");
+    return 0;
+}
+
+long test_allclose(const char *what, const float *a, const double *ref, long n, double atol,
+                   double rtol)
+{
+    long bad = 0, worst = -1;
+    double worst_excess = 0;
+    for (long i = 0; i < n; i++) {
+        double diff = fabs((double)a[i] - ref[i]);
+        double tol = atol + rtol * fabs(ref[i]);
+        if (!(diff <= tol)) {
+            bad++;
+            double excess = isnan(diff) ? INFINITY : diff / tol;
+            if (worst < 0 || excess > worst_excess) {
+                worst = i;
+                worst_excess = excess;
+            }
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "%s: %ld of %ld elements differ; worst [%ld] got %.9g want %.9g\n", what,
+                bad, n, worst, (double)a[worst], ref[worst]);
+        test_failures++;
+    }
+    return bad;
+}
+
+int test_write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+const char *test_tmpdir(void)
+{
+    static char dir[512];
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/bpsweep-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return dir;
+}

@@ -1,0 +1,49 @@
+/* Minimal test harness: each test program runs named cases and exits non-zero if
+ * any check failed. Checks print file:line and what differed. */
+#ifndef BPSWEEP_TEST_UTIL_H
+#define BPSWEEP_TEST_UTIL_H
+
+#include <stdio.h>
+
+extern int test_failures;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            test_failures++;                                                         \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                         \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                            \
+            fputc('\n', stderr);                                                     \
+            test_failures++;                                                         \
+        }                                                                            \
+    } while (0)
+
+/* Runs a test function, printing its name and the verdict. */
+#define RUN(fn)                                                                      \
+    do {                                                                             \
+        int before_ = test_failures;                                                 \
+        fn();                                                                        \
+        printf("%-60s %s\n", #fn, test_failures == before_ ? "ok" : "FAILED");       \
+    } while (0)
+
+/* Exit status of a test program. */
+int test_summary(void);
+
+/* |a - b| <= atol + rtol * |ref|: element count that fail; prints the worst. */
+long test_allclose(const char *what, const float *a, const double *ref, long n, double atol,
+                   double rtol);
+
+/* Writes bytes to path (for making corrupt input files); returns 0 on success. */
+int test_write_bytes(const char *path, const void *data, size_t n);
+
+/* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); static storage. */
+const char *test_tmpdir(void);
+
+#endif
