@@ -26,13 +26,19 @@ void bps_err_prefix(BpsErr *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char prefix[BPS_ERR_MAX], old[BPS_ERR_MAX];
+    char prefix[BPS_ERR_MAX / 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    size_t np = strlen(prefix) + 2, nm = strnlen(err->msg, sizeof err->msg - 1);
+    if (nm + np >= sizeof err->msg)
+        nm = sizeof err->msg - np - 1;
+    memmove(err->msg + np, err->msg, nm);
+    err->msg[np + nm] = '\0';
+    memcpy(err->msg, prefix, np - 2);
+    err->msg[np - 2] = ':';
+    err->msg[np - 1] = ' ';
 }
 
 static void out_of_memory(size_t n, const char *file, int line)

@@ -27,7 +27,7 @@ long test_allclose(const char *what, const float *a, const double *ref, long n, 
         double tol = atol + rtol * fabs(ref[i]);
         if (!(diff <= tol)) {
             bad++;
-            double excess = isnan(diff) ? INFINITY : diff / tol;
+            double excess = isnan(diff) ? (double)INFINITY : diff / tol;
             if (worst < 0 || excess > worst_excess) {
                 worst = i;
                 worst_excess = excess;

@@ -82,7 +82,13 @@ typedef struct {
     int max_width;
     float *dlogits;        /* (max_batch, K) gradient of the mean loss wrt logits */
     float *scratch[2];     /* (max_batch, max_width) backward ping-pong buffers */
+    double *colsum;        /* (2, max_width) per-feature reductions */
 } Net;
+
+/* Called by nn_backward when the gradient of params[off, off+n) is final and the
+ * backward pass will not read those parameters again: an optimizer may update them
+ * there, while the gradient is still in cache. */
+typedef void (*NnRangeHook)(void *ctx, size_t off, size_t n);
 
 /* Allocates a net for batches of at most max_batch samples. Parameters are zero until
  * nn_init_params. Returns NULL only for invalid shapes (checked with asserts upstream).
@@ -113,8 +119,9 @@ double nn_loss(Net *net, const uint8_t *y, int B, long *correct, bool want_grad)
 
 /* Backward pass for the last forward (which must have been with train=true or
  * without batch norm) and the dlogits of the last nn_loss: overwrites
- * net->grads with d(mean loss)/d(params). x is the same input as forward. */
-void nn_backward(Net *net, const float *x, int B);
+ * net->grads with d(mean loss)/d(params). x is the same input as forward.
+ * hook (may be NULL) is called once per layer, last layer first. */
+void nn_backward(Net *net, const float *x, int B, NnRangeHook hook, void *ctx);
 
 /* Logits of the last forward pass. */
 const float *nn_logits(const Net *net);

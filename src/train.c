@@ -1,0 +1,324 @@
+/* train: SGD with PyTorch semantics, norm-bias, schedules, the epoch loop and the
+ * serialisable trainer state. The update rule is written out in train.h. */
+#include "bpsweep/train.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
+#define STATE_VERSION 1
+#define PI 3.14159265358979323846
+
+double train_lr(const TrainConfig *cfg, int epoch)
+{
+    switch (cfg->schedule) {
+    case SCHED_CONSTANT:
+        return cfg->lr;
+    case SCHED_MULTISTEP: {
+        double lr = cfg->lr;
+        for (int i = 0; i < cfg->n_milestones; i++)
+            if (epoch >= cfg->milestones[i])
+                lr *= cfg->gamma;
+        return lr;
+    }
+    case SCHED_COSINE:
+        if (cfg->epochs <= 0)
+            return cfg->lr;
+        return 0.5 * cfg->lr * (1.0 + cos(PI * (double)epoch / (double)cfg->epochs));
+    }
+    return cfg->lr;
+}
+
+static double sq_norm(const float *p, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)p[i] * (double)p[i];
+    return s;
+}
+
+Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed)
+{
+    assert(cfg->batch_size > 0 && cfg->epochs >= 0);
+    Trainer *t = xcalloc(1, sizeof *t);
+    t->cfg = *cfg;
+    t->seed = seed;
+    int max_batch = cfg->batch_size > 256 ? cfg->batch_size : 256;
+    t->net = nn_new(net_cfg, max_batch);
+    nn_init_params(t->net, seed);
+    size_t P = t->net->n_params;
+    t->momentum = xalloc_aligned(P * sizeof(float));
+    memset(t->momentum, 0, P * sizeof(float));
+    t->init_sq_norm = sq_norm(t->net->params, P);
+    t->norm_bias_c = cfg->norm_bias_relative ? cfg->norm_bias * t->init_sq_norm : cfg->norm_bias;
+    int dims[NN_MAX_HIDDEN + 2];
+    int n_dims = nn_shape_dims(net_cfg, dims);
+    t->shuffle_rng = rng_stream(rng_key(seed, dims, n_dims, RNG_SHUFFLE, 0));
+    t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
+    t->xbatch = xalloc_aligned((size_t)cfg->batch_size * (size_t)net_cfg->n_in * sizeof(float));
+    t->ybatch = xmalloc((size_t)cfg->batch_size);
+    return t;
+}
+
+void trainer_free(Trainer *t)
+{
+    if (!t)
+        return;
+    nn_free(t->net);
+    free(t->momentum);
+    free(t->history);
+    free(t->order);
+    free(t->xbatch);
+    free(t->ybatch);
+    free(t);
+}
+
+bool trainer_finished(const Trainer *t)
+{
+    return t->diverged_epoch > 0 || t->epoch >= t->cfg.epochs;
+}
+
+/* ---- the optimizer step -------------------------------------------------------- */
+
+typedef struct {
+    Trainer *t;
+    float lr, wd; /* wd = lambda * sign(||theta||^2 - c) */
+} UpdateCtx;
+
+/* SGD update of params[off, off+n), called by nn_backward per layer. */
+static void sgd_update_range(void *ctx, size_t off, size_t n)
+{
+    const UpdateCtx *u = ctx;
+    const TrainConfig *cfg = &u->t->cfg;
+    float *restrict p = u->t->net->params + off;
+    float *restrict g = u->t->net->grads + off;
+    float *restrict m = u->t->momentum + off;
+    const float lr = u->lr, wd = u->wd, mom = (float)cfg->momentum;
+    if (cfg->clip_value > 0) {
+        const float c = (float)cfg->clip_value;
+        for (size_t i = 0; i < n; i++)
+            g[i] = fminf(fmaxf(g[i], -c), c);
+    }
+    if (mom == 0.0f) {
+        for (size_t i = 0; i < n; i++)
+            p[i] -= lr * (g[i] + wd * p[i]);
+    } else if (cfg->nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            float d = g[i] + wd * p[i];
+            float b = mom * m[i] + d;
+            m[i] = b;
+            p[i] -= lr * (d + mom * b);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float b = mom * m[i] + (g[i] + wd * p[i]);
+            m[i] = b;
+            p[i] -= lr * b;
+        }
+    }
+}
+
+double trainer_step(Trainer *t, const float *x, const uint8_t *y, int B, double lr, long *correct)
+{
+    Net *net = t->net;
+    nn_forward(net, x, B, true);
+    double loss = nn_loss(net, y, B, correct, true);
+    if (!isfinite(loss))
+        return loss;
+    /* norm-bias: lambda * sign(||theta||^2 - c) * theta; c = 0 is weight decay (s = 1,
+     * exact: ||theta|| = 0 makes the term 0 whatever s is) */
+    double s = 1.0;
+    if (t->cfg.weight_decay != 0.0 && t->norm_bias_c != 0.0) {
+        double d = sq_norm(net->params, net->n_params) - t->norm_bias_c;
+        s = (d > 0) - (d < 0);
+    }
+    UpdateCtx u = {t, (float)lr, (float)(t->cfg.weight_decay * s)};
+    nn_backward(net, x, B, sgd_update_range, &u);
+    t->step++;
+    return loss;
+}
+
+/* ---- epochs ------------------------------------------------------------------------ */
+
+void trainer_evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc)
+{
+    Net *net = t->net;
+    double total = 0.0;
+    long correct = 0;
+    for (int start = 0; start < ds->n; start += net->max_batch) {
+        int B = ds->n - start < net->max_batch ? ds->n - start : net->max_batch;
+        nn_forward(net, ds->x + (size_t)start * (size_t)ds->d, B, false);
+        total += nn_loss(net, ds->y + start, B, &correct, false) * B;
+    }
+    *loss = ds->n ? total / ds->n : (double)NAN;
+    *acc = ds->n ? (double)correct / ds->n : (double)NAN;
+}
+
+static bool params_finite(const Net *net)
+{
+    float acc = 0.0f;
+    for (size_t i = 0; i < net->n_params; i++)
+        acc += net->params[i] * 0.0f; /* NaN or Inf anywhere makes acc NaN */
+    return acc == 0.0f;
+}
+
+/* The sample order of the current epoch: identity, or a Fisher-Yates shuffle of it
+ * drawn from the shuffle stream (which continues across epochs). */
+static void epoch_order(Trainer *t, int n)
+{
+    if (t->order_n != n) {
+        free(t->order);
+        t->order = xmalloc((size_t)n * sizeof *t->order);
+        t->order_n = n;
+    }
+    for (int i = 0; i < n; i++)
+        t->order[i] = (uint32_t)i;
+    if (t->cfg.shuffle) {
+        for (int i = n - 1; i > 0; i--) {
+            uint32_t j = (uint32_t)rng_below(&t->shuffle_rng, (uint64_t)i + 1);
+            uint32_t tmp = t->order[i];
+            t->order[i] = t->order[j];
+            t->order[j] = tmp;
+        }
+    }
+}
+
+int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
+{
+    assert(!trainer_finished(t));
+    assert(train->d == t->net->cfg.n_in);
+    double t0 = bps_now();
+    const int n = train->n, D = train->d, bs = t->cfg.batch_size;
+    EpochMetrics *em = &t->history[t->epoch];
+    em->lr = train_lr(&t->cfg, t->epoch);
+    epoch_order(t, n);
+    double loss_sum = 0.0;
+    long correct = 0, seen = 0;
+    bool diverged = false;
+    for (int start = 0; start < n && !diverged; start += bs) {
+        int B = n - start < bs ? n - start : bs;
+        if (B < bs && t->cfg.drop_last)
+            break;
+        const uint32_t *idx = t->order + start;
+        for (int i = 0; i < B; i++) {
+            memcpy(t->xbatch + (size_t)i * (size_t)D, train->x + (size_t)idx[i] * (size_t)D,
+                   (size_t)D * sizeof(float));
+            t->ybatch[i] = train->y[idx[i]];
+        }
+        uint64_t step = t->step;
+        double loss = trainer_step(t, t->xbatch, t->ybatch, B, em->lr, &correct);
+        if (t->hook)
+            t->hook(t->hook_ctx, step, idx, B, loss);
+        diverged = !isfinite(loss);
+        loss_sum += loss * B;
+        seen += B;
+    }
+    if (!diverged)
+        diverged = !params_finite(t->net);
+    em->train_loss = seen ? loss_sum / (double)seen : (double)NAN;
+    em->train_acc = seen ? (double)correct / (double)seen : (double)NAN;
+    if (test && !diverged)
+        trainer_evaluate(t, test, &em->test_loss, &em->test_acc);
+    else
+        em->test_loss = em->test_acc = NAN;
+    em->seconds = bps_now() - t0;
+    t->epoch++;
+    if (diverged) {
+        t->diverged_epoch = t->epoch;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- state ---------------------------------------------------------------------- */
+
+/* Layout: a header of u64 fields, then history, params, momentum, buffers, then an
+ * FNV-1a hash of everything before it. Doubles and floats are stored as bytes: the
+ * state is for the same machine type, like the bit-identity guarantee. */
+typedef struct {
+    uint64_t magic, version;
+    uint64_t n_params, n_buffers, epochs, batch_size;
+    uint64_t seed, epoch, step, rng_key, rng_counter;
+    int64_t diverged_epoch;
+    double norm_bias_c, init_sq_norm, weight_decay, lr;
+} StateHeader;
+
+void *trainer_state_save(const Trainer *t, size_t *size)
+{
+    const Net *net = t->net;
+    size_t n_hist = (size_t)(t->cfg.epochs > 0 ? t->cfg.epochs : 1);
+    size_t total = sizeof(StateHeader) + n_hist * sizeof(EpochMetrics) +
+                   (2 * net->n_params + net->n_buffers) * sizeof(float) + sizeof(uint64_t);
+    unsigned char *buf = xcalloc(1, total), *p = buf;
+    StateHeader h = {
+        .magic = STATE_MAGIC, .version = STATE_VERSION,
+        .n_params = net->n_params, .n_buffers = net->n_buffers,
+        .epochs = (uint64_t)t->cfg.epochs, .batch_size = (uint64_t)t->cfg.batch_size,
+        .seed = t->seed, .epoch = (uint64_t)t->epoch, .step = t->step,
+        .rng_key = t->shuffle_rng.key, .rng_counter = t->shuffle_rng.counter,
+        .diverged_epoch = t->diverged_epoch,
+        .norm_bias_c = t->norm_bias_c, .init_sq_norm = t->init_sq_norm,
+        .weight_decay = t->cfg.weight_decay, .lr = t->cfg.lr,
+    };
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    memcpy(p, t->history, n_hist * sizeof(EpochMetrics));
+    p += n_hist * sizeof(EpochMetrics);
+    memcpy(p, net->params, net->n_params * sizeof(float));
+    p += net->n_params * sizeof(float);
+    memcpy(p, t->momentum, net->n_params * sizeof(float));
+    p += net->n_params * sizeof(float);
+    memcpy(p, net->buffers, net->n_buffers * sizeof(float));
+    p += net->n_buffers * sizeof(float);
+    uint64_t hash = bps_hash_bytes(BPS_HASH_INIT, buf, (size_t)(p - buf));
+    memcpy(p, &hash, sizeof hash);
+    *size = total;
+    return buf;
+}
+
+int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
+{
+    Net *net = t->net;
+    size_t n_hist = (size_t)(t->cfg.epochs > 0 ? t->cfg.epochs : 1);
+    size_t total = sizeof(StateHeader) + n_hist * sizeof(EpochMetrics) +
+                   (2 * net->n_params + net->n_buffers) * sizeof(float) + sizeof(uint64_t);
+    StateHeader h;
+    if (size < sizeof h)
+        return bps_fail(err, "trainer state: %zu bytes, too short for a header", size);
+    memcpy(&h, data, sizeof h);
+    if (h.magic != STATE_MAGIC || h.version != STATE_VERSION)
+        return bps_fail(err, "trainer state: not a bpsweep trainer state (version %llu)",
+                        (unsigned long long)h.version);
+    if (size != total)
+        return bps_fail(err, "trainer state: %zu bytes, expected %zu for this network", size,
+                        total);
+    uint64_t stored;
+    memcpy(&stored, (const unsigned char *)data + total - sizeof stored, sizeof stored);
+    if (bps_hash_bytes(BPS_HASH_INIT, data, total - sizeof stored) != stored)
+        return bps_fail(err, "trainer state: checksum mismatch (corrupt file)");
+    int dims[NN_MAX_HIDDEN + 2];
+    int n_dims = nn_shape_dims(&net->cfg, dims);
+    if (h.n_params != net->n_params || h.n_buffers != net->n_buffers ||
+        h.epochs != (uint64_t)t->cfg.epochs || h.batch_size != (uint64_t)t->cfg.batch_size ||
+        h.seed != t->seed || h.weight_decay != t->cfg.weight_decay || h.lr != t->cfg.lr ||
+        h.rng_key != rng_key(t->seed, dims, n_dims, RNG_SHUFFLE, 0) ||
+        h.epoch > (uint64_t)t->cfg.epochs)
+        return bps_fail(err, "trainer state: saved for a different point or settings");
+    const unsigned char *p = (const unsigned char *)data + sizeof h;
+    memcpy(t->history, p, n_hist * sizeof(EpochMetrics));
+    p += n_hist * sizeof(EpochMetrics);
+    memcpy(net->params, p, net->n_params * sizeof(float));
+    p += net->n_params * sizeof(float);
+    memcpy(t->momentum, p, net->n_params * sizeof(float));
+    p += net->n_params * sizeof(float);
+    memcpy(net->buffers, p, net->n_buffers * sizeof(float));
+    t->epoch = (int)h.epoch;
+    t->step = h.step;
+    t->shuffle_rng.counter = h.rng_counter;
+    t->diverged_epoch = (int)h.diverged_epoch;
+    t->norm_bias_c = h.norm_bias_c;
+    t->init_sq_norm = h.init_sq_norm;
+    return 0;
+}
