@@ -29,27 +29,37 @@ typedef enum {
 /* Reads an IDX image file (magic 0x00000803, u8, dims n x rows x cols) and its label
  * file (magic 0x00000801, u8, n) into *out, as floats x/1 (raw 0..255; normalise with
  * dataset_normalize). Either file may be gzip-compressed. keep > 0 keeps only the first
- * `keep` samples. Errors (missing file, bad gzip, wrong magic, sizes that disagree with
- * the header, truncated or trailing data, labels >= classes, image/label count mismatch)
- * name the file and what was expected. */
+ * `keep` samples; keep > n is an error. classes is in [1, 256]. Both files are read and
+ * checked to the end whatever keep is. Errors (missing file, bad gzip, wrong magic,
+ * sizes that disagree with the header, truncated or trailing data, labels >= classes,
+ * image/label count mismatch) name the file and what was expected; on error nothing is
+ * allocated and *out is zeroed. On success the caller frees *out with dataset_free. */
 int dataset_read_idx(const char *images_path, const char *labels_path, int classes, int keep,
                      Dataset *out, BpsErr *err);
 
 /* Loads the standard four files "train-images-idx3-ubyte.gz" etc. from dir (also
- * accepts the names without .gz). keep_train/keep_test: 0 = all. */
+ * accepts the names without .gz); classes = 10. keep_train/keep_test: 0 = all, else the
+ * first n samples (more than the file holds is an error, reported as train_subset /
+ * test_subset). On error nothing is allocated and both sets are zeroed. */
 int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *train,
                      Dataset *test, BpsErr *err);
 
 /* Deterministic synthetic classification set: `classes` Gaussian clusters in d
  * dimensions; centres ~ N(0, 1) per coordinate, samples = centre + noise * N(0, 1),
  * labels cycling 0..classes-1. Train and test come from disjoint draws of the
- * RNG_DATA streams keyed by seed. Values are already roughly standardised. */
+ * RNG_DATA streams keyed by seed. Values are already roughly standardised.
+ * Streams: rng_key(seed, {d, classes}, 2, RNG_DATA, i) with i = 0 centres, 1 train,
+ * 2 test, drawn in sample order, so the first m samples do not depend on n_train or
+ * n_test. Needs n_train >= 1, n_test >= 0, d >= 1, classes in [1, 256] (asserted);
+ * the caller frees both sets with dataset_free. */
 void dataset_synthetic(int n_train, int n_test, int d, int classes, double noise,
                        uint64_t seed, Dataset *train, Dataset *test);
 
-/* Normalises train and test in place with statistics of train (see Normalization).
- * For NORM_UNIT / NORM_STANDARDIZE the raw scale is [0, 255]. Writes the range that
- * raw values [0, 255] map to into lo/hi (if non-NULL), e.g. for clamping attacks. */
+/* Normalises train and test (test may be NULL) in place with statistics of train (see
+ * Normalization). For NORM_UNIT / NORM_STANDARDIZE the raw scale is [0, 255]; the mean
+ * and population std are global over all train pixels, computed in double (a std of 0
+ * is taken as 1). Writes the range that raw values [0, 255] map to into lo/hi (if
+ * non-NULL), e.g. for clamping attacks: NORM_NONE gives [0, 255]. */
 void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float *lo, float *hi);
 
 typedef enum { DATA_IDX = 0, DATA_SYNTHETIC } DataKind;
@@ -70,9 +80,13 @@ typedef struct {
 } DataConfig;
 
 /* Loads (IDX) or makes (synthetic) the train and test sets a DataConfig describes,
- * subsets and normalises them. On error nothing is allocated. */
+ * subsets and normalises them. Synthetic sets ignore `norm` (they are already roughly
+ * standardised); their subsets keep the first n samples and may not exceed n_train /
+ * n_test. On error nothing is allocated and both sets are zeroed; on success the
+ * caller frees both with dataset_free. */
 int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *err);
 
+/* Frees x and y unless borrowed, and zeroes *ds. Accepts NULL. */
 void dataset_free(Dataset *ds);
 
 #endif

@@ -1,0 +1,715 @@
+/* unit_data: IDX reading (plain and gzip) with every error it reports, the standard
+ * directory layout, synthetic sets, normalisation, and the real Fashion-MNIST files
+ * when they are installed. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "bpsweep/data.h"
+#include "test_util.h"
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+#define MAX_FILES 128
+
+static char tmp_dir[512];
+static char *made[MAX_FILES]; /* files and directories to remove at the end, in order */
+static int n_made;
+
+/* A path in the temporary directory; the file or directory is removed at exit.
+ * Returns a string owned by the list. */
+static const char *tmp_path(const char *name)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s/%s", tmp_dir, name);
+    for (int i = 0; i < n_made; i++)
+        if (strcmp(made[i], buf) == 0)
+            return made[i];
+    if (n_made == MAX_FILES) {
+        fprintf(stderr, "unit_data: too many temporary files\n");
+        exit(2);
+    }
+    made[n_made] = malloc(strlen(buf) + 1);
+    strcpy(made[n_made], buf);
+    return made[n_made++];
+}
+
+static void remove_tmp(void)
+{
+    for (int i = n_made - 1; i >= 0; i--) {
+        if (unlink(made[i]) != 0)
+            rmdir(made[i]);
+        free(made[i]);
+    }
+    rmdir(tmp_dir);
+}
+
+/* ---- building IDX files ----------------------------------------------------------- */
+
+typedef struct {
+    unsigned char *b;
+    size_t n;
+} Bytes;
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Pixel j of image i in the test files. */
+static unsigned char pixel(uint32_t i, uint32_t j)
+{
+    return (unsigned char)((37 * i + 11 * j + (i * j) % 7) % 256);
+}
+
+/* An IDX image file with `magic`, n images of rows x cols (pixel(i, j)) and `extra`
+ * pixel bytes more (negative: fewer) than the header says. */
+static Bytes idx_images(uint32_t magic, uint32_t n, uint32_t rows, uint32_t cols, long extra)
+{
+    size_t body = (size_t)n * rows * cols;
+    Bytes f = {NULL, 16 + (size_t)((long)body + extra)};
+    f.b = calloc(f.n + 1, 1);
+    put_be32(f.b, magic);
+    put_be32(f.b + 4, n);
+    put_be32(f.b + 8, rows);
+    put_be32(f.b + 12, cols);
+    const size_t d = (size_t)rows * cols;
+    for (size_t k = 0; 16 + k < f.n; k++)
+        f.b[16 + k] = pixel((uint32_t)(k / d), (uint32_t)(k % d));
+    return f;
+}
+
+/* An IDX label file with n labels i % classes. */
+static Bytes idx_labels(uint32_t magic, uint32_t n, int classes)
+{
+    Bytes f = {NULL, 8 + (size_t)n};
+    f.b = calloc(f.n, 1);
+    put_be32(f.b, magic);
+    put_be32(f.b + 4, n);
+    for (uint32_t i = 0; i < n; i++)
+        f.b[8 + i] = (unsigned char)(i % (uint32_t)classes);
+    return f;
+}
+
+/* Writes bytes to the temporary file `name`, gzip-compressed if gz; frees the bytes.
+ * Returns the path. */
+static const char *write_tmp(const char *name, Bytes f, bool gz)
+{
+    const char *path = tmp_path(name);
+    int rc = 0;
+    if (gz) {
+        gzFile g = gzopen(path, "wb");
+        rc = !g || gzwrite(g, f.b, (unsigned)f.n) != (int)f.n;
+        if (g && gzclose(g) != Z_OK)
+            rc = 1;
+    } else {
+        rc = test_write_bytes(path, f.b, f.n);
+    }
+    free(f.b);
+    if (rc) {
+        fprintf(stderr, "unit_data: cannot write %s\n", path);
+        exit(2);
+    }
+    return path;
+}
+
+/* Reads a whole temporary file (for corrupting it). */
+static Bytes read_tmp(const char *path)
+{
+    Bytes f = {NULL, 0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "unit_data: cannot read %s\n", path);
+        exit(2);
+    }
+    fseek(fp, 0, SEEK_END);
+    f.n = (size_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    f.b = malloc(f.n ? f.n : 1);
+    if (fread(f.b, 1, f.n, fp) != f.n)
+        exit(2);
+    fclose(fp);
+    return f;
+}
+
+static bool is_zero(const Dataset *ds)
+{
+    return ds->n == 0 && ds->d == 0 && ds->classes == 0 && !ds->x && !ds->y && !ds->borrowed;
+}
+
+/* Expects reading to fail with a message naming `names` (the file) and containing
+ * `what`, and *out to stay zeroed. */
+static void expect_read_error(const char *images, const char *labels, int keep,
+                              const char *names, const char *what)
+{
+    Dataset ds;
+    BpsErr err = {{0}};
+    int rc = dataset_read_idx(images, labels, 10, keep, &ds, &err);
+    CHECK_MSG(rc != 0, "reading %s / %s should fail with \"%s\"", images, labels, what);
+    CHECK_MSG(strstr(err.msg, names) != NULL, "message should name %s: %s", names, err.msg);
+    CHECK_MSG(strstr(err.msg, what) != NULL, "message should contain \"%s\": %s", what, err.msg);
+    CHECK(is_zero(&ds));
+    if (rc == 0)
+        dataset_free(&ds);
+    else
+        printf("    expected error: %s\n", err.msg);
+}
+
+/* ---- valid files --------------------------------------------------------------------- */
+
+static void check_small_set(const Dataset *ds, int n)
+{
+    CHECK(ds->n == n);
+    CHECK(ds->d == 12);
+    CHECK(ds->classes == 10);
+    CHECK(!ds->borrowed);
+    CHECK(((uintptr_t)ds->x & 63) == 0);
+    int bad = 0;
+    for (int i = 0; i < ds->n; i++) {
+        if (ds->y[i] != i % 3)
+            bad++;
+        for (int j = 0; j < 12; j++)
+            if (ds->x[i * 12 + j] != (float)pixel((uint32_t)i, (uint32_t)j))
+                bad++;
+    }
+    CHECK_MSG(bad == 0, "%d wrong values", bad);
+}
+
+static void read_idx_should_parse_plain_files(void)
+{
+    const char *im = write_tmp("plain-images", idx_images(0x803, 5, 3, 4, 0), false);
+    const char *lb = write_tmp("plain-labels", idx_labels(0x801, 5, 3), false);
+    Dataset ds;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_read_idx(im, lb, 10, 0, &ds, &err) == 0, "%s", err.msg);
+    check_small_set(&ds, 5);
+    dataset_free(&ds);
+    CHECK(is_zero(&ds));
+}
+
+static void read_idx_should_parse_gzip_files(void)
+{
+    const char *im = write_tmp("gz-images.gz", idx_images(0x803, 5, 3, 4, 0), true);
+    const char *lb = write_tmp("gz-labels.gz", idx_labels(0x801, 5, 3), true);
+    const char *lb_plain = write_tmp("gz-labels-plain", idx_labels(0x801, 5, 3), false);
+    Dataset ds;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_read_idx(im, lb, 10, 0, &ds, &err) == 0, "%s", err.msg);
+    check_small_set(&ds, 5);
+    dataset_free(&ds);
+    /* compressed images with plain labels */
+    CHECK_MSG(dataset_read_idx(im, lb_plain, 10, 0, &ds, &err) == 0, "%s", err.msg);
+    check_small_set(&ds, 5);
+    dataset_free(&ds);
+}
+
+static void read_idx_should_keep_first_samples(void)
+{
+    const char *im = write_tmp("keep-images.gz", idx_images(0x803, 5, 3, 4, 0), true);
+    const char *lb = write_tmp("keep-labels", idx_labels(0x801, 5, 3), false);
+    Dataset ds;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_read_idx(im, lb, 10, 2, &ds, &err) == 0, "%s", err.msg);
+    check_small_set(&ds, 2);
+    dataset_free(&ds);
+    CHECK_MSG(dataset_read_idx(im, lb, 10, 5, &ds, &err) == 0, "%s", err.msg);
+    check_small_set(&ds, 5);
+    dataset_free(&ds);
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static void read_idx_should_reject_missing_file(void)
+{
+    const char *lb = write_tmp("missing-labels", idx_labels(0x801, 5, 3), false);
+    const char *im = tmp_path("no-such-images.gz");
+    expect_read_error(im, lb, 0, "no-such-images.gz", "No such file");
+    const char *im2 = write_tmp("missing-images", idx_images(0x803, 5, 3, 4, 0), false);
+    expect_read_error(im2, tmp_path("no-such-labels"), 0, "no-such-labels", "No such file");
+    expect_read_error(tmp_dir, lb, 0, tmp_dir, "is a directory");
+}
+
+static void read_idx_should_reject_wrong_magic(void)
+{
+    const char *lb = write_tmp("magic-labels", idx_labels(0x801, 5, 3), false);
+    const char *im = write_tmp("magic-images", idx_images(0x89504e47, 5, 3, 4, 0), false);
+    expect_read_error(im, lb, 0, "magic-images", "wrong magic 0x89504e47, expected 0x00000803");
+    /* right type, wrong number of dimensions */
+    const char *im2 = write_tmp("magic-images2", idx_images(0x802, 5, 3, 4, 0), false);
+    expect_read_error(im2, lb, 0, "magic-images2", "wrong magic 0x00000802");
+    const char *lb2 = write_tmp("magic-labels2", idx_labels(0x12345678, 5, 3), false);
+    const char *im3 = write_tmp("magic-images3", idx_images(0x803, 5, 3, 4, 0), false);
+    expect_read_error(im3, lb2, 0, "magic-labels2", "expected 0x00000801");
+}
+
+static void read_idx_should_hint_swapped_files(void)
+{
+    const char *im = write_tmp("swap-images.gz", idx_images(0x803, 5, 3, 4, 0), true);
+    const char *lb = write_tmp("swap-labels.gz", idx_labels(0x801, 5, 3), true);
+    expect_read_error(lb, im, 0, "swap-labels.gz", "swapped");
+}
+
+static void read_idx_should_reject_unsupported_type(void)
+{
+    const char *lb = write_tmp("type-labels", idx_labels(0x801, 5, 3), false);
+    const char *im = write_tmp("type-images", idx_images(0xD03, 5, 3, 4, 0), false);
+    expect_read_error(im, lb, 0, "type-images", "unsupported IDX data type 0x0d (float)");
+}
+
+static void read_idx_should_reject_bad_dims(void)
+{
+    const char *lb = write_tmp("dims-labels", idx_labels(0x801, 5, 3), false);
+    const char *zero_n = write_tmp("dims-zero-n", idx_images(0x803, 0, 3, 4, 0), false);
+    expect_read_error(zero_n, lb, 0, "dims-zero-n", "0 images");
+    const char *zero_r = write_tmp("dims-zero-rows", idx_images(0x803, 5, 0, 4, 0), false);
+    expect_read_error(zero_r, lb, 0, "dims-zero-rows", "0x4");
+    /* absurd sizes: only the header is written */
+    Bytes big = idx_images(0x803, 1, 1, 1, -1);
+    put_be32(big.b + 4, 200000000u);
+    const char *huge_n = write_tmp("dims-huge-n", big, false);
+    expect_read_error(huge_n, lb, 0, "dims-huge-n", "200000000 images, more than the limit");
+    Bytes wide = idx_images(0x803, 1, 1, 1, -1);
+    put_be32(wide.b + 8, 2000);
+    put_be32(wide.b + 12, 2000);
+    const char *huge_d = write_tmp("dims-huge-d", wide, false);
+    expect_read_error(huge_d, lb, 0, "dims-huge-d", "2000x2000, more than the limit");
+    /* a header cut short */
+    Bytes cut = idx_images(0x803, 5, 3, 4, 0);
+    cut.n = 10;
+    const char *short_h = write_tmp("dims-short-header", cut, false);
+    expect_read_error(short_h, lb, 0, "dims-short-header", "inside the 16-byte header");
+    Bytes empty = {calloc(1, 1), 0};
+    const char *empty_f = write_tmp("dims-empty", empty, false);
+    expect_read_error(empty_f, lb, 0, "dims-empty", "ends after 0 bytes");
+}
+
+static void read_idx_should_reject_truncated_pixels(void)
+{
+    const char *lb = write_tmp("trunc-labels", idx_labels(0x801, 5, 3), false);
+    const char *im = write_tmp("trunc-images", idx_images(0x803, 5, 3, 4, -10), false);
+    expect_read_error(im, lb, 0, "trunc-images", "expected 60 bytes of pixel data, found 50");
+    /* a complete gzip stream holding too few bytes */
+    const char *im_gz = write_tmp("trunc-images.gz", idx_images(0x803, 5, 3, 4, -10), true);
+    expect_read_error(im_gz, lb, 0, "trunc-images.gz", "expected 60 bytes of pixel data, found 50");
+    /* keep does not skip the check */
+    expect_read_error(im_gz, lb, 1, "trunc-images.gz", "found 50");
+    const char *lb_short = write_tmp("trunc-labels-short", idx_labels(0x801, 5, 3), false);
+    CHECK(truncate(lb_short, 8 + 3) == 0);
+    const char *im_ok = write_tmp("trunc-images-ok", idx_images(0x803, 5, 3, 4, 0), false);
+    expect_read_error(im_ok, lb_short, 0, "trunc-labels-short",
+                      "expected 5 bytes of label data, found 3");
+}
+
+static void read_idx_should_reject_trailing_data(void)
+{
+    const char *lb = write_tmp("trail-labels", idx_labels(0x801, 5, 3), false);
+    const char *im = write_tmp("trail-images", idx_images(0x803, 5, 3, 4, 7), false);
+    expect_read_error(im, lb, 0, "trail-images", "7 bytes of trailing data");
+    const char *im_gz = write_tmp("trail-images.gz", idx_images(0x803, 5, 3, 4, 7), true);
+    expect_read_error(im_gz, lb, 2, "trail-images.gz", "7 bytes of trailing data");
+    Bytes l = idx_labels(0x801, 6, 3);
+    put_be32(l.b + 4, 5);
+    const char *lb_long = write_tmp("trail-labels-long", l, false);
+    const char *im_ok = write_tmp("trail-images-ok", idx_images(0x803, 5, 3, 4, 0), false);
+    expect_read_error(im_ok, lb_long, 0, "trail-labels-long", "1 bytes of trailing data");
+}
+
+static void read_idx_should_reject_corrupt_gzip(void)
+{
+    /* 2000 28x28 images compress to a stream of Huffman-coded blocks */
+    const char *lb = write_tmp("gzbad-labels", idx_labels(0x801, 2000, 3), false);
+    const char *good = write_tmp("gzbad-good.gz", idx_images(0x803, 2000, 28, 28, 0), true);
+    Dataset ds;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_read_idx(good, lb, 10, 0, &ds, &err) == 0, "%s", err.msg);
+    CHECK(ds.n == 2000 && ds.d == 784);
+    dataset_free(&ds);
+
+    Bytes f = read_tmp(good);
+    CHECK(f.n > 4000);
+    Bytes flipped = {malloc(f.n), f.n};
+    memcpy(flipped.b, f.b, f.n);
+    for (size_t k = f.n / 2; k < f.n / 2 + 16; k++)
+        flipped.b[k] ^= 0xA5;
+    const char *bad = write_tmp("gzbad-flipped.gz", flipped, false);
+    expect_read_error(bad, lb, 0, "gzbad-flipped.gz", "corrupt gzip stream");
+    expect_read_error(bad, lb, 10, "gzbad-flipped.gz", "corrupt gzip stream");
+
+    Bytes half = {f.b, f.n / 2};
+    const char *cut = write_tmp("gzbad-half.gz", half, false);
+    expect_read_error(cut, lb, 0, "gzbad-half.gz", "truncated gzip stream");
+
+    /* the trailer and the last few bytes of compressed data cut off */
+    Bytes tail = read_tmp(good);
+    tail.n -= 16;
+    const char *cut_tail = write_tmp("gzbad-tail.gz", tail, false);
+    expect_read_error(cut_tail, lb, 0, "gzbad-tail.gz", "truncated gzip stream");
+}
+
+static void read_idx_should_reject_labels_out_of_range(void)
+{
+    const char *im = write_tmp("range-images", idx_images(0x803, 5, 3, 4, 0), false);
+    Bytes l = idx_labels(0x801, 5, 3);
+    l.b[8 + 3] = 10;
+    const char *lb = write_tmp("range-labels", l, false);
+    expect_read_error(im, lb, 0, "range-labels", "label 10 at index 3 is out of range [0, 10)");
+    /* a bad label beyond `keep` still fails: the file is bad */
+    expect_read_error(im, lb, 2, "range-labels", "index 3");
+}
+
+static void read_idx_should_reject_count_mismatch(void)
+{
+    const char *im = write_tmp("count-images", idx_images(0x803, 5, 3, 4, 0), false);
+    const char *lb = write_tmp("count-labels.gz", idx_labels(0x801, 4, 3), true);
+    expect_read_error(im, lb, 0, "count-labels.gz", "has 5 images but");
+    expect_read_error(im, lb, 0, "count-images", "has 4 labels");
+}
+
+static void read_idx_should_reject_keep_beyond_n(void)
+{
+    const char *im = write_tmp("keepn-images", idx_images(0x803, 5, 3, 4, 0), false);
+    const char *lb = write_tmp("keepn-labels", idx_labels(0x801, 5, 3), false);
+    expect_read_error(im, lb, 6, "keepn-images", "keep 6 exceeds the 5 samples of");
+    expect_read_error(im, lb, -1, "keep", "negative");
+}
+
+/* ---- the directory layout ------------------------------------------------------------ */
+
+/* Writes the four standard files into tmp_dir/sub, train images gz and the others
+ * in the given forms. */
+static const char *make_dir(const char *sub, bool gz, uint32_t test_rows)
+{
+    const char *dir = tmp_path(sub);
+    mkdir(dir, 0755);
+    char name[256];
+    snprintf(name, sizeof name, "%s/train-images-idx3-ubyte%s", sub, gz ? ".gz" : "");
+    write_tmp(name, idx_images(0x803, 7, 3, 4, 0), gz);
+    snprintf(name, sizeof name, "%s/train-labels-idx1-ubyte%s", sub, gz ? ".gz" : "");
+    write_tmp(name, idx_labels(0x801, 7, 10), gz);
+    snprintf(name, sizeof name, "%s/t10k-images-idx3-ubyte.gz", sub);
+    write_tmp(name, idx_images(0x803, 4, test_rows, 4, 0), true);
+    snprintf(name, sizeof name, "%s/t10k-labels-idx1-ubyte", sub);
+    write_tmp(name, idx_labels(0x801, 4, 10), false);
+    return dir;
+}
+
+static void load_dir_should_accept_plain_and_gzip_names(void)
+{
+    const char *dirs[2] = {make_dir("dir-gz", true, 3), make_dir("dir-plain", false, 3)};
+    for (int k = 0; k < 2; k++) {
+        Dataset tr, te;
+        BpsErr err = {{0}};
+        CHECK_MSG(dataset_load_dir(dirs[k], 0, 0, &tr, &te, &err) == 0, "%s", err.msg);
+        CHECK(tr.n == 7 && te.n == 4 && tr.d == 12 && te.d == 12);
+        CHECK(tr.classes == 10 && te.classes == 10);
+        CHECK(tr.n == 7 && tr.y[6] == 6 && tr.x[13] == (float)pixel(1, 1));
+        dataset_free(&tr);
+        dataset_free(&te);
+        CHECK_MSG(dataset_load_dir(dirs[k], 3, 2, &tr, &te, &err) == 0, "%s", err.msg);
+        CHECK(tr.n == 3 && te.n == 2);
+        dataset_free(&tr);
+        dataset_free(&te);
+    }
+}
+
+static void load_dir_should_name_missing_files(void)
+{
+    const char *dir = tmp_path("dir-empty");
+    mkdir(dir, 0755);
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    CHECK(dataset_load_dir(dir, 0, 0, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "dir-empty/train-images-idx3-ubyte.gz: not found") != NULL, "%s",
+              err.msg);
+    CHECK_MSG(strstr(err.msg, "apt-get") == NULL, "no Debian hint here: %s", err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+    printf("    expected error: %s\n", err.msg);
+
+    CHECK(dataset_load_dir(tmp_path("dir-nonexistent"), 0, 0, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "does not exist") != NULL, "%s", err.msg);
+
+    /* the Debian default directory gets the package hint when it lacks the files */
+    if (access(FASHION_DIR "/train-images-idx3-ubyte.gz", F_OK) != 0) {
+        CHECK(dataset_load_dir(FASHION_DIR "/", 0, 0, &tr, &te, &err) != 0);
+        CHECK_MSG(strstr(err.msg, "apt-get install dataset-fashion-mnist") != NULL, "%s",
+                  err.msg);
+    }
+}
+
+static void load_dir_should_reject_subset_and_size_mismatch(void)
+{
+    const char *dir = make_dir("dir-subset", true, 3);
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    CHECK(dataset_load_dir(dir, 8, 0, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "train_subset 8 exceeds the 7 samples of") != NULL, "%s", err.msg);
+    CHECK(dataset_load_dir(dir, 0, 5, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "test_subset 5 exceeds the 4 samples of") != NULL, "%s", err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+
+    const char *dir2 = make_dir("dir-sizes", true, 5);
+    CHECK(dataset_load_dir(dir2, 0, 0, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "has 12 pixels per image but") != NULL, "%s", err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+}
+
+static void load_should_subset_and_normalize_idx(void)
+{
+    DataConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kind = DATA_IDX;
+    snprintf(cfg.path, sizeof cfg.path, "%s", make_dir("dir-load", true, 3));
+    cfg.train_subset = 5;
+    cfg.norm = NORM_UNIT;
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_load(&cfg, &tr, &te, &err) == 0, "%s", err.msg);
+    CHECK(tr.n == 5 && te.n == 4);
+    CHECK(tr.x[13] == (float)pixel(1, 1) / 255.0f);
+    dataset_free(&tr);
+    dataset_free(&te);
+
+    cfg.test_subset = 9;
+    CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "test_subset 9 exceeds") != NULL, "%s", err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+}
+
+/* ---- synthetic ----------------------------------------------------------------------- */
+
+static bool same_set(const Dataset *a, const Dataset *b)
+{
+    return a->n == b->n && a->d == b->d && a->classes == b->classes &&
+           memcmp(a->x, b->x, (size_t)a->n * (size_t)a->d * sizeof(float)) == 0 &&
+           memcmp(a->y, b->y, (size_t)a->n) == 0;
+}
+
+static void synthetic_should_be_deterministic(void)
+{
+    Dataset a_tr, a_te, b_tr, b_te, c_tr, c_te;
+    dataset_synthetic(300, 100, 20, 4, 0.5, 42, &a_tr, &a_te);
+    dataset_synthetic(300, 100, 20, 4, 0.5, 42, &b_tr, &b_te);
+    dataset_synthetic(300, 100, 20, 4, 0.5, 43, &c_tr, &c_te);
+    CHECK(same_set(&a_tr, &b_tr) && same_set(&a_te, &b_te));
+    CHECK(!same_set(&a_tr, &c_tr) && !same_set(&a_te, &c_te));
+    /* train and test are different draws */
+    CHECK(memcmp(a_tr.x, a_te.x, 100 * 20 * sizeof(float)) != 0);
+    int bad = 0;
+    for (int i = 0; i < a_tr.n; i++)
+        bad += a_tr.y[i] != i % 4;
+    for (int i = 0; i < a_te.n; i++)
+        bad += a_te.y[i] != i % 4;
+    CHECK(bad == 0);
+    CHECK(a_tr.classes == 4 && a_tr.d == 20 && !a_tr.borrowed);
+    dataset_free(&a_tr);
+    dataset_free(&a_te);
+    dataset_free(&b_tr);
+    dataset_free(&b_te);
+    dataset_free(&c_tr);
+    dataset_free(&c_te);
+}
+
+static void synthetic_should_cluster_around_centres(void)
+{
+    /* with small noise, samples of one class sit near each other and far from others */
+    Dataset tr, te;
+    dataset_synthetic(200, 50, 16, 3, 0.05, 7, &tr, &te);
+    double within = 0, between = 0;
+    for (int j = 0; j < 16; j++) {
+        within += fabs((double)tr.x[0 * 16 + j] - (double)tr.x[3 * 16 + j]);
+        between += fabs((double)tr.x[0 * 16 + j] - (double)tr.x[1 * 16 + j]);
+    }
+    CHECK_MSG(within < 0.1 * between, "within %g between %g", within, between);
+    /* test samples share the train centres */
+    double cross = 0;
+    for (int j = 0; j < 16; j++)
+        cross += fabs((double)tr.x[j] - (double)te.x[j]);
+    CHECK_MSG(cross < 0.1 * between, "train/test same class %g, between %g", cross, between);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+static void load_should_truncate_synthetic_as_a_prefix(void)
+{
+    DataConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kind = DATA_SYNTHETIC;
+    cfg.n_train = 120;
+    cfg.n_test = 40;
+    cfg.features = 8;
+    cfg.classes = 5;
+    cfg.noise = 1.0;
+    cfg.seed = 3;
+    cfg.norm = NORM_STANDARDIZE; /* ignored for synthetic data */
+    Dataset full_tr, full_te, sub_tr, sub_te, raw_tr, raw_te;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_load(&cfg, &full_tr, &full_te, &err) == 0, "%s", err.msg);
+    dataset_synthetic(120, 40, 8, 5, 1.0, 3, &raw_tr, &raw_te);
+    CHECK(same_set(&full_tr, &raw_tr) && same_set(&full_te, &raw_te));
+    cfg.train_subset = 50;
+    cfg.test_subset = 10;
+    CHECK_MSG(dataset_load(&cfg, &sub_tr, &sub_te, &err) == 0, "%s", err.msg);
+    CHECK(sub_tr.n == 50 && sub_te.n == 10);
+    CHECK(memcmp(sub_tr.x, full_tr.x, 50 * 8 * sizeof(float)) == 0);
+    CHECK(memcmp(sub_te.x, full_te.x, 10 * 8 * sizeof(float)) == 0);
+    CHECK(memcmp(sub_tr.y, full_tr.y, 50) == 0);
+    dataset_free(&full_tr);
+    dataset_free(&full_te);
+    dataset_free(&sub_tr);
+    dataset_free(&sub_te);
+    dataset_free(&raw_tr);
+    dataset_free(&raw_te);
+
+    Dataset tr, te;
+    cfg.train_subset = 121;
+    CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "train_subset 121 exceeds the 120 samples") != NULL, "%s",
+              err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+    cfg.train_subset = 0;
+    cfg.classes = 1;
+    CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "classes") != NULL, "%s", err.msg);
+}
+
+/* ---- normalisation ------------------------------------------------------------------- */
+
+/* A small set with raw pixel values. */
+static void raw_sets(Dataset *tr, Dataset *te)
+{
+    Dataset tmp_tr, tmp_te;
+    dataset_synthetic(50, 20, 30, 2, 1.0, 9, &tmp_tr, &tmp_te);
+    for (int i = 0; i < 50 * 30; i++)
+        tmp_tr.x[i] = (float)pixel((uint32_t)i, 3);
+    for (int i = 0; i < 20 * 30; i++)
+        tmp_te.x[i] = (float)pixel((uint32_t)i, 5);
+    *tr = tmp_tr;
+    *te = tmp_te;
+}
+
+static void normalize_should_standardize_with_train_statistics(void)
+{
+    Dataset tr, te;
+    raw_sets(&tr, &te);
+    float raw_te0 = te.x[0];
+    float lo = 0, hi = 0;
+    dataset_normalize(&tr, &te, NORM_STANDARDIZE, &lo, &hi);
+    double sum = 0, ss = 0;
+    const int n = 50 * 30;
+    for (int i = 0; i < n; i++)
+        sum += (double)tr.x[i];
+    double mean = sum / n;
+    for (int i = 0; i < n; i++)
+        ss += ((double)tr.x[i] - mean) * ((double)tr.x[i] - mean);
+    double std = sqrt(ss / n);
+    CHECK_MSG(fabs(mean) < 1e-6, "train mean %g", mean);
+    CHECK_MSG(fabs(std - 1.0) < 1e-6, "train std %g", std);
+    /* lo/hi are the images of raw 0 and 255; test uses the same affine map */
+    double a = ((double)hi - (double)lo) / 255.0;
+    double want = (double)lo + a * (double)raw_te0;
+    CHECK_MSG(fabs((double)te.x[0] - want) < 1e-5, "test[0] %g want %g", (double)te.x[0], want);
+    int below = 0;
+    for (int i = 0; i < n; i++)
+        below += tr.x[i] < lo - 1e-6f || tr.x[i] > hi + 1e-6f;
+    CHECK(below == 0);
+    CHECK(lo < 0 && hi > 0);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+static void normalize_should_report_unit_and_raw_ranges(void)
+{
+    Dataset tr, te;
+    raw_sets(&tr, &te);
+    float x0 = tr.x[1], t0 = te.x[2];
+    float lo = -1, hi = -1;
+    dataset_normalize(&tr, &te, NORM_NONE, &lo, &hi);
+    CHECK(lo == 0.0f && hi == 255.0f);
+    CHECK(tr.x[1] == x0);
+    dataset_normalize(&tr, &te, NORM_UNIT, &lo, &hi);
+    CHECK(lo == 0.0f && hi == 1.0f);
+    CHECK(tr.x[1] == x0 / 255.0f && te.x[2] == t0 / 255.0f);
+    dataset_normalize(&tr, NULL, NORM_UNIT, NULL, NULL); /* test and outputs optional */
+    dataset_free(&tr);
+    dataset_free(&te);
+    dataset_free(NULL);
+}
+
+/* ---- the real data set --------------------------------------------------------------- */
+
+static void load_dir_should_read_fashion_mnist(void)
+{
+    if (access(FASHION_DIR, F_OK) != 0) {
+        printf("    note: %s is absent; skipped (apt-get install dataset-fashion-mnist)\n",
+               FASHION_DIR);
+        return;
+    }
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    double t0 = bps_now();
+    int rc = dataset_load_dir(FASHION_DIR, 0, 0, &tr, &te, &err);
+    double seconds = bps_now() - t0;
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc != 0)
+        return;
+    printf("    loaded %s: %d + %d samples in %.3f s\n", FASHION_DIR, tr.n, te.n, seconds);
+    CHECK(tr.n == 60000 && te.n == 10000);
+    CHECK(tr.d == 784 && te.d == 784 && tr.classes == 10);
+    int hist_tr[10] = {0}, hist_te[10] = {0};
+    for (int i = 0; i < tr.n; i++)
+        hist_tr[tr.y[i]]++;
+    for (int i = 0; i < te.n; i++)
+        hist_te[te.y[i]]++;
+    for (int c = 0; c < 10; c++) {
+        CHECK_MSG(hist_tr[c] == 6000, "train class %d: %d", c, hist_tr[c]);
+        CHECK_MSG(hist_te[c] == 1000, "test class %d: %d", c, hist_te[c]);
+    }
+    float lo = 0, hi = 0;
+    dataset_normalize(&tr, &te, NORM_STANDARDIZE, &lo, &hi);
+    /* torchvision's commonly quoted Fashion-MNIST statistics: mean 0.2860, std 0.3530 */
+    double mean = -(double)lo / ((double)hi - (double)lo), std = 1.0 / ((double)hi - (double)lo);
+    printf("    train mean %.4f std %.4f (of x/255)\n", mean, std);
+    CHECK_MSG(fabs(mean - 0.2860) < 1e-3 && fabs(std - 0.3530) < 1e-3, "mean %g std %g", mean,
+              std);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+int main(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "%s", test_tmpdir());
+    RUN(read_idx_should_parse_plain_files);
+    RUN(read_idx_should_parse_gzip_files);
+    RUN(read_idx_should_keep_first_samples);
+    RUN(read_idx_should_reject_missing_file);
+    RUN(read_idx_should_reject_wrong_magic);
+    RUN(read_idx_should_hint_swapped_files);
+    RUN(read_idx_should_reject_unsupported_type);
+    RUN(read_idx_should_reject_bad_dims);
+    RUN(read_idx_should_reject_truncated_pixels);
+    RUN(read_idx_should_reject_trailing_data);
+    RUN(read_idx_should_reject_corrupt_gzip);
+    RUN(read_idx_should_reject_labels_out_of_range);
+    RUN(read_idx_should_reject_count_mismatch);
+    RUN(read_idx_should_reject_keep_beyond_n);
+    RUN(load_dir_should_accept_plain_and_gzip_names);
+    RUN(load_dir_should_name_missing_files);
+    RUN(load_dir_should_reject_subset_and_size_mismatch);
+    RUN(load_should_subset_and_normalize_idx);
+    RUN(synthetic_should_be_deterministic);
+    RUN(synthetic_should_cluster_around_centres);
+    RUN(load_should_truncate_synthetic_as_a_prefix);
+    RUN(normalize_should_standardize_with_train_statistics);
+    RUN(normalize_should_report_unit_and_raw_ranges);
+    RUN(load_dir_should_read_fashion_mnist);
+    remove_tmp();
+    return test_summary();
+}
