@@ -25,8 +25,10 @@ int metrics_layer_stats(const Net *net, LayerStats *out)
         double *a = xmalloc(n * sizeof *a), *s = xmalloc((size_t)k * sizeof *s);
         for (size_t i = 0; i < n; i++)
             a[i] = (double)net->params[ly->w + i];
-        /* singular values only; a (O,I) row-major is overwritten */
-        lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', fan_out, fan_in, a, fan_in, s, NULL, 1, NULL, 1);
+        /* singular values only; W (O,I) row-major is A = W^T (I,O) column-major, with
+         * the same singular values. a is overwritten. */
+        lapack_int info =
+            LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', fan_in, fan_out, a, fan_in, s, NULL, 1, NULL, 1);
         if (info != 0) {
             out[l].frobenius = out[l].spectral = out[l].effective_rank = NAN;
             rc = -1;

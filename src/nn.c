@@ -269,7 +269,7 @@ const float *nn_forward(Net *net, const float *x, int B, bool train)
                     const float *u = ly->u + r, *xs = in + (size_t)i * (size_t)fan_in;
                     float *h = ly->h + r;
                     for (int j = 0; j < fan_out; j++) {
-                        float a = ly->relu ? fmaxf(u[j], 0.0f) : u[j];
+                        float a = ly->relu ? (u[j] > 0.0f ? u[j] : 0.0f) : u[j];
                         h[j] = ly->skip ? a + xs[j] : a;
                     }
                 }
@@ -283,12 +283,12 @@ const float *nn_forward(Net *net, const float *x, int B, bool train)
                 if (ly->relu && !ly->skip) {
                     for (int j = 0; j < fan_out; j++) {
                         u[j] += b[j];
-                        h[j] = fmaxf(u[j], 0.0f);
+                        h[j] = (u[j] > 0.0f ? u[j] : 0.0f);
                     }
                 } else if (ly->skip) {
                     for (int j = 0; j < fan_out; j++) {
                         u[j] += b[j];
-                        h[j] = (ly->relu ? fmaxf(u[j], 0.0f) : u[j]) + xs[j];
+                        h[j] = (ly->relu ? (u[j] > 0.0f ? u[j] : 0.0f) : u[j]) + xs[j];
                     }
                 } else {
                     for (int j = 0; j < fan_out; j++)
@@ -391,8 +391,11 @@ void nn_backward(Net *net, const float *x, int B, NnRangeHook hook, void *ctx)
         const size_t n = (size_t)B * (size_t)fan_out;
         if (ly->relu) {
             /* h = relu(u) [+ x]: du = dh * [u > 0] */
-            for (size_t k = 0; k < n; k++)
-                dz[k] = ly->u[k] > 0.0f ? dh[k] : 0.0f;
+            const float *u = ly->u;
+            for (size_t k = 0; k < n; k++) {
+                float g = dh[k]; /* loaded unconditionally so the loop vectorises */
+                dz[k] = u[k] > 0.0f ? g : 0.0f;
+            }
         } else if (ly->skip) {
             memcpy(dz, dh, n * sizeof *dz);
         }

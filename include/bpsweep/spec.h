@@ -7,7 +7,9 @@
  *
  * The canonical form is the spec re-emitted with every default filled in, template
  * widths expanded, milestones resolved to epochs and a schema version; two specs that
- * mean the same sweep have the same canonical form and so the same hash. Results
+ * mean the same sweep have the same canonical form and so the same hash. The canonical
+ * form is itself a valid spec (an expanded template is written with "family" and
+ * "width" keys, which the parser accepts) and re-parsing it gives the same text. Results
  * files store the canonical JSON, and spec_parse reads every older schema version. */
 #ifndef BPSWEEP_SPEC_H
 #define BPSWEEP_SPEC_H
@@ -55,14 +57,17 @@ typedef struct {
     uint64_t hash;             /* bps_hash_bytes of canonical */
 } Spec;
 
-/* Parses and validates spec text. On success *out is a new Spec (free with spec_free);
- * on failure *out is NULL and err holds one message. `origin` names the text in
- * messages (a file name). */
+/* Parses and validates spec text (NUL-terminated). On success returns 0 and *out is a
+ * new Spec that owns all its arrays and `canonical`; free it with spec_free. On failure
+ * returns -1, *out is NULL, nothing is left allocated and err holds one message, which
+ * starts with `origin` (a file name naming the text; NULL gives "<spec>"). */
 int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err);
 
-/* Reads and parses a spec file. */
+/* Reads and parses a spec file; messages start with the path. Same ownership as
+ * spec_parse. */
 int spec_load(const char *path, Spec **out, BpsErr *err);
 
+/* Frees a Spec and everything it owns; accepts NULL. */
 void spec_free(Spec *spec);
 
 #endif

@@ -1,0 +1,154 @@
+/* Training throughput of bpsweep's trainer and its GEMM-bound efficiency.
+ *
+ * For each MLP: trains epochs of in-memory random data through trainer_epoch
+ * (shuffle, batch gather, forward, backward, SGD update), and times OpenBLAS sgemm
+ * alone on exactly the GEMM shapes one training step issues. Prints one line per
+ * net:
+ *   mlp <dims> batch <B> samples_per_s <x> step_ms <x> gemm_ms <x> gemm_efficiency <x>
+ * where gemm_ms is the time the step's GEMMs take at their measured rates and
+ * gemm_efficiency = gemm_ms / step_ms.
+ *
+ * usage: bench_mlp [--steps N] D H1 ... K   (default: both benchmark nets) */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpsweep/data.h"
+#include "bpsweep/rng.h"
+#include "bpsweep/train.h"
+
+typedef struct {
+    CBLAS_TRANSPOSE ta, tb;
+    int m, n, k;
+} Gemm;
+
+/* The GEMMs of one step, in the order nn.c issues them (see nn_forward/nn_backward). */
+static int step_gemms(const NetConfig *c, int B, Gemm *g)
+{
+    int n = 0, in = c->n_in;
+    int L = c->n_hidden + 1;
+    int dims[NN_MAX_HIDDEN + 2];
+    for (int l = 0; l < L; l++) {
+        int out = l < c->n_hidden ? c->hidden[l] : c->n_out;
+        dims[l] = in;
+        g[n++] = (Gemm){CblasNoTrans, CblasTrans, B, out, in}; /* z = x W^T */
+        in = out;
+    }
+    for (int l = L - 1; l >= 0; l--) {
+        int out = l < c->n_hidden ? c->hidden[l] : c->n_out;
+        g[n++] = (Gemm){CblasTrans, CblasNoTrans, out, dims[l], B}; /* dW = dz^T x */
+        if (l > 0)
+            g[n++] = (Gemm){CblasNoTrans, CblasNoTrans, B, dims[l], out}; /* dx = dz W */
+    }
+    return n;
+}
+
+/* Seconds per call of one GEMM shape, best of several timed batches. */
+static double time_gemm(const Gemm *g)
+{
+    size_t na = (size_t)g->m * (size_t)g->k, nb = (size_t)g->k * (size_t)g->n;
+    float *a = xalloc_aligned(na * sizeof(float)), *b = xalloc_aligned(nb * sizeof(float));
+    float *c = xalloc_aligned((size_t)g->m * (size_t)g->n * sizeof(float));
+    for (size_t i = 0; i < na; i++)
+        a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < nb; i++)
+        b[i] = (float)(i % 5) * 0.1f;
+    int lda = g->ta == CblasNoTrans ? g->k : g->m;
+    int ldb = g->tb == CblasNoTrans ? g->n : g->k;
+    double flops = 2.0 * g->m * g->n * g->k;
+    int reps = (int)(2e8 / flops) + 1;
+    double best = 1e30;
+    for (int trial = 0; trial < 5; trial++) {
+        double t0 = bps_now();
+        for (int r = 0; r < reps; r++)
+            cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, lda, b, ldb, 0.0f,
+                        c, g->n);
+        double dt = (bps_now() - t0) / reps;
+        if (dt < best)
+            best = dt;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+static void bench(const NetConfig *net, int batch, int steps)
+{
+    TrainConfig cfg = {0};
+    cfg.batch_size = batch;
+    cfg.lr = 0.01;
+    cfg.momentum = 0.9;
+    cfg.weight_decay = 5e-4;
+    cfg.shuffle = true;
+    cfg.gamma = 0.1;
+    int per_epoch = 50;
+    cfg.epochs = 1 + (steps + per_epoch - 1) / per_epoch;
+    Dataset train = {0};
+    train.n = batch * per_epoch;
+    train.d = net->n_in;
+    train.classes = net->n_out;
+    train.x = xalloc_aligned((size_t)train.n * (size_t)train.d * sizeof(float));
+    train.y = xmalloc((size_t)train.n);
+    RngStream r = rng_stream(7);
+    for (size_t i = 0; i < (size_t)train.n * (size_t)train.d; i++)
+        train.x[i] = (float)rng_normal(&r);
+    for (int i = 0; i < train.n; i++)
+        train.y[i] = (uint8_t)rng_below(&r, (uint64_t)train.classes);
+
+    Trainer *t = trainer_new(net, &cfg, 1);
+    trainer_epoch(t, &train, NULL); /* warm-up */
+    uint64_t s0 = t->step;
+    double t0 = bps_now();
+    while (!trainer_finished(t))
+        trainer_epoch(t, &train, NULL);
+    double elapsed = bps_now() - t0;
+    double step_s = elapsed / (double)(t->step - s0);
+
+    Gemm g[4 * NN_MAX_HIDDEN];
+    int ng = step_gemms(net, batch, g);
+    double gemm_s = 0;
+    for (int i = 0; i < ng; i++) {
+        double dt = time_gemm(&g[i]);
+        if (getenv("BENCH_VERBOSE"))
+            printf("  gemm %c%c m %d n %d k %d: %.4f ms, %.1f GFLOP/s\n",
+                   g[i].ta == CblasTrans ? 'T' : 'N', g[i].tb == CblasTrans ? 'T' : 'N', g[i].m,
+                   g[i].n, g[i].k, dt * 1e3, 2.0 * g[i].m * g[i].n * g[i].k / dt * 1e-9);
+        gemm_s += dt;
+    }
+
+    printf("mlp %d", net->n_in);
+    for (int l = 0; l < net->n_hidden; l++)
+        printf("-%d", net->hidden[l]);
+    printf("-%d batch %d samples_per_s %.1f step_ms %.4f gemm_ms %.4f gemm_efficiency %.4f\n",
+           net->n_out, batch, batch / step_s, step_s * 1e3, gemm_s * 1e3, gemm_s / step_s);
+    fflush(stdout);
+    trainer_free(t);
+    dataset_free(&train);
+}
+
+int main(int argc, char **argv)
+{
+    openblas_set_num_threads(1);
+    int steps = 300, batch = 128, a = 1;
+    if (a + 1 < argc && strcmp(argv[a], "--steps") == 0) {
+        steps = atoi(argv[a + 1]);
+        a += 2;
+    }
+    if (a < argc) {
+        NetConfig c = {0};
+        c.act = ACT_RELU;
+        c.n_in = atoi(argv[a]);
+        c.n_out = atoi(argv[argc - 1]);
+        for (int i = a + 1; i < argc - 1; i++)
+            c.hidden[c.n_hidden++] = atoi(argv[i]);
+        bench(&c, batch, steps);
+        return 0;
+    }
+    NetConfig large = {.n_in = 784, .n_out = 10, .n_hidden = 2, .hidden = {1024, 1024}};
+    NetConfig small = {.n_in = 784, .n_out = 10, .n_hidden = 2, .hidden = {256, 256}};
+    bench(&large, batch, steps);
+    bench(&small, batch, steps * 4);
+    return 0;
+}

@@ -1,0 +1,1305 @@
+/* spec: sweep specifications, from JSON text to validated plain structs and back to
+ * the canonical JSON. cJSON is used in this file only: every cJSON tree is freed
+ * before spec_parse returns. The format is documented in docs/spec.md.
+ *
+ * Structure: one `parse_*` function per JSON object, each taking the object's JSON
+ * path for its messages; a validation failure writes one message into the BpsErr and
+ * returns -1 up the stack to spec_parse's single `fail:` label, which frees the
+ * cJSON tree and the partly built Spec. Arrays are attached to the Spec as soon as
+ * they are allocated, so spec_free releases everything on every path. */
+#define _POSIX_C_SOURCE 200809L
+#include "bpsweep/spec.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SPEC_PATH_LEN 256            /* JSON paths in messages */
+#define SPEC_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+#define SPEC_MAX_WIDTH (1 << 20)     /* largest hidden width */
+#define SPEC_MAX_EPOCHS 1000000
+#define SPEC_MAX_BATCH (1 << 24)
+#define SPEC_MAX_SAMPLES (1 << 28)   /* synthetic n_train, n_test */
+#define SPEC_SEED_LIMIT 9007199254740992.0 /* 2^53: seeds and data seeds are below it */
+#define SPEC_MAX_POINTS (INT64_C(1) << 40)
+#define SPEC_ARCH_NAME_MAX (SPEC_NAME_MAX - 17) /* leaves room for "@w=<width>" */
+
+/* Enum names, indexed by the enum value of the struct field they set. */
+static const char *const SOURCE_NAMES[] = {"idx", "synthetic", NULL};
+static const char *const NORM_NAMES[] = {"none", "unit", "standardize", NULL};
+static const char *const ACT_NAMES[] = {"relu", "identity", NULL};
+static const char *const WINIT_NAMES[] = {"torch_default", "he_normal", "constant", NULL};
+static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "uniform", NULL};
+static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
+
+/* Known keys of every object, in canonical order. */
+static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
+                                       "grid", "train", NULL};
+static const char *const IDX_KEYS[] = {"source", "path", "train_subset", "test_subset",
+                                       "normalization", NULL};
+static const char *const SYN_KEYS[] = {"source", "n_train", "n_test", "features",
+                                       "classes", "noise", "seed", NULL};
+static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
+                                        "activation", "skip", "batch_norm", "init", NULL};
+static const char *const INIT_KEYS[] = {"weights", "weights_value", "bias", "bias_value", NULL};
+static const char *const GRID_KEYS[] = {"weight_decay", "seed", "norm_bias", "conditions", NULL};
+static const char *const NB_KEYS[] = {"targets", "relative", NULL};
+static const char *const COND_KEYS[] = {"name", "train", NULL};
+static const char *const TRAIN_KEYS[] = {"epochs", "batch_size", "lr", "momentum", "nesterov",
+                                         "schedule", "shuffle", "drop_last", "clip_value",
+                                         NULL};
+static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
+
+typedef struct {
+    const char *origin; /* names the text in messages */
+    BpsErr *err;
+} Ctx;
+
+/* A closed or open interval of doubles for range checks and their messages. */
+typedef struct {
+    double lo, hi;
+    bool lo_open, hi_open;
+} Range;
+
+static const Range RANGE_ANY = {-HUGE_VAL, HUGE_VAL, true, true};
+static const Range RANGE_POSITIVE = {0, HUGE_VAL, true, true};
+static const Range RANGE_NONNEG = {0, HUGE_VAL, false, true};
+
+/* Training settings while they are being merged: milestones stay as written (epochs
+ * or fractions) until the final number of epochs is known. */
+typedef struct {
+    TrainConfig t;
+    int n_ms;
+    double ms[TRAIN_MAX_MILESTONES];
+    bool ms_fraction;   /* milestones are fractions of training */
+    bool ms_inherited;  /* a condition's milestones come from the base train object */
+} TrainDraft;
+
+/* ---- messages ---------------------------------------------------------------------- */
+
+static int fail_at(const Ctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_at(const Ctx *c, const char *path, const char *fmt, ...)
+{
+    char what[BPS_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return bps_fail(c->err, "%s: %s: %s", c->origin, path, what);
+}
+
+/* Shortest of %.15g, %.16g, %.17g that reads back as x; -0 prints as 0. buf >= 32. */
+static void fmt_double(double x, char *buf, size_t len)
+{
+    if (x == 0)
+        x = 0; /* -0 -> +0 */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+}
+
+/* Copies s for a message: at most 40 characters, non-printable bytes as '?'. */
+static const char *clean(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (; s[n] && n + 4 < len && n < 40; n++)
+        buf[n] = isprint((unsigned char)s[n]) ? s[n] : '?';
+    if (s[n] && n + 4 <= len) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *type_name(const cJSON *v)
+{
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    if (cJSON_IsNull(v))
+        return "null";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsObject(v))
+        return "an object";
+    return "an invalid value";
+}
+
+/* What a value is, for "got ...": numbers and strings by value, the rest by type. */
+static const char *got(const cJSON *v, char *buf, size_t len)
+{
+    if (cJSON_IsNumber(v)) {
+        fmt_double(v->valuedouble, buf, len);
+    } else if (cJSON_IsString(v)) {
+        char tmp[64];
+        snprintf(buf, len, "\"%s\"", clean(v->valuestring, tmp, sizeof tmp));
+    } else {
+        snprintf(buf, len, "%s", type_name(v));
+    }
+    return buf;
+}
+
+static void path_key(char *out, const char *path, const char *key)
+{
+    int n = snprintf(out, SPEC_PATH_LEN, "%s%s%s", path, *path ? "." : "", key);
+    if (n < 0 || n >= SPEC_PATH_LEN)
+        memcpy(out + SPEC_PATH_LEN - 4, "...", 4);
+}
+
+static void path_index(char *out, const char *path, int i)
+{
+    int n = snprintf(out, SPEC_PATH_LEN, "%s[%d]", path, i);
+    if (n < 0 || n >= SPEC_PATH_LEN)
+        memcpy(out + SPEC_PATH_LEN - 4, "...", 4);
+}
+
+/* The line and column (both 1-based, columns in bytes) of offset in text, and a
+ * printable excerpt of that line around the offset. */
+static int fail_malformed(const Ctx *c, const char *text, const char *end)
+{
+    size_t len = strlen(text);
+    size_t off = end && end >= text ? (size_t)(end - text) : len;
+    if (off > len)
+        off = len;
+    int line = 1;
+    size_t line_start = 0;
+    for (size_t i = 0; i < off; i++) {
+        if (text[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    }
+    size_t line_end = off;
+    while (line_end < len && text[line_end] != '\n' && text[line_end] != '\r')
+        line_end++;
+    size_t from = off > line_start + 20 ? off - 20 : line_start;
+    size_t to = line_end < off + 20 ? line_end : off + 20;
+    char near[64];
+    size_t n = 0;
+    for (size_t i = from; i < to && n + 1 < sizeof near; i++)
+        near[n++] = isprint((unsigned char)text[i]) ? text[i] : ' ';
+    near[n] = '\0';
+    size_t col = off - line_start + 1;
+    if (n == 0)
+        return bps_fail(c->err, "%s:%d:%zu: malformed JSON: unexpected end of input", c->origin,
+                        line, col);
+    return bps_fail(c->err, "%s:%d:%zu: malformed JSON near '%s'", c->origin, line, col, near);
+}
+
+/* ---- generic readers: each checks one value and names its path on failure ----------- */
+
+static const cJSON *field(const cJSON *obj, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static int expect_object(const Ctx *c, const cJSON *v, const char *path)
+{
+    char g[80];
+    if (!cJSON_IsObject(v))
+        return fail_at(c, path, "expected an object, got %s", got(v, g, sizeof g));
+    return 0;
+}
+
+static void join_names(const char *const *names, bool quoted, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; names[i]; i++) {
+        int w = snprintf(buf + n, len - n, quoted ? "%s\"%s\"" : "%s%s", i ? ", " : "",
+                         names[i]);
+        if (w < 0 || (size_t)w >= len - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+/* Rejects keys outside `known` and keys that appear twice. qual qualifies the list of
+ * known keys in the message (e.g. ` for source "idx"`). */
+static int check_keys(const Ctx *c, const cJSON *obj, const char *path,
+                      const char *const *known, const char *qual)
+{
+    char kpath[SPEC_PATH_LEN], tmp[64];
+    for (const cJSON *k = obj->child; k; k = k->next) {
+        bool ok = false;
+        for (int i = 0; known[i] && !ok; i++)
+            ok = strcmp(k->string, known[i]) == 0;
+        path_key(kpath, path, clean(k->string, tmp, sizeof tmp));
+        if (!ok) {
+            char list[512];
+            join_names(known, false, list, sizeof list);
+            const char *hint = "";
+            if ((known == TRAIN_KEYS || known == TOP_KEYS) &&
+                (strcmp(k->string, "weight_decay") == 0 || strcmp(k->string, "norm_bias") == 0 ||
+                 strcmp(k->string, "seed") == 0))
+                hint = "; it is a grid axis, set it under \"grid\"";
+            return fail_at(c, kpath, "unknown key%s (known: %s)%s", qual ? qual : "", list,
+                           hint);
+        }
+        for (const cJSON *e = obj->child; e != k; e = e->next)
+            if (strcmp(e->string, k->string) == 0)
+                return fail_at(c, kpath, "duplicate key");
+    }
+    return 0;
+}
+
+static int require(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                   const cJSON **out)
+{
+    *out = field(obj, key);
+    if (!*out) {
+        char kpath[SPEC_PATH_LEN];
+        path_key(kpath, path, key);
+        return fail_at(c, kpath, "required key is missing");
+    }
+    return 0;
+}
+
+static void describe_range(const Range *r, char *buf, size_t len)
+{
+    char lo[32], hi[32];
+    fmt_double(r->lo, lo, sizeof lo);
+    fmt_double(r->hi, hi, sizeof hi);
+    if (isinf(r->lo) && isinf(r->hi))
+        snprintf(buf, len, "a finite number");
+    else if (isinf(r->hi))
+        snprintf(buf, len, "a number %s %s", r->lo_open ? ">" : ">=", lo);
+    else if (isinf(r->lo))
+        snprintf(buf, len, "a number %s %s", r->hi_open ? "<" : "<=", hi);
+    else
+        snprintf(buf, len, "a number in %c%s, %s%c", r->lo_open ? '(' : '[', lo, hi,
+                 r->hi_open ? ')' : ']');
+}
+
+static int read_num(const Ctx *c, const cJSON *v, const char *path, const Range *r,
+                    double *out)
+{
+    char desc[96], g[80];
+    double x = cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+    bool ok = isfinite(x) && (r->lo_open ? x > r->lo : x >= r->lo) &&
+              (r->hi_open ? x < r->hi : x <= r->hi);
+    if (!ok) {
+        describe_range(r, desc, sizeof desc);
+        return fail_at(c, path, "expected %s, got %s", desc, got(v, g, sizeof g));
+    }
+    *out = x == 0 ? 0 : x; /* -0 -> +0 */
+    return 0;
+}
+
+/* desc overrides the generated description of the range (NULL: generated). */
+static int read_int(const Ctx *c, const cJSON *v, const char *path, int64_t lo, int64_t hi,
+                    const char *desc, int64_t *out)
+{
+    *out = 0; /* defined on every path (and for the compiler) */
+    double x = cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+    if (!(isfinite(x) && x == floor(x) && x >= (double)lo && x <= (double)hi)) {
+        char buf[96], g[80];
+        if (!desc) {
+            if (hi >= INT_MAX && lo == 1)
+                snprintf(buf, sizeof buf, "a positive integer");
+            else if (hi >= INT_MAX && lo == 0)
+                snprintf(buf, sizeof buf, "a non-negative integer");
+            else if (lo == 1)
+                snprintf(buf, sizeof buf, "a positive integer <= %" PRId64, hi);
+            else
+                snprintf(buf, sizeof buf, "an integer in [%" PRId64 ", %" PRId64 "]", lo, hi);
+            desc = buf;
+        }
+        return fail_at(c, path, "expected %s, got %s", desc, got(v, g, sizeof g));
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
+static int read_enum(const Ctx *c, const cJSON *v, const char *path, const char *const *names,
+                     int *out)
+{
+    *out = 0; /* defined on every path (and for the compiler) */
+    if (cJSON_IsString(v)) {
+        for (int i = 0; names[i]; i++) {
+            if (strcmp(v->valuestring, names[i]) == 0) {
+                *out = i;
+                return 0;
+            }
+        }
+    }
+    char list[256], g[80];
+    join_names(names, true, list, sizeof list);
+    return fail_at(c, path, "expected one of %s, got %s", list, got(v, g, sizeof g));
+}
+
+/* A name of 1..max_len characters from [A-Za-z0-9_.-]. */
+static int read_name(const Ctx *c, const cJSON *v, const char *path, size_t max_len, char *out)
+{
+    bool ok = cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= max_len;
+    for (const char *p = ok ? v->valuestring : ""; *p && ok; p++)
+        ok = isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-';
+    if (!ok) {
+        char g[80];
+        return fail_at(c, path,
+                       "expected a name of 1 to %zu characters from [A-Za-z0-9_.-], got %s",
+                       max_len, got(v, g, sizeof g));
+    }
+    memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+    return 0;
+}
+
+/* Optional members: absent keeps *out (the default). */
+static int opt_num(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                   const Range *r, double *out)
+{
+    const cJSON *v = field(obj, key);
+    char kpath[SPEC_PATH_LEN];
+    path_key(kpath, path, key);
+    return v ? read_num(c, v, kpath, r, out) : 0;
+}
+
+static int opt_int(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                   int64_t lo, int64_t hi, int *out)
+{
+    const cJSON *v = field(obj, key);
+    char kpath[SPEC_PATH_LEN];
+    int64_t x;
+    path_key(kpath, path, key);
+    if (!v)
+        return 0;
+    if (read_int(c, v, kpath, lo, hi, NULL, &x))
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+static int opt_bool(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                    bool *out)
+{
+    const cJSON *v = field(obj, key);
+    char kpath[SPEC_PATH_LEN], g[80];
+    path_key(kpath, path, key);
+    if (!v)
+        return 0;
+    if (!cJSON_IsBool(v))
+        return fail_at(c, kpath, "expected true or false, got %s", got(v, g, sizeof g));
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+static int opt_enum(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                    const char *const *names, int *out)
+{
+    const cJSON *v = field(obj, key);
+    char kpath[SPEC_PATH_LEN];
+    path_key(kpath, path, key);
+    return v ? read_enum(c, v, kpath, names, out) : 0;
+}
+
+/* A non-empty array; *n gets its length. what describes the elements for messages. */
+static int read_array(const Ctx *c, const cJSON *v, const char *path, const char *what, int *n)
+{
+    *n = 0; /* defined on every path (and for the compiler) */
+    char g[80];
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+        return fail_at(c, path, "expected a non-empty array of %s, got %s", what,
+                       cJSON_IsArray(v) ? "[]" : got(v, g, sizeof g));
+    *n = cJSON_GetArraySize(v);
+    return 0;
+}
+
+/* A non-empty array of distinct numbers in r, into a new array *out (owned by the caller
+ * from the moment it is allocated, so that it is freed on errors too). */
+static int read_num_axis(const Ctx *c, const cJSON *v, const char *path, const Range *r,
+                         const char *what, double **out, int *n)
+{
+    char ipath[SPEC_PATH_LEN];
+    if (read_array(c, v, path, what, n))
+        return -1;
+    *out = xmalloc((size_t)*n * sizeof **out);
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        path_index(ipath, path, i);
+        if (read_num(c, e, ipath, r, &(*out)[i]))
+            return -1;
+        for (int j = 0; j < i; j++) {
+            if ((*out)[j] == (*out)[i]) {
+                char g[32];
+                fmt_double((*out)[i], g, sizeof g);
+                return fail_at(c, ipath, "duplicate value %s (also %s[%d])", g, path, j);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- data ---------------------------------------------------------------------------- */
+
+static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
+{
+    const char *path = "data";
+    memset(d, 0, sizeof *d);
+    d->kind = DATA_IDX;
+    snprintf(d->path, sizeof d->path, "%s", SPEC_DEFAULT_DATA);
+    d->norm = NORM_STANDARDIZE;
+    if (!v)
+        return 0;
+    if (expect_object(c, v, path))
+        return -1;
+    int kind = DATA_IDX;
+    if (opt_enum(c, v, path, "source", SOURCE_NAMES, &kind))
+        return -1;
+    d->kind = (DataKind)kind;
+    if (d->kind == DATA_IDX) {
+        if (check_keys(c, v, path, IDX_KEYS, " for source \"idx\""))
+            return -1;
+        const cJSON *p = field(v, "path");
+        if (p) {
+            char g[80];
+            if (!cJSON_IsString(p) || !p->valuestring[0])
+                return fail_at(c, "data.path", "expected a non-empty string, got %s",
+                               got(p, g, sizeof g));
+            if (strlen(p->valuestring) >= DATA_PATH_MAX)
+                return fail_at(c, "data.path", "path is %zu bytes long, expected fewer than %d",
+                               strlen(p->valuestring), DATA_PATH_MAX);
+            memcpy(d->path, p->valuestring, strlen(p->valuestring) + 1);
+        }
+        int norm = NORM_STANDARDIZE;
+        if (opt_int(c, v, path, "train_subset", 0, INT_MAX, &d->train_subset) ||
+            opt_int(c, v, path, "test_subset", 0, INT_MAX, &d->test_subset) ||
+            opt_enum(c, v, path, "normalization", NORM_NAMES, &norm))
+            return -1;
+        d->norm = (Normalization)norm;
+        return 0;
+    }
+    /* synthetic: the values are already roughly standardised, no normalization */
+    d->path[0] = '\0';
+    d->norm = NORM_NONE;
+    d->noise = 1.0;
+    if (check_keys(c, v, path, SYN_KEYS, " for source \"synthetic\""))
+        return -1;
+    const cJSON *tmp;
+    if (require(c, v, path, "n_train", &tmp) || require(c, v, path, "n_test", &tmp) ||
+        require(c, v, path, "features", &tmp) || require(c, v, path, "classes", &tmp))
+        return -1;
+    if (opt_int(c, v, path, "n_train", 1, SPEC_MAX_SAMPLES, &d->n_train) ||
+        opt_int(c, v, path, "n_test", 1, SPEC_MAX_SAMPLES, &d->n_test) ||
+        opt_int(c, v, path, "features", 1, SPEC_MAX_WIDTH, &d->features) ||
+        opt_int(c, v, path, "classes", 2, 255, &d->classes) ||
+        opt_num(c, v, path, "noise", &RANGE_POSITIVE, &d->noise))
+        return -1;
+    const cJSON *s = field(v, "seed");
+    if (s) {
+        int64_t seed;
+        if (read_int(c, s, "data.seed", 0, (int64_t)SPEC_SEED_LIMIT - 1,
+                     "a non-negative integer < 2^53", &seed))
+            return -1;
+        d->seed = (uint64_t)seed;
+    }
+    return 0;
+}
+
+/* ---- training settings ------------------------------------------------------------- */
+
+static void train_defaults(TrainDraft *d)
+{
+    memset(d, 0, sizeof *d);
+    d->t.epochs = 10;
+    d->t.batch_size = 128;
+    d->t.lr = 0.01;
+    d->t.momentum = 0.9;
+    d->t.nesterov = false;
+    d->t.schedule = SCHED_CONSTANT;
+    d->t.gamma = 0.1;
+    d->t.shuffle = true;
+    d->t.drop_last = false;
+    d->t.clip_value = 0;
+}
+
+/* A schedule object replaces the whole schedule (type, milestones, gamma). */
+static int parse_schedule(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
+{
+    char kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN], g[80];
+    const cJSON *type, *ms;
+    int kind;
+    if (expect_object(c, v, path) || check_keys(c, v, path, SCHED_KEYS, NULL) ||
+        require(c, v, path, "type", &type))
+        return -1;
+    path_key(kpath, path, "type");
+    if (read_enum(c, type, kpath, SCHED_NAMES, &kind))
+        return -1;
+    d->t.schedule = (ScheduleKind)kind;
+    d->t.gamma = 0.1;
+    d->n_ms = 0;
+    d->ms_fraction = false;
+    d->ms_inherited = false;
+    if (d->t.schedule != SCHED_MULTISTEP) {
+        const char *extra = field(v, "milestones") ? "milestones"
+                            : field(v, "gamma")    ? "gamma"
+                                                   : NULL;
+        if (extra) {
+            path_key(kpath, path, extra);
+            return fail_at(c, kpath, "only allowed with type \"multistep\"");
+        }
+        return 0;
+    }
+    if (opt_num(c, v, path, "gamma", &(Range){0, 1, true, false}, &d->t.gamma) ||
+        require(c, v, path, "milestones", &ms))
+        return -1;
+    path_key(kpath, path, "milestones");
+    int n;
+    if (read_array(c, ms, kpath, "epochs or fractions of training", &n))
+        return -1;
+    if (n > TRAIN_MAX_MILESTONES)
+        return fail_at(c, kpath, "expected at most %d milestones, got %d", TRAIN_MAX_MILESTONES,
+                       n);
+    int i = 0;
+    for (const cJSON *e = ms->child; e; e = e->next, i++) {
+        path_index(ipath, kpath, i);
+        double x = cJSON_IsNumber(e) ? e->valuedouble : (double)NAN;
+        bool is_epoch = isfinite(x) && x == floor(x) && x >= 1 && x <= SPEC_MAX_EPOCHS;
+        bool is_fraction = isfinite(x) && x > 0 && x < 1;
+        if (!is_epoch && !is_fraction)
+            return fail_at(c, ipath,
+                           "expected an epoch (integer >= 1) or a fraction of training in "
+                           "(0, 1), got %s", got(e, g, sizeof g));
+        if (i > 0 && is_fraction != d->ms_fraction)
+            return fail_at(c, ipath,
+                           "mixes epochs and fractions: milestones must be all integers "
+                           "(epochs) or all numbers in (0, 1) (fractions of training)");
+        d->ms_fraction = is_fraction;
+        d->ms[i] = x;
+    }
+    d->n_ms = n;
+    return 0;
+}
+
+/* Applies the members of a train object to d (the base settings, or a condition's
+ * overrides on a copy of them). */
+static int parse_train(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
+{
+    if (expect_object(c, v, path) || check_keys(c, v, path, TRAIN_KEYS, NULL))
+        return -1;
+    if (opt_int(c, v, path, "epochs", 0, SPEC_MAX_EPOCHS, &d->t.epochs) ||
+        opt_int(c, v, path, "batch_size", 1, SPEC_MAX_BATCH, &d->t.batch_size) ||
+        opt_num(c, v, path, "lr", &RANGE_POSITIVE, &d->t.lr) ||
+        opt_num(c, v, path, "momentum", &(Range){0, 1, false, true}, &d->t.momentum) ||
+        opt_bool(c, v, path, "nesterov", &d->t.nesterov) ||
+        opt_bool(c, v, path, "shuffle", &d->t.shuffle) ||
+        opt_bool(c, v, path, "drop_last", &d->t.drop_last) ||
+        opt_num(c, v, path, "clip_value", &RANGE_NONNEG, &d->t.clip_value))
+        return -1;
+    const cJSON *s = field(v, "schedule");
+    if (s) {
+        char kpath[SPEC_PATH_LEN];
+        path_key(kpath, path, "schedule");
+        if (parse_schedule(c, s, kpath, d))
+            return -1;
+    }
+    return 0;
+}
+
+/* Checks what involves several members and resolves milestones to epochs. */
+static int finish_train(const Ctx *c, const TrainDraft *d, const char *path, TrainConfig *out)
+{
+    char kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN];
+    *out = d->t;
+    if (d->t.nesterov && !(d->t.momentum > 0)) {
+        path_key(kpath, path, "nesterov");
+        return fail_at(c, kpath, "nesterov requires momentum > 0 (as in PyTorch), got momentum 0");
+    }
+    out->n_milestones = 0;
+    if (d->t.schedule != SCHED_MULTISTEP)
+        return 0;
+    path_key(kpath, path, "schedule.milestones");
+    const char *note = d->ms_inherited ? " (milestones inherited from train.schedule)" : "";
+    int epochs = d->t.epochs;
+    for (int i = 0; i < d->n_ms; i++) {
+        path_index(ipath, kpath, i);
+        char g[32];
+        fmt_double(d->ms[i], g, sizeof g);
+        int e = d->ms_fraction ? (int)floor(d->ms[i] * epochs + 0.5) : (int)d->ms[i];
+        if (e < 1 || e >= epochs) {
+            if (d->ms_fraction)
+                return fail_at(c, ipath,
+                               "fraction %s of %d epochs resolves to epoch %d, expected an epoch "
+                               "in [1, %d)%s", g, epochs, e, epochs, note);
+            return fail_at(c, ipath, "epoch %d is outside [1, %d) for %d epochs%s", e, epochs,
+                           epochs, note);
+        }
+        if (i > 0 && e <= out->milestones[i - 1]) {
+            char from[96] = "";
+            if (d->ms_fraction)
+                snprintf(from, sizeof from, " (fraction %s of %d epochs)", g, epochs);
+            return fail_at(c, ipath,
+                           "milestones must be strictly increasing, but epoch %d%s follows "
+                           "epoch %d%s", e, from, out->milestones[i - 1], note);
+        }
+        out->milestones[i] = e;
+    }
+    out->n_milestones = d->n_ms;
+    return 0;
+}
+
+/* ---- architectures ------------------------------------------------------------------ */
+
+static int parse_init(const Ctx *c, const cJSON *v, const char *path, NetConfig *net)
+{
+    char kpath[SPEC_PATH_LEN];
+    int w = WINIT_TORCH, b = BINIT_TORCH;
+    if (expect_object(c, v, path) || check_keys(c, v, path, INIT_KEYS, NULL) ||
+        opt_enum(c, v, path, "weights", WINIT_NAMES, &w) ||
+        opt_enum(c, v, path, "bias", BINIT_NAMES, &b))
+        return -1;
+    net->w_init = (WeightInit)w;
+    net->b_init = (BiasInit)b;
+    const cJSON *wv = field(v, "weights_value"), *bv = field(v, "bias_value");
+    if (w == WINIT_CONSTANT) {
+        if (require(c, v, path, "weights_value", &wv))
+            return -1;
+        path_key(kpath, path, "weights_value");
+        if (read_num(c, wv, kpath, &RANGE_ANY, &net->w_value))
+            return -1;
+    } else if (wv) {
+        path_key(kpath, path, "weights_value");
+        return fail_at(c, kpath, "only allowed with weights \"constant\"");
+    }
+    if (b == BINIT_CONSTANT || b == BINIT_UNIFORM) {
+        if (require(c, v, path, "bias_value", &bv))
+            return -1;
+        path_key(kpath, path, "bias_value");
+        if (read_num(c, bv, kpath, b == BINIT_UNIFORM ? &RANGE_POSITIVE : &RANGE_ANY,
+                     &net->b_value))
+            return -1;
+    } else if (bv) {
+        path_key(kpath, path, "bias_value");
+        return fail_at(c, kpath, "only allowed with bias \"constant\" or \"uniform\"");
+    }
+    return 0;
+}
+
+/* A width template "w" or "<k>w" (k a positive integer); *k gets k. */
+static bool parse_template(const char *s, int *k)
+{
+    size_t n = strlen(s);
+    if (n == 0 || s[n - 1] != 'w')
+        return false;
+    if (n == 1) {
+        *k = 1;
+        return true;
+    }
+    if (n > 8 || s[0] == '0')
+        return false;
+    long x = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        x = x * 10 + (s[i] - '0');
+    }
+    if (x < 1 || x > SPEC_MAX_WIDTH)
+        return false;
+    *k = (int)x;
+    return true;
+}
+
+/* The name of width w of template `family`: "<family>@w=<w>" (fits: family has at most
+ * SPEC_ARCH_NAME_MAX characters and w at most 7 digits). */
+static void arch_name(char *dst, const char *family, int w)
+{
+    int n = snprintf(dst, SPEC_NAME_MAX, "%s@w=%d", family, w);
+    if (n < 0 || n >= SPEC_NAME_MAX) { /* can't happen: lengths are checked when parsing */
+        fprintf(stderr, "bpsweep: internal error: architecture name %s@w=%d too long\n",
+                family, w);
+        abort();
+    }
+}
+
+/* Appends a zeroed ArchSpec made by entry src_index of "architectures". */
+static ArchSpec *arch_push(Spec *s, int src_index, int **srcs)
+{
+    s->arch = xrealloc(s->arch, (size_t)(s->n_arch + 1) * sizeof *s->arch);
+    *srcs = xrealloc(*srcs, (size_t)(s->n_arch + 1) * sizeof **srcs);
+    (*srcs)[s->n_arch] = src_index;
+    ArchSpec *a = &s->arch[s->n_arch++];
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
+/* One entry of "architectures": appends one ArchSpec, or one per width for a template.
+ * srcs[k] records which entry produced s->arch[k] (for duplicate-name messages). */
+static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, int **srcs)
+{
+    char path[SPEC_PATH_LEN], kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN], g[80];
+    char name[SPEC_NAME_MAX], family[SPEC_NAME_MAX];
+    const cJSON *jname, *jhidden;
+    path_index(path, "architectures", index);
+    if (expect_object(c, v, path) || check_keys(c, v, path, ARCH_KEYS, NULL) ||
+        require(c, v, path, "name", &jname) || require(c, v, path, "hidden", &jhidden))
+        return -1;
+
+    NetConfig net;
+    memset(&net, 0, sizeof net);
+    int act = ACT_RELU;
+    if (opt_enum(c, v, path, "activation", ACT_NAMES, &act) ||
+        opt_bool(c, v, path, "skip", &net.skip) ||
+        opt_bool(c, v, path, "batch_norm", &net.batch_norm))
+        return -1;
+    net.act = (Activation)act;
+    const cJSON *init = field(v, "init");
+    if (init) {
+        path_key(kpath, path, "init");
+        if (parse_init(c, init, kpath, &net))
+            return -1;
+    }
+
+    /* hidden: fixed widths, or templates k*w (mult[i] = k; 0 for a fixed width) */
+    int mult[NN_MAX_HIDDEN] = {0};
+    bool any_template = false;
+    path_key(kpath, path, "hidden");
+    if (!cJSON_IsArray(jhidden))
+        return fail_at(c, kpath, "expected an array of widths (may be empty), got %s",
+                       got(jhidden, g, sizeof g));
+    net.n_hidden = cJSON_GetArraySize(jhidden);
+    if (net.n_hidden > NN_MAX_HIDDEN)
+        return fail_at(c, kpath, "expected at most %d hidden layers, got %d", NN_MAX_HIDDEN,
+                       net.n_hidden);
+    int i = 0;
+    for (const cJSON *e = jhidden->child; e; e = e->next, i++) {
+        path_index(ipath, kpath, i);
+        if (cJSON_IsString(e)) {
+            if (!parse_template(e->valuestring, &mult[i]))
+                return fail_at(c, ipath,
+                               "expected a width template \"w\" or \"<k>w\" (like \"2w\"), "
+                               "got %s", got(e, g, sizeof g));
+            any_template = true;
+        } else {
+            int64_t h;
+            if (read_int(c, e, ipath, 1, SPEC_MAX_WIDTH,
+                         "a positive integer <= 1048576 or a width template like \"2w\"", &h))
+                return -1;
+            net.hidden[i] = (int)h;
+        }
+    }
+
+    /* family and width: the marks of an architecture already expanded from a template */
+    const cJSON *jfamily = field(v, "family"), *jwidth = field(v, "width");
+    int64_t width = 0;
+    if (!jfamily != !jwidth) {
+        path_key(kpath, path, jfamily ? "width" : "family");
+        return fail_at(c, kpath,
+                       "required key is missing: \"family\" and \"width\" go together "
+                       "(they mark an architecture expanded from a width template)");
+    }
+    if (jfamily) {
+        path_key(kpath, path, "family");
+        if (read_name(c, jfamily, kpath, SPEC_ARCH_NAME_MAX, family))
+            return -1;
+        path_key(kpath, path, "width");
+        if (read_int(c, jwidth, kpath, 1, SPEC_MAX_WIDTH, NULL, &width))
+            return -1;
+        if (any_template)
+            return fail_at(c, path,
+                           "an expanded architecture (with \"family\" and \"width\") must "
+                           "list final hidden widths, not templates");
+        arch_name(name, family, (int)width);
+        path_key(kpath, path, "name");
+        if (!cJSON_IsString(jname) || strcmp(jname->valuestring, name) != 0)
+            return fail_at(c, kpath, "expected \"%s\" for family \"%s\" and width %d, got %s",
+                           name, family, (int)width, got(jname, g, sizeof g));
+    } else {
+        path_key(kpath, path, "name");
+        if (read_name(c, jname, kpath, SPEC_ARCH_NAME_MAX, name))
+            return -1;
+        snprintf(family, sizeof family, "%s", name);
+    }
+
+    const cJSON *jwidths = field(v, "widths");
+    path_key(kpath, path, "widths");
+    if (!any_template) {
+        if (jwidths)
+            return fail_at(c, kpath,
+                           "only allowed when hidden uses width templates (\"w\", \"2w\", ...)");
+        ArchSpec *a = arch_push(s, index, srcs);
+        memcpy(a->name, name, sizeof a->name);
+        memcpy(a->family, family, sizeof a->family);
+        a->width = (int)width;
+        a->net = net;
+        return 0;
+    }
+    if (!jwidths)
+        return fail_at(c, kpath,
+                       "required key is missing: hidden uses width templates, so \"widths\" "
+                       "must list the values of w");
+    int n_widths;
+    if (read_array(c, jwidths, kpath, "positive integers", &n_widths))
+        return -1;
+    int j = 0;
+    for (const cJSON *e = jwidths->child; e; e = e->next, j++) {
+        path_index(ipath, kpath, j);
+        int64_t w;
+        if (read_int(c, e, ipath, 1, SPEC_MAX_WIDTH, NULL, &w))
+            return -1;
+        int k = 0;
+        for (const cJSON *f = jwidths->child; f != e; f = f->next, k++)
+            if (f->valuedouble == e->valuedouble)
+                return fail_at(c, ipath, "duplicate value %d (also %s[%d])", (int)w, kpath, k);
+        ArchSpec *a = arch_push(s, index, srcs);
+        arch_name(a->name, name, (int)w);
+        memcpy(a->family, name, sizeof a->family);
+        a->width = (int)w;
+        a->net = net;
+        for (int l = 0; l < net.n_hidden; l++) {
+            if (!mult[l])
+                continue;
+            int64_t h = (int64_t)mult[l] * w;
+            if (h > SPEC_MAX_WIDTH)
+                return fail_at(c, ipath,
+                               "width %d makes %s.hidden[%d] (\"%dw\") %" PRId64
+                               ", expected at most %d", (int)w, path, l, mult[l], h,
+                               SPEC_MAX_WIDTH);
+            a->net.hidden[l] = (int)h;
+        }
+    }
+    return 0;
+}
+
+static int parse_architectures(const Ctx *c, const cJSON *v, Spec *s)
+{
+    int n, rc = -1, i = 0;
+    int *srcs = NULL; /* (n_arch) entry of "architectures" that made each ArchSpec */
+    if (read_array(c, v, "architectures", "architecture objects", &n))
+        goto fail;
+    for (const cJSON *e = v->child; e; e = e->next, i++)
+        if (parse_arch(c, e, i, s, &srcs))
+            goto fail;
+    for (int b = 1; b < s->n_arch; b++) {
+        for (int a = 0; a < b; a++) {
+            if (strcmp(s->arch[a].name, s->arch[b].name) == 0) {
+                char path[SPEC_PATH_LEN];
+                path_index(path, "architectures", srcs[b]);
+                fail_at(c, path, "duplicate architecture name \"%s\" (also architectures[%d])",
+                        s->arch[b].name, srcs[a]);
+                goto fail;
+            }
+        }
+    }
+    rc = 0;
+fail:
+    free(srcs);
+    return rc;
+}
+
+/* ---- grid -------------------------------------------------------------------------- */
+
+static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
+{
+    const char *path = "grid.conditions";
+    char cpath[SPEC_PATH_LEN], kpath[SPEC_PATH_LEN];
+    int n;
+    if (!v) {
+        s->cond = xcalloc(1, sizeof *s->cond);
+        s->n_cond = 1;
+        snprintf(s->cond[0].name, sizeof s->cond[0].name, "base");
+        return finish_train(c, base, "train", &s->cond[0].train);
+    }
+    if (read_array(c, v, path, "condition objects", &n))
+        return -1;
+    s->cond = xcalloc((size_t)n, sizeof *s->cond);
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        CondSpec *cs = &s->cond[i];
+        const cJSON *jname;
+        path_index(cpath, path, i);
+        if (expect_object(c, e, cpath) || check_keys(c, e, cpath, COND_KEYS, NULL) ||
+            require(c, e, cpath, "name", &jname))
+            return -1;
+        path_key(kpath, cpath, "name");
+        if (read_name(c, jname, kpath, SPEC_NAME_MAX - 1, cs->name))
+            return -1;
+        s->n_cond = i + 1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(s->cond[j].name, cs->name) == 0)
+                return fail_at(c, kpath, "duplicate condition name \"%s\" (also %s[%d])",
+                               cs->name, path, j);
+        TrainDraft d = *base;
+        d.ms_inherited = d.t.schedule == SCHED_MULTISTEP;
+        const cJSON *jt = field(e, "train");
+        path_key(kpath, cpath, "train");
+        if (jt && parse_train(c, jt, kpath, &d))
+            return -1;
+        if (finish_train(c, &d, kpath, &cs->train))
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_grid(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
+{
+    const char *path = "grid";
+    const cJSON *seeds, *nb = NULL, *wd;
+    char kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN];
+    if (expect_object(c, v, path) || check_keys(c, v, path, GRID_KEYS, NULL))
+        return -1;
+    if (parse_conditions(c, field(v, "conditions"), base, s))
+        return -1;
+
+    wd = field(v, "weight_decay");
+    if (wd) {
+        if (read_num_axis(c, wd, "grid.weight_decay", &RANGE_NONNEG, "numbers >= 0",
+                          &s->weight_decay, &s->n_wd))
+            return -1;
+    } else {
+        s->weight_decay = xcalloc(1, sizeof *s->weight_decay);
+        s->n_wd = 1;
+    }
+
+    nb = field(v, "norm_bias");
+    s->norm_bias_relative = false;
+    if (nb && cJSON_IsObject(nb)) {
+        const cJSON *targets;
+        if (check_keys(c, nb, "grid.norm_bias", NB_KEYS, NULL) ||
+            require(c, nb, "grid.norm_bias", "targets", &targets) ||
+            opt_bool(c, nb, "grid.norm_bias", "relative", &s->norm_bias_relative) ||
+            read_num_axis(c, targets, "grid.norm_bias.targets", &RANGE_NONNEG,
+                          "numbers >= 0", &s->norm_bias, &s->n_nb))
+            return -1;
+    } else if (nb) {
+        char g[80];
+        if (!cJSON_IsArray(nb))
+            return fail_at(c, "grid.norm_bias",
+                           "expected an array of targets or an object {\"targets\": [...], "
+                           "\"relative\": true|false}, got %s", got(nb, g, sizeof g));
+        if (read_num_axis(c, nb, "grid.norm_bias", &RANGE_NONNEG, "numbers >= 0", &s->norm_bias,
+                          &s->n_nb))
+            return -1;
+    } else {
+        s->norm_bias = xcalloc(1, sizeof *s->norm_bias);
+        s->n_nb = 1;
+    }
+
+    if (require(c, v, path, "seed", &seeds))
+        return -1;
+    path_key(kpath, path, "seed");
+    int n;
+    if (read_array(c, seeds, kpath, "non-negative integers", &n))
+        return -1;
+    s->seed = xmalloc((size_t)n * sizeof *s->seed);
+    s->n_seed = n;
+    int i = 0;
+    for (const cJSON *e = seeds->child; e; e = e->next, i++) {
+        int64_t x;
+        path_index(ipath, kpath, i);
+        if (read_int(c, e, ipath, 0, (int64_t)SPEC_SEED_LIMIT - 1,
+                     "a non-negative integer < 2^53", &x))
+            return -1;
+        s->seed[i] = (uint64_t)x;
+        for (int j = 0; j < i; j++)
+            if (s->seed[j] == s->seed[i])
+                return fail_at(c, ipath, "duplicate value %" PRIu64 " (also %s[%d])",
+                               s->seed[i], kpath, j);
+    }
+
+    int64_t points = 1;
+    const int dims[] = {s->n_arch, s->n_cond, s->n_nb, s->n_wd, s->n_seed};
+    for (int k = 0; k < 5; k++) {
+        if (points > SPEC_MAX_POINTS / dims[k])
+            return fail_at(c, path, "the sweep has more than 2^40 points (%d architectures x "
+                           "%d conditions x %d norm_bias x %d weight_decay x %d seeds)",
+                           s->n_arch, s->n_cond, s->n_nb, s->n_wd, s->n_seed);
+        points *= dims[k];
+    }
+    return 0;
+}
+
+/* ---- canonical JSON ------------------------------------------------------------------ */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} StrBuf;
+
+static void sb_put(StrBuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap)
+            b->cap = b->cap ? 2 * b->cap : 1024;
+        b->buf = xrealloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static void sb_puts(StrBuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+static void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(StrBuf *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    assert(n >= 0 && (size_t)n < sizeof tmp);
+    sb_put(b, tmp, (size_t)n);
+}
+
+static void sb_num(StrBuf *b, double x)
+{
+    char tmp[32];
+    assert(isfinite(x));
+    fmt_double(x, tmp, sizeof tmp);
+    sb_puts(b, tmp);
+}
+
+static void sb_bool(StrBuf *b, bool x)
+{
+    sb_puts(b, x ? "true" : "false");
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; other bytes
+ * (UTF-8 included) as they are. */
+static void sb_str(StrBuf *b, const char *s)
+{
+    sb_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            sb_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            sb_printf(b, "\\u%04x", ch);
+        else
+            sb_put(b, s, 1);
+    }
+    sb_puts(b, "\"");
+}
+
+static void emit_train(StrBuf *b, const TrainConfig *t)
+{
+    sb_printf(b, "{\"epochs\":%d,\"batch_size\":%d,\"lr\":", t->epochs, t->batch_size);
+    sb_num(b, t->lr);
+    sb_puts(b, ",\"momentum\":");
+    sb_num(b, t->momentum);
+    sb_puts(b, ",\"nesterov\":");
+    sb_bool(b, t->nesterov);
+    sb_puts(b, ",\"schedule\":{\"type\":");
+    sb_str(b, SCHED_NAMES[t->schedule]);
+    if (t->schedule == SCHED_MULTISTEP) {
+        sb_puts(b, ",\"milestones\":[");
+        for (int i = 0; i < t->n_milestones; i++)
+            sb_printf(b, "%s%d", i ? "," : "", t->milestones[i]);
+        sb_puts(b, "],\"gamma\":");
+        sb_num(b, t->gamma);
+    }
+    sb_puts(b, "},\"shuffle\":");
+    sb_bool(b, t->shuffle);
+    sb_puts(b, ",\"drop_last\":");
+    sb_bool(b, t->drop_last);
+    sb_puts(b, ",\"clip_value\":");
+    sb_num(b, t->clip_value);
+    sb_puts(b, "}");
+}
+
+static void emit_num_array(StrBuf *b, const double *x, int n)
+{
+    sb_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            sb_puts(b, ",");
+        sb_num(b, x[i]);
+    }
+    sb_puts(b, "]");
+}
+
+static char *emit_canonical(const Spec *s, const TrainConfig *base)
+{
+    StrBuf b = {0};
+    const DataConfig *d = &s->data;
+    sb_printf(&b, "{\"schema_version\":%d,\"name\":", SPEC_SCHEMA_VERSION);
+    sb_str(&b, s->name);
+    sb_puts(&b, ",\"data\":{\"source\":");
+    sb_str(&b, SOURCE_NAMES[d->kind]);
+    if (d->kind == DATA_IDX) {
+        sb_puts(&b, ",\"path\":");
+        sb_str(&b, d->path);
+        sb_printf(&b, ",\"train_subset\":%d,\"test_subset\":%d,\"normalization\":",
+                  d->train_subset, d->test_subset);
+        sb_str(&b, NORM_NAMES[d->norm]);
+    } else {
+        sb_printf(&b, ",\"n_train\":%d,\"n_test\":%d,\"features\":%d,\"classes\":%d,\"noise\":",
+                  d->n_train, d->n_test, d->features, d->classes);
+        sb_num(&b, d->noise);
+        sb_printf(&b, ",\"seed\":%" PRIu64, d->seed);
+    }
+    sb_puts(&b, "},\"architectures\":[");
+    for (int i = 0; i < s->n_arch; i++) {
+        const ArchSpec *a = &s->arch[i];
+        const NetConfig *n = &a->net;
+        sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+        sb_str(&b, a->name);
+        if (a->width > 0) {
+            sb_puts(&b, ",\"family\":");
+            sb_str(&b, a->family);
+            sb_printf(&b, ",\"width\":%d", a->width);
+        }
+        sb_puts(&b, ",\"hidden\":[");
+        for (int l = 0; l < n->n_hidden; l++)
+            sb_printf(&b, "%s%d", l ? "," : "", n->hidden[l]);
+        sb_puts(&b, "],\"activation\":");
+        sb_str(&b, ACT_NAMES[n->act]);
+        sb_puts(&b, ",\"skip\":");
+        sb_bool(&b, n->skip);
+        sb_puts(&b, ",\"batch_norm\":");
+        sb_bool(&b, n->batch_norm);
+        sb_puts(&b, ",\"init\":{\"weights\":");
+        sb_str(&b, WINIT_NAMES[n->w_init]);
+        if (n->w_init == WINIT_CONSTANT) {
+            sb_puts(&b, ",\"weights_value\":");
+            sb_num(&b, n->w_value);
+        }
+        sb_puts(&b, ",\"bias\":");
+        sb_str(&b, BINIT_NAMES[n->b_init]);
+        if (n->b_init == BINIT_CONSTANT || n->b_init == BINIT_UNIFORM) {
+            sb_puts(&b, ",\"bias_value\":");
+            sb_num(&b, n->b_value);
+        }
+        sb_puts(&b, "}}");
+    }
+    sb_puts(&b, "],\"grid\":{\"weight_decay\":");
+    emit_num_array(&b, s->weight_decay, s->n_wd);
+    sb_puts(&b, ",\"seed\":[");
+    for (int i = 0; i < s->n_seed; i++)
+        sb_printf(&b, "%s%" PRIu64, i ? "," : "", s->seed[i]);
+    sb_puts(&b, "],\"norm_bias\":{\"targets\":");
+    emit_num_array(&b, s->norm_bias, s->n_nb);
+    sb_puts(&b, ",\"relative\":");
+    sb_bool(&b, s->norm_bias_relative);
+    sb_puts(&b, "},\"conditions\":[");
+    for (int i = 0; i < s->n_cond; i++) {
+        sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+        sb_str(&b, s->cond[i].name);
+        sb_puts(&b, ",\"train\":");
+        emit_train(&b, &s->cond[i].train);
+        sb_puts(&b, "}");
+    }
+    sb_puts(&b, "]},\"train\":");
+    emit_train(&b, base);
+    sb_puts(&b, "}");
+    return b.buf;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
+{
+    Ctx ctx = {origin ? origin : "<spec>", err};
+    const Ctx *c = &ctx;
+    const char *end = NULL;
+    const cJSON *v;
+    Spec *s = NULL;
+    TrainDraft base;
+    TrainConfig base_train;
+    int rc = -1;
+    assert(text && out);
+    *out = NULL;
+
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root) {
+        fail_malformed(c, text, end);
+        goto fail;
+    }
+    if (!cJSON_IsObject(root)) {
+        char g[80];
+        bps_fail(err, "%s: expected a JSON object at the top level, got %s", c->origin,
+                 got(root, g, sizeof g));
+        goto fail;
+    }
+    s = xcalloc(1, sizeof *s);
+
+    /* the version first: a newer file may well have keys this version does not know */
+    s->schema_version = 1;
+    if (opt_int(c, root, "", "schema_version", 1, INT_MAX, &s->schema_version))
+        goto fail;
+    if (s->schema_version > SPEC_SCHEMA_VERSION) {
+        fail_at(c, "schema_version", "version %d was written by a newer bpsweep (this one reads "
+                "versions up to %d); upgrade bpsweep", s->schema_version, SPEC_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (check_keys(c, root, "", TOP_KEYS, NULL))
+        goto fail;
+
+    snprintf(s->name, sizeof s->name, "sweep");
+    if ((v = field(root, "name")) && read_name(c, v, "name", SPEC_NAME_MAX - 1, s->name))
+        goto fail;
+    if (parse_data(c, field(root, "data"), &s->data))
+        goto fail;
+    train_defaults(&base);
+    if ((v = field(root, "train")) && parse_train(c, v, "train", &base))
+        goto fail;
+    if (finish_train(c, &base, "train", &base_train))
+        goto fail;
+    if (require(c, root, "", "architectures", &v) || parse_architectures(c, v, s))
+        goto fail;
+    if ((v = field(root, "grid")) == NULL) {
+        bps_fail(err, "%s: grid: required key is missing (it must at least list the seeds, "
+                 "e.g. \"grid\": {\"seed\": [0]})", c->origin);
+        goto fail;
+    }
+    if (parse_grid(c, v, &base, s))
+        goto fail;
+
+    s->canonical = emit_canonical(s, &base_train);
+    s->hash = bps_hash_bytes(BPS_HASH_INIT, s->canonical, strlen(s->canonical));
+    *out = s;
+    s = NULL;
+    rc = 0;
+fail:
+    cJSON_Delete(root);
+    spec_free(s);
+    return rc;
+}
+
+int spec_load(const char *path, Spec **out, BpsErr *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    *out = NULL;
+    if (bps_read_file(path, &text, &len, err))
+        return -1;
+    int rc;
+    if (strlen(text) != len)
+        rc = bps_fail(err, "%s: contains a NUL byte at offset %zu; expected a JSON text", path,
+                      strlen(text));
+    else
+        rc = spec_parse(text, path, out, err);
+    free(text);
+    return rc;
+}
+
+void spec_free(Spec *spec)
+{
+    if (!spec)
+        return;
+    free(spec->arch);
+    free(spec->cond);
+    free(spec->weight_decay);
+    free(spec->norm_bias);
+    free(spec->seed);
+    free(spec->canonical);
+    free(spec);
+}

@@ -1,0 +1,863 @@
+/* unit_spec: parsing, defaults, template expansion, milestone resolution, canonical
+ * form and hash of sweep specs, and one case per kind of bad input (each checks that
+ * parsing fails and that the message names the JSON path and what was expected).
+ *
+ * Specs are written with single quotes for readability; q() turns them into JSON. */
+#define _POSIX_C_SOURCE 200809L
+#include "bpsweep/spec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+/* Turns ' into " (no spec text here needs an apostrophe). Caller frees. */
+static char *q(const char *s)
+{
+    char *t = xstrdup(s);
+    for (char *p = t; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    return t;
+}
+
+/* Parses single-quoted spec text; returns the Spec or NULL (err->msg set). */
+static Spec *parse_q(const char *s, BpsErr *err)
+{
+    char *text = q(s);
+    Spec *spec = NULL;
+    err->msg[0] = '\0';
+    int rc = spec_parse(text, "t.json", &spec, err);
+    CHECK_MSG((rc == 0) == (spec != NULL), "rc %d but spec %p", rc, (void *)spec);
+    free(text);
+    return spec;
+}
+
+static Spec *must_parse(const char *s)
+{
+    BpsErr err;
+    Spec *spec = parse_q(s, &err);
+    CHECK_MSG(spec != NULL, "parse failed: %s", err.msg);
+    return spec;
+}
+
+/* Canonical text of a spec given in single quotes (caller frees), or NULL. */
+static char *canonical_of(const char *s, uint64_t *hash)
+{
+    Spec *spec = must_parse(s);
+    if (!spec)
+        return NULL;
+    char *c = xstrdup(spec->canonical);
+    if (hash)
+        *hash = spec->hash;
+    spec_free(spec);
+    return c;
+}
+
+/* The smallest valid spec's two required members, for building cases. */
+#define MIN_ARCH "'architectures': [{'name': 'a', 'hidden': [4]}]"
+#define MIN_GRID "'grid': {'seed': [0]}"
+#define MIN MIN_ARCH ", " MIN_GRID
+
+static const char *FULL_EXAMPLE =
+    "{\n"
+    "  'schema_version': 1,\n"
+    "  'name': 'demo',\n"
+    "  'data': {'source': 'idx', 'path': '/usr/share/datasets/fashion-mnist',\n"
+    "           'train_subset': 0, 'test_subset': 0, 'normalization': 'standardize'},\n"
+    "  'architectures': [\n"
+    "    {'name': 'mlp', 'hidden': [256, 256], 'activation': 'relu', 'skip': false,\n"
+    "     'batch_norm': false, 'init': {'weights': 'torch_default', 'bias': 'torch_default'}},\n"
+    "    {'name': 'plus20', 'hidden': [256, 256],\n"
+    "     'init': {'weights': 'torch_default', 'bias': 'constant', 'bias_value': 20}},\n"
+    "    {'name': 'wide', 'hidden': ['w', '2w'], 'widths': [64, 128]}\n"
+    "  ],\n"
+    "  'grid': {'weight_decay': [0, 5e-4], 'seed': [0, 1, 2],\n"
+    "           'norm_bias': {'targets': [0, 0.5, 1], 'relative': true},\n"
+    "           'conditions': [{'name': 'plain'},\n"
+    "                          {'name': 'nesterov', 'train': {'nesterov': true, 'lr': 0.02}}]},\n"
+    "  'train': {'epochs': 10, 'batch_size': 128, 'lr': 0.05, 'momentum': 0.9,\n"
+    "            'nesterov': false, 'schedule': {'type': 'cosine'}, 'shuffle': true,\n"
+    "            'drop_last': false, 'clip_value': 0}\n"
+    "}\n";
+
+/* ---- valid specs ---------------------------------------------------------------------- */
+
+static void parse_should_accept_full_example(void)
+{
+    Spec *s = must_parse(FULL_EXAMPLE);
+    if (!s)
+        return;
+    CHECK(s->schema_version == 1);
+    CHECK(strcmp(s->name, "demo") == 0);
+    CHECK(s->data.kind == DATA_IDX);
+    CHECK(strcmp(s->data.path, "/usr/share/datasets/fashion-mnist") == 0);
+    CHECK(s->data.train_subset == 0 && s->data.test_subset == 0);
+    CHECK(s->data.norm == NORM_STANDARDIZE);
+
+    CHECK(s->n_arch == 4);
+    const ArchSpec *a = s->arch;
+    CHECK(strcmp(a[0].name, "mlp") == 0 && strcmp(a[0].family, "mlp") == 0 && a[0].width == 0);
+    CHECK(a[0].net.n_hidden == 2 && a[0].net.hidden[0] == 256 && a[0].net.hidden[1] == 256);
+    CHECK(a[0].net.act == ACT_RELU && !a[0].net.skip && !a[0].net.batch_norm);
+    CHECK(a[0].net.w_init == WINIT_TORCH && a[0].net.b_init == BINIT_TORCH);
+    CHECK(a[0].net.n_in == 0 && a[0].net.n_out == 0);
+    CHECK(strcmp(a[1].name, "plus20") == 0);
+    CHECK(a[1].net.b_init == BINIT_CONSTANT && a[1].net.b_value == 20);
+    CHECK(strcmp(a[2].name, "wide@w=64") == 0 && strcmp(a[2].family, "wide") == 0);
+    CHECK(a[2].width == 64 && a[2].net.n_hidden == 2);
+    CHECK(a[2].net.hidden[0] == 64 && a[2].net.hidden[1] == 128);
+    CHECK(strcmp(a[3].name, "wide@w=128") == 0 && a[3].width == 128);
+    CHECK(a[3].net.hidden[0] == 128 && a[3].net.hidden[1] == 256);
+
+    CHECK(s->n_wd == 2 && s->weight_decay[0] == 0 && s->weight_decay[1] == 5e-4);
+    CHECK(s->n_seed == 3 && s->seed[0] == 0 && s->seed[2] == 2);
+    CHECK(s->n_nb == 3 && s->norm_bias[1] == 0.5 && s->norm_bias_relative);
+
+    CHECK(s->n_cond == 2);
+    const TrainConfig *plain = &s->cond[0].train, *nest = &s->cond[1].train;
+    CHECK(strcmp(s->cond[0].name, "plain") == 0 && strcmp(s->cond[1].name, "nesterov") == 0);
+    CHECK(plain->epochs == 10 && plain->batch_size == 128 && plain->lr == 0.05);
+    CHECK(plain->momentum == 0.9 && !plain->nesterov && plain->schedule == SCHED_COSINE);
+    CHECK(plain->shuffle && !plain->drop_last && plain->clip_value == 0);
+    CHECK(plain->weight_decay == 0 && plain->norm_bias == 0 && !plain->norm_bias_relative);
+    CHECK(nest->nesterov && nest->lr == 0.02 && nest->momentum == 0.9 && nest->epochs == 10);
+    CHECK(nest->schedule == SCHED_COSINE);
+    CHECK(s->canonical && s->hash == bps_hash_bytes(BPS_HASH_INIT, s->canonical,
+                                                    strlen(s->canonical)));
+    spec_free(s);
+}
+
+static void parse_should_fill_defaults(void)
+{
+    Spec *s = must_parse("{" MIN "}");
+    if (!s)
+        return;
+    CHECK(s->schema_version == 1);
+    CHECK(strcmp(s->name, "sweep") == 0);
+    CHECK(s->data.kind == DATA_IDX && s->data.norm == NORM_STANDARDIZE);
+    CHECK(strcmp(s->data.path, "/usr/share/datasets/fashion-mnist") == 0);
+    CHECK(s->data.train_subset == 0 && s->data.test_subset == 0);
+    CHECK(s->n_arch == 1 && s->arch[0].net.act == ACT_RELU && s->arch[0].width == 0);
+    CHECK(strcmp(s->arch[0].family, "a") == 0);
+    CHECK(s->arch[0].net.w_init == WINIT_TORCH && s->arch[0].net.b_init == BINIT_TORCH);
+    CHECK(s->n_wd == 1 && s->weight_decay[0] == 0);
+    CHECK(s->n_nb == 1 && s->norm_bias[0] == 0 && !s->norm_bias_relative);
+    CHECK(s->n_seed == 1 && s->seed[0] == 0);
+    CHECK(s->n_cond == 1 && strcmp(s->cond[0].name, "base") == 0);
+    const TrainConfig *t = &s->cond[0].train;
+    CHECK(t->epochs == 10 && t->batch_size == 128 && t->lr == 0.01 && t->momentum == 0.9);
+    CHECK(!t->nesterov && t->schedule == SCHED_CONSTANT && t->n_milestones == 0);
+    CHECK(t->shuffle && !t->drop_last && t->clip_value == 0);
+    CHECK(t->weight_decay == 0 && t->norm_bias == 0 && !t->norm_bias_relative);
+    spec_free(s);
+}
+
+static void parse_should_accept_empty_hidden_list(void)
+{
+    Spec *s = must_parse("{'architectures': [{'name': 'softmax', 'hidden': []}], " MIN_GRID "}");
+    if (s)
+        CHECK(s->n_arch == 1 && s->arch[0].net.n_hidden == 0);
+    spec_free(s);
+}
+
+static void parse_should_accept_synthetic_data(void)
+{
+    Spec *s = must_parse("{'data': {'source': 'synthetic', 'n_train': 512, 'n_test': 256, "
+                         "'features': 20, 'classes': 4, 'noise': 0.5, 'seed': 7}, " MIN "}");
+    if (!s)
+        return;
+    CHECK(s->data.kind == DATA_SYNTHETIC && s->data.n_train == 512 && s->data.n_test == 256);
+    CHECK(s->data.features == 20 && s->data.classes == 4);
+    CHECK(s->data.noise == 0.5 && s->data.seed == 7 && s->data.norm == NORM_NONE);
+    spec_free(s);
+    s = must_parse("{'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 8, "
+                   "'features': 2, 'classes': 2}, " MIN "}");
+    if (s)
+        CHECK(s->data.noise == 1.0 && s->data.seed == 0);
+    spec_free(s);
+}
+
+static void parse_should_accept_init_variants(void)
+{
+    Spec *s = must_parse(
+        "{'architectures': ["
+        "{'name': 'c', 'hidden': [4], 'init': {'weights': 'constant', 'weights_value': 0.001,"
+        " 'bias': 'constant', 'bias_value': -20}},"
+        "{'name': 'u', 'hidden': [4], 'skip': true, 'batch_norm': true, 'activation': 'identity',"
+        " 'init': {'weights': 'he_normal', 'bias': 'uniform', 'bias_value': 0.5}},"
+        "{'name': 'z', 'hidden': [4], 'init': {'bias': 'zero'}}], " MIN_GRID "}");
+    if (!s)
+        return;
+    CHECK(s->arch[0].net.w_init == WINIT_CONSTANT && s->arch[0].net.w_value == 0.001);
+    CHECK(s->arch[0].net.b_init == BINIT_CONSTANT && s->arch[0].net.b_value == -20);
+    CHECK(s->arch[1].net.w_init == WINIT_HE_NORMAL && s->arch[1].net.b_init == BINIT_UNIFORM);
+    CHECK(s->arch[1].net.b_value == 0.5 && s->arch[1].net.skip && s->arch[1].net.batch_norm);
+    CHECK(s->arch[1].net.act == ACT_IDENTITY);
+    CHECK(s->arch[2].net.b_init == BINIT_ZERO && s->arch[2].net.w_init == WINIT_TORCH);
+    spec_free(s);
+}
+
+static void parse_should_expand_templates(void)
+{
+    Spec *s = must_parse("{'architectures': ["
+                         "{'name': 'fixed', 'hidden': [3]},"
+                         "{'name': 'res', 'hidden': [10, 'w', '4w', 'w'], 'widths': [8, 2, 16],"
+                         " 'skip': true}], " MIN_GRID "}");
+    if (!s)
+        return;
+    CHECK(s->n_arch == 4);
+    static const char *const names[] = {"fixed", "res@w=8", "res@w=2", "res@w=16"};
+    static const int widths[] = {0, 8, 2, 16};
+    for (int i = 0; i < 4 && i < s->n_arch; i++) {
+        CHECK_MSG(strcmp(s->arch[i].name, names[i]) == 0, "arch %d is %s", i, s->arch[i].name);
+        CHECK(s->arch[i].width == widths[i]);
+    }
+    for (int i = 1; i < 4 && i < s->n_arch; i++) {
+        const NetConfig *n = &s->arch[i].net;
+        int w = widths[i];
+        CHECK(strcmp(s->arch[i].family, "res") == 0 && n->skip);
+        CHECK(n->n_hidden == 4 && n->hidden[0] == 10 && n->hidden[1] == w);
+        CHECK(n->hidden[2] == 4 * w && n->hidden[3] == w);
+    }
+    spec_free(s);
+}
+
+static void parse_should_accept_expanded_architecture(void)
+{
+    /* the canonical form of a template, written out by hand: same hash as the template */
+    uint64_t h1 = 0, h2 = 1;
+    char *c1 = canonical_of("{'architectures': [{'name': 'w2', 'hidden': ['2w'], "
+                            "'widths': [5]}], " MIN_GRID "}", &h1);
+    char *c2 = canonical_of("{'architectures': [{'name': 'w2@w=5', 'family': 'w2', "
+                            "'width': 5, 'hidden': [10]}], " MIN_GRID "}", &h2);
+    CHECK(c1 && c2 && strcmp(c1, c2) == 0 && h1 == h2);
+    free(c1);
+    free(c2);
+}
+
+static void parse_should_resolve_milestone_fractions(void)
+{
+    Spec *s = must_parse(
+        "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'short'}, "
+        "{'name': 'long', 'train': {'epochs': 18}}]}, "
+        "'train': {'epochs': 9, 'schedule': {'type': 'multistep', "
+        "'milestones': [0.3333333333, 0.5555555556, 0.7777777778], 'gamma': 0.5}}}");
+    if (!s)
+        return;
+    const TrainConfig *a = &s->cond[0].train, *b = &s->cond[1].train;
+    CHECK(a->schedule == SCHED_MULTISTEP && a->n_milestones == 3 && a->gamma == 0.5);
+    CHECK(a->milestones[0] == 3 && a->milestones[1] == 5 && a->milestones[2] == 7);
+    /* a condition that changes epochs resolves the inherited fractions against its own */
+    CHECK(b->epochs == 18 && b->n_milestones == 3);
+    CHECK(b->milestones[0] == 6 && b->milestones[1] == 10 && b->milestones[2] == 14);
+    CHECK(strstr(s->canonical, "\"milestones\":[3,5,7],\"gamma\":0.5") != NULL);
+    CHECK(strstr(s->canonical, "\"milestones\":[6,10,14]") != NULL);
+    spec_free(s);
+}
+
+static void parse_should_accept_integer_milestones(void)
+{
+    Spec *s = must_parse("{" MIN ", 'train': {'epochs': 30, "
+                         "'schedule': {'type': 'multistep', 'milestones': [10, 20]}}}");
+    if (!s)
+        return;
+    const TrainConfig *t = &s->cond[0].train;
+    CHECK(t->n_milestones == 2 && t->milestones[0] == 10 && t->milestones[1] == 20);
+    CHECK(t->gamma == 0.1);
+    spec_free(s);
+}
+
+static void parse_should_let_conditions_replace_the_schedule(void)
+{
+    Spec *s = must_parse("{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'step'},"
+                         "{'name': 'cos', 'train': {'schedule': {'type': 'cosine'}}}]},"
+                         "'train': {'schedule': {'type': 'multistep', 'milestones': [5]}}}");
+    if (!s)
+        return;
+    CHECK(s->cond[0].train.schedule == SCHED_MULTISTEP && s->cond[0].train.n_milestones == 1);
+    CHECK(s->cond[1].train.schedule == SCHED_COSINE && s->cond[1].train.n_milestones == 0);
+    spec_free(s);
+}
+
+static void parse_should_accept_plain_norm_bias_array(void)
+{
+    Spec *s = must_parse("{" MIN_ARCH ", 'grid': {'seed': [0], 'norm_bias': [0, 2]}}");
+    if (!s)
+        return;
+    CHECK(s->n_nb == 2 && s->norm_bias[1] == 2 && !s->norm_bias_relative);
+    spec_free(s);
+}
+
+static void parse_should_accept_epochs_zero_and_large_seeds(void)
+{
+    Spec *s = must_parse("{" MIN_ARCH ", 'grid': {'seed': [9007199254740991, 4294967296]},"
+                         "'train': {'epochs': 0}}");
+    if (!s)
+        return;
+    CHECK(s->seed[0] == UINT64_C(9007199254740991) && s->seed[1] == UINT64_C(4294967296));
+    CHECK(s->cond[0].train.epochs == 0);
+    CHECK(strstr(s->canonical, "[9007199254740991,4294967296]") != NULL);
+    spec_free(s);
+}
+
+/* ---- canonical form and hash --------------------------------------------------------- */
+
+static void canonical_should_be_frozen(void)
+{
+    /* The canonical text is stored in results files and hashed: changing it breaks the
+     * matching of results. This pins it for a small spec. */
+    char *c = canonical_of("{" MIN "}", NULL);
+    const char *want =
+        "{\"schema_version\":1,\"name\":\"sweep\",\"data\":{\"source\":\"idx\",\"path\":"
+        "\"/usr/share/datasets/fashion-mnist\",\"train_subset\":0,\"test_subset\":0,"
+        "\"normalization\":\"standardize\"},\"architectures\":[{\"name\":\"a\",\"hidden\":[4],"
+        "\"activation\":\"relu\",\"skip\":false,\"batch_norm\":false,\"init\":{\"weights\":"
+        "\"torch_default\",\"bias\":\"torch_default\"}}],\"grid\":{\"weight_decay\":[0],"
+        "\"seed\":[0],\"norm_bias\":{\"targets\":[0],\"relative\":false},\"conditions\":[{"
+        "\"name\":\"base\",\"train\":{\"epochs\":10,\"batch_size\":128,\"lr\":0.01,"
+        "\"momentum\":0.9,\"nesterov\":false,\"schedule\":{\"type\":\"constant\"},"
+        "\"shuffle\":true,\"drop_last\":false,\"clip_value\":0}}]},\"train\":{\"epochs\":10,"
+        "\"batch_size\":128,\"lr\":0.01,\"momentum\":0.9,\"nesterov\":false,\"schedule\":{"
+        "\"type\":\"constant\"},\"shuffle\":true,\"drop_last\":false,\"clip_value\":0}}";
+    CHECK_MSG(c && strcmp(c, want) == 0, "canonical is\n%s", c ? c : "(null)");
+    free(c);
+}
+
+static void canonical_should_be_idempotent(void)
+{
+    static const char *const specs[] = {
+        NULL, /* FULL_EXAMPLE */
+        "{" MIN "}",
+        "{'data': {'source': 'synthetic', 'n_train': 5, 'n_test': 3, 'features': 2, "
+        "'classes': 3, 'noise': 0.1, 'seed': 3}, " MIN "}",
+        "{'name': 'x.y-z_1', 'architectures': [{'name': 'r', 'hidden': ['w', 7, '3w'], "
+        "'widths': [1, 3], 'batch_norm': true, 'init': {'weights': 'constant', "
+        "'weights_value': -0.0, 'bias': 'uniform', 'bias_value': 0.1}}], "
+        "'grid': {'seed': [5, 1], 'weight_decay': [1e-5, 0.30000000000000004, 1e300], "
+        "'norm_bias': {'targets': [4, 0.1], 'relative': true}, 'conditions': [{'name': 'a', "
+        "'train': {'epochs': 20, 'clip_value': 0.1}}, {'name': 'b', 'train': {'schedule': "
+        "{'type': 'multistep', 'milestones': [0.25, 0.75], 'gamma': 1}}}]}, "
+        "'train': {'epochs': 12, 'momentum': 0, 'drop_last': true, 'shuffle': false, "
+        "'schedule': {'type': 'multistep', 'milestones': [0.5]}}}",
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        uint64_t h1 = 0, h2 = 1;
+        char *c1 = canonical_of(specs[i] ? specs[i] : FULL_EXAMPLE, &h1);
+        if (!c1)
+            continue;
+        Spec *s2 = NULL;
+        BpsErr err;
+        int rc = spec_parse(c1, "canonical", &s2, &err);
+        CHECK_MSG(rc == 0, "spec %zu: canonical form rejected: %s", i, err.msg);
+        if (s2) {
+            h2 = s2->hash;
+            CHECK_MSG(strcmp(c1, s2->canonical) == 0, "spec %zu:\n%s\n%s", i, c1, s2->canonical);
+            CHECK(h1 == h2);
+        }
+        spec_free(s2);
+        free(c1);
+    }
+}
+
+static void canonical_should_round_trip_numbers(void)
+{
+    Spec *s = must_parse("{" MIN_ARCH ", 'grid': {'seed': [0], 'weight_decay': "
+                         "[0.30000000000000004, 5e-4, 1e-300, -0.0, 123456789.125]}}");
+    if (!s)
+        return;
+    CHECK(s->weight_decay[0] == 0.1 + 0.2);
+    CHECK(s->weight_decay[3] == 0 && !signbit(s->weight_decay[3]));
+    CHECK(strstr(s->canonical,
+                 "[0.30000000000000004,0.0005,1e-300,0,123456789.125]") != NULL);
+    spec_free(s);
+}
+
+static void hash_should_ignore_layout_key_order_and_defaults(void)
+{
+    uint64_t h[4] = {0};
+    char *c[4];
+    c[0] = canonical_of("{'architectures': [{'name': 'a', 'hidden': [4]}], "
+                        "'grid': {'seed': [0, 1]}, 'train': {'lr': 0.05}}", &h[0]);
+    c[1] = canonical_of("{\n\t'train' : { 'lr' : 5e-2 },\n  'grid':{'seed':[0,1]},\n"
+                        "  'architectures':[{'hidden':[4],'name':'a'}]\n}\n", &h[1]);
+    c[2] = canonical_of("{'schema_version': 1, 'name': 'sweep', 'architectures': [{'name': 'a',"
+                        " 'hidden': [4], 'activation': 'relu', 'skip': false, 'init': {}}],"
+                        " 'grid': {'seed': [0, 1], 'weight_decay': [0], 'norm_bias': [0]},"
+                        " 'train': {'lr': 0.05, 'epochs': 10, 'schedule': {'type': 'constant'}},"
+                        " 'data': {}}", &h[2]);
+    c[3] = canonical_of("{'architectures': [{'name': 'a', 'hidden': [4]}], "
+                        "'grid': {'seed': [0, 1]}, 'train': {'lr': 0.06}}", &h[3]);
+    CHECK(c[0] && c[1] && strcmp(c[0], c[1]) == 0);
+    CHECK(c[0] && c[2] && strcmp(c[0], c[2]) == 0);
+    CHECK(h[0] == h[1] && h[0] == h[2]);
+    CHECK(h[0] != h[3]);
+    for (int i = 0; i < 4; i++)
+        free(c[i]);
+}
+
+/* ---- files ---------------------------------------------------------------------------- */
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("BPSWEEP_TEST_DATA");
+    return d && *d ? d : "tests/data";
+}
+
+static void load_should_read_tiny_spec(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/specs/tiny.json", data_dir());
+    Spec *s = NULL;
+    BpsErr err;
+    int rc = spec_load(path, &s, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (!s)
+        return;
+    CHECK(s->data.kind == DATA_SYNTHETIC && s->data.n_train == 512 && s->data.features == 20);
+    CHECK(s->n_arch == 1 && s->n_wd == 2 && s->n_seed == 2 && s->n_cond == 1 && s->n_nb == 1);
+    CHECK(s->cond[0].train.epochs == 3 && s->cond[0].train.batch_size == 32);
+    spec_free(s);
+}
+
+static void load_should_report_missing_file(void)
+{
+    static Spec dummy;
+    Spec *s = &dummy; /* must be reset to NULL */
+    BpsErr err;
+    int rc = spec_load("/nonexistent/spec.json", &s, &err);
+    CHECK(rc != 0 && s == NULL);
+    CHECK(strstr(err.msg, "/nonexistent/spec.json") != NULL);
+}
+
+static void load_should_reject_nul_bytes(void)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/nul.json", test_tmpdir());
+    static const char text[] = "{\"grid\": {\"seed\": [0]}}\0 junk";
+    CHECK(test_write_bytes(path, text, sizeof text - 1) == 0);
+    Spec *s = NULL;
+    BpsErr err;
+    CHECK(spec_load(path, &s, &err) != 0 && s == NULL);
+    CHECK_MSG(strstr(err.msg, "NUL byte") != NULL, "%s", err.msg);
+    remove(path);
+}
+
+/* Every bad_*.json listed in tests/data/specs/README.md fails with its substring. */
+static void load_should_reject_bad_spec_files(void)
+{
+    char path[1024], *readme = NULL;
+    BpsErr err;
+    snprintf(path, sizeof path, "%s/specs/README.md", data_dir());
+    if (bps_read_file(path, &readme, NULL, &err)) {
+        CHECK_MSG(0, "%s", err.msg);
+        return;
+    }
+    int n = 0;
+    for (char *line = strtok(readme, "\n"); line; line = strtok(NULL, "\n")) {
+        char *sep = strstr(line, ".json: ");
+        if (strncmp(line, "bad_", 4) != 0 || !sep)
+            continue;
+        sep[5] = '\0';
+        const char *want = sep + 7;
+        snprintf(path, sizeof path, "%s/specs/%s", data_dir(), line);
+        Spec *s = NULL;
+        int rc = spec_load(path, &s, &err);
+        CHECK_MSG(rc != 0 && s == NULL, "%s was accepted", line);
+        CHECK_MSG(strstr(err.msg, want) != NULL, "%s: message\n  %s\nlacks\n  %s", line, err.msg,
+                  want);
+        CHECK_MSG(strstr(err.msg, line) != NULL, "%s: message does not name the file: %s", line,
+                  err.msg);
+        spec_free(s);
+        n++;
+    }
+    CHECK_MSG(n >= 10, "only %d bad spec files listed", n);
+    free(readme);
+}
+
+/* ---- bad inputs ----------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;  /* what the case checks, cJSON-test style */
+    const char *text;  /* single-quoted spec */
+    const char *want;  /* substring of the message */
+} BadCase;
+
+static const BadCase BAD[] = {
+    /* malformed JSON: line and column */
+    {"parse_should_reject_malformed_json_with_line_and_column",
+     "{\n  'name': 'x',\n  'grid': {'seed': [0] 'x'}\n}", "t.json:3:"},
+    {"parse_should_reject_empty_text", "", "t.json:1:1: malformed JSON"},
+    {"parse_should_reject_trailing_garbage", "{" MIN "} x", "malformed JSON near"},
+    {"parse_should_reject_non_object_top_level", "[1, 2]", "expected a JSON object"},
+    /* unknown and duplicate keys */
+    {"parse_should_reject_unknown_key", "{" MIN ", 'nmae': 'x'}",
+     "nmae: unknown key (known: schema_version, name, data, architectures, grid, train)"},
+    {"parse_should_reject_unknown_nested_key", "{" MIN ", 'train': {'lrr': 0.1}}",
+     "train.lrr: unknown key (known: epochs, batch_size, lr,"},
+    {"parse_should_reject_unknown_key_in_init",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'bais': 'zero'}}], " MIN_GRID "}",
+     "architectures[0].init.bais: unknown key"},
+    {"parse_should_reject_unknown_key_in_condition",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'c', 'lr': 1}]}}",
+     "grid.conditions[0].lr: unknown key (known: name, train)"},
+    {"parse_should_point_weight_decay_to_the_grid", "{" MIN ", 'train': {'weight_decay': 0.1}}",
+     "train.weight_decay: unknown key"},
+    {"parse_should_reject_synthetic_key_for_idx", "{" MIN ", 'data': {'n_train': 10}}",
+     "data.n_train: unknown key for source \"idx\""},
+    {"parse_should_reject_duplicate_key", "{" MIN ", 'train': {'lr': 0.1, 'lr': 0.2}}",
+     "train.lr: duplicate key"},
+    {"parse_should_reject_case_variant_key", "{" MIN ", 'train': {'LR': 0.1}}",
+     "train.LR: unknown key"},
+    /* wrong types */
+    {"parse_should_reject_string_for_number", "{" MIN ", 'train': {'lr': '0.1'}}",
+     "train.lr: expected a number > 0, got \"0.1\""},
+    {"parse_should_reject_bool_for_integer", "{" MIN ", 'train': {'batch_size': true}}",
+     "train.batch_size: expected a positive integer <= 16777216, got a boolean"},
+    {"parse_should_reject_string_for_bool", "{" MIN ", 'train': {'shuffle': 'yes'}}",
+     "train.shuffle: expected true or false, got \"yes\""},
+    {"parse_should_reject_array_for_object", "{" MIN ", 'data': []}",
+     "data: expected an object, got an array"},
+    {"parse_should_reject_object_for_hidden",
+     "{'architectures': [{'name': 'a', 'hidden': {}}], " MIN_GRID "}",
+     "architectures[0].hidden: expected an array"},
+    {"parse_should_reject_null_seed", "{" MIN_ARCH ", 'grid': {'seed': [null]}}",
+     "grid.seed[0]: expected a non-negative integer < 2^53, got null"},
+    {"parse_should_reject_number_for_name", "{" MIN ", 'name': 3}", "name: expected a name"},
+    {"parse_should_reject_bad_norm_bias_type", "{" MIN_ARCH ", 'grid': {'seed': [0], "
+     "'norm_bias': 1}}", "grid.norm_bias: expected an array of targets or an object"},
+    /* out-of-range values */
+    {"parse_should_reject_negative_lr", "{" MIN ", 'train': {'lr': -1}}",
+     "train.lr: expected a number > 0, got -1"},
+    {"parse_should_reject_infinite_lr", "{" MIN ", 'train': {'lr': 1e999}}",
+     "train.lr: expected a number > 0, got inf"},
+    {"parse_should_reject_fractional_epochs", "{" MIN ", 'train': {'epochs': 2.5}}",
+     "train.epochs: expected an integer in [0, 1000000], got 2.5"},
+    {"parse_should_reject_zero_batch_size", "{" MIN ", 'train': {'batch_size': 0}}",
+     "train.batch_size: expected a positive integer <= 16777216, got 0"},
+    {"parse_should_reject_momentum_one", "{" MIN ", 'train': {'momentum': 1}}",
+     "train.momentum: expected a number in [0, 1), got 1"},
+    {"parse_should_reject_negative_clip_value", "{" MIN ", 'train': {'clip_value': -0.1}}",
+     "train.clip_value: expected a number >= 0, got -0.1"},
+    {"parse_should_reject_zero_gamma",
+     "{" MIN ", 'train': {'schedule': {'type': 'multistep', 'milestones': [1], 'gamma': 0}}}",
+     "train.schedule.gamma: expected a number in (0, 1], got 0"},
+    {"parse_should_reject_zero_hidden_width",
+     "{'architectures': [{'name': 'a', 'hidden': [16, 0]}], " MIN_GRID "}",
+     "architectures[0].hidden[1]: expected a positive integer"},
+    {"parse_should_reject_too_wide_hidden_layer",
+     "{'architectures': [{'name': 'a', 'hidden': [2000000]}], " MIN_GRID "}",
+     "architectures[0].hidden[0]: expected a positive integer <= 1048576"},
+    {"parse_should_reject_too_many_hidden_layers",
+     "{'architectures': [{'name': 'a', 'hidden': [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+     "1,1,1,1,1,1,1,1,1,1,1]}], " MIN_GRID "}",
+     "architectures[0].hidden: expected at most 32 hidden layers, got 33"},
+    {"parse_should_reject_negative_seed", "{" MIN_ARCH ", 'grid': {'seed': [-1]}}",
+     "grid.seed[0]: expected a non-negative integer < 2^53, got -1"},
+    {"parse_should_reject_seed_of_2_to_the_53", "{" MIN_ARCH ", 'grid': {'seed': "
+     "[9007199254740992]}}", "grid.seed[0]: expected a non-negative integer < 2^53"},
+    {"parse_should_reject_negative_weight_decay",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'weight_decay': [0, -1e-4]}}",
+     "grid.weight_decay[1]: expected a number >= 0, got -0.0001"},
+    {"parse_should_reject_negative_norm_bias_target",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'norm_bias': {'targets': [-1]}}}",
+     "grid.norm_bias.targets[0]: expected a number >= 0, got -1"},
+    {"parse_should_reject_one_class", "{" MIN ", 'data': {'source': 'synthetic', 'n_train': 4, "
+     "'n_test': 4, 'features': 2, 'classes': 1}}",
+     "data.classes: expected an integer in [2, 255], got 1"},
+    {"parse_should_reject_zero_noise", "{" MIN ", 'data': {'source': 'synthetic', 'n_train': 4, "
+     "'n_test': 4, 'features': 2, 'classes': 2, 'noise': 0}}",
+     "data.noise: expected a number > 0, got 0"},
+    {"parse_should_reject_negative_subset", "{" MIN ", 'data': {'train_subset': -5}}",
+     "data.train_subset: expected a non-negative integer, got -5"},
+    {"parse_should_reject_empty_data_path", "{" MIN ", 'data': {'path': ''}}",
+     "data.path: expected a non-empty string"},
+    {"parse_should_reject_nonpositive_uniform_bias",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'bias': 'uniform', "
+     "'bias_value': 0}}], " MIN_GRID "}",
+     "architectures[0].init.bias_value: expected a number > 0, got 0"},
+    {"parse_should_reject_schema_version_zero", "{" MIN ", 'schema_version': 0}",
+     "schema_version: expected a positive integer, got 0"},
+    /* empty axes and missing members */
+    {"parse_should_reject_empty_seed_axis", "{" MIN_ARCH ", 'grid': {'seed': []}}",
+     "grid.seed: expected a non-empty array"},
+    {"parse_should_reject_empty_weight_decay_axis",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'weight_decay': []}}",
+     "grid.weight_decay: expected a non-empty array"},
+    {"parse_should_reject_empty_norm_bias_targets",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'norm_bias': {'targets': []}}}",
+     "grid.norm_bias.targets: expected a non-empty array"},
+    {"parse_should_reject_empty_conditions",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': []}}",
+     "grid.conditions: expected a non-empty array"},
+    {"parse_should_reject_empty_architectures", "{'architectures': [], " MIN_GRID "}",
+     "architectures: expected a non-empty array"},
+    {"parse_should_reject_missing_architectures", "{" MIN_GRID "}",
+     "architectures: required key is missing"},
+    {"parse_should_reject_missing_grid", "{" MIN_ARCH "}", "grid: required key is missing"},
+    {"parse_should_reject_missing_seed", "{" MIN_ARCH ", 'grid': {'weight_decay': [0]}}",
+     "grid.seed: required key is missing"},
+    {"parse_should_reject_missing_hidden", "{'architectures': [{'name': 'a'}], " MIN_GRID "}",
+     "architectures[0].hidden: required key is missing"},
+    {"parse_should_reject_missing_arch_name", "{'architectures': [{'hidden': [4]}], " MIN_GRID
+     "}", "architectures[0].name: required key is missing"},
+    {"parse_should_reject_missing_condition_name",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'train': {}}]}}",
+     "grid.conditions[0].name: required key is missing"},
+    {"parse_should_reject_missing_synthetic_size",
+     "{" MIN ", 'data': {'source': 'synthetic', 'n_test': 4, 'features': 2, 'classes': 2}}",
+     "data.n_train: required key is missing"},
+    {"parse_should_reject_missing_norm_bias_targets",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'norm_bias': {'relative': true}}}",
+     "grid.norm_bias.targets: required key is missing"},
+    /* duplicates */
+    {"parse_should_reject_duplicate_architecture_names",
+     "{'architectures': [{'name': 'a', 'hidden': [4]}, {'name': 'a', 'hidden': [8]}], " MIN_GRID
+     "}", "architectures[1]: duplicate architecture name \"a\" (also architectures[0])"},
+    {"parse_should_reject_duplicate_expanded_names",
+     "{'architectures': [{'name': 'a', 'hidden': ['w'], 'widths': [4]}, {'name': 'a@w=4', "
+     "'family': 'a', 'width': 4, 'hidden': [4]}], " MIN_GRID "}",
+     "architectures[1]: duplicate architecture name \"a@w=4\""},
+    {"parse_should_reject_duplicate_condition_names",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'c'}, {'name': 'c'}]}}",
+     "grid.conditions[1].name: duplicate condition name \"c\""},
+    {"parse_should_reject_duplicate_seeds", "{" MIN_ARCH ", 'grid': {'seed': [0, 1, 0]}}",
+     "grid.seed[2]: duplicate value 0 (also grid.seed[0])"},
+    {"parse_should_reject_duplicate_weight_decay_values",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'weight_decay': [0, 5e-4, 0.0005]}}",
+     "grid.weight_decay[2]: duplicate value 0.0005"},
+    {"parse_should_treat_minus_zero_as_duplicate_of_zero",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'weight_decay': [0, -0.0]}}",
+     "grid.weight_decay[1]: duplicate value 0"},
+    {"parse_should_reject_duplicate_norm_bias_targets",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'norm_bias': [1, 1]}}",
+     "grid.norm_bias[1]: duplicate value 1"},
+    {"parse_should_reject_duplicate_widths",
+     "{'architectures': [{'name': 'a', 'hidden': ['w'], 'widths': [4, 8, 4]}], " MIN_GRID "}",
+     "architectures[0].widths[2]: duplicate value 4"},
+    /* names */
+    {"parse_should_reject_bad_architecture_name",
+     "{'architectures': [{'name': 'a b', 'hidden': [4]}], " MIN_GRID "}",
+     "architectures[0].name: expected a name of 1 to 47 characters from [A-Za-z0-9_.-]"},
+    {"parse_should_reject_long_architecture_name",
+     "{'architectures': [{'name': '012345678901234567890123456789012345678901234567', "
+     "'hidden': [4]}], " MIN_GRID "}", "architectures[0].name: expected a name of 1 to 47"},
+    {"parse_should_reject_at_sign_without_family",
+     "{'architectures': [{'name': 'a@w=4', 'hidden': [4]}], " MIN_GRID "}",
+     "architectures[0].name: expected a name"},
+    {"parse_should_reject_bad_spec_name", "{" MIN ", 'name': 'my sweep'}",
+     "name: expected a name of 1 to 63 characters"},
+    {"parse_should_reject_bad_condition_name",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': ''}]}}",
+     "grid.conditions[0].name: expected a name"},
+    /* enums */
+    {"parse_should_reject_unknown_activation",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'activation': 'tanh'}], " MIN_GRID "}",
+     "architectures[0].activation: expected one of \"relu\", \"identity\", got \"tanh\""},
+    {"parse_should_reject_unknown_schedule_type", "{" MIN ", 'train': {'schedule': "
+     "{'type': 'cosin'}}}", "train.schedule.type: expected one of \"constant\", \"multistep\", "
+     "\"cosine\", got \"cosin\""},
+    {"parse_should_reject_unknown_normalization", "{" MIN ", 'data': {'normalization': 'z'}}",
+     "data.normalization: expected one of \"none\", \"unit\", \"standardize\""},
+    {"parse_should_reject_unknown_data_source", "{" MIN ", 'data': {'source': 'csv'}}",
+     "data.source: expected one of \"idx\", \"synthetic\", got \"csv\""},
+    {"parse_should_reject_unknown_weight_init",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'weights': 'xavier'}}], " MIN_GRID
+     "}", "architectures[0].init.weights: expected one of \"torch_default\", \"he_normal\", "
+     "\"constant\""},
+    {"parse_should_reject_unknown_bias_init",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'bias': 'one'}}], " MIN_GRID "}",
+     "architectures[0].init.bias: expected one of \"torch_default\", \"zero\", \"constant\", "
+     "\"uniform\""},
+    /* init values */
+    {"parse_should_reject_constant_weights_without_value",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'weights': 'constant'}}], "
+     MIN_GRID "}", "architectures[0].init.weights_value: required key is missing"},
+    {"parse_should_reject_constant_bias_without_value",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'bias': 'constant'}}], " MIN_GRID
+     "}", "architectures[0].init.bias_value: required key is missing"},
+    {"parse_should_reject_bias_value_without_constant_bias",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'bias_value': 20}}], " MIN_GRID
+     "}", "architectures[0].init.bias_value: only allowed with bias \"constant\" or \"uniform\""},
+    {"parse_should_reject_weights_value_without_constant_weights",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'weights_value': 1}}], " MIN_GRID
+     "}", "architectures[0].init.weights_value: only allowed with weights \"constant\""},
+    /* templates */
+    {"parse_should_reject_template_without_widths",
+     "{'architectures': [{'name': 'a', 'hidden': ['w', '2w']}], " MIN_GRID "}",
+     "architectures[0].widths: required key is missing"},
+    {"parse_should_reject_widths_without_template",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'widths': [1, 2]}], " MIN_GRID "}",
+     "architectures[0].widths: only allowed when hidden uses width templates"},
+    {"parse_should_reject_bad_template_string",
+     "{'architectures': [{'name': 'a', 'hidden': ['w2'], 'widths': [1]}], " MIN_GRID "}",
+     "architectures[0].hidden[0]: expected a width template \"w\" or \"<k>w\""},
+    {"parse_should_reject_zero_template_factor",
+     "{'architectures': [{'name': 'a', 'hidden': ['0w'], 'widths': [1]}], " MIN_GRID "}",
+     "architectures[0].hidden[0]: expected a width template"},
+    {"parse_should_reject_empty_widths",
+     "{'architectures': [{'name': 'a', 'hidden': ['w'], 'widths': []}], " MIN_GRID "}",
+     "architectures[0].widths: expected a non-empty array"},
+    {"parse_should_reject_zero_width",
+     "{'architectures': [{'name': 'a', 'hidden': ['w'], 'widths': [0]}], " MIN_GRID "}",
+     "architectures[0].widths[0]: expected a positive integer"},
+    {"parse_should_reject_template_wider_than_limit",
+     "{'architectures': [{'name': 'a', 'hidden': [3, '4w'], 'widths': [8, 600000]}], " MIN_GRID
+     "}", "architectures[0].widths[1]: width 600000 makes architectures[0].hidden[1] (\"4w\") "
+     "2400000, expected at most 1048576"},
+    {"parse_should_reject_family_without_width",
+     "{'architectures': [{'name': 'a@w=4', 'family': 'a', 'hidden': [4]}], " MIN_GRID "}",
+     "architectures[0].width: required key is missing"},
+    {"parse_should_reject_expanded_name_mismatch",
+     "{'architectures': [{'name': 'b@w=4', 'family': 'a', 'width': 4, 'hidden': [4]}], "
+     MIN_GRID "}", "architectures[0].name: expected \"a@w=4\" for family \"a\" and width 4"},
+    {"parse_should_reject_templates_in_expanded_architecture",
+     "{'architectures': [{'name': 'a@w=4', 'family': 'a', 'width': 4, 'hidden': ['w'], "
+     "'widths': [4]}], " MIN_GRID "}", "must list final hidden widths, not templates"},
+    /* schedules */
+    {"parse_should_reject_milestones_not_increasing",
+     "{" MIN ", 'train': {'schedule': {'type': 'multistep', 'milestones': [5, 3]}}}",
+     "train.schedule.milestones[1]: milestones must be strictly increasing, but epoch 3 "
+     "follows epoch 5"},
+    {"parse_should_reject_fractions_resolving_to_the_same_epoch",
+     "{" MIN ", 'train': {'epochs': 4, 'schedule': {'type': 'multistep', "
+     "'milestones': [0.5, 0.55]}}}",
+     "train.schedule.milestones[1]: milestones must be strictly increasing, but epoch 2 "
+     "(fraction 0.55 of 4 epochs) follows epoch 2"},
+    {"parse_should_reject_milestone_at_the_last_epoch",
+     "{" MIN ", 'train': {'schedule': {'type': 'multistep', 'milestones': [10]}}}",
+     "train.schedule.milestones[0]: epoch 10 is outside [1, 10)"},
+    {"parse_should_reject_fraction_resolving_to_epoch_zero",
+     "{" MIN ", 'train': {'epochs': 3, 'schedule': {'type': 'multistep', 'milestones': [0.1]}}}",
+     "train.schedule.milestones[0]: fraction 0.1 of 3 epochs resolves to epoch 0"},
+    {"parse_should_reject_mixed_milestones",
+     "{" MIN ", 'train': {'schedule': {'type': 'multistep', 'milestones': [0.5, 8]}}}",
+     "train.schedule.milestones[1]: mixes epochs and fractions"},
+    {"parse_should_reject_milestone_of_one_and_a_half",
+     "{" MIN ", 'train': {'schedule': {'type': 'multistep', 'milestones': [1.5]}}}",
+     "train.schedule.milestones[0]: expected an epoch (integer >= 1) or a fraction"},
+    {"parse_should_reject_too_many_milestones",
+     "{" MIN ", 'train': {'epochs': 100, 'schedule': {'type': 'multistep', 'milestones': "
+     "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}}}",
+     "train.schedule.milestones: expected at most 16 milestones, got 17"},
+    {"parse_should_reject_multistep_without_milestones",
+     "{" MIN ", 'train': {'schedule': {'type': 'multistep'}}}",
+     "train.schedule.milestones: required key is missing"},
+    {"parse_should_reject_milestones_for_cosine",
+     "{" MIN ", 'train': {'schedule': {'type': 'cosine', 'milestones': [2]}}}",
+     "train.schedule.milestones: only allowed with type \"multistep\""},
+    {"parse_should_reject_schedule_without_type", "{" MIN ", 'train': {'schedule': {}}}",
+     "train.schedule.type: required key is missing"},
+    {"parse_should_reject_inherited_milestones_past_a_conditions_end",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'short', 'train': "
+     "{'epochs': 5}}]}, 'train': {'schedule': {'type': 'multistep', 'milestones': [8]}}}",
+     "grid.conditions[0].train.schedule.milestones[0]: epoch 8 is outside [1, 5) for 5 epochs "
+     "(milestones inherited from train.schedule)"},
+    /* versions and cross-member rules */
+    {"parse_should_reject_newer_schema_version", "{" MIN ", 'schema_version': 2}",
+     "schema_version: version 2 was written by a newer bpsweep"},
+    {"parse_should_report_newer_schema_version_before_unknown_keys",
+     "{" MIN ", 'schema_version': 3, 'future': {}}", "written by a newer bpsweep"},
+    {"parse_should_reject_nesterov_without_momentum",
+     "{" MIN ", 'train': {'momentum': 0, 'nesterov': true}}",
+     "train.nesterov: nesterov requires momentum > 0"},
+    {"parse_should_reject_nesterov_without_momentum_in_a_condition",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'ok'}, {'name': 'bad', "
+     "'train': {'momentum': 0}}]}, 'train': {'nesterov': true}}",
+     "grid.conditions[1].train.nesterov: nesterov requires momentum > 0"},
+    {"parse_should_name_the_condition_of_a_bad_override",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'a'}, {'name': 'b', "
+     "'train': {'lr': -1}}]}}", "grid.conditions[1].train.lr: expected a number > 0, got -1"},
+    {"parse_should_reject_non_object_condition_train",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'a', 'train': 1}]}}",
+     "grid.conditions[0].train: expected an object, got 1"},
+};
+
+static void parse_should_reject_bad_inputs(void)
+{
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        const BadCase *b = &BAD[i];
+        int before = test_failures;
+        BpsErr err;
+        Spec *s = parse_q(b->text, &err);
+        CHECK_MSG(s == NULL, "%s: accepted", b->name);
+        CHECK_MSG(strstr(err.msg, b->want) != NULL, "%s: message\n  %s\nlacks\n  %s", b->name,
+                  err.msg, b->want);
+        CHECK_MSG(strncmp(err.msg, "t.json:", 7) == 0, "%s: message lacks the origin: %s",
+                  b->name, err.msg);
+        CHECK_MSG(strchr(err.msg, '\n') == NULL, "%s: message has several lines", b->name);
+        spec_free(s);
+        printf("  %-58s %s\n", b->name, test_failures == before ? "ok" : "FAILED");
+    }
+}
+
+static void parse_should_reject_overlong_data_path(void)
+{
+    size_t n = DATA_PATH_MAX + 40;
+    char *text = xmalloc(n + 200);
+    char *path = xmalloc(DATA_PATH_MAX + 1);
+    memset(path, 'x', DATA_PATH_MAX);
+    path[0] = '/';
+    path[DATA_PATH_MAX] = '\0';
+    snprintf(text, n + 200, "{\"data\": {\"path\": \"%s\"}, \"architectures\": [{\"name\": \"a\", "
+             "\"hidden\": []}], \"grid\": {\"seed\": [0]}}", path);
+    Spec *s = NULL;
+    BpsErr err;
+    CHECK(spec_parse(text, "t.json", &s, &err) != 0 && s == NULL);
+    CHECK_MSG(strstr(err.msg, "data.path: path is 1024 bytes long, expected fewer than 1024"),
+              "%s", err.msg);
+    path[DATA_PATH_MAX - 1] = '\0'; /* 1023 bytes: fits */
+    snprintf(text, n + 200, "{\"data\": {\"path\": \"%s\"}, \"architectures\": [{\"name\": \"a\", "
+             "\"hidden\": []}], \"grid\": {\"seed\": [0]}}", path);
+    CHECK(spec_parse(text, "t.json", &s, &err) == 0 && s && strlen(s->data.path) == 1023);
+    spec_free(s);
+    free(path);
+    free(text);
+}
+
+static void parse_should_escape_strings_in_canonical_form(void)
+{
+    /* a data path with a quote, a backslash, a tab and UTF-8 survives the round trip */
+    char *c1 = canonical_of("{'data': {'path': '/d/\\'q\\\\b\\t\\u00e9'}, " MIN "}", NULL);
+    if (!c1)
+        return;
+    CHECK(strstr(c1, "\"path\":\"/d/\\\"q\\\\b\\u0009\xc3\xa9\"") != NULL);
+    Spec *s = NULL;
+    BpsErr err;
+    CHECK_MSG(spec_parse(c1, "c", &s, &err) == 0, "%s", err.msg);
+    if (s) {
+        CHECK(strcmp(s->data.path, "/d/\"q\\b\t\xc3\xa9") == 0);
+        CHECK(strcmp(s->canonical, c1) == 0);
+    }
+    spec_free(s);
+    free(c1);
+}
+
+int main(void)
+{
+    RUN(parse_should_accept_full_example);
+    RUN(parse_should_fill_defaults);
+    RUN(parse_should_accept_empty_hidden_list);
+    RUN(parse_should_accept_synthetic_data);
+    RUN(parse_should_accept_init_variants);
+    RUN(parse_should_expand_templates);
+    RUN(parse_should_accept_expanded_architecture);
+    RUN(parse_should_resolve_milestone_fractions);
+    RUN(parse_should_accept_integer_milestones);
+    RUN(parse_should_let_conditions_replace_the_schedule);
+    RUN(parse_should_accept_plain_norm_bias_array);
+    RUN(parse_should_accept_epochs_zero_and_large_seeds);
+    RUN(canonical_should_be_frozen);
+    RUN(canonical_should_be_idempotent);
+    RUN(canonical_should_round_trip_numbers);
+    RUN(hash_should_ignore_layout_key_order_and_defaults);
+    RUN(parse_should_escape_strings_in_canonical_form);
+    RUN(load_should_read_tiny_spec);
+    RUN(load_should_report_missing_file);
+    RUN(load_should_reject_nul_bytes);
+    RUN(load_should_reject_bad_spec_files);
+    RUN(parse_should_reject_bad_inputs);
+    RUN(parse_should_reject_overlong_data_path);
+    return test_summary();
+}

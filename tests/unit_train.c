@@ -1,0 +1,219 @@
+/* train: the optimizer step against a double-precision reference of the update rule,
+ * schedules, state round trip and its checks, divergence as a result. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpsweep/train.h"
+#include "test_util.h"
+
+static NetConfig small_net(void)
+{
+    NetConfig c = {0};
+    c.n_in = 6;
+    c.n_out = 3;
+    c.n_hidden = 2;
+    c.hidden[0] = 5;
+    c.hidden[1] = 5;
+    c.act = ACT_RELU;
+    c.batch_norm = true;
+    c.skip = true;
+    return c;
+}
+
+static TrainConfig base_cfg(void)
+{
+    TrainConfig t = {0};
+    t.epochs = 4;
+    t.batch_size = 8;
+    t.lr = 0.1;
+    t.momentum = 0.9;
+    t.shuffle = true;
+    t.gamma = 0.1;
+    return t;
+}
+
+/* Two steps by trainer_step vs the update rule of train.h in double, from the same
+ * parameters and with the gradients nn_backward gives. */
+static void check_step(const char *name, TrainConfig cfg)
+{
+    NetConfig nc = small_net();
+    Trainer *t = trainer_new(&nc, &cfg, 9);
+    Dataset tr, te;
+    dataset_synthetic(8, 4, 6, 3, 1.0, 5, &tr, &te);
+    size_t P = t->net->n_params;
+    double *p = malloc(P * sizeof *p), *m = calloc(P, sizeof *m);
+    float *g = malloc(P * sizeof *g);
+    for (size_t i = 0; i < P; i++)
+        p[i] = (double)t->net->params[i];
+    for (int step = 0; step < 2; step++) {
+        /* gradients at the current parameters, from a scratch net with the same state */
+        Net *probe = nn_new(&nc, 8);
+        memcpy(probe->params, t->net->params, P * sizeof(float));
+        memcpy(probe->buffers, t->net->buffers, t->net->n_buffers * sizeof(float));
+        nn_forward(probe, tr.x, 8, true);
+        nn_loss(probe, tr.y, 8, NULL, true);
+        nn_backward(probe, tr.x, 8, NULL, NULL);
+        memcpy(g, probe->grads, P * sizeof(float));
+        nn_free(probe);
+
+        double sq = 0;
+        for (size_t i = 0; i < P; i++)
+            sq += p[i] * p[i];
+        double c = t->norm_bias_c, s = c == 0 ? 1.0 : (sq > c ? 1.0 : sq < c ? -1.0 : 0.0);
+        for (size_t i = 0; i < P; i++) {
+            double gi = (double)g[i];
+            if (cfg.clip_value > 0)
+                gi = fmin(fmax(gi, -cfg.clip_value), cfg.clip_value);
+            gi += cfg.weight_decay * s * p[i];
+            m[i] = cfg.momentum * m[i] + gi;
+            double d = cfg.momentum == 0 ? gi : cfg.nesterov ? gi + cfg.momentum * m[i] : m[i];
+            p[i] -= cfg.lr * d;
+        }
+        trainer_step(t, tr.x, tr.y, 8, cfg.lr, NULL);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s: parameters after two steps", name);
+    test_allclose(what, t->net->params, p, (long)P, 1e-6, 1e-5);
+    free(p);
+    free(m);
+    free(g);
+    dataset_free(&tr);
+    dataset_free(&te);
+    trainer_free(t);
+}
+
+static void step_should_follow_torch_sgd_rule(void)
+{
+    TrainConfig c = base_cfg();
+    c.weight_decay = 0.01;
+    check_step("momentum + weight decay", c);
+    c.nesterov = true;
+    check_step("nesterov", c);
+    c.momentum = 0;
+    c.nesterov = false;
+    check_step("plain sgd", c);
+    c = base_cfg();
+    c.clip_value = 0.01;
+    check_step("clipped", c);
+    c = base_cfg();
+    c.weight_decay = 0.5;
+    c.norm_bias = 0.7;
+    c.norm_bias_relative = true;
+    check_step("norm-bias below", c);
+    c.norm_bias = 1.3;
+    check_step("norm-bias above", c);
+}
+
+static void schedules_should_match_pytorch_formulas(void)
+{
+    TrainConfig c = base_cfg();
+    c.epochs = 10;
+    CHECK(train_lr(&c, 7) == 0.1);
+    c.schedule = SCHED_MULTISTEP;
+    c.n_milestones = 2;
+    c.milestones[0] = 3;
+    c.milestones[1] = 6;
+    CHECK(fabs(train_lr(&c, 2) - 0.1) < 1e-15);
+    CHECK(fabs(train_lr(&c, 3) - 0.01) < 1e-15);
+    CHECK(fabs(train_lr(&c, 6) - 0.001) < 1e-15);
+    c.schedule = SCHED_COSINE;
+    CHECK(fabs(train_lr(&c, 0) - 0.1) < 1e-15);
+    CHECK(fabs(train_lr(&c, 5) - 0.05) < 1e-15);
+    CHECK(fabs(train_lr(&c, 9) - 0.05 * (1 + cos(0.9 * 3.14159265358979323846))) < 1e-15);
+}
+
+static void state_should_round_trip_bit_identically(void)
+{
+    NetConfig nc = small_net();
+    TrainConfig cfg = base_cfg();
+    cfg.weight_decay = 1e-3;
+    Dataset tr, te;
+    dataset_synthetic(50, 20, 6, 3, 1.0, 2, &tr, &te);
+    Trainer *straight = trainer_new(&nc, &cfg, 4);
+    while (!trainer_finished(straight))
+        trainer_epoch(straight, &tr, &te);
+
+    Trainer *a = trainer_new(&nc, &cfg, 4);
+    trainer_epoch(a, &tr, &te);
+    trainer_epoch(a, &tr, &te);
+    size_t n;
+    unsigned char *buf = trainer_state_save(a, &n);
+    trainer_free(a);
+    Trainer *b = trainer_new(&nc, &cfg, 4);
+    BpsErr err;
+    CHECK(trainer_state_load(b, buf, n, &err) == 0);
+    while (!trainer_finished(b))
+        trainer_epoch(b, &tr, &te);
+    size_t P = straight->net->n_params;
+    CHECK(memcmp(straight->net->params, b->net->params, P * sizeof(float)) == 0);
+    CHECK(memcmp(straight->momentum, b->momentum, P * sizeof(float)) == 0);
+    CHECK(memcmp(straight->net->buffers, b->net->buffers,
+                 straight->net->n_buffers * sizeof(float)) == 0);
+    for (int e = 0; e < cfg.epochs; e++)
+        CHECK(straight->history[e].test_loss == b->history[e].test_loss);
+
+    /* corruption and mismatches are refused with a message */
+    buf[n / 2] ^= 1;
+    CHECK(trainer_state_load(b, buf, n, &err) != 0 && strstr(err.msg, "checksum"));
+    buf[n / 2] ^= 1;
+    CHECK(trainer_state_load(b, buf, n - 1, &err) != 0 && strstr(err.msg, "expected"));
+    Trainer *other = trainer_new(&nc, &cfg, 5);
+    CHECK(trainer_state_load(other, buf, n, &err) != 0 && strstr(err.msg, "different point"));
+    trainer_free(other);
+    free(buf);
+    trainer_free(straight);
+    trainer_free(b);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+static void divergence_should_be_a_result(void)
+{
+    NetConfig nc = small_net();
+    nc.batch_norm = false;
+    TrainConfig cfg = base_cfg();
+    cfg.lr = 1e30;
+    Dataset tr, te;
+    dataset_synthetic(50, 20, 6, 3, 1.0, 2, &tr, &te);
+    Trainer *t = trainer_new(&nc, &cfg, 4);
+    int rc = 0;
+    while (!trainer_finished(t) && rc == 0)
+        rc = trainer_epoch(t, &tr, &te);
+    CHECK(rc == 1);
+    CHECK(t->diverged_epoch >= 1 && t->diverged_epoch <= cfg.epochs);
+    CHECK(trainer_finished(t));
+    trainer_free(t);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+static void shuffle_should_be_paired_across_regularisation(void)
+{
+    /* same seed and shapes, different weight decay: identical first-epoch batches */
+    NetConfig nc = small_net();
+    TrainConfig a = base_cfg(), b = base_cfg();
+    b.weight_decay = 0.1;
+    Trainer *ta = trainer_new(&nc, &a, 8), *tb = trainer_new(&nc, &b, 8);
+    CHECK(memcmp(ta->net->params, tb->net->params, ta->net->n_params * sizeof(float)) == 0);
+    Dataset tr, te;
+    dataset_synthetic(40, 8, 6, 3, 1.0, 2, &tr, &te);
+    trainer_epoch(ta, &tr, NULL);
+    trainer_epoch(tb, &tr, NULL);
+    CHECK(memcmp(ta->order, tb->order, 40 * sizeof(uint32_t)) == 0);
+    CHECK(ta->shuffle_rng.counter == tb->shuffle_rng.counter);
+    trainer_free(ta);
+    trainer_free(tb);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+int main(void)
+{
+    RUN(step_should_follow_torch_sgd_rule);
+    RUN(schedules_should_match_pytorch_formulas);
+    RUN(state_should_round_trip_bit_identically);
+    RUN(divergence_should_be_a_result);
+    RUN(shuffle_should_be_paired_across_regularisation);
+    return test_summary();
+}
