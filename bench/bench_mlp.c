@@ -6,7 +6,9 @@
  * net:
  *   mlp <dims> batch <B> samples_per_s <x> step_ms <x> gemm_ms <x> gemm_efficiency <x>
  * where gemm_ms is the time the step's GEMMs take at their measured rates and
- * gemm_efficiency = gemm_ms / step_ms.
+ * gemm_efficiency = gemm_ms / step_ms. Both times are medians of means (step: over
+ * epochs of 20 steps; GEMM: over trials of >= 0.1 s), so the noise of a shared machine
+ * weighs on both alike.
  *
  * usage: bench_mlp [--steps N] D H1 ... K   (default: both benchmark nets) */
 #include <cblas.h>
@@ -44,7 +46,23 @@ static int step_gemms(const NetConfig *c, int B, Gemm *g)
     return n;
 }
 
-/* Seconds per call of one GEMM shape, best of several timed batches. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+#define TRIALS 7
+
+/* Seconds per call of one GEMM shape: the median over TRIALS trials of the mean time
+ * per call in a loop of at least 0.1 s - the same statistic as the step time, so the
+ * machine's noise weighs on both alike. */
 static double time_gemm(const Gemm *g)
 {
     size_t na = (size_t)g->m * (size_t)g->k, nb = (size_t)g->k * (size_t)g->n;
@@ -56,22 +74,21 @@ static double time_gemm(const Gemm *g)
         b[i] = (float)(i % 5) * 0.1f;
     int lda = g->ta == CblasNoTrans ? g->k : g->m;
     int ldb = g->tb == CblasNoTrans ? g->n : g->k;
-    double flops = 2.0 * g->m * g->n * g->k;
-    int reps = (int)(2e8 / flops) + 1;
-    double best = 1e30;
-    for (int trial = 0; trial < 5; trial++) {
-        double t0 = bps_now();
-        for (int r = 0; r < reps; r++)
+    double trial[TRIALS];
+    for (int t = 0; t < TRIALS; t++) {
+        double t0 = bps_now(), dt;
+        long calls = 0;
+        do {
             cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, lda, b, ldb, 0.0f,
                         c, g->n);
-        double dt = (bps_now() - t0) / reps;
-        if (dt < best)
-            best = dt;
+            calls++;
+        } while ((dt = bps_now() - t0) < 0.1);
+        trial[t] = dt / (double)calls;
     }
     free(a);
     free(b);
     free(c);
-    return best;
+    return median(trial, TRIALS);
 }
 
 static void bench(const NetConfig *net, int batch, int steps)
@@ -83,7 +100,7 @@ static void bench(const NetConfig *net, int batch, int steps)
     cfg.weight_decay = 5e-4;
     cfg.shuffle = true;
     cfg.gamma = 0.1;
-    int per_epoch = 50;
+    int per_epoch = 20;
     cfg.epochs = 1 + (steps + per_epoch - 1) / per_epoch;
     Dataset train = {0};
     train.n = batch * per_epoch;
@@ -99,12 +116,16 @@ static void bench(const NetConfig *net, int batch, int steps)
 
     Trainer *t = trainer_new(net, &cfg, 1);
     trainer_epoch(t, &train, NULL); /* warm-up */
-    uint64_t s0 = t->step;
-    double t0 = bps_now();
-    while (!trainer_finished(t))
+    /* per-step time of each epoch (per_epoch steps); the median epoch counts */
+    double epoch_step[256];
+    int n_epochs = 0;
+    while (!trainer_finished(t) && n_epochs < 256) {
+        uint64_t s0 = t->step;
+        double t0 = bps_now();
         trainer_epoch(t, &train, NULL);
-    double elapsed = bps_now() - t0;
-    double step_s = elapsed / (double)(t->step - s0);
+        epoch_step[n_epochs++] = (bps_now() - t0) / (double)(t->step - s0);
+    }
+    double step_s = median(epoch_step, n_epochs);
 
     Gemm g[4 * NN_MAX_HIDDEN];
     int ng = step_gemms(net, batch, g);

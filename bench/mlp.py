@@ -7,8 +7,7 @@ environment's other OpenBLAS settings unchanged):
     (batch 128, momentum 0.9, weight decay 5e-4) plus OpenBLAS sgemm alone on the
     GEMM shapes of one step;
   * bench/torch_mlp.py: the same nets and optimizer in PyTorch.
-Each side is measured `--repeats` times, alternating, and the best run counts (the
-machine is a shared VM; the best run is the least disturbed one).
+Each side is measured `--repeats` times, alternating, and the median run counts.
 Prints samples/s of both, their ratio, and the GEMM-bound efficiency with its target.
 """
 import argparse
@@ -23,6 +22,10 @@ NETS = [("784 1024 1024 10", 300, 1.15, 0.85), ("784 256 256 10", 1200, 1.20, 0.
 
 def parse(line):
     return {k: float(v) for k, v in re.findall(r"(\w+) ([0-9.]+)", line)}
+
+
+def median_run(runs, key):
+    return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
 
 
 def run(cmd, env):
@@ -46,8 +49,8 @@ def main():
             ours.append(run([args.bench_bin, "--steps", str(steps)] + dims.split(), env))
             ref.append(run(["/usr/bin/python3", os.path.join(HERE, "torch_mlp.py"), "--steps",
                             str(steps)] + dims.split(), env))
-        best = max(ours, key=lambda r: r["samples_per_s"])
-        best_ref = max(ref, key=lambda r: r["samples_per_s"])
+        best = median_run(ours, "samples_per_s")
+        best_ref = median_run(ref, "samples_per_s")
         ratio = best["samples_per_s"] / best_ref["samples_per_s"]
         eff = best["gemm_efficiency"]
         good = ratio >= ratio_target and eff >= eff_target

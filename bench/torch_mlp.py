@@ -6,6 +6,7 @@ CrossEntropyLoss, torch.optim.SGD(lr, momentum 0.9, weight decay 5e-4): the same
 work per step as bpsweep's trainer. Prints: torch <dims> samples_per_s <x> step_ms <x>
 """
 import argparse
+import statistics
 import time
 
 import torch
@@ -38,10 +39,14 @@ def main():
 
     for i in range(n_batches):  # warm-up
         step(i)
-    t0 = time.perf_counter()
-    for i in range(args.steps):
-        step(i)
-    dt = (time.perf_counter() - t0) / args.steps
+    # mean step time of chunks of 20 steps; the median chunk counts (as bench_mlp does)
+    chunks = []
+    for c in range(max(1, args.steps // 20)):
+        t0 = time.perf_counter()
+        for i in range(20):
+            step(c * 20 + i)
+        chunks.append((time.perf_counter() - t0) / 20)
+    dt = statistics.median(chunks)
     print(f"torch {'-'.join(map(str, d))} batch {args.batch} samples_per_s "
           f"{args.batch / dt:.1f} step_ms {dt * 1e3:.4f}", flush=True)
 
