@@ -55,30 +55,26 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
     return 0;
 }
 
+/* Every result with 17 significant digits, one "result" line per value, so that two
+ * runs can be compared bit for bit with diff. */
 static void print_result(const PointResult *r)
 {
     printf("result index %lld\n", (long long)r->index);
     printf("result key %s\n", r->key);
     printf("result status %s\n", point_status_name(r->status));
+    if (r->message[0])
+        printf("result message %s\n", r->message);
     printf("result epochs_run %d\n", r->epochs_run);
     printf("result diverged_epoch %d\n", r->diverged_epoch);
-    for (int e = 0; e < r->epochs_run; e++) {
-        const EpochMetrics *m = &r->history[e];
-        printf("result curve %d train_loss %.17g train_acc %.17g test_loss %.17g test_acc %.17g\n",
-               e + 1, m->train_loss, m->train_acc, m->test_loss, m->test_acc);
+    printf("result n_params %zu\n", r->n_params);
+    for (int m = 0; m < N_METRICS; m++) {
+        printf("result %s", POINT_METRIC_DEFS[m].name);
+        for (int i = 0; i < r->metric_len[m]; i++)
+            printf(" %.17g", r->metric[m][i]);
+        printf("\n");
     }
-    if (r->status == POINT_DONE || r->status == POINT_DIVERGED) {
-        printf("result final_train_loss %.17g\n", r->final_train_loss);
-        printf("result final_train_acc %.17g\n", r->final_train_acc);
-        printf("result final_test_loss %.17g\n", r->final_test_loss);
-        printf("result final_test_acc %.17g\n", r->final_test_acc);
-        printf("result param_norm %.17g\n", r->param_norm);
-        for (int l = 0; l < r->n_layers; l++)
-            printf("result layer %d frobenius %.17g spectral %.17g effective_rank %.17g\n", l,
-                   r->layers[l].frobenius, r->layers[l].spectral, r->layers[l].effective_rank);
-        printf("result n_params %zu\n", r->n_params);
+    if (r->status == POINT_DONE || r->status == POINT_DIVERGED)
         printf("result param_hash %016llx\n", (unsigned long long)r->param_hash);
-    }
     printf("wall_seconds %.3f\n", r->wall_seconds);
 }
 
@@ -175,8 +171,12 @@ static int cmd_train(int argc, char **argv)
             rc = BPS_EXIT_BADINPUT;
         } else {
             print_result(&res);
-            point_result_free(&res);
+            if (res.status == POINT_FAILED) {
+                fprintf(stderr, "bpsweep: point %lld failed: %s\n", point, res.message);
+                rc = BPS_EXIT_ERROR;
+            }
         }
+        point_result_free(&res);
     }
     dataset_free(&train);
     dataset_free(&test);

@@ -35,6 +35,15 @@ int nn_shape_dims(const NetConfig *cfg, int *dims)
     return n;
 }
 
+/* Allocation that may fail: counts failures in *bad instead of exiting. */
+static void *try_alloc(size_t n, int *bad)
+{
+    void *p = bps_try_alloc_aligned(n);
+    if (!p)
+        (*bad)++;
+    return p;
+}
+
 Net *nn_new(const NetConfig *cfg, int max_batch)
 {
     assert(cfg->n_in > 0 && cfg->n_out > 0 && max_batch > 0);
@@ -45,6 +54,7 @@ Net *nn_new(const NetConfig *cfg, int max_batch)
     net->layers = xcalloc((size_t)net->n_layers, sizeof *net->layers);
     net->max_batch = max_batch;
 
+    int bad = 0;
     size_t p = 0, buf = 0;
     int in = cfg->n_in, max_width = cfg->n_in;
     for (int l = 0; l < net->n_layers; l++) {
@@ -70,30 +80,35 @@ Net *nn_new(const NetConfig *cfg, int max_batch)
             buf += (size_t)ly->out;
         }
         size_t cache = (size_t)max_batch * (size_t)ly->out * sizeof(float);
-        ly->z = xalloc_aligned(cache);
+        ly->z = try_alloc(cache, &bad);
         /* u aliases z unless batch norm transforms it; h aliases u when the layer
          * is the identity map of u (identity activation, no skip) */
-        ly->xhat = ly->bn ? xalloc_aligned(cache) : NULL;
-        ly->u = ly->bn ? xalloc_aligned(cache) : ly->z;
-        ly->h = (ly->relu || ly->skip) ? xalloc_aligned(cache) : ly->u;
-        ly->inv_std = ly->bn ? xalloc_aligned((size_t)ly->out * sizeof(float)) : NULL;
+        ly->xhat = ly->bn ? try_alloc(cache, &bad) : NULL;
+        ly->u = ly->bn ? try_alloc(cache, &bad) : ly->z;
+        ly->h = (ly->relu || ly->skip) ? try_alloc(cache, &bad) : ly->u;
+        ly->inv_std = ly->bn ? try_alloc((size_t)ly->out * sizeof(float), &bad) : NULL;
         if (ly->out > max_width)
             max_width = ly->out;
         in = ly->out;
     }
     assert(p == nn_param_count(cfg));
     net->n_params = p;
-    net->params = xalloc_aligned(p * sizeof(float));
-    net->grads = xalloc_aligned(p * sizeof(float));
+    net->params = try_alloc(p * sizeof(float), &bad);
+    net->grads = try_alloc(p * sizeof(float), &bad);
+    net->n_buffers = buf;
+    net->buffers = try_alloc((buf ? buf : 1) * sizeof(float), &bad);
+    net->max_width = max_width;
+    net->dlogits = try_alloc((size_t)max_batch * (size_t)cfg->n_out * sizeof(float), &bad);
+    for (int i = 0; i < 2; i++)
+        net->scratch[i] =
+            try_alloc((size_t)max_batch * (size_t)max_width * sizeof(float), &bad);
+    net->colsum = try_alloc(2 * (size_t)max_width * sizeof(double), &bad);
+    if (bad) {
+        nn_free(net);
+        return NULL;
+    }
     memset(net->params, 0, p * sizeof(float));
     memset(net->grads, 0, p * sizeof(float));
-    net->n_buffers = buf;
-    net->buffers = xalloc_aligned((buf ? buf : 1) * sizeof(float));
-    net->max_width = max_width;
-    net->dlogits = xalloc_aligned((size_t)max_batch * (size_t)cfg->n_out * sizeof(float));
-    for (int i = 0; i < 2; i++)
-        net->scratch[i] = xalloc_aligned((size_t)max_batch * (size_t)max_width * sizeof(float));
-    net->colsum = xalloc_aligned(2 * (size_t)max_width * sizeof(double));
     return net;
 }
 

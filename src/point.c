@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define POINT_METRIC_DEF(kind, name, desc) {#name, METRIC_##kind, desc},
+const MetricDef POINT_METRIC_DEFS[N_METRICS] = {POINT_METRICS(POINT_METRIC_DEF)};
+#undef POINT_METRIC_DEF
+
 const char *point_status_name(PointStatus s)
 {
     switch (s) {
@@ -31,25 +35,54 @@ static void log_epoch(FILE *log, const Trainer *t)
     fflush(log);
 }
 
-/* Final measurements of a finished (or diverged) run. */
+/* Allocates every metric of res, NaN-filled, with lengths by kind. */
+static void alloc_metrics(PointResult *res, int epochs, int n_layers)
+{
+    for (int m = 0; m < N_METRICS; m++) {
+        int n = POINT_METRIC_DEFS[m].kind == METRIC_SCALAR  ? 1
+                : POINT_METRIC_DEFS[m].kind == METRIC_CURVE ? epochs
+                                                            : n_layers;
+        res->metric_len[m] = n;
+        res->metric[m] = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+        for (int i = 0; i < n; i++)
+            res->metric[m][i] = NAN;
+    }
+}
+
+static void record_curves(const Trainer *t, PointResult *res)
+{
+    for (int e = 0; e < t->epoch; e++) {
+        const EpochMetrics *h = &t->history[e];
+        res->metric[M_train_loss][e] = h->train_loss;
+        res->metric[M_train_acc][e] = h->train_acc;
+        res->metric[M_test_loss][e] = h->test_loss;
+        res->metric[M_test_acc][e] = h->test_acc;
+        res->metric[M_lr][e] = h->lr;
+        res->metric[M_epoch_seconds][e] = h->seconds;
+    }
+}
+
+/* Final measurements of a finished run; a diverged run keeps NaN where a measurement
+ * of a broken net means nothing. */
 static void measure(Trainer *t, const Dataset *train, const Dataset *test, PointResult *res)
 {
     const Net *net = t->net;
-    res->n_layers = net->n_layers;
-    res->layers = xcalloc((size_t)net->n_layers, sizeof *res->layers);
+    double **m = res->metric;
     res->param_hash = metrics_param_hash(net);
-    res->param_norm = metrics_param_norm(net);
-    if (res->status == POINT_DIVERGED) {
-        res->final_train_loss = res->final_train_acc = NAN;
-        res->final_test_loss = res->final_test_acc = NAN;
-        for (int l = 0; l < net->n_layers; l++)
-            res->layers[l].frobenius = res->layers[l].spectral =
-                res->layers[l].effective_rank = NAN;
+    m[M_param_norm][0] = metrics_param_norm(net);
+    m[M_init_param_norm][0] = sqrt(t->init_sq_norm);
+    if (res->status == POINT_DIVERGED)
         return;
+    trainer_evaluate(t, train, &m[M_final_train_loss][0], &m[M_final_train_acc][0]);
+    trainer_evaluate(t, test, &m[M_final_test_loss][0], &m[M_final_test_acc][0]);
+    LayerStats *ls = xcalloc((size_t)net->n_layers, sizeof *ls);
+    metrics_layer_stats(net, ls);
+    for (int l = 0; l < net->n_layers; l++) {
+        m[M_frobenius][l] = ls[l].frobenius;
+        m[M_spectral][l] = ls[l].spectral;
+        m[M_effective_rank][l] = ls[l].effective_rank;
     }
-    trainer_evaluate(t, train, &res->final_train_loss, &res->final_train_acc);
-    trainer_evaluate(t, test, &res->final_test_loss, &res->final_test_acc);
-    metrics_layer_stats(net, res->layers);
+    free(ls);
 }
 
 int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dataset *test,
@@ -67,61 +100,72 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
     grid_point_config(spec, gp, train->d, train->classes, &net_cfg, &cfg, &seed);
     res->index = index;
     grid_key(spec, gp, res->key, sizeof res->key);
+    res->epochs = cfg.epochs;
+    res->n_layers = net_cfg.n_hidden + 1;
+    res->n_params = nn_param_count(&net_cfg);
+    alloc_metrics(res, cfg.epochs, res->n_layers);
 
     Trainer *t = trainer_new(&net_cfg, &cfg, seed);
+    if (!t) {
+        res->status = POINT_FAILED;
+        snprintf(res->message, sizeof res->message,
+                 "out of memory building the net (%zu parameters, batch %d)", res->n_params,
+                 cfg.batch_size);
+        res->wall_seconds = bps_now() - t0;
+        return 0;
+    }
     t->hook = opt->hook;
     t->hook_ctx = opt->hook_ctx;
     if (opt->load_state) {
-        char *buf;
+        char *buf = NULL;
         size_t n;
-        if (bps_read_file(opt->load_state, &buf, &n, err) != 0 ||
-            trainer_state_load(t, buf, n, err) != 0) {
-            if (buf)
-                free(buf);
+        int rc = bps_read_file(opt->load_state, &buf, &n, err);
+        if (rc == 0)
+            rc = trainer_state_load(t, buf, n, err);
+        free(buf);
+        if (rc != 0) {
             trainer_free(t);
             return -1;
         }
-        free(buf);
     }
     while (!trainer_finished(t) && (opt->stop_after <= 0 || t->epoch < opt->stop_after)) {
         trainer_epoch(t, train, test);
         if (opt->log)
             log_epoch(opt->log, t);
     }
-    res->epochs = cfg.epochs;
     res->epochs_run = t->epoch;
     res->diverged_epoch = t->diverged_epoch;
-    res->n_params = t->net->n_params;
-    res->history = xcalloc((size_t)(cfg.epochs > 0 ? cfg.epochs : 1), sizeof *res->history);
-    memcpy(res->history, t->history, (size_t)t->epoch * sizeof *res->history);
+    record_curves(t, res);
+    int rc = 0;
     if (!trainer_finished(t)) {
         res->status = POINT_PENDING;
         if (opt->save_state) {
             size_t n;
             void *buf = trainer_state_save(t, &n);
-            int rc = bps_write_file_atomic(opt->save_state, buf, n, err);
+            rc = bps_write_file_atomic(opt->save_state, buf, n, err);
             free(buf);
-            if (rc != 0) {
-                trainer_free(t);
-                point_result_free(res);
-                return -1;
-            }
         }
     } else {
         res->status = t->diverged_epoch ? POINT_DIVERGED : POINT_DONE;
         measure(t, train, test, res);
+        if (opt->keep_weights) {
+            res->weights = xmalloc(res->n_params * sizeof(float));
+            memcpy(res->weights, t->net->params, res->n_params * sizeof(float));
+        }
     }
     trainer_free(t);
     res->wall_seconds = bps_now() - t0;
-    return 0;
+    return rc;
 }
 
 void point_result_free(PointResult *res)
 {
     if (!res)
         return;
-    free(res->history);
-    free(res->layers);
-    res->history = NULL;
-    res->layers = NULL;
+    for (int m = 0; m < N_METRICS; m++) {
+        free(res->metric[m]);
+        res->metric[m] = NULL;
+    }
+    free(res->weights);
+    res->weights = NULL;
 }

@@ -41,7 +41,8 @@ static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NUL
 
 /* Known keys of every object, in canonical order. */
 static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
-                                       "grid", "train", NULL};
+                                       "grid", "train", "output", NULL};
+static const char *const OUTPUT_KEYS[] = {"store_weights", NULL};
 static const char *const IDX_KEYS[] = {"source", "path", "train_subset", "test_subset",
                                        "normalization", NULL};
 static const char *const SYN_KEYS[] = {"source", "n_train", "n_test", "features",
@@ -1199,7 +1200,9 @@ static char *emit_canonical(const Spec *s, const TrainConfig *base)
     }
     sb_puts(&b, "]},\"train\":");
     emit_train(&b, base);
-    sb_puts(&b, "}");
+    sb_puts(&b, ",\"output\":{\"store_weights\":");
+    sb_bool(&b, s->store_weights);
+    sb_puts(&b, "}}");
     return b.buf;
 }
 
@@ -1261,6 +1264,10 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
         goto fail;
     }
     if (parse_grid(c, v, &base, s))
+        goto fail;
+    if ((v = field(root, "output")) &&
+        (expect_object(c, v, "output") || check_keys(c, v, "output", OUTPUT_KEYS, NULL) ||
+         opt_bool(c, v, "output", "store_weights", &s->store_weights)))
         goto fail;
 
     s->canonical = emit_canonical(s, &base_train);

@@ -42,16 +42,22 @@ static double sq_norm(const float *p, size_t n)
 Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed)
 {
     assert(cfg->batch_size > 0 && cfg->epochs >= 0);
+    int max_batch = cfg->batch_size > 256 ? cfg->batch_size : 256;
+    Net *net = nn_new(net_cfg, max_batch);
+    float *momentum = net ? bps_try_alloc_aligned(net->n_params * sizeof(float)) : NULL;
+    if (!momentum) {
+        nn_free(net);
+        return NULL;
+    }
     Trainer *t = xcalloc(1, sizeof *t);
     t->cfg = *cfg;
     t->seed = seed;
-    int max_batch = cfg->batch_size > 256 ? cfg->batch_size : 256;
-    t->net = nn_new(net_cfg, max_batch);
-    nn_init_params(t->net, seed);
-    size_t P = t->net->n_params;
-    t->momentum = xalloc_aligned(P * sizeof(float));
+    t->net = net;
+    nn_init_params(net, seed);
+    size_t P = net->n_params;
+    t->momentum = momentum;
     memset(t->momentum, 0, P * sizeof(float));
-    t->init_sq_norm = sq_norm(t->net->params, P);
+    t->init_sq_norm = sq_norm(net->params, P);
     t->norm_bias_c = cfg->norm_bias_relative ? cfg->norm_bias * t->init_sq_norm : cfg->norm_bias;
     int dims[NN_MAX_HIDDEN + 2];
     int n_dims = nn_shape_dims(net_cfg, dims);

@@ -88,6 +88,15 @@ void *bps_xalloc_aligned(size_t n, const char *file, int line)
     return p;
 }
 
+void *bps_try_alloc_aligned(size_t n)
+{
+    void *p = NULL;
+    size_t rounded = (n + 63) / 64 * 64;
+    if (rounded < n || posix_memalign(&p, 64, rounded ? rounded : 64) != 0)
+        return NULL;
+    return p;
+}
+
 double bps_now(void)
 {
     struct timespec ts;

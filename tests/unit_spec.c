@@ -304,6 +304,17 @@ static void parse_should_accept_epochs_zero_and_large_seeds(void)
 
 /* ---- canonical form and hash --------------------------------------------------------- */
 
+static void parse_should_read_output_section(void)
+{
+    Spec *s = must_parse("{" MIN ", 'output': {'store_weights': true}}");
+    CHECK(s && s->store_weights);
+    CHECK(s && strstr(s->canonical, "\"output\":{\"store_weights\":true}") != NULL);
+    spec_free(s);
+    s = must_parse("{" MIN "}");
+    CHECK(s && !s->store_weights);
+    spec_free(s);
+}
+
 static void canonical_should_be_frozen(void)
 {
     /* The canonical text is stored in results files and hashed: changing it breaks the
@@ -320,7 +331,8 @@ static void canonical_should_be_frozen(void)
         "\"momentum\":0.9,\"nesterov\":false,\"schedule\":{\"type\":\"constant\"},"
         "\"shuffle\":true,\"drop_last\":false,\"clip_value\":0}}]},\"train\":{\"epochs\":10,"
         "\"batch_size\":128,\"lr\":0.01,\"momentum\":0.9,\"nesterov\":false,\"schedule\":{"
-        "\"type\":\"constant\"},\"shuffle\":true,\"drop_last\":false,\"clip_value\":0}}";
+        "\"type\":\"constant\"},\"shuffle\":true,\"drop_last\":false,\"clip_value\":0},"
+        "\"output\":{\"store_weights\":false}}";
     CHECK_MSG(c && strcmp(c, want) == 0, "canonical is\n%s", c ? c : "(null)");
     free(c);
 }
@@ -493,7 +505,11 @@ static const BadCase BAD[] = {
     {"parse_should_reject_non_object_top_level", "[1, 2]", "expected a JSON object"},
     /* unknown and duplicate keys */
     {"parse_should_reject_unknown_key", "{" MIN ", 'nmae': 'x'}",
-     "nmae: unknown key (known: schema_version, name, data, architectures, grid, train)"},
+     "nmae: unknown key (known: schema_version, name, data, architectures, grid, train, output)"},
+    {"parse_should_reject_unknown_output_key", "{" MIN ", 'output': {'store_weight': true}}",
+     "output.store_weight: unknown key (known: store_weights)"},
+    {"parse_should_reject_non_boolean_store_weights", "{" MIN ", 'output': {'store_weights': 1}}",
+     "output.store_weights: expected"},
     {"parse_should_reject_unknown_nested_key", "{" MIN ", 'train': {'lrr': 0.1}}",
      "train.lrr: unknown key (known: epochs, batch_size, lr,"},
     {"parse_should_reject_unknown_key_in_init",
@@ -848,6 +864,7 @@ int main(void)
     RUN(parse_should_let_conditions_replace_the_schedule);
     RUN(parse_should_accept_plain_norm_bias_array);
     RUN(parse_should_accept_epochs_zero_and_large_seeds);
+    RUN(parse_should_read_output_section);
     RUN(canonical_should_be_frozen);
     RUN(canonical_should_be_idempotent);
     RUN(canonical_should_round_trip_numbers);

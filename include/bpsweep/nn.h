@@ -91,8 +91,8 @@ typedef struct {
 typedef void (*NnRangeHook)(void *ctx, size_t off, size_t n);
 
 /* Allocates a net for batches of at most max_batch samples. Parameters are zero until
- * nn_init_params. Returns NULL only for invalid shapes (checked with asserts upstream).
- * Free with nn_free. */
+ * nn_init_params. Returns NULL when its memory cannot be allocated (the width is the
+ * user's choice: a too-large point must fail alone). Free with nn_free (accepts NULL). */
 Net *nn_new(const NetConfig *cfg, int max_batch);
 void nn_free(Net *net);
 

@@ -1,7 +1,12 @@
 /* point: trains one grid point from start (or from a saved trainer state) to its
- * result. Glue between the sweep description (spec, grid) and the numerics (train,
- * metrics); knows nothing of MPI or HDF5, so `bpsweep train` and the sweep workers
- * share it. */
+ * result, and declares every measurement a point produces - once, in POINT_METRICS.
+ * The results file layout, the CSV export, `bpsweep train` output and the metric
+ * reference (`bpsweep metrics`, docs/results-format.md) all follow from that table,
+ * so a new metric is one line there plus the code that computes it in point.c.
+ *
+ * Glue between the sweep description (spec, grid) and the numerics (train,
+ * metrics); knows nothing of MPI or HDF5, so `bpsweep train` and sweep workers share
+ * it. */
 #ifndef BPSWEEP_POINT_H
 #define BPSWEEP_POINT_H
 
@@ -16,11 +21,50 @@
 #include "bpsweep/train.h"
 
 typedef enum {
-    POINT_PENDING = 0,
+    POINT_PENDING = 0,   /* not finished (never run, or stopped early) */
     POINT_DONE = 1,
-    POINT_DIVERGED = 2,
-    POINT_FAILED = 3,
+    POINT_DIVERGED = 2,  /* loss or parameters became NaN/Inf: a result */
+    POINT_FAILED = 3,    /* an error (e.g. out of memory); message says which */
 } PointStatus;
+
+typedef enum {
+    METRIC_SCALAR, /* one value per point */
+    METRIC_CURVE,  /* one value per epoch (NaN-padded to the longest training) */
+    METRIC_LAYER,  /* one value per dense layer (NaN-padded to the deepest net) */
+} MetricKind;
+
+/* X(kind, name, description). Values are doubles; NaN where not measured (e.g. a
+ * diverged point's final losses). */
+#define POINT_METRICS(X)                                                                  \
+    X(SCALAR, final_train_loss, "cross-entropy on the whole training set, evaluation mode") \
+    X(SCALAR, final_train_acc, "accuracy on the whole training set, evaluation mode")    \
+    X(SCALAR, final_test_loss, "cross-entropy on the test set, evaluation mode")         \
+    X(SCALAR, final_test_acc, "accuracy on the test set, evaluation mode")               \
+    X(SCALAR, param_norm, "||theta||_2 over all parameters (biases, batch-norm included)") \
+    X(SCALAR, init_param_norm, "||theta_0||_2 at initialisation")                         \
+    X(CURVE, train_loss, "mean mini-batch loss of the epoch, training mode")             \
+    X(CURVE, train_acc, "accuracy over the epoch's mini-batches, training mode")         \
+    X(CURVE, test_loss, "test-set loss after the epoch, evaluation mode")                \
+    X(CURVE, test_acc, "test-set accuracy after the epoch, evaluation mode")             \
+    X(CURVE, lr, "learning rate of the epoch")                                           \
+    X(CURVE, epoch_seconds, "wall time of the epoch (training and test evaluation)")     \
+    X(LAYER, frobenius, "||W||_F of the layer's weight matrix")                          \
+    X(LAYER, spectral, "largest singular value of W")                                   \
+    X(LAYER, effective_rank, "||sigma||_1 / ||sigma||_2 of W's singular values")
+
+#define POINT_METRIC_ENUM(kind, name, desc) M_##name,
+typedef enum { POINT_METRICS(POINT_METRIC_ENUM) N_METRICS } MetricId;
+#undef POINT_METRIC_ENUM
+
+typedef struct {
+    const char *name;
+    MetricKind kind;
+    const char *description;
+} MetricDef;
+
+extern const MetricDef POINT_METRIC_DEFS[N_METRICS];
+
+#define POINT_MESSAGE_MAX 256
 
 typedef struct {
     int64_t index;
@@ -29,31 +73,31 @@ typedef struct {
     int epochs;                      /* epochs of the training settings */
     int epochs_run;                  /* epochs completed (< epochs if stopped or diverged) */
     int diverged_epoch;              /* 1-based; 0 if the run did not diverge */
-    EpochMetrics *history;           /* (epochs) per-epoch curves; owned */
-    double final_train_loss;         /* evaluation mode on the whole training set */
-    double final_train_acc;
-    double final_test_loss;
-    double final_test_acc;
-    double param_norm;               /* ||theta||_2 */
     int n_layers;
-    LayerStats *layers;              /* (n_layers); owned */
-    uint64_t param_hash;
     size_t n_params;
-    double wall_seconds;             /* training and measurement time of this process */
+    uint64_t param_hash;             /* hash of the final parameter (and BN buffer) bytes */
+    double wall_seconds;             /* training and measurement time in this process */
+    char message[POINT_MESSAGE_MAX]; /* why a point failed; empty otherwise */
+    double *metric[N_METRICS];       /* owned; metric_len[m] values each */
+    int metric_len[N_METRICS];       /* 1, epochs or n_layers by kind */
+    float *weights;                  /* (n_params) final parameters if asked for; owned */
 } PointResult;
 
 typedef struct {
     const char *load_state;          /* continue from this trainer-state file, or NULL */
     const char *save_state;          /* write the trainer state here when stopping early */
     int stop_after;                  /* stop after this many epochs (0 = run to the end) */
+    bool keep_weights;               /* fill PointResult.weights */
     FILE *log;                       /* one line per epoch, or NULL */
     TrainStepHook hook;              /* optional per-step hook (tests) */
     void *hook_ctx;
 } PointOptions;
 
-/* Trains point `index` of spec on train/test. Returns 0 with *res filled (status
- * done, diverged, or pending when stopped early by stop_after), or non-zero with err
- * set for failures (bad state file, I/O). Free the result with point_result_free. */
+/* Trains point `index` of spec on train/test. Returns 0 with *res filled: status done,
+ * diverged, pending (stopped early by stop_after) or failed (the trainer could not be
+ * built, e.g. out of memory; res->message says why). Returns non-zero with err set
+ * only for bad input (unreadable or mismatched state file, I/O errors). Free the
+ * result with point_result_free (also after a non-zero return). */
 int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dataset *test,
                 const PointOptions *opt, PointResult *res, BpsErr *err);
 

@@ -53,6 +53,7 @@ typedef struct {
     bool norm_bias_relative;   /* targets are multiples of ||theta_0||^2 */
     int n_seed;
     uint64_t *seed;            /* (n_seed) */
+    bool store_weights;        /* output.store_weights: keep every point's final weights */
     char *canonical;           /* canonical JSON, NUL-terminated */
     uint64_t hash;             /* bps_hash_bytes of canonical */
 } Spec;

@@ -84,7 +84,7 @@ typedef struct {
 } Trainer;
 
 /* New trainer with freshly initialised parameters (nn_init_params with seed).
- * Free with trainer_free. */
+ * Returns NULL when the net's memory cannot be allocated. Free with trainer_free. */
 Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed);
 void trainer_free(Trainer *t);
 

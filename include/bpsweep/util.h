@@ -46,6 +46,11 @@ void *bps_xrealloc(void *p, size_t n, const char *file, int line);
 char *bps_xstrdup(const char *s, const char *file, int line);
 void *bps_xalloc_aligned(size_t n, const char *file, int line);
 
+/* 64-byte aligned allocation that may fail: NULL when memory is short (for buffers
+ * whose size comes from the user, e.g. a network's width, so that a too-large point
+ * fails alone instead of ending the process). Free with free(). */
+void *bps_try_alloc_aligned(size_t n);
+
 /* Monotonic wall clock in seconds. */
 double bps_now(void);
 
