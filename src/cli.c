@@ -7,18 +7,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+#include <mpi.h>
+#include <unistd.h>
+
 #include "bpsweep/data.h"
+#include "bpsweep/export.h"
 #include "bpsweep/grid.h"
+#include "bpsweep/plan.h"
 #include "bpsweep/point.h"
+#include "bpsweep/progress.h"
+#include "bpsweep/sched.h"
 #include "bpsweep/spec.h"
+#include "bpsweep/store.h"
 #include "bpsweep/util.h"
 
 static const char USAGE[] =
     "usage: bpsweep <command> [options]\n"
     "\n"
     "commands:\n"
+    "  run SPEC -o FILE       run the whole grid of SPEC into the HDF5 results FILE;\n"
+    "                         start with mpirun/srun for P ranks (1 coordinator, P-1\n"
+    "                         workers) or alone to run serially\n"
+    "  status FILE            points done/running/pending/failed/diverged per\n"
+    "                         architecture and the best test accuracy so far\n"
+    "  export FILE --csv OUT  one row per point: coordinates, status, scalar metrics\n"
+    "  plan SPEC [--ranks P]  points, core-hours, wall time on P ranks, memory per\n"
+    "                         rank and results-file size, from a short calibration\n"
     "  train SPEC --point K   train grid point K of SPEC in this process\n"
     "  train SPEC --list      print the grid: index, key, parameters\n"
+    "\n"
+    "run options:\n"
+    "  -o, --output FILE      results file (must not exist yet)\n"
+    "  --max-attempts N       attempts per point before it stays failed (default 3)\n"
+    "  --progress-interval S  seconds between progress lines when stderr is not a\n"
+    "                         terminal (default 30)\n"
     "\n"
     "train options:\n"
     "  --point K              the point's index (see --list)\n"
@@ -27,10 +50,11 @@ static const char USAGE[] =
     "  --load-state FILE      continue from a saved trainer state of the same point\n"
     "  --quiet                no per-epoch lines\n"
     "\n"
-    "exit codes:\n"
+    "exit codes (the same through mpirun and srun):\n"
     "  0  success\n"
     "  1  internal or system error\n"
-    "  2  bad input: spec, data files, command line\n";
+    "  2  bad input: spec, data files, command line, existing output\n"
+    "  4  the sweep finished, but some points failed on every attempt\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -184,6 +208,228 @@ static int cmd_train(int argc, char **argv)
     return rc;
 }
 
+/* ---- run -------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *spec_path;
+    SweepOptions sweep;
+} RunArgs;
+
+/* Parses `run` arguments; identical on every rank, so every rank decides alike. */
+static int parse_run_args(int argc, char **argv, RunArgs *a, char *msg, size_t len)
+{
+    memset(a, 0, sizeof *a);
+    a->sweep.max_attempts = 3;
+    a->sweep.progress_interval = 30.0;
+    a->sweep.log = stderr;
+    for (int i = 0; i < argc; i++) {
+        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) {
+            if (!val)
+                return snprintf(msg, len, "%s expects a file name", o), -1;
+            a->sweep.output = val;
+            i++;
+        } else if (strcmp(o, "--max-attempts") == 0) {
+            if (!val || parse_int(val, 1, 255, &n) != 0)
+                return snprintf(msg, len, "--max-attempts expects an integer 1..255"), -1;
+            a->sweep.max_attempts = (int)n;
+            i++;
+        } else if (strcmp(o, "--progress-interval") == 0) {
+            char *end;
+            double v = val ? strtod(val, &end) : 0;
+            if (!val || *end || !(v > 0))
+                return snprintf(msg, len, "--progress-interval expects seconds > 0"), -1;
+            a->sweep.progress_interval = v;
+            i++;
+        } else if (o[0] == '-') {
+            return snprintf(msg, len, "run: unknown option '%s'", o), -1;
+        } else if (!a->spec_path) {
+            a->spec_path = o;
+        } else {
+            return snprintf(msg, len, "run: unexpected argument '%s'", o), -1;
+        }
+    }
+    if (!a->spec_path)
+        return snprintf(msg, len, "run: missing SPEC"), -1;
+    if (!a->sweep.output)
+        return snprintf(msg, len, "run: missing -o FILE (the results file)"), -1;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    MPI_Init(NULL, NULL);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    RunArgs a;
+    char msg[256];
+    int code;
+    Spec *spec = NULL;
+    BpsErr err;
+    if (parse_run_args(argc, argv, &a, msg, sizeof msg) != 0) {
+        if (rank == 0)
+            fprintf(stderr, "bpsweep: %s\n(see bpsweep --help)\n", msg);
+        code = BPS_EXIT_BADINPUT;
+    } else if (spec_load(a.spec_path, &spec, &err) != 0) {
+        /* every rank reads the same file and sees the same error */
+        if (rank == 0)
+            fprintf(stderr, "bpsweep: %s\n", err.msg);
+        code = BPS_EXIT_BADINPUT;
+    } else {
+        code = sched_run(MPI_COMM_WORLD, spec, &a.sweep);
+    }
+    spec_free(spec);
+    MPI_Finalize();
+    return code;
+}
+
+/* ---- status and export ----------------------------------------------------------------- */
+
+/* A Progress summary built from the results file itself. */
+static void progress_from_table(const StoreTable *t, const Spec *spec, Progress *p)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->state, sizeof p->state, "file");
+    p->eta_seconds = NAN;
+    p->n_arch = spec->n_arch;
+    p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
+    for (int a = 0; a < spec->n_arch; a++) {
+        snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
+        p->arch[a].best_test_acc = NAN;
+    }
+    for (int64_t i = 0; i < t->shape.n_points; i++) {
+        ProgressArch *a = &p->arch[t->arch[i]];
+        int64_t *slot[2] = {NULL, NULL};
+        switch ((PointStatus)t->status[i]) {
+        case POINT_DONE:
+            slot[0] = &a->n.done, slot[1] = &p->n.done;
+            break;
+        case POINT_DIVERGED:
+            slot[0] = &a->n.diverged, slot[1] = &p->n.diverged;
+            break;
+        case POINT_FAILED:
+            slot[0] = &a->n.failed, slot[1] = &p->n.failed;
+            break;
+        default:
+            slot[0] = &a->n.pending, slot[1] = &p->n.pending;
+            break;
+        }
+        (*slot[0])++;
+        (*slot[1])++;
+        double acc = t->scalar[M_final_test_acc][i];
+        if (t->status[i] == POINT_DONE && isfinite(acc) &&
+            (!isfinite(a->best_test_acc) || acc > a->best_test_acc))
+            a->best_test_acc = acc;
+    }
+}
+
+/* A progress file counts as live while its sweep says it is running and has written
+ * it within the last minute (the coordinator rewrites it at least every 10 s). */
+static bool progress_is_live(const Progress *p)
+{
+    return strcmp(p->state, "running") == 0 && progress_clock() - p->updated < 60.0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-')
+        return usage_error("status: expects exactly one results FILE");
+    const char *path = argv[0];
+    char ppath[4096];
+    progress_path(path, ppath, sizeof ppath);
+    BpsErr err;
+    Progress p;
+    if (progress_read(ppath, &p, &err) == 0 && progress_is_live(&p)) {
+        char line[512];
+        printf("%s: sweep running on %s (pid %ld); progress file updated %.0f s ago\n", path,
+               p.host, p.pid, progress_clock() - p.updated);
+        progress_line(&p, progress_clock(), line, sizeof line);
+        printf("%s\n\n", line);
+        progress_print_table(stdout, &p);
+        progress_free(&p);
+        return BPS_EXIT_OK;
+    }
+    progress_free(&p);
+    StoreTable t;
+    Spec *spec = NULL;
+    if (store_read_table(path, &t, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        return BPS_EXIT_BADINPUT;
+    }
+    if (spec_parse(t.spec_json, path, &spec, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s: the stored spec does not parse: %s\n", path, err.msg);
+        store_table_free(&t);
+        return BPS_EXIT_BADINPUT;
+    }
+    progress_from_table(&t, spec, &p);
+    printf("%s: %s, %lld points, spec %s, created %s\n", path, spec->name,
+           (long long)t.shape.n_points, t.spec_hash, t.created ? t.created : "?");
+    progress_print_table(stdout, &p);
+    progress_free(&p);
+    spec_free(spec);
+    store_table_free(&t);
+    return BPS_EXIT_OK;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    const char *in = NULL, *csv = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
+            csv = argv[++i];
+        else if (argv[i][0] != '-' && !in)
+            in = argv[i];
+        else
+            return usage_error("export: unexpected argument '%s'", argv[i]);
+    }
+    if (!in || !csv)
+        return usage_error("export: expects FILE --csv OUT");
+    BpsErr err;
+    if (export_csv(in, csv, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        return BPS_EXIT_BADINPUT;
+    }
+    return BPS_EXIT_OK;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+    const char *spec_path = NULL;
+    long long ranks = 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--ranks") == 0) {
+            if (i + 1 >= argc || parse_int(argv[i + 1], 1, 1 << 24, &ranks) != 0)
+                return usage_error("--ranks expects a positive integer");
+            i++;
+        } else if (argv[i][0] != '-' && !spec_path) {
+            spec_path = argv[i];
+        } else {
+            return usage_error("plan: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!spec_path)
+        return usage_error("plan: missing SPEC");
+    BpsErr err;
+    Spec *spec = NULL;
+    Dataset train = {0}, test = {0};
+    Plan plan;
+    int rc = BPS_EXIT_BADINPUT;
+    if (spec_load(spec_path, &spec, &err) == 0 &&
+        dataset_load(&spec->data, &train, &test, &err) == 0 &&
+        plan_make(spec, (int)ranks, &train, &test, &plan, &err) == 0) {
+        plan_print(stdout, spec, &plan);
+        plan_free(&plan);
+        rc = BPS_EXIT_OK;
+    } else {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+    }
+    dataset_free(&train);
+    dataset_free(&test);
+    spec_free(spec);
+    return rc;
+}
+
 int cli_main(int argc, char **argv)
 {
     /* one BLAS thread per process: ranks are the parallelism, and bit-identical
@@ -199,5 +445,13 @@ int cli_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "train") == 0)
         return cmd_train(argc - 2, argv + 2);
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "status") == 0)
+        return cmd_status(argc - 2, argv + 2);
+    if (strcmp(argv[1], "export") == 0)
+        return cmd_export(argc - 2, argv + 2);
+    if (strcmp(argv[1], "plan") == 0)
+        return cmd_plan(argc - 2, argv + 2);
     return usage_error("unknown command '%s'", argv[1]);
 }

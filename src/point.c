@@ -129,6 +129,8 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
         }
     }
     while (!trainer_finished(t) && (opt->stop_after <= 0 || t->epoch < opt->stop_after)) {
+        if (opt->epoch_start)
+            opt->epoch_start(opt->epoch_ctx, index, t->epoch);
         trainer_epoch(t, train, test);
         if (opt->log)
             log_epoch(opt->log, t);

@@ -91,6 +91,9 @@ typedef struct {
     FILE *log;                       /* one line per epoch, or NULL */
     TrainStepHook hook;              /* optional per-step hook (tests) */
     void *hook_ctx;
+    /* optional: called before every epoch (0-based) of the point */
+    void (*epoch_start)(void *ctx, int64_t point, int epoch);
+    void *epoch_ctx;
 } PointOptions;
 
 /* Trains point `index` of spec on train/test. Returns 0 with *res filled: status done,

@@ -13,13 +13,24 @@
  *  4. store_close (collective).
  * Readers (status, export, resume) use store_read_table, serially, without MPI.
  *
- * Parallel HDF5 cannot write variable-length data: every string is fixed-length. */
+ * Parallel HDF5 cannot write variable-length data: every string is fixed-length.
+ * Only /status is filled at creation: the other datasets of a row hold whatever the
+ * disk held until the row is written, so a row means something only when its status
+ * is not pending (store_read_table clears pending rows for its callers).
+ *
+ * Errors: every function returns 0 or -1 with err naming the file. The collective
+ * functions return the same result on every rank (the message of the lowest failing
+ * rank, prefixed "rank R: " when not every rank failed); a failure on only some ranks
+ * inside a collective HDF5 call (create, open) ends the job with MPI_Abort, as the
+ * ranks' HDF5 states can no longer be brought together. HDF5's own error printing is
+ * turned off (H5Eset_auto2) by every function here. */
 #ifndef BPSWEEP_STORE_H
 #define BPSWEEP_STORE_H
 
 #include <mpi.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bpsweep/point.h"
 #include "bpsweep/spec.h"
@@ -32,12 +43,16 @@
 /* Sizes of the file's datasets, from the spec and the data set's shape. */
 typedef struct {
     int64_t n_points;
-    int max_epochs;       /* columns of /curves/*: max epochs over conditions (>= 1) */
-    int max_layers;       /* columns of /layers/*: max dense layers over architectures */
+    int max_epochs;       /* columns of /curves/<name>: max epochs over conditions (>= 1) */
+    int max_layers;       /* columns of /layers/<name>: max dense layers over architectures */
     int64_t max_params;   /* columns of /weights if the spec stores weights, else 0 */
 } StoreShape;
 
 StoreShape store_shape(const Spec *spec, int n_in, int n_out);
+
+/* Size in bytes of a results file of this shape: the per-point datasets (the axes,
+ * the spec JSON and metadata add a few kilobytes). */
+size_t store_file_bytes(const StoreShape *shape);
 
 /* Per-row facts that are not measurements of the point. */
 typedef struct {
@@ -54,21 +69,28 @@ typedef struct Store Store;
  * provenance (canonical spec JSON and hash, bpsweep version and commit, OpenBLAS
  * configuration and core type, CPU model of every rank, creation time), flushes and
  * closes. Rank 0 prints a warning to stderr when ranks report different CPU models.
- * Every rank returns the same result. */
+ * Every rank returns the same result. spec must be the same on every rank. A file
+ * this call created but could not finish is removed. */
 int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, int n_out,
                  BpsErr *err);
 
-/* Collective over comm: opens an existing results file for writing rows. *out is
- * freed by store_close. */
+/* Collective over comm: opens an existing results file for writing rows. Rank 0 first
+ * checks it read-only (so a file that is not a results file is never opened for
+ * writing), then every rank opens it and every per-row dataset once. On success *out
+ * is a new Store, freed by store_close; on failure *out is NULL. */
 int store_open(MPI_Comm comm, const char *path, Store **out, BpsErr *err);
 
 /* Independent: writes the row of point res->index: every metric of POINT_METRICS
- * (NaN-padded), param hash, epochs run, diverged epoch, message, the RowInfo, the
- * final weights if the file stores them and res->weights is set, and last the
- * status byte. Safe to call from any rank for distinct points concurrently. */
+ * (NaN-padded; a NULL metric is all NaN), param hash, epochs run, diverged epoch,
+ * n_params, message, the RowInfo, the final weights if the file stores them (an
+ * all-NaN row when res->weights is NULL), and last the status byte. Safe to call from
+ * any rank for distinct points concurrently; no other rank takes part. Refuses (-1)
+ * an index out of range, a status other than done, diverged or failed (a pending point
+ * has no row), and a metric or weight vector longer than the file's row. */
 int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsErr *err);
 
-/* Collective: closes the file and frees s (accepts NULL). */
+/* Collective: closes the file and frees s (accepts NULL; s is invalid afterwards,
+ * also when -1 is returned). */
 int store_close(Store *s, BpsErr *err);
 
 /* Everything a summary or a tidy table needs, read serially (no MPI needed). */
@@ -90,13 +112,27 @@ typedef struct {
     char (*host)[STORE_HOST_MAX];
     char (*message)[POINT_MESSAGE_MAX];
     uint64_t *param_hash;
+    int64_t *n_params;
     double *wall_seconds, *finished;
     double *scalar[N_METRICS];  /* the SCALAR metrics; NULL for other kinds */
 } StoreTable;
 
-/* Opens path read-only and reads the table. Errors name the file: not HDF5, not a
- * bpsweep results file, a newer format version, missing datasets. */
+/* Opens path read-only (sec2 driver, file locking off so that a file a running sweep
+ * holds open can be read; no MPI calls) and fills *t, which owns every array; free it
+ * with store_table_free, also after an error (then *t is zeroed). Rows of pending
+ * points were never written: their run fields read as 0 (rank -1), empty strings and
+ * NaN (wall_seconds, finished, metrics); a scalar metric the file predates (added to
+ * POINT_METRICS later) reads as NaN. Errors name the file: missing, not HDF5,
+ * truncated, not a bpsweep results file, a newer format version, missing or
+ * mis-shaped datasets, out-of-range axis indices or status bytes. */
 int store_read_table(const char *path, StoreTable *t, BpsErr *err);
+
+/* Frees every array of t and zeroes it; accepts NULL and a zeroed table. */
 void store_table_free(StoreTable *t);
+
+/* Prints the layout reference as Markdown (root attributes, then every dataset with
+ * type, shape and description, metrics from POINT_METRIC_DEFS). docs/results-format.md
+ * holds this output verbatim; tests/unit_store.c checks that it does. */
+void store_describe(FILE *out);
 
 #endif

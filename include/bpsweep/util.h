@@ -18,6 +18,8 @@ enum {
     BPS_EXIT_OK = 0,
     BPS_EXIT_ERROR = 1,     /* internal or system failure */
     BPS_EXIT_BADINPUT = 2,  /* bad spec, bad data file, bad command line */
+    BPS_EXIT_INCOMPLETE = 3,    /* stopped early (signal, deadline): run again to resume */
+    BPS_EXIT_POINTS_FAILED = 4, /* sweep finished, but some points failed every attempt */
 };
 
 typedef struct {

@@ -1,0 +1,328 @@
+#!/usr/bin/python3
+"""Read a bpsweep results file (results.h5) into plain numpy arrays.
+
+A sweep writes one HDF5 file with one row per grid point (architecture x condition
+x norm-bias target x weight decay x seed). This module turns it into a table you
+can filter and average without knowing anything about the C code.
+
+    import bpsweep_results as br
+
+    res = br.load("results.h5")
+    t = res.table                          # dict: column name -> numpy array, one row per point
+    mask = br.select(t, arch="mlp", status="done")
+    print(t["final_test_acc"][mask].mean())
+    for row in br.group_stats(t, "final_test_acc", by=("arch", "weight_decay")):
+        print(row["arch"], row["weight_decay"], row["mean"], "+-", row["ci95"], "n =", row["n"])
+
+What load() returns (a Results object):
+    table   dict of 1-D arrays, one entry per grid point, in grid order:
+              index, key, arch, cond (names), weight_decay, norm_bias, seed,
+              status ("pending", "done", "diverged" or "failed"),
+              attempts, epochs_run, diverged_epoch (1-based, 0 = did not diverge),
+              wall_seconds, n_params, param_hash, rank, host, finished (Unix time),
+              message (why a point failed), and every metric in /metrics
+              (final_train_loss, final_train_acc, final_test_loss, final_test_acc,
+              param_norm, init_param_norm, ...). Accuracies are fractions in [0, 1].
+    curves  dict name -> [n_points, max_epochs] array, one column per epoch, NaN after
+            the last epoch a point ran (train_loss, train_acc, test_loss, test_acc,
+            lr, epoch_seconds)
+    layers  dict name -> [n_points, max_layers] array, one column per dense layer,
+            NaN beyond a network's depth (frobenius, spectral, effective_rank)
+    spec    the sweep spec (canonical JSON, parsed to a dict)
+    attrs   the file's provenance attributes (spec_hash, bpsweep_version, created, ...)
+    weights [n_points, max_params] float32 final parameters, only with
+            load(path, weights=True) and only if the sweep stored them; else None
+
+Statistics count only points whose status is "done" unless told otherwise: a
+diverged run has no meaningful final accuracy, and pending or failed runs have none.
+
+Run as a script for a short summary of a file:
+
+    /usr/bin/python3 analysis/bpsweep_results.py results.h5
+"""
+
+import argparse
+import json
+import math
+import sys
+
+import h5py
+import numpy as np
+
+FORMAT = "bpsweep-results"
+FORMAT_VERSION = 1
+
+# Datasets load() cannot do without; /run, /metrics, /curves, /layers are read as found.
+REQUIRED = ["spec_json", "axes/architectures", "axes/conditions", "status", "points/key",
+            "points/arch", "points/cond", "points/weight_decay", "points/norm_bias", "points/seed"]
+
+# /status byte -> name
+STATUS_NAMES = {0: "pending", 1: "done", 2: "diverged", 3: "failed"}
+
+# Two-sided 95% quantiles of Student's t distribution, t(0.975, df), for df = 1..30.
+T975 = [
+    12.706204736174698, 4.302652729749464, 3.182446305284263, 2.7764451051977934,
+    2.570581835636314, 2.4469118511449692, 2.3646242515927844, 2.306004135204166,
+    2.2621571628540993, 2.2281388519649385, 2.200985160082949, 2.1788128296634177,
+    2.1603686564610127, 2.1447866879169273, 2.131449545559323, 2.1199052992210112,
+    2.1098155778331806, 2.10092204024096, 2.093024054408263, 2.0859634472658364,
+    2.0796138447276626, 2.0738730679040147, 2.0686576104190406, 2.0638985616280205,
+    2.059538552753294, 2.055529438642871, 2.0518305164802833, 2.048407141795244,
+    2.045229642132703, 2.0422724563012373,
+]
+Z975 = 1.959963984540054  # the same quantile of the normal distribution
+
+
+class Results:
+    """The contents of one results file; see the module documentation."""
+
+    def __init__(self, path, attrs, spec, table, metric_names, curves, layers, weights):
+        self.path = path
+        self.metric_names = metric_names  # the columns of table that came from /metrics
+        self.attrs = attrs
+        self.spec = spec
+        self.table = table
+        self.curves = curves
+        self.layers = layers
+        self.weights = weights
+
+    @property
+    def n_points(self):
+        return len(self.table["index"])
+
+    @property
+    def name(self):
+        """The sweep's name from its spec."""
+        return self.spec.get("name", "?")
+
+
+def _text(value):
+    """A fixed-length HDF5 string (bytes, NUL-padded) as a Python str."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).split(b"\0", 1)[0].decode("utf-8", "replace")
+    return str(value)
+
+
+def _texts(array):
+    """An array of fixed-length strings as a numpy array of str."""
+    return np.array([_text(v) for v in array], dtype=str)
+
+
+def _attr(value):
+    """An HDF5 attribute as a plain Python value."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return _text(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.ndim else value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _read_group(f, name):
+    """Every dataset of group `name` as name -> numpy array ({} if there is no group)."""
+    if name not in f:
+        return {}
+    out = {}
+    for key, ds in f[name].items():
+        data = ds[()]
+        out[key] = _texts(data) if data.dtype.kind == "S" else data
+    return out
+
+
+def load(path, weights=False):
+    """Read the results file at `path` into a Results object.
+
+    Raises ValueError if the file is not a bpsweep results file or was written in a
+    newer format version, OSError if it cannot be opened as HDF5; messages start
+    with the path."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise OSError(f"{path}: cannot open as HDF5 ({e})") from None
+    with f:
+        attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        if attrs.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a bpsweep results file "
+                             f"(attribute format is {attrs.get('format')!r}, expected {FORMAT!r})")
+        if int(attrs.get("format_version", 0)) > FORMAT_VERSION:
+            raise ValueError(f"{path}: written in results format version "
+                             f"{attrs['format_version']}, this script reads up to "
+                             f"{FORMAT_VERSION}; update the analysis scripts")
+        missing = [d for d in REQUIRED if d not in f]
+        if missing:
+            raise ValueError(f"{path}: incomplete results file, missing {', '.join(missing)}")
+        spec_text = f["spec_json"][()]
+        if isinstance(spec_text, np.ndarray):  # a one-element array instead of a scalar
+            spec_text = spec_text.reshape(-1)[0]
+        spec = json.loads(_text(spec_text))
+
+        points = _read_group(f, "points")
+        arch_names = _texts(f["axes/architectures"][()])
+        cond_names = _texts(f["axes/conditions"][()])
+        status = f["status"][()]
+        n = len(status)
+
+        table = {
+            "index": np.arange(n),
+            "key": points["key"],
+            "arch": arch_names[points["arch"]],
+            "cond": cond_names[points["cond"]],
+            "weight_decay": points["weight_decay"],
+            "norm_bias": points["norm_bias"],
+            "seed": points["seed"],
+            "status": np.array([STATUS_NAMES.get(int(s), f"unknown({int(s)})") for s in status],
+                               dtype=str),
+        }
+        table.update(_read_group(f, "run"))      # attempts, epochs_run, wall_seconds, ...
+        metrics = _read_group(f, "metrics")      # final_test_acc, param_norm, ...
+        table.update(metrics)
+
+        curves = _read_group(f, "curves")
+        layers = _read_group(f, "layers")
+        w = f["weights"][()] if weights and "weights" in f else None
+
+    return Results(path, attrs, spec, table, list(metrics), curves, layers, w)
+
+
+def select(table, **conditions):
+    """Boolean mask of the rows that satisfy every condition.
+
+    Each keyword names a column; its value is either one value (rows equal to it),
+    a list/tuple/set of values (rows equal to any of them), or a function taking
+    the column array and returning a boolean array. Numbers are compared exactly, so
+    use the values of the spec (5e-4 matches 0.0005).
+
+        select(t, arch="mlp", status="done", weight_decay=[0, 5e-4])
+        select(t, final_test_acc=lambda a: a > 0.85)
+    """
+    mask = np.ones(len(table["index"]), dtype=bool)
+    for column, want in conditions.items():
+        if column not in table:
+            raise KeyError(f"no column {column!r}; columns are {', '.join(table)}")
+        values = table[column]
+        if callable(want):
+            mask &= np.asarray(want(values), dtype=bool)
+        elif isinstance(want, (list, tuple, set, frozenset)):
+            mask &= np.isin(values, list(want))
+        else:
+            mask &= values == want
+    return mask
+
+
+def t_quantile_975(df):
+    """t(0.975, df): the 95% two-sided quantile of Student's t with df degrees of freedom.
+
+    Exact table for df <= 30; above, the Cornish-Fisher expansion around the normal
+    quantile (error below 1e-7)."""
+    if df < 1:
+        return math.nan
+    if df <= 30:
+        return T975[int(df) - 1]
+    z = Z975
+    return (z + (z**3 + z) / (4 * df)
+            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * df**4))
+
+
+def describe(values):
+    """n, mean, std (n-1 in the denominator), sem, ci95 (half-width of the 95%
+    t-interval of the mean), min and max of the finite entries of `values`.
+    Statistics that need more values than there are come out as NaN."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    out = {"n": n, "mean": math.nan, "std": math.nan, "sem": math.nan, "ci95": math.nan,
+           "min": math.nan, "max": math.nan}
+    if n >= 1:
+        out.update(mean=float(v.mean()), min=float(v.min()), max=float(v.max()))
+    if n >= 2:
+        std = float(v.std(ddof=1))
+        sem = std / math.sqrt(n)
+        out.update(std=std, sem=sem, ci95=t_quantile_975(n - 1) * sem)
+    return out
+
+
+def group_stats(table, value, by=("arch", "cond", "norm_bias", "weight_decay"),
+                statuses=("done",), where=None):
+    """Statistics of column `value` over the rows of each group.
+
+    Rows are grouped by the columns in `by` (in order of first appearance, which is
+    grid order); `where` is an optional boolean mask from select(). Only rows whose
+    status is in `statuses` count (statuses=None counts every row), and NaN values are
+    left out. Returns a list of dicts, one per group: the `by` columns, the fields of
+    describe() (n, mean, std, sem, ci95, min, max) and n_skipped, the rows of the
+    group that did not count. A group whose rows were all skipped has n = 0 and NaN
+    statistics, so nothing disappears silently."""
+    rows_in = np.ones(len(table["index"]), dtype=bool) if where is None else np.asarray(where)
+    counted = rows_in.copy()
+    if statuses is not None:
+        counted &= np.isin(table["status"], list(statuses))
+
+    groups = {}  # group values -> row indices (dicts keep insertion order)
+    for i in np.flatnonzero(rows_in):
+        k = tuple(table[c][i].item() for c in by)
+        groups.setdefault(k, []).append(i)
+
+    values = np.asarray(table[value], dtype=float)
+    out = []
+    for k, idx in groups.items():
+        idx = np.array(idx)
+        use = idx[counted[idx]]
+        row = dict(zip(by, k))
+        row.update(describe(values[use]))
+        row["n_skipped"] = len(idx) - row["n"]
+        out.append(row)
+    return out
+
+
+def summary(res):
+    """A few lines describing a results file: provenance, status counts and the final
+    test accuracy per architecture and condition."""
+    t, a = res.table, res.attrs
+    lines = [
+        f"{res.path}: sweep {res.name!r}, spec hash {a.get('spec_hash', '?')}",
+        f"  written by bpsweep {a.get('bpsweep_version', '?')} "
+        f"({a.get('bpsweep_commit', '?')}), created {a.get('created', '?')}",
+        f"  {res.n_points} points; curves {a.get('max_epochs', '?')} epochs, "
+        f"layers {a.get('max_layers', '?')}, weights "
+        + ("stored" if int(a.get("max_params", 0) or 0) > 0 else "not stored"),
+    ]
+    counts = [f"{np.count_nonzero(t['status'] == s)} {s}" for s in STATUS_NAMES.values()]
+    other = np.count_nonzero(~np.isin(t["status"], list(STATUS_NAMES.values())))
+    if other:
+        counts.append(f"{other} unknown")
+    lines.append("  status: " + ", ".join(counts))
+    for i in np.flatnonzero(t["status"] == "failed")[:5]:
+        lines.append(f"    failed {t['key'][i]}: {t['message'][i] if 'message' in t else ''}")
+
+    if "final_test_acc" in t:
+        lines.append("  final test accuracy (%) of the done points, pooled over weight decay, "
+                     "norm bias and seed:")
+        lines.append(f"    {'architecture':<24} {'condition':<16} "
+                     f"{'mean':>6} {'min':>6} {'max':>6}   n")
+        for r in group_stats(t, "final_test_acc", by=("arch", "cond")):
+            lines.append(f"    {r['arch']:<24} {r['cond']:<16} {100 * r['mean']:6.2f} "
+                         f"{100 * r['min']:6.2f} {100 * r['max']:6.2f}  {r['n']:2d}"
+                         + (f" (+{r['n_skipped']} not counted)" if r["n_skipped"] else ""))
+    lines.append("  metrics: " + ", ".join(res.metric_names))
+    lines.append("  curves: " + ", ".join(res.curves) + "; layers: " + ", ".join(res.layers))
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Print a short summary of a bpsweep results file.")
+    parser.add_argument("results", help="results file written by bpsweep (results.h5)")
+    args = parser.parse_args()
+    try:
+        res = load(args.results)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"bpsweep_results.py: {e}", file=sys.stderr)
+        return 2
+    print(summary(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+/* plan: calibration of the trainer and the estimates of a sweep's cost. */
+#include "bpsweep/plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpsweep/grid.h"
+#include "bpsweep/store.h"
+#include "bpsweep/train.h"
+
+/* Seconds per optimizer step of a trainer on real batches of train, measured over at
+ * least 3 steps and about 0.2 s after one warm-up step. */
+static double time_steps(Trainer *t, const Dataset *train)
+{
+    int B = t->cfg.batch_size < train->n ? t->cfg.batch_size : train->n;
+    trainer_step(t, train->x, train->y, B, 1e-4, NULL);
+    int steps = 0;
+    double t0 = bps_now(), dt;
+    do {
+        trainer_step(t, train->x, train->y, B, 1e-4, NULL);
+        steps++;
+    } while ((dt = bps_now() - t0) < 0.2 || steps < 3);
+    return dt / steps * ((double)t->cfg.batch_size / B);
+}
+
+/* Memory of a trainer: parameters, gradients, momentum, per-layer caches, scratch. */
+static size_t trainer_bytes(const Trainer *t)
+{
+    const Net *net = t->net;
+    size_t b = 3 * net->n_params * sizeof(float) + net->n_buffers * sizeof(float);
+    for (int l = 0; l < net->n_layers; l++)
+        b += 4 * (size_t)net->max_batch * (size_t)net->layers[l].out * sizeof(float);
+    b += 2 * (size_t)net->max_batch * (size_t)net->max_width * sizeof(float);
+    return b;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* Wall time of longest-first list scheduling of the points on w workers. */
+static double makespan(double *seconds, int64_t n, int w)
+{
+    qsort(seconds, (size_t)n, sizeof *seconds, cmp_desc);
+    double *load = xcalloc((size_t)w, sizeof *load), span = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int k = 0;
+        for (int j = 1; j < w; j++)
+            if (load[j] < load[k])
+                k = j;
+        load[k] += seconds[i];
+        if (load[k] > span)
+            span = load[k];
+    }
+    free(load);
+    return span;
+}
+
+int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *test, Plan *plan,
+              BpsErr *err)
+{
+    memset(plan, 0, sizeof *plan);
+    if (ranks < 1)
+        return bps_fail(err, "--ranks must be at least 1");
+    plan->n_points = grid_size(spec);
+    plan->ranks = ranks;
+    plan->workers = ranks > 1 ? ranks - 1 : 1;
+    plan->n_groups = spec->n_arch * spec->n_cond;
+    plan->groups = xcalloc((size_t)plan->n_groups, sizeof *plan->groups);
+    plan->data_bytes = (size_t)train->n * ((size_t)train->d * sizeof(float) + 1) +
+                       (size_t)test->n * ((size_t)test->d * sizeof(float) + 1);
+    for (int g = 0; g < plan->n_groups; g++) {
+        PlanGroup *pg = &plan->groups[g];
+        pg->arch = g / spec->n_cond;
+        pg->cond = g % spec->n_cond;
+        GridPoint gp = {pg->arch, pg->cond, 0, 0, 0};
+        NetConfig net;
+        TrainConfig cfg;
+        uint64_t seed;
+        grid_point_config(spec, gp, train->d, train->classes, &net, &cfg, &seed);
+        pg->n_params = nn_param_count(&net);
+        /* the same architecture at the same batch size costs the same */
+        for (int h = 0; h < g; h++) {
+            const PlanGroup *prev = &plan->groups[h];
+            if (prev->arch == pg->arch &&
+                spec->cond[prev->cond].train.batch_size == cfg.batch_size) {
+                pg->step_seconds = prev->step_seconds;
+                pg->trainer_bytes = prev->trainer_bytes;
+            }
+        }
+        if (pg->step_seconds == 0) {
+            Trainer *t = trainer_new(&net, &cfg, seed);
+            if (!t) {
+                plan_free(plan);
+                return bps_fail(err, "architecture %s: out of memory building the net "
+                                "(%zu parameters)", spec->arch[pg->arch].name, pg->n_params);
+            }
+            pg->step_seconds = time_steps(t, train);
+            pg->trainer_bytes = trainer_bytes(t);
+            trainer_free(t);
+        }
+        /* an epoch: its steps, plus the test-set evaluation (a forward pass costs about
+         * a third of a step); at the end both sets are evaluated once more */
+        double per_sample = pg->step_seconds / cfg.batch_size;
+        int steps = cfg.drop_last ? train->n / cfg.batch_size
+                                  : (train->n + cfg.batch_size - 1) / cfg.batch_size;
+        double epoch = steps * pg->step_seconds + per_sample / 3 * test->n;
+        pg->point_seconds = cfg.epochs * epoch + per_sample / 3 * (train->n + test->n);
+        if (pg->trainer_bytes > plan->rank_bytes)
+            plan->rank_bytes = pg->trainer_bytes;
+    }
+    int64_t per_group = plan->n_points / plan->n_groups;
+    double *seconds = xmalloc((size_t)plan->n_points * sizeof *seconds);
+    for (int64_t i = 0; i < plan->n_points; i++) {
+        seconds[i] = plan->groups[i / per_group].point_seconds;
+        plan->core_seconds += seconds[i];
+    }
+    plan->wall_seconds = makespan(seconds, plan->n_points, plan->workers);
+    free(seconds);
+    StoreShape shape = store_shape(spec, train->d, train->classes);
+    plan->file_bytes = store_file_bytes(&shape);
+    return 0;
+}
+
+void plan_free(Plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->groups);
+    plan->groups = NULL;
+}
+
+static void human_bytes(size_t b, char *buf, size_t len)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+static void human_time(double s, char *buf, size_t len)
+{
+    if (s < 120)
+        snprintf(buf, len, "%.1f s", s);
+    else if (s < 7200)
+        snprintf(buf, len, "%.1f min", s / 60);
+    else
+        snprintf(buf, len, "%.1f h", s / 3600);
+}
+
+void plan_print(FILE *out, const Spec *spec, const Plan *plan)
+{
+    char a[32], b[32], c[32];
+    fprintf(out, "sweep %s: %lld points (%d architectures x %d conditions x %d norm-bias x "
+            "%d weight decays x %d seeds)\n", spec->name, (long long)plan->n_points, spec->n_arch,
+            spec->n_cond, spec->n_nb, spec->n_wd, spec->n_seed);
+    fprintf(out, "\n%-28s %-14s %12s %12s %12s\n", "architecture", "condition", "parameters",
+            "step", "per point");
+    for (int g = 0; g < plan->n_groups; g++) {
+        const PlanGroup *pg = &plan->groups[g];
+        human_time(pg->point_seconds, a, sizeof a);
+        fprintf(out, "%-28s %-14s %12zu %9.2f ms %12s\n", spec->arch[pg->arch].name,
+                spec->cond[pg->cond].name, pg->n_params, pg->step_seconds * 1e3, a);
+    }
+    human_time(plan->wall_seconds, a, sizeof a);
+    fprintf(out, "\ncompute:      %.2f core-hours (%.0f core-seconds)\n",
+            plan->core_seconds / 3600, plan->core_seconds);
+    fprintf(out, "wall time:    %s on %d rank%s (%d worker%s; longest points first)\n", a,
+            plan->ranks, plan->ranks == 1 ? "" : "s", plan->workers,
+            plan->workers == 1 ? "" : "s");
+    human_bytes(plan->data_bytes, a, sizeof a);
+    human_bytes(plan->rank_bytes, b, sizeof b);
+    human_bytes(plan->file_bytes, c, sizeof c);
+    fprintf(out, "memory:       %s of data once per node (shared), plus %s per rank for the "
+            "largest net, plus the MPI and BLAS runtime (~30 MiB per rank)\n", a, b);
+    fprintf(out, "results file: %s\n", c);
+    fprintf(out, "(estimates from a short calibration on this machine; cluster nodes differ)\n");
+}

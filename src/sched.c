@@ -1,0 +1,521 @@
+/* sched: coordinator / worker protocol over MPI, node-shared data, progress.
+ *
+ * Protocol (tags below; messages are fixed structs sent as bytes: all ranks of a
+ * sweep run the same binary on one machine type):
+ *   worker -> 0  TAG_REPORT  Report: the point it just finished (point = -1 on the
+ *                            first request), its status, time and test accuracy
+ *   0 -> worker  TAG_LEASE   Lease: the next point and its attempt number, or
+ *                            point = -1: stop
+ * A worker is never told to wait: when nothing is pending but points are still
+ * running (and may fail and be retried), the coordinator parks its request and
+ * answers it when there is work again or the sweep is over. */
+#define _POSIX_C_SOURCE 200809L
+#include "bpsweep/sched.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpsweep/data.h"
+#include "bpsweep/grid.h"
+#include "bpsweep/lease.h"
+#include "bpsweep/point.h"
+#include "bpsweep/progress.h"
+#include "bpsweep/store.h"
+#include "bpsweep/util.h"
+
+enum { TAG_REPORT = 1, TAG_LEASE = 2 };
+
+typedef struct {
+    int64_t point;   /* -1: no point yet */
+    int32_t status;  /* PointStatus */
+    int32_t pad;
+    double seconds;
+    double test_acc;
+} Report;
+
+typedef struct {
+    int64_t point;   /* -1: stop */
+    int32_t attempt;
+    int32_t pad;
+} Lease;
+
+/* ---- data once per node ------------------------------------------------------------ */
+
+typedef struct {
+    MPI_Win win;
+    Dataset train, test;
+} SharedData;
+
+static size_t align64(size_t n)
+{
+    return (n + 63) / 64 * 64;
+}
+
+/* Collective over comm: the first rank of every node loads the data set and copies
+ * it into a shared-memory window; every rank of the node gets views into it. Returns
+ * the same result on every rank; on failure err holds the message (on the ranks
+ * whose node leader saw it; others get a generic one). */
+static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd, BpsErr *err)
+{
+    memset(sd, 0, sizeof *sd);
+    sd->win = MPI_WIN_NULL;
+    MPI_Comm node;
+    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int node_rank;
+    MPI_Comm_rank(node, &node_rank);
+
+    Dataset tr = {0}, te = {0};
+    int64_t meta[7] = {0}; /* failed, train n/d/classes, test n/d/classes */
+    if (node_rank == 0) {
+        meta[0] = dataset_load(cfg, &tr, &te, err) != 0;
+        meta[1] = tr.n, meta[2] = tr.d, meta[3] = tr.classes;
+        meta[4] = te.n, meta[5] = te.d, meta[6] = te.classes;
+    }
+    MPI_Bcast(meta, 7, MPI_INT64_T, 0, node);
+    int bad = (int)meta[0];
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm); /* every node agrees */
+    if (bad) {
+        if (!meta[0])
+            bps_fail(err, "the data set could not be loaded on another node");
+        MPI_Comm_free(&node);
+        return -1;
+    }
+    size_t x_tr = align64((size_t)meta[1] * (size_t)meta[2] * sizeof(float));
+    size_t y_tr = align64((size_t)meta[1]);
+    size_t x_te = align64((size_t)meta[4] * (size_t)meta[5] * sizeof(float));
+    size_t y_te = align64((size_t)meta[4]);
+    size_t total = x_tr + y_tr + x_te + y_te;
+    unsigned char *base = NULL;
+    MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)total : 0, 1, MPI_INFO_NULL, node, &base,
+                            &sd->win);
+    if (node_rank != 0) {
+        MPI_Aint size;
+        int disp;
+        MPI_Win_shared_query(sd->win, 0, &size, &disp, &base);
+    }
+    MPI_Win_fence(0, sd->win); /* REQUIRED: opens the epoch in which the leader fills it */
+    if (node_rank == 0) {
+        memcpy(base, tr.x, (size_t)tr.n * (size_t)tr.d * sizeof(float));
+        memcpy(base + x_tr, tr.y, (size_t)tr.n);
+        memcpy(base + x_tr + y_tr, te.x, (size_t)te.n * (size_t)te.d * sizeof(float));
+        memcpy(base + x_tr + y_tr + x_te, te.y, (size_t)te.n);
+        dataset_free(&tr);
+        dataset_free(&te);
+    }
+    MPI_Win_fence(0, sd->win); /* REQUIRED: the copies are visible to the node after it */
+    MPI_Comm_free(&node);
+    sd->train = (Dataset){(int)meta[1], (int)meta[2], (int)meta[3], (float *)(void *)base,
+                          base + x_tr, true};
+    sd->test = (Dataset){(int)meta[4], (int)meta[5], (int)meta[6],
+                         (float *)(void *)(base + x_tr + y_tr), base + x_tr + y_tr + x_te, true};
+    return 0;
+}
+
+static void shared_data_free(SharedData *sd)
+{
+    if (sd->win != MPI_WIN_NULL)
+        MPI_Win_free(&sd->win);
+}
+
+/* ---- one point on a worker --------------------------------------------------------- */
+
+typedef struct {
+    MPI_Comm comm;
+    int rank;
+    const Spec *spec;
+    Store *store;
+    const SharedData *data;
+    char host[STORE_HOST_MAX];
+    int trace_fd;            /* BPSWEEP_TRACE, or -1 */
+    const char *inject_fail; /* BPSWEEP_INJECT_FAIL, or NULL */
+} Worker;
+
+static void trace(const Worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One whole line per write(2) with O_APPEND: lines of all ranks interleave intact. */
+static void trace(const Worker *w, const char *fmt, ...)
+{
+    if (w->trace_fd < 0)
+        return;
+    char line[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0 && write(w->trace_fd, line, (size_t)n) != n)
+        fprintf(stderr, "bpsweep: rank %d: trace write failed: %s\n", w->rank, strerror(errno));
+}
+
+static void trace_epoch(void *ctx, int64_t point, int epoch)
+{
+    const Worker *w = ctx;
+    trace(w, "%lld %d %d\n", (long long)point, epoch, w->rank);
+}
+
+static bool injected_failure(const Worker *w, int64_t point, int attempt)
+{
+    if (!w->inject_fail || attempt != 1)
+        return false;
+    for (const char *s = w->inject_fail; *s;) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s)
+            break;
+        if (v == point)
+            return true;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return false;
+}
+
+/* Trains a point and writes its row; a failure to write aborts the job: the row of a
+ * finished point must not silently go missing. */
+static Report worker_run_point(Worker *w, int64_t point, int attempt)
+{
+    PointResult res;
+    BpsErr err;
+    PointOptions opt = {0};
+    opt.keep_weights = w->spec->store_weights;
+    opt.epoch_start = trace_epoch;
+    opt.epoch_ctx = w;
+    trace(w, "%lld start %d %d\n", (long long)point, w->rank, attempt);
+    if (injected_failure(w, point, attempt)) {
+        memset(&res, 0, sizeof res);
+        res.index = point;
+        res.status = POINT_FAILED;
+        snprintf(res.message, sizeof res.message, "injected failure (BPSWEEP_INJECT_FAIL)");
+    } else if (point_train(w->spec, point, &w->data->train, &w->data->test, &opt, &res, &err)) {
+        res.status = POINT_FAILED;
+        snprintf(res.message, sizeof res.message, "%.*s", (int)sizeof res.message - 1, err.msg);
+    }
+    if (res.status == POINT_FAILED)
+        fprintf(stderr, "bpsweep: rank %d: point %lld attempt %d failed: %s\n", w->rank,
+                (long long)point, attempt, res.message);
+    RowInfo info = {w->rank, "", attempt, progress_clock()};
+    memcpy(info.host, w->host, sizeof info.host);
+    if (store_write_row(w->store, &res, &info, &err) != 0) {
+        fprintf(stderr, "bpsweep: rank %d: cannot write the row of point %lld: %s\n", w->rank,
+                (long long)point, err.msg);
+        MPI_Abort(w->comm, BPS_EXIT_ERROR);
+    }
+    Report rep = {point, (int32_t)res.status, 0, res.wall_seconds,
+                  res.metric[M_final_test_acc] ? res.metric[M_final_test_acc][0] : (double)NAN};
+    point_result_free(&res);
+    return rep;
+}
+
+static void worker_loop(Worker *w)
+{
+    Report rep = {-1, 0, 0, 0.0, (double)NAN};
+    for (;;) {
+        MPI_Send(&rep, (int)sizeof rep, MPI_BYTE, 0, TAG_REPORT, w->comm);
+        Lease ls;
+        MPI_Recv(&ls, (int)sizeof ls, MPI_BYTE, 0, TAG_LEASE, w->comm, MPI_STATUS_IGNORE);
+        if (ls.point < 0)
+            return;
+        rep = worker_run_point(w, ls.point, ls.attempt);
+    }
+}
+
+/* ---- the coordinator's view: leases and progress ----------------------------------- */
+
+typedef struct {
+    const Spec *spec;
+    const SweepOptions *opt;
+    Leases *leases;
+    Progress progress;
+    char progress_file[4096];
+    bool tty;
+    double last_line, last_json, last_bar;
+    int64_t per_arch;        /* points per architecture (grid order: arch outermost) */
+} Coordinator;
+
+static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt,
+                       const SharedData *data, int n_workers)
+{
+    memset(c, 0, sizeof *c);
+    c->spec = spec;
+    c->opt = opt;
+    int64_t n = grid_size(spec);
+    int n_groups = spec->n_arch * spec->n_cond;
+    double *cost = xmalloc((size_t)n_groups * sizeof *cost);
+    for (int g = 0; g < n_groups; g++) {
+        GridPoint gp = {g / spec->n_cond, g % spec->n_cond, 0, 0, 0};
+        cost[g] = grid_cost(spec, gp, data->train.d, data->train.classes, data->train.n);
+    }
+    c->leases = lease_new(n, n_groups, cost, opt->max_attempts, n_workers);
+    free(cost);
+    c->per_arch = n / spec->n_arch;
+
+    Progress *p = &c->progress;
+    snprintf(p->state, sizeof p->state, "running");
+    gethostname(p->host, sizeof p->host - 1);
+    p->pid = (long)getpid();
+    p->started = p->updated = progress_clock();
+    p->eta_seconds = NAN;
+    p->n.pending = n;
+    p->n_arch = spec->n_arch;
+    p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
+    for (int a = 0; a < spec->n_arch; a++) {
+        snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
+        p->arch[a].n.pending = c->per_arch;
+        p->arch[a].best_test_acc = NAN;
+    }
+    progress_path(opt->output, c->progress_file, sizeof c->progress_file);
+    c->tty = isatty(fileno(opt->log));
+}
+
+static void coord_free(Coordinator *c)
+{
+    lease_free(c->leases);
+    progress_free(&c->progress);
+}
+
+static int64_t *count_slot(ProgressCounts *n, LeaseState s)
+{
+    switch (s) {
+    case LEASE_PENDING:
+        return &n->pending;
+    case LEASE_RUNNING:
+        return &n->running;
+    case LEASE_DONE:
+        return &n->done;
+    case LEASE_DIVERGED:
+        return &n->diverged;
+    case LEASE_FAILED:
+        return &n->failed;
+    }
+    return &n->pending;
+}
+
+/* Moves a point between the per-architecture counters of the progress. */
+static void coord_count(Coordinator *c, int64_t point, LeaseState from, LeaseState to)
+{
+    ProgressCounts *n = &c->progress.arch[point / c->per_arch].n;
+    (*count_slot(n, from))--;
+    (*count_slot(n, to))++;
+}
+
+static int64_t coord_lease(Coordinator *c, int worker, int *attempt)
+{
+    int64_t p = lease_next(c->leases, worker);
+    if (p >= 0) {
+        coord_count(c, p, LEASE_PENDING, LEASE_RUNNING);
+        *attempt = lease_attempts(c->leases, p);
+    }
+    return p;
+}
+
+static void coord_finish(Coordinator *c, const Report *r, int worker)
+{
+    LeaseState s = lease_finish(c->leases, r->point, (PointStatus)r->status, r->seconds, worker);
+    coord_count(c, r->point, LEASE_RUNNING, s);
+    ProgressArch *a = &c->progress.arch[r->point / c->per_arch];
+    if (s == LEASE_DONE && isfinite(r->test_acc) &&
+        (!isfinite(a->best_test_acc) || r->test_acc > a->best_test_acc))
+        a->best_test_acc = r->test_acc;
+}
+
+/* Progress output: a bar on a terminal (at most 5 redraws a second), else a plain line
+ * every progress_interval seconds; the JSON file at most once a second and at least
+ * every 10 seconds. force: write everything now (start, end). */
+static void coord_progress(Coordinator *c, int n_workers, bool force)
+{
+    double now = progress_clock();
+    Progress *p = &c->progress;
+    LeaseCounts lc = lease_counts(c->leases);
+    p->n = (ProgressCounts){lc.pending, lc.running, lc.done, lc.diverged, lc.failed};
+    FILE *log = c->opt->log;
+    if (c->tty && (force || now - c->last_bar >= 0.2)) {
+        p->eta_seconds = lease_remaining_seconds(c->leases) / (n_workers > 0 ? n_workers : 1);
+        char line[512];
+        progress_bar(p, now, 30, line, sizeof line);
+        fprintf(log, "\r\033[K%s", line);
+        fflush(log);
+        c->last_bar = now;
+    } else if (!c->tty && (force || now - c->last_line >= c->opt->progress_interval)) {
+        p->eta_seconds = lease_remaining_seconds(c->leases) / (n_workers > 0 ? n_workers : 1);
+        char line[512];
+        progress_line(p, now, line, sizeof line);
+        fprintf(log, "bpsweep: %s\n", line);
+        fflush(log);
+        c->last_line = now;
+    }
+    if (force || now - c->last_json >= 1.0) {
+        p->eta_seconds = lease_remaining_seconds(c->leases) / (n_workers > 0 ? n_workers : 1);
+        p->updated = now;
+        BpsErr err;
+        if (progress_write(c->progress_file, p, &err) != 0)
+            fprintf(log, "bpsweep: warning: %s\n", err.msg);
+        c->last_json = now;
+    }
+}
+
+/* Waiting without taking a core: spin only briefly after a message (the next one is
+ * often close behind when points are short), then sleep with a growing interval. */
+typedef struct {
+    double last_message;
+    long sleep_ns;
+} Backoff;
+
+static void backoff_wait(Backoff *b)
+{
+    if (bps_now() - b->last_message < 200e-6)
+        return;
+    struct timespec ts = {0, b->sleep_ns};
+    nanosleep(&ts, NULL);
+    b->sleep_ns = b->sleep_ns * 2 > 2000000 ? 2000000 : b->sleep_ns * 2;
+}
+
+static void backoff_reset(Backoff *b)
+{
+    b->last_message = bps_now();
+    b->sleep_ns = 50000;
+}
+
+static void send_lease(MPI_Comm comm, int worker, int64_t point, int attempt)
+{
+    Lease ls = {point, attempt, 0};
+    MPI_Send(&ls, (int)sizeof ls, MPI_BYTE, worker, TAG_LEASE, comm);
+}
+
+static void coordinator_loop(Coordinator *c, MPI_Comm comm, int n_workers)
+{
+    int active = n_workers, n_parked = 0;
+    int *parked = xmalloc((size_t)n_workers * sizeof *parked);
+    Backoff bo;
+    backoff_reset(&bo);
+    while (active > 0) {
+        int flag;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_REPORT, comm, &flag, &st);
+        if (!flag) {
+            coord_progress(c, n_workers, false);
+            backoff_wait(&bo);
+            continue;
+        }
+        backoff_reset(&bo);
+        Report rep;
+        int w = st.MPI_SOURCE;
+        MPI_Recv(&rep, (int)sizeof rep, MPI_BYTE, w, TAG_REPORT, comm, MPI_STATUS_IGNORE);
+        if (rep.point >= 0)
+            coord_finish(c, &rep, w);
+        parked[n_parked++] = w;
+        /* serve every parked worker that can be served: the new request, and others
+         * when a failure re-queued a point or the sweep is over */
+        for (int i = 0; i < n_parked;) {
+            int attempt;
+            int64_t p = coord_lease(c, parked[i], &attempt);
+            if (p >= 0 || lease_all_finished(c->leases)) {
+                send_lease(comm, parked[i], p, p >= 0 ? attempt : 0);
+                if (p < 0)
+                    active--;
+                parked[i] = parked[--n_parked];
+            } else {
+                i++;
+            }
+        }
+        coord_progress(c, n_workers, false);
+    }
+    free(parked);
+}
+
+static void serial_loop(Coordinator *c, Worker *w)
+{
+    int attempt;
+    int64_t p;
+    while ((p = coord_lease(c, 0, &attempt)) >= 0) {
+        Report rep = worker_run_point(w, p, attempt);
+        coord_finish(c, &rep, 0);
+        coord_progress(c, 1, false);
+    }
+}
+
+/* ---- the sweep ------------------------------------------------------------------------ */
+
+static int open_trace(void)
+{
+    const char *path = getenv("BPSWEEP_TRACE");
+    if (!path || !*path)
+        return -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        fprintf(stderr, "bpsweep: warning: BPSWEEP_TRACE=%s: %s\n", path, strerror(errno));
+    return fd;
+}
+
+int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    double t0 = bps_now();
+    BpsErr err;
+    SharedData data;
+    if (shared_data_load(comm, &spec->data, &data, &err) != 0) {
+        if (rank == 0)
+            fprintf(opt->log, "bpsweep: %s\n", err.msg);
+        return BPS_EXIT_BADINPUT;
+    }
+    if (store_create(comm, opt->output, spec, data.train.d, data.train.classes, &err) != 0) {
+        if (rank == 0)
+            fprintf(opt->log, "bpsweep: %s\n", err.msg);
+        shared_data_free(&data);
+        return BPS_EXIT_BADINPUT;
+    }
+    Worker w = {comm, rank, spec, NULL, &data, "", open_trace(), getenv("BPSWEEP_INJECT_FAIL")};
+    gethostname(w.host, sizeof w.host - 1);
+    if (store_open(comm, opt->output, &w.store, &err) != 0) {
+        if (rank == 0)
+            fprintf(opt->log, "bpsweep: %s\n", err.msg);
+        shared_data_free(&data);
+        return BPS_EXIT_ERROR;
+    }
+
+    int n_workers = size > 1 ? size - 1 : 1;
+    int code = BPS_EXIT_OK;
+    if (rank == 0) {
+        Coordinator c;
+        coord_init(&c, spec, opt, &data, n_workers);
+        fprintf(opt->log, "bpsweep: %lld points on %d worker%s (%d rank%s); results in %s\n",
+                (long long)grid_size(spec), n_workers, n_workers == 1 ? "" : "s", size,
+                size == 1 ? "" : "s", opt->output);
+        coord_progress(&c, n_workers, true);
+        if (size == 1)
+            serial_loop(&c, &w);
+        else
+            coordinator_loop(&c, comm, n_workers);
+        snprintf(c.progress.state, sizeof c.progress.state, "finished");
+        coord_progress(&c, n_workers, true);
+        if (c.tty)
+            fputc('\n', opt->log);
+        LeaseCounts n = lease_counts(c.leases);
+        fprintf(opt->log,
+                "bpsweep: sweep finished in %.1f s: %lld done, %lld diverged, %lld failed; "
+                "results in %s\n",
+                bps_now() - t0, (long long)n.done, (long long)n.diverged, (long long)n.failed,
+                opt->output);
+        if (n.failed > 0)
+            code = BPS_EXIT_POINTS_FAILED;
+        coord_free(&c);
+    } else {
+        worker_loop(&w);
+    }
+    int close_failed = store_close(w.store, &err) != 0;
+    if (close_failed)
+        fprintf(stderr, "bpsweep: rank %d: %s\n", rank, err.msg);
+    MPI_Allreduce(MPI_IN_PLACE, &close_failed, 1, MPI_INT, MPI_MAX, comm);
+    MPI_Bcast(&code, 1, MPI_INT, 0, comm);
+    if (close_failed)
+        code = BPS_EXIT_ERROR;
+    if (w.trace_fd >= 0)
+        close(w.trace_fd);
+    shared_data_free(&data);
+    return code;
+}
