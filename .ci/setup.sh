@@ -15,7 +15,7 @@ PACKAGES=(
     libopenmpi-dev openmpi-bin libopenblas-dev liblapacke-dev
     libhdf5-openmpi-dev hdf5-tools libcjson-dev zlib1g-dev
     dataset-fashion-mnist
-    python3-h5py python3-numpy python3-matplotlib python3-torch
+    python3-h5py python3-numpy python3-matplotlib python3-torch python3-mpi4py
 )
 
 deps() {
@@ -63,8 +63,18 @@ run_tests() {
 
 demo() {
     build "$root/build"
-    "$root/build/bpsweep" train "$root/sweeps/demo.json" --list
-    "$root/build/bpsweep" train "$root/sweeps/demo.json" --point 0
+    local out=$root/results/demo.h5 ranks=$((jobs + 1))
+    mkdir -p "$root/results"
+    rm -f "$out" "$out.progress.json" # the demo starts afresh each time
+    echo "running sweeps/demo.json on $ranks MPI ranks (1 coordinator, $jobs workers)"
+    "$root/build/bpsweep" plan "$root/sweeps/demo.json" --ranks "$ranks"
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+        mpirun --oversubscribe --bind-to none -np "$ranks" \
+        "$root/build/bpsweep" run "$root/sweeps/demo.json" -o "$out"
+    "$root/build/bpsweep" status "$out"
+    "$root/build/bpsweep" export "$out" --csv "$root/results/demo.csv"
+    /usr/bin/python3 "$root/analysis/plot_accuracy_vs_wd.py" "$out" -o "$root/results/demo.png"
+    echo "results: $out, table: results/demo.csv, figure: results/demo.png"
 }
 
 case "${1:-}" in

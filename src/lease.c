@@ -2,6 +2,7 @@
 #include "bpsweep/lease.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "bpsweep/util.h"
@@ -222,6 +223,8 @@ bool lease_all_finished(const Leases *l)
 
 double lease_remaining_seconds(const Leases *l)
 {
+    if (l->cost_units_sum == 0)
+        return NAN; /* nothing measured yet: model costs have no unit */
     double s = 0.0;
     for (int g = 0; g < l->n_groups; g++) {
         const Group *gr = &l->group[g];

@@ -63,7 +63,8 @@ bool lease_all_finished(const Leases *l);
 /* Estimated seconds for one point of the point's group. */
 double lease_estimate(const Leases *l, int64_t point);
 
-/* Estimated seconds of work left: pending plus half of running, summed. */
+/* Estimated seconds of work left: pending plus half of running, summed; NaN until a
+ * point has finished (model costs have no time unit before that). */
 double lease_remaining_seconds(const Leases *l);
 
 #endif
