@@ -13,6 +13,7 @@ task has made sure every worker is up.
 import argparse
 import time
 
+from mpi4py import MPI
 from mpi4py.futures import MPIPoolExecutor
 
 
@@ -26,7 +27,7 @@ def main():
     args = ap.parse_args()
     with MPIPoolExecutor() as executor:
         # warm-up: one task per worker, so that pool start-up is not timed
-        list(executor.map(noop, range(executor.num_workers)))
+        list(executor.map(noop, range(MPI.COMM_WORLD.Get_size() - 1)))
         t0 = time.perf_counter()
         for _ in executor.map(noop, range(args.n)):
             pass

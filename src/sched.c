@@ -232,6 +232,7 @@ typedef struct {
     Progress progress;
     char progress_file[4096];
     bool tty;
+    bool dirty;              /* counts changed since the progress file was written */
     double last_line, last_json, last_bar;
     int64_t per_arch;        /* points per architecture (grid order: arch outermost) */
 } Coordinator;
@@ -308,6 +309,7 @@ static int64_t coord_lease(Coordinator *c, int worker, int *attempt)
     if (p >= 0) {
         coord_count(c, p, LEASE_PENDING, LEASE_RUNNING);
         *attempt = lease_attempts(c->leases, p);
+        c->dirty = true;
     }
     return p;
 }
@@ -316,6 +318,7 @@ static void coord_finish(Coordinator *c, const Report *r, int worker)
 {
     LeaseState s = lease_finish(c->leases, r->point, (PointStatus)r->status, r->seconds, worker);
     coord_count(c, r->point, LEASE_RUNNING, s);
+    c->dirty = true;
     ProgressArch *a = &c->progress.arch[r->point / c->per_arch];
     if (s == LEASE_DONE && isfinite(r->test_acc) &&
         (!isfinite(a->best_test_acc) || r->test_acc > a->best_test_acc))
@@ -347,13 +350,14 @@ static void coord_progress(Coordinator *c, int n_workers, bool force)
         fflush(log);
         c->last_line = now;
     }
-    if (force || now - c->last_json >= 1.0) {
+    if (force || (c->dirty && now - c->last_json >= 1.0) || now - c->last_json >= 10.0) {
         p->eta_seconds = lease_remaining_seconds(c->leases) / (n_workers > 0 ? n_workers : 1);
         p->updated = now;
         BpsErr err;
         if (progress_write(c->progress_file, p, &err) != 0)
             fprintf(log, "bpsweep: warning: %s\n", err.msg);
         c->last_json = now;
+        c->dirty = false;
     }
 }
 
