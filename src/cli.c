@@ -28,7 +28,10 @@ static const char USAGE[] =
     "commands:\n"
     "  run SPEC -o FILE       run the whole grid of SPEC into the HDF5 results FILE;\n"
     "                         start with mpirun/srun for P ranks (1 coordinator, P-1\n"
-    "                         workers) or alone to run serially\n"
+    "                         workers) or alone to run serially. If FILE exists and\n"
+    "                         holds the same sweep, it is resumed\n"
+    "  resume FILE            resume the sweep of FILE (the spec is read from it), at\n"
+    "                         any rank count\n"
     "  status FILE            points done/running/pending/failed/diverged per\n"
     "                         architecture and the best test accuracy so far\n"
     "  export FILE --csv OUT  one row per point: coordinates, status, scalar metrics\n"
@@ -37,9 +40,16 @@ static const char USAGE[] =
     "  train SPEC --point K   train grid point K of SPEC in this process\n"
     "  train SPEC --list      print the grid: index, key, parameters\n"
     "\n"
-    "run options:\n"
-    "  -o, --output FILE      results file (must not exist yet)\n"
+    "run and resume options:\n"
+    "  -o, --output FILE      results file (run)\n"
     "  --max-attempts N       attempts per point before it stays failed (default 3)\n"
+    "  --retry-failed         give failed points new attempts when resuming\n"
+    "  --checkpoint-interval S  seconds between checkpoints of a point in flight\n"
+    "                         (default 60)\n"
+    "  --deadline T           stop cleanly before T: Unix seconds, or +S for S seconds\n"
+    "                         from now (default: $SLURM_JOB_END_TIME if set); no point\n"
+    "                         is started that cannot finish or reach a checkpoint in time\n"
+    "  --drain S              stop this many seconds before the deadline (default 10)\n"
     "  --progress-interval S  seconds between progress lines when stderr is not a\n"
     "                         terminal (default 30)\n"
     "\n"
@@ -53,7 +63,10 @@ static const char USAGE[] =
     "exit codes (the same through mpirun and srun):\n"
     "  0  success\n"
     "  1  internal or system error\n"
-    "  2  bad input: spec, data files, command line, existing output\n"
+    "  2  bad input: spec, data files, command line, an output file of another sweep,\n"
+    "     a results file locked by another sweep\n"
+    "  3  incomplete: stopped by a signal (SIGTERM, SIGINT, SIGUSR1) or the deadline;\n"
+    "     run the same command again (or bpsweep resume FILE) to continue\n"
     "  4  the sweep finished, but some points failed on every attempt\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -211,53 +224,109 @@ static int cmd_train(int argc, char **argv)
 /* ---- run -------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *spec_path;
+    const char *spec_path;  /* run: SPEC; resume: NULL (the spec is in the file) */
     SweepOptions sweep;
 } RunArgs;
 
-/* Parses `run` arguments; identical on every rank, so every rank decides alike. */
-static int parse_run_args(int argc, char **argv, RunArgs *a, char *msg, size_t len)
+static int parse_seconds(const char *val, double *out)
 {
-    memset(a, 0, sizeof *a);
-    a->sweep.max_attempts = 3;
-    a->sweep.progress_interval = 30.0;
-    a->sweep.log = stderr;
-    for (int i = 0; i < argc; i++) {
-        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) {
-            if (!val)
-                return snprintf(msg, len, "%s expects a file name", o), -1;
-            a->sweep.output = val;
-            i++;
-        } else if (strcmp(o, "--max-attempts") == 0) {
-            if (!val || parse_int(val, 1, 255, &n) != 0)
-                return snprintf(msg, len, "--max-attempts expects an integer 1..255"), -1;
-            a->sweep.max_attempts = (int)n;
-            i++;
-        } else if (strcmp(o, "--progress-interval") == 0) {
-            char *end;
-            double v = val ? strtod(val, &end) : 0;
-            if (!val || *end || !(v > 0))
-                return snprintf(msg, len, "--progress-interval expects seconds > 0"), -1;
-            a->sweep.progress_interval = v;
-            i++;
-        } else if (o[0] == '-') {
-            return snprintf(msg, len, "run: unknown option '%s'", o), -1;
-        } else if (!a->spec_path) {
-            a->spec_path = o;
-        } else {
-            return snprintf(msg, len, "run: unexpected argument '%s'", o), -1;
-        }
-    }
-    if (!a->spec_path)
-        return snprintf(msg, len, "run: missing SPEC"), -1;
-    if (!a->sweep.output)
-        return snprintf(msg, len, "run: missing -o FILE (the results file)"), -1;
+    char *end;
+    double v = val ? strtod(val, &end) : 0;
+    if (!val || *end || !(v >= 0) || !isfinite(v))
+        return -1;
+    *out = v;
     return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* Parses `run` and `resume` arguments; identical on every rank, so every rank decides
+ * alike. resume: the one positional argument is the results file. */
+static int parse_run_args(int argc, char **argv, bool resume, RunArgs *a, char *msg, size_t len)
+{
+    memset(a, 0, sizeof *a);
+    SweepOptions *o = &a->sweep;
+    o->max_attempts = 3;
+    o->progress_interval = 30.0;
+    o->checkpoint_interval = 60.0;
+    o->drain_seconds = 10.0;
+    o->log = stderr;
+    const char *env_end = getenv("SLURM_JOB_END_TIME");
+    if (env_end && *env_end)
+        o->deadline = strtod(env_end, NULL);
+    const char *cmd = resume ? "resume" : "run";
+    for (int i = 0; i < argc; i++) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        if (!resume && (strcmp(opt, "-o") == 0 || strcmp(opt, "--output") == 0)) {
+            if (!val)
+                return snprintf(msg, len, "%s expects a file name", opt), -1;
+            o->output = val;
+            i++;
+        } else if (strcmp(opt, "--max-attempts") == 0) {
+            if (!val || parse_int(val, 1, 255, &n) != 0)
+                return snprintf(msg, len, "--max-attempts expects an integer 1..255"), -1;
+            o->max_attempts = (int)n;
+            i++;
+        } else if (strcmp(opt, "--retry-failed") == 0) {
+            o->retry_failed = true;
+        } else if (strcmp(opt, "--progress-interval") == 0 ||
+                   strcmp(opt, "--checkpoint-interval") == 0 || strcmp(opt, "--drain") == 0) {
+            double *dst = opt[2] == 'p' ? &o->progress_interval
+                          : opt[2] == 'c' ? &o->checkpoint_interval
+                                          : &o->drain_seconds;
+            if (parse_seconds(val, dst) != 0 || (opt[2] == 'p' && *dst == 0))
+                return snprintf(msg, len, "%s expects seconds", opt), -1;
+            i++;
+        } else if (strcmp(opt, "--deadline") == 0) {
+            double v;
+            if (parse_seconds(val && val[0] == '+' ? val + 1 : val, &v) != 0)
+                return snprintf(msg, len, "--deadline expects Unix seconds or +seconds"), -1;
+            o->deadline = val[0] == '+' ? progress_clock() + v : v;
+            i++;
+        } else if (opt[0] == '-') {
+            return snprintf(msg, len, "%s: unknown option '%s'", cmd, opt), -1;
+        } else if (resume && !o->output) {
+            o->output = opt;
+        } else if (!resume && !a->spec_path) {
+            a->spec_path = opt;
+        } else {
+            return snprintf(msg, len, "%s: unexpected argument '%s'", cmd, opt), -1;
+        }
+    }
+    if (!resume && !a->spec_path)
+        return snprintf(msg, len, "run: missing SPEC"), -1;
+    if (!o->output)
+        return snprintf(msg, len, resume ? "resume: missing FILE (the results file)"
+                                         : "run: missing -o FILE (the results file)"), -1;
+    return 0;
+}
+
+/* resume: rank 0 reads the spec stored in the results file and sends it to all. */
+static int spec_from_results(MPI_Comm comm, const char *path, Spec **spec, BpsErr *err)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    StoreTable t;
+    long long len = -1;
+    if (rank == 0) {
+        if (store_read_table(path, &t, err) == 0)
+            len = (long long)strlen(t.spec_json);
+    }
+    MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, comm);
+    if (len < 0) {
+        if (rank != 0)
+            bps_fail(err, "%s: cannot read the results file", path);
+        return -1;
+    }
+    char *json = rank == 0 ? xstrdup(t.spec_json) : xmalloc((size_t)len + 1);
+    if (rank == 0)
+        store_table_free(&t);
+    MPI_Bcast(json, (int)len + 1, MPI_CHAR, 0, comm);
+    int rc = spec_parse(json, path, spec, err);
+    free(json);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv, bool resume)
 {
     MPI_Init(NULL, NULL);
     int rank;
@@ -267,11 +336,12 @@ static int cmd_run(int argc, char **argv)
     int code;
     Spec *spec = NULL;
     BpsErr err;
-    if (parse_run_args(argc, argv, &a, msg, sizeof msg) != 0) {
+    if (parse_run_args(argc, argv, resume, &a, msg, sizeof msg) != 0) {
         if (rank == 0)
             fprintf(stderr, "bpsweep: %s\n(see bpsweep --help)\n", msg);
         code = BPS_EXIT_BADINPUT;
-    } else if (spec_load(a.spec_path, &spec, &err) != 0) {
+    } else if (resume ? spec_from_results(MPI_COMM_WORLD, a.sweep.output, &spec, &err) != 0
+                      : spec_load(a.spec_path, &spec, &err) != 0) {
         /* every rank reads the same file and sees the same error */
         if (rank == 0)
             fprintf(stderr, "bpsweep: %s\n", err.msg);
@@ -445,8 +515,8 @@ int cli_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "train") == 0)
         return cmd_train(argc - 2, argv + 2);
-    if (strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "resume") == 0)
+        return cmd_run(argc - 2, argv + 2, strcmp(argv[1], "resume") == 0);
     if (strcmp(argv[1], "status") == 0)
         return cmd_status(argc - 2, argv + 2);
     if (strcmp(argv[1], "export") == 0)

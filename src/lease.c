@@ -96,9 +96,9 @@ static void set_state(Leases *l, int64_t point, LeaseState s)
     l->state[point] = (uint8_t)s;
 }
 
-void lease_mark_finished(Leases *l, int64_t point, LeaseState state, int attempts)
+void lease_restore(Leases *l, int64_t point, LeaseState state, int attempts)
 {
-    assert(state == LEASE_DONE || state == LEASE_DIVERGED || state == LEASE_FAILED);
+    assert(state != LEASE_RUNNING && l->state[point] == LEASE_PENDING);
     set_state(l, point, state);
     l->attempts[point] = (uint8_t)(attempts > 255 ? 255 : attempts);
 }
@@ -129,12 +129,12 @@ static int64_t take(Leases *l, int64_t point)
     return point;
 }
 
-int64_t lease_next(Leases *l, int worker)
+int64_t lease_next(Leases *l, int worker, double max_seconds)
 {
     /* retries first, on a worker they did not fail on */
     for (int64_t i = 0; i < l->n_retry; i++) {
         int64_t p = l->retry[i];
-        if (l->avoid[p] != worker || l->n_workers == 1) {
+        if ((l->avoid[p] != worker || l->n_workers == 1) && lease_estimate(l, p) <= max_seconds) {
             l->retry[i] = l->retry[--l->n_retry];
             return take(l, p);
         }
@@ -146,6 +146,8 @@ int64_t lease_next(Leases *l, int worker)
         if (group_peek(l, &l->group[g]) < 0)
             continue;
         double c = lease_estimate(l, l->group[g].first);
+        if (c > max_seconds)
+            continue;
         if (c > best_cost) {
             best_cost = c;
             best = g;
@@ -158,8 +160,13 @@ int64_t lease_next(Leases *l, int worker)
         return take(l, p);
     }
     /* only retries this worker should avoid are left: better here than never */
-    if (l->n_retry > 0)
-        return take(l, l->retry[--l->n_retry]);
+    for (int64_t i = 0; i < l->n_retry; i++) {
+        int64_t p = l->retry[i];
+        if (lease_estimate(l, p) <= max_seconds) {
+            l->retry[i] = l->retry[--l->n_retry];
+            return take(l, p);
+        }
+    }
     return -1;
 }
 

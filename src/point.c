@@ -1,9 +1,11 @@
 /* point: one grid point from initialisation (or a saved state) to its result. */
+#define _POSIX_C_SOURCE 200809L
 #include "bpsweep/point.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POINT_METRIC_DEF(kind, name, desc) {#name, METRIC_##kind, desc},
 const MetricDef POINT_METRIC_DEFS[N_METRICS] = {POINT_METRICS(POINT_METRIC_DEF)};
@@ -85,6 +87,55 @@ static void measure(Trainer *t, const Dataset *train, const Dataset *test, Point
     free(ls);
 }
 
+static int load_state(Trainer *t, const char *path, BpsErr *err)
+{
+    char *buf = NULL;
+    size_t n;
+    int rc = bps_read_file(path, &buf, &n, err);
+    if (rc == 0)
+        rc = trainer_state_load(t, buf, n, err);
+    if (rc != 0)
+        bps_err_prefix(err, "%s", path);
+    free(buf);
+    return rc;
+}
+
+static int save_state(const Trainer *t, const char *path, BpsErr *err)
+{
+    size_t n;
+    void *buf = trainer_state_save(t, &n);
+    int rc = bps_write_file_atomic(path, buf, n, err);
+    free(buf);
+    return rc;
+}
+
+typedef struct {
+    const PointOptions *opt;
+    Trainer *t;
+    double last_checkpoint;
+    bool stopped;
+} Checkpointer;
+
+/* Between two steps (and at epoch boundaries): stop if asked - the state is saved by
+ * point_train - else write a checkpoint when the interval has passed. */
+static bool between_steps(void *ctx, Trainer *t)
+{
+    Checkpointer *ck = ctx;
+    const PointOptions *opt = ck->opt;
+    if (opt->should_stop && opt->should_stop(opt->stop_ctx)) {
+        ck->stopped = true;
+        return true;
+    }
+    if (opt->checkpoint && bps_now() - ck->last_checkpoint >= opt->checkpoint_interval) {
+        BpsErr err;
+        if (save_state(t, opt->checkpoint, &err) != 0)
+            fprintf(opt->warn ? opt->warn : stderr, "bpsweep: warning: checkpoint not written "
+                    "(training goes on): %s\n", err.msg);
+        ck->last_checkpoint = bps_now();
+    }
+    return false;
+}
+
 int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dataset *test,
                 const PointOptions *opt, PointResult *res, BpsErr *err)
 {
@@ -116,24 +167,38 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
     }
     t->hook = opt->hook;
     t->hook_ctx = opt->hook_ctx;
-    if (opt->load_state) {
-        char *buf = NULL;
-        size_t n;
-        int rc = bps_read_file(opt->load_state, &buf, &n, err);
-        if (rc == 0)
-            rc = trainer_state_load(t, buf, n, err);
-        free(buf);
-        if (rc != 0) {
-            trainer_free(t);
-            return -1;
-        }
+    if (opt->load_state && load_state(t, opt->load_state, err) != 0) {
+        trainer_free(t);
+        return -1;
     }
-    while (!trainer_finished(t) && (opt->stop_after <= 0 || t->epoch < opt->stop_after)) {
+    Checkpointer ck = {opt, t, bps_now(), false};
+    if (opt->checkpoint && access(opt->checkpoint, F_OK) == 0 &&
+        load_state(t, opt->checkpoint, err) != 0) {
+        fprintf(opt->warn ? opt->warn : stderr,
+                "bpsweep: warning: point %lld: ignoring its checkpoint and starting over: %s\n",
+                (long long)index, err->msg);
+        unlink(opt->checkpoint);
+        trainer_free(t);
+        t = trainer_new(&net_cfg, &cfg, seed); /* the same size fitted a moment ago */
+        if (!t)
+            return bps_fail(err, "point %lld: out of memory rebuilding the net",
+                            (long long)index);
+        t->hook = opt->hook;
+        t->hook_ctx = opt->hook_ctx;
+        ck.t = t;
+    }
+    if (opt->checkpoint || opt->should_stop) {
+        t->should_stop = between_steps;
+        t->stop_ctx = &ck;
+    }
+    while (!trainer_finished(t) && (opt->stop_after <= 0 || t->epoch < opt->stop_after) &&
+           !ck.stopped) {
         if (opt->epoch_start)
             opt->epoch_start(opt->epoch_ctx, index, t->epoch);
-        trainer_epoch(t, train, test);
-        if (opt->log)
+        if (trainer_epoch(t, train, test) != 2 && opt->log)
             log_epoch(opt->log, t);
+        if (!trainer_finished(t) && !ck.stopped)
+            between_steps(&ck, t); /* an epoch boundary counts as a place to stop */
     }
     res->epochs_run = t->epoch;
     res->diverged_epoch = t->diverged_epoch;
@@ -141,12 +206,12 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
     int rc = 0;
     if (!trainer_finished(t)) {
         res->status = POINT_PENDING;
-        if (opt->save_state) {
-            size_t n;
-            void *buf = trainer_state_save(t, &n);
-            rc = bps_write_file_atomic(opt->save_state, buf, n, err);
-            free(buf);
-        }
+        if (opt->save_state)
+            rc = save_state(t, opt->save_state, err);
+        if (ck.stopped && opt->checkpoint && save_state(t, opt->checkpoint, err) != 0)
+            fprintf(opt->warn ? opt->warn : stderr,
+                    "bpsweep: error: point %lld: cannot write its checkpoint, its progress is "
+                    "lost: %s\n", (long long)index, err->msg);
     } else {
         res->status = t->diverged_epoch ? POINT_DIVERGED : POINT_DONE;
         measure(t, train, test, res);

@@ -6,30 +6,65 @@
  *                            first request), its status, time and test accuracy
  *   0 -> worker  TAG_LEASE   Lease: the next point and its attempt number, or
  *                            point = -1: stop
+ *   0 -> worker  TAG_STOP    (no payload) checkpoint the point in flight and report it
+ *                            (status pending) at the next step
  * A worker is never told to wait: when nothing is pending but points are still
  * running (and may fail and be retried), the coordinator parks its request and
- * answers it when there is work again or the sweep is over. */
+ * answers it when there is work again or the sweep is over.
+ *
+ * Stopping (a signal on any rank, or the deadline): the coordinator leases nothing
+ * more and tells busy workers to stop; workers stop by themselves too, at their next
+ * step, when they see the signal or the deadline. An interrupted point reports status
+ * pending and stays pending in the file, with its checkpoint. */
 #define _POSIX_C_SOURCE 200809L
 #include "bpsweep/sched.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bpsweep/data.h"
 #include "bpsweep/grid.h"
 #include "bpsweep/lease.h"
+#include "bpsweep/lock.h"
 #include "bpsweep/point.h"
 #include "bpsweep/progress.h"
 #include "bpsweep/store.h"
 #include "bpsweep/util.h"
 
-enum { TAG_REPORT = 1, TAG_LEASE = 2 };
+enum { TAG_REPORT = 1, TAG_LEASE = 2, TAG_STOP = 3 };
+
+/* ---- signals --------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t g_signal; /* the first SIGTERM / SIGINT / SIGUSR1 seen */
+
+/* The first signal asks for a clean stop; a second one ends the process at once
+ * (finished rows are on disk already; a row being written keeps status pending). */
+static void on_signal(int sig)
+{
+    if (g_signal)
+        _exit(BPS_EXIT_INCOMPLETE);
+    g_signal = sig;
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
 
 typedef struct {
     int64_t point;   /* -1: no point yet */
@@ -127,14 +162,42 @@ static void shared_data_free(SharedData *sd)
 
 typedef struct {
     MPI_Comm comm;
-    int rank;
+    int rank, size;
     const Spec *spec;
+    const SweepOptions *opt;
     Store *store;
     const SharedData *data;
     char host[STORE_HOST_MAX];
+    char ckpt_dir[4096];     /* "<output>.ckpt" */
+    double stop_at;          /* deadline minus drain (Unix time), 0 = none */
+    bool stopping;           /* a signal, the deadline or the coordinator said stop */
     int trace_fd;            /* BPSWEEP_TRACE, or -1 */
     const char *inject_fail; /* BPSWEEP_INJECT_FAIL, or NULL */
 } Worker;
+
+static void checkpoint_path(const char *dir, int64_t point, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/point-%lld.state", dir, (long long)point);
+}
+
+/* Between steps: has anything asked this worker to stop? */
+static bool worker_should_stop(void *ctx)
+{
+    Worker *w = ctx;
+    if (!w->stopping) {
+        if (g_signal || (w->stop_at > 0 && progress_clock() >= w->stop_at)) {
+            w->stopping = true;
+        } else if (w->size > 1) {
+            int flag;
+            MPI_Iprobe(0, TAG_STOP, w->comm, &flag, MPI_STATUS_IGNORE);
+            if (flag) {
+                MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_STOP, w->comm, MPI_STATUS_IGNORE);
+                w->stopping = true;
+            }
+        }
+    }
+    return w->stopping;
+}
 
 static void trace(const Worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -174,16 +237,25 @@ static bool injected_failure(const Worker *w, int64_t point, int attempt)
     return false;
 }
 
-/* Trains a point and writes its row; a failure to write aborts the job: the row of a
- * finished point must not silently go missing. */
+/* Trains a point (from its checkpoint if it has one) and writes its row, then removes
+ * the checkpoint. An interrupted point writes no row: it stays pending, with its
+ * checkpoint. A failure to write a row aborts the job: the row of a finished point
+ * must not silently go missing. */
 static Report worker_run_point(Worker *w, int64_t point, int attempt)
 {
     PointResult res;
     BpsErr err;
+    char ckpt[4200];
+    checkpoint_path(w->ckpt_dir, point, ckpt, sizeof ckpt);
     PointOptions opt = {0};
     opt.keep_weights = w->spec->store_weights;
     opt.epoch_start = trace_epoch;
     opt.epoch_ctx = w;
+    opt.checkpoint = ckpt;
+    opt.checkpoint_interval = w->opt->checkpoint_interval;
+    opt.should_stop = worker_should_stop;
+    opt.stop_ctx = w;
+    opt.warn = stderr;
     trace(w, "%lld start %d %d\n", (long long)point, w->rank, attempt);
     if (injected_failure(w, point, attempt)) {
         memset(&res, 0, sizeof res);
@@ -197,12 +269,18 @@ static Report worker_run_point(Worker *w, int64_t point, int attempt)
     if (res.status == POINT_FAILED)
         fprintf(stderr, "bpsweep: rank %d: point %lld attempt %d failed: %s\n", w->rank,
                 (long long)point, attempt, res.message);
-    RowInfo info = {w->rank, "", attempt, progress_clock()};
-    memcpy(info.host, w->host, sizeof info.host);
-    if (store_write_row(w->store, &res, &info, &err) != 0) {
-        fprintf(stderr, "bpsweep: rank %d: cannot write the row of point %lld: %s\n", w->rank,
-                (long long)point, err.msg);
-        MPI_Abort(w->comm, BPS_EXIT_ERROR);
+    if (res.status == POINT_PENDING) {
+        trace(w, "%lld stop %d %d\n", (long long)point, w->rank, res.epochs_run);
+    } else {
+        RowInfo info = {w->rank, "", attempt, progress_clock()};
+        memcpy(info.host, w->host, sizeof info.host);
+        if (store_write_row(w->store, &res, &info, &err) != 0) {
+            fprintf(stderr, "bpsweep: rank %d: cannot write the row of point %lld: %s\n",
+                    w->rank, (long long)point, err.msg);
+            MPI_Abort(w->comm, BPS_EXIT_ERROR);
+        }
+        unlink(ckpt);
+        trace(w, "%lld done %d\n", (long long)point, w->rank);
     }
     Report rep = {point, (int32_t)res.status, 0, res.wall_seconds,
                   res.metric[M_final_test_acc] ? res.metric[M_final_test_acc][0] : (double)NAN};
@@ -217,8 +295,16 @@ static void worker_loop(Worker *w)
         MPI_Send(&rep, (int)sizeof rep, MPI_BYTE, 0, TAG_REPORT, w->comm);
         Lease ls;
         MPI_Recv(&ls, (int)sizeof ls, MPI_BYTE, 0, TAG_LEASE, w->comm, MPI_STATUS_IGNORE);
-        if (ls.point < 0)
+        if (ls.point < 0) {
+            /* a stop request may still be in flight: receive it, to leave nothing behind */
+            int flag = 1;
+            while (flag) {
+                MPI_Iprobe(0, TAG_STOP, w->comm, &flag, MPI_STATUS_IGNORE);
+                if (flag)
+                    MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_STOP, w->comm, MPI_STATUS_IGNORE);
+            }
             return;
+        }
         rep = worker_run_point(w, ls.point, ls.attempt);
     }
 }
@@ -233,50 +319,12 @@ typedef struct {
     char progress_file[4096];
     bool tty;
     bool dirty;              /* counts changed since the progress file was written */
+    bool stopping;           /* no more leases: a signal, the deadline, an interruption */
+    double stop_at;          /* deadline minus drain, 0 = none */
     double last_line, last_json, last_bar;
     int64_t per_arch;        /* points per architecture (grid order: arch outermost) */
+    int64_t *running_on;     /* (size) point each worker rank runs, -1 if idle */
 } Coordinator;
-
-static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt,
-                       const SharedData *data, int n_workers)
-{
-    memset(c, 0, sizeof *c);
-    c->spec = spec;
-    c->opt = opt;
-    int64_t n = grid_size(spec);
-    int n_groups = spec->n_arch * spec->n_cond;
-    double *cost = xmalloc((size_t)n_groups * sizeof *cost);
-    for (int g = 0; g < n_groups; g++) {
-        GridPoint gp = {g / spec->n_cond, g % spec->n_cond, 0, 0, 0};
-        cost[g] = grid_cost(spec, gp, data->train.d, data->train.classes, data->train.n);
-    }
-    c->leases = lease_new(n, n_groups, cost, opt->max_attempts, n_workers);
-    free(cost);
-    c->per_arch = n / spec->n_arch;
-
-    Progress *p = &c->progress;
-    snprintf(p->state, sizeof p->state, "running");
-    gethostname(p->host, sizeof p->host - 1);
-    p->pid = (long)getpid();
-    p->started = p->updated = progress_clock();
-    p->eta_seconds = NAN;
-    p->n.pending = n;
-    p->n_arch = spec->n_arch;
-    p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
-    for (int a = 0; a < spec->n_arch; a++) {
-        snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
-        p->arch[a].n.pending = c->per_arch;
-        p->arch[a].best_test_acc = NAN;
-    }
-    progress_path(opt->output, c->progress_file, sizeof c->progress_file);
-    c->tty = isatty(fileno(opt->log));
-}
-
-static void coord_free(Coordinator *c)
-{
-    lease_free(c->leases);
-    progress_free(&c->progress);
-}
 
 static int64_t *count_slot(ProgressCounts *n, LeaseState s)
 {
@@ -301,33 +349,122 @@ static void coord_count(Coordinator *c, int64_t point, LeaseState from, LeaseSta
     ProgressCounts *n = &c->progress.arch[point / c->per_arch].n;
     (*count_slot(n, from))--;
     (*count_slot(n, to))++;
+    c->dirty = true;
 }
 
+static void coord_best(Coordinator *c, int64_t point, double acc)
+{
+    ProgressArch *a = &c->progress.arch[point / c->per_arch];
+    if (isfinite(acc) && (!isfinite(a->best_test_acc) || acc > a->best_test_acc))
+        a->best_test_acc = acc;
+}
+
+/* The coordinator's state; on resume, the points of `table` that are finished stay
+ * finished (failed ones get new attempts with retry_failed). */
+static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt,
+                       const SharedData *data, int size, const StoreTable *table)
+{
+    memset(c, 0, sizeof *c);
+    c->spec = spec;
+    c->opt = opt;
+    int n_workers = size > 1 ? size - 1 : 1;
+    int64_t n = grid_size(spec);
+    int n_groups = spec->n_arch * spec->n_cond;
+    double *cost = xmalloc((size_t)n_groups * sizeof *cost);
+    for (int g = 0; g < n_groups; g++) {
+        GridPoint gp = {g / spec->n_cond, g % spec->n_cond, 0, 0, 0};
+        cost[g] = grid_cost(spec, gp, data->train.d, data->train.classes, data->train.n);
+    }
+    c->leases = lease_new(n, n_groups, cost, opt->max_attempts, n_workers);
+    free(cost);
+    c->per_arch = n / spec->n_arch;
+    c->running_on = xmalloc((size_t)size * sizeof *c->running_on);
+    for (int r = 0; r < size; r++)
+        c->running_on[r] = -1;
+    c->stop_at = opt->deadline > 0 ? opt->deadline - opt->drain_seconds : 0;
+
+    Progress *p = &c->progress;
+    snprintf(p->state, sizeof p->state, "running");
+    gethostname(p->host, sizeof p->host - 1);
+    p->pid = (long)getpid();
+    p->started = p->updated = progress_clock();
+    p->eta_seconds = NAN;
+    p->n_arch = spec->n_arch;
+    p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
+    for (int a = 0; a < spec->n_arch; a++) {
+        snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
+        p->arch[a].n.pending = c->per_arch;
+        p->arch[a].best_test_acc = NAN;
+    }
+    for (int64_t i = 0; table && i < n; i++) {
+        LeaseState st = table->status[i] == POINT_DONE       ? LEASE_DONE
+                        : table->status[i] == POINT_DIVERGED ? LEASE_DIVERGED
+                        : table->status[i] == POINT_FAILED   ? LEASE_FAILED
+                                                             : LEASE_PENDING;
+        int attempts = table->attempts[i];
+        if (st == LEASE_FAILED && (opt->retry_failed || attempts < opt->max_attempts)) {
+            st = LEASE_PENDING;
+            attempts = opt->retry_failed ? 0 : attempts;
+        }
+        if (st == LEASE_PENDING && attempts == 0)
+            continue;
+        lease_restore(c->leases, i, st, attempts);
+        if (st != LEASE_PENDING)
+            coord_count(c, i, LEASE_PENDING, st);
+        if (st == LEASE_DONE)
+            coord_best(c, i, table->scalar[M_final_test_acc][i]);
+    }
+    progress_path(opt->output, c->progress_file, sizeof c->progress_file);
+    c->tty = isatty(fileno(opt->log));
+}
+
+static void coord_free(Coordinator *c)
+{
+    lease_free(c->leases);
+    progress_free(&c->progress);
+    free(c->running_on);
+}
+
+/* The next point for worker, if the sweep is not stopping and a point fits before the
+ * deadline: it must finish, or at least reach its next checkpoint, before stop_at. */
 static int64_t coord_lease(Coordinator *c, int worker, int *attempt)
 {
-    int64_t p = lease_next(c->leases, worker);
+    double now = progress_clock();
+    if (!c->stopping && (g_signal || (c->stop_at > 0 && now >= c->stop_at)))
+        c->stopping = true;
+    if (c->stopping)
+        return -1;
+    double max_seconds = INFINITY;
+    if (c->stop_at > 0 && c->stop_at - now <= c->opt->checkpoint_interval)
+        max_seconds = c->stop_at - now;
+    int64_t p = lease_next(c->leases, worker, max_seconds);
     if (p >= 0) {
         coord_count(c, p, LEASE_PENDING, LEASE_RUNNING);
         *attempt = lease_attempts(c->leases, p);
-        c->dirty = true;
+        c->running_on[worker] = p;
     }
     return p;
 }
 
 static void coord_finish(Coordinator *c, const Report *r, int worker)
 {
+    c->running_on[worker] = -1;
+    if (r->status == POINT_PENDING) {
+        /* interrupted: someone is stopping the sweep */
+        lease_release(c->leases, r->point);
+        coord_count(c, r->point, LEASE_RUNNING, LEASE_PENDING);
+        c->stopping = true;
+        return;
+    }
     LeaseState s = lease_finish(c->leases, r->point, (PointStatus)r->status, r->seconds, worker);
     coord_count(c, r->point, LEASE_RUNNING, s);
-    c->dirty = true;
-    ProgressArch *a = &c->progress.arch[r->point / c->per_arch];
-    if (s == LEASE_DONE && isfinite(r->test_acc) &&
-        (!isfinite(a->best_test_acc) || r->test_acc > a->best_test_acc))
-        a->best_test_acc = r->test_acc;
+    if (s == LEASE_DONE)
+        coord_best(c, r->point, r->test_acc);
 }
 
 /* Progress output: a bar on a terminal (at most 5 redraws a second), else a plain line
- * every progress_interval seconds; the JSON file at most once a second and at least
- * every 10 seconds. force: write everything now (start, end). */
+ * every progress_interval seconds; the JSON file at most once a second when something
+ * changed and at least every 10 seconds. force: write everything now (start, end). */
 static void coord_progress(Coordinator *c, int n_workers, bool force)
 {
     double now = progress_clock();
@@ -335,23 +472,26 @@ static void coord_progress(Coordinator *c, int n_workers, bool force)
     LeaseCounts lc = lease_counts(c->leases);
     p->n = (ProgressCounts){lc.pending, lc.running, lc.done, lc.diverged, lc.failed};
     FILE *log = c->opt->log;
-    if (c->tty && (force || now - c->last_bar >= 0.2)) {
-        p->eta_seconds = lease_remaining_seconds(c->leases) / (n_workers > 0 ? n_workers : 1);
-        char line[512];
-        progress_bar(p, now, 30, line, sizeof line);
-        fprintf(log, "\r\033[K%s", line);
+    bool bar = c->tty && (force || now - c->last_bar >= 0.2);
+    bool line = !c->tty && (force || now - c->last_line >= c->opt->progress_interval);
+    bool json = force || (c->dirty && now - c->last_json >= 1.0) || now - c->last_json >= 10.0;
+    if (!bar && !line && !json)
+        return;
+    p->eta_seconds = lease_remaining_seconds(c->leases) / n_workers;
+    char text[512];
+    if (bar) {
+        progress_bar(p, now, 30, text, sizeof text);
+        fprintf(log, "\r\033[K%s", text);
         fflush(log);
         c->last_bar = now;
-    } else if (!c->tty && (force || now - c->last_line >= c->opt->progress_interval)) {
-        p->eta_seconds = lease_remaining_seconds(c->leases) / (n_workers > 0 ? n_workers : 1);
-        char line[512];
-        progress_line(p, now, line, sizeof line);
-        fprintf(log, "bpsweep: %s\n", line);
+    }
+    if (line) {
+        progress_line(p, now, text, sizeof text);
+        fprintf(log, "bpsweep: %s\n", text);
         fflush(log);
         c->last_line = now;
     }
-    if (force || (c->dirty && now - c->last_json >= 1.0) || now - c->last_json >= 10.0) {
-        p->eta_seconds = lease_remaining_seconds(c->leases) / (n_workers > 0 ? n_workers : 1);
+    if (json) {
         p->updated = now;
         BpsErr err;
         if (progress_write(c->progress_file, p, &err) != 0)
@@ -389,13 +529,28 @@ static void send_lease(MPI_Comm comm, int worker, int64_t point, int attempt)
     MPI_Send(&ls, (int)sizeof ls, MPI_BYTE, worker, TAG_LEASE, comm);
 }
 
-static void coordinator_loop(Coordinator *c, MPI_Comm comm, int n_workers)
+/* Once stopping: every busy worker is told to checkpoint and report. */
+static void coord_stop_workers(Coordinator *c, MPI_Comm comm, int size, bool *told)
 {
-    int active = n_workers, n_parked = 0;
+    for (int r = 1; r < size; r++)
+        if (c->running_on[r] >= 0 && !told[r]) {
+            MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, comm);
+            told[r] = true;
+        }
+}
+
+static void coordinator_loop(Coordinator *c, MPI_Comm comm, int size)
+{
+    int n_workers = size - 1, active = n_workers, n_parked = 0;
     int *parked = xmalloc((size_t)n_workers * sizeof *parked);
+    bool *told = xcalloc((size_t)size, sizeof *told);
     Backoff bo;
     backoff_reset(&bo);
     while (active > 0) {
+        if (!c->stopping && (g_signal || (c->stop_at > 0 && progress_clock() >= c->stop_at)))
+            c->stopping = true;
+        if (c->stopping)
+            coord_stop_workers(c, comm, size, told);
         int flag;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_REPORT, comm, &flag, &st);
@@ -412,11 +567,13 @@ static void coordinator_loop(Coordinator *c, MPI_Comm comm, int n_workers)
             coord_finish(c, &rep, w);
         parked[n_parked++] = w;
         /* serve every parked worker that can be served: the new request, and others
-         * when a failure re-queued a point or the sweep is over */
+         * when a failure re-queued a point or the sweep is over or stopping */
         for (int i = 0; i < n_parked;) {
             int attempt;
             int64_t p = coord_lease(c, parked[i], &attempt);
-            if (p >= 0 || lease_all_finished(c->leases)) {
+            bool over = lease_all_finished(c->leases) || c->stopping ||
+                        lease_counts(c->leases).running == 0;
+            if (p >= 0 || over) {
                 send_lease(comm, parked[i], p, p >= 0 ? attempt : 0);
                 if (p < 0)
                     active--;
@@ -428,6 +585,7 @@ static void coordinator_loop(Coordinator *c, MPI_Comm comm, int n_workers)
         coord_progress(c, n_workers, false);
     }
     free(parked);
+    free(told);
 }
 
 static void serial_loop(Coordinator *c, Worker *w)
@@ -454,63 +612,146 @@ static int open_trace(void)
     return fd;
 }
 
+/* Rank 0: a new file, or an existing one that must hold the same sweep. Returns 0 and
+ * *table (zeroed for a new file) or -1 with err. */
+static int check_existing(const char *path, const Spec *spec, StoreTable *table, bool *exists,
+                          BpsErr *err)
+{
+    memset(table, 0, sizeof *table);
+    *exists = access(path, F_OK) == 0;
+    if (!*exists)
+        return 0;
+    if (store_read_table(path, table, err) != 0) {
+        bps_err_prefix(err, "cannot resume");
+        return -1;
+    }
+    Spec *stored = NULL;
+    if (spec_parse(table->spec_json, path, &stored, err) != 0) {
+        bps_err_prefix(err, "%s: the spec stored in the file does not parse", path);
+        store_table_free(table);
+        return -1;
+    }
+    char *diff = spec_diff(stored, spec);
+    int rc = 0;
+    if (*diff)
+        rc = bps_fail(err, "%s holds a different sweep; refusing to mix results. Differences "
+                      "(file -> spec):\n%s(use another -o, `bpsweep resume %s`, or `bpsweep "
+                      "extend` for a strict extension)", path, diff, path);
+    free(diff);
+    spec_free(stored);
+    if (rc)
+        store_table_free(table);
+    return rc;
+}
+
+/* Rank 0: the checkpoint folder exists; checkpoints of finished points are removed
+ * (left by a kill between a row's write and its checkpoint's removal). */
+static void prepare_checkpoints(const char *dir, const StoreTable *table, FILE *log)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        fprintf(log, "bpsweep: warning: %s: %s (points will not be checkpointed)\n", dir,
+                strerror(errno));
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long long p;
+        char path[8192];
+        if (sscanf(e->d_name, "point-%lld.state", &p) == 1 && table && table->status &&
+            p >= 0 && p < table->shape.n_points && table->status[p] != POINT_PENDING) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     double t0 = bps_now();
+    install_signal_handlers();
     BpsErr err;
-    SharedData data;
-    if (shared_data_load(comm, &spec->data, &data, &err) != 0) {
+    char lock[LOCK_PATH_MAX] = "";
+    int bad = rank == 0 && lock_acquire(opt->output, lock, opt->log, &err) != 0;
+    MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+    if (bad) {
         if (rank == 0)
             fprintf(opt->log, "bpsweep: %s\n", err.msg);
         return BPS_EXIT_BADINPUT;
     }
-    if (store_create(comm, opt->output, spec, data.train.d, data.train.classes, &err) != 0) {
+    StoreTable table = {0};
+    bool exists = false;
+    bad = rank == 0 && check_existing(opt->output, spec, &table, &exists, &err) != 0;
+    int flags[2] = {bad, exists};
+    MPI_Bcast(flags, 2, MPI_INT, 0, comm);
+    SharedData data = {MPI_WIN_NULL, {0}, {0}};
+    if (!flags[0] && shared_data_load(comm, &spec->data, &data, &err) != 0)
+        flags[0] = 1;
+    if (!flags[0] && !flags[1] &&
+        store_create(comm, opt->output, spec, data.train.d, data.train.classes, &err) != 0)
+        flags[0] = 1;
+    Worker w = {comm, rank, size, spec, opt, NULL, &data, "", "", 0, false, -1, NULL};
+    if (!flags[0] && store_open(comm, opt->output, &w.store, &err) != 0)
+        flags[0] = 1;
+    if (flags[0]) { /* every step above returns alike on every rank */
         if (rank == 0)
             fprintf(opt->log, "bpsweep: %s\n", err.msg);
+        store_table_free(&table);
         shared_data_free(&data);
+        if (rank == 0)
+            lock_release(lock);
         return BPS_EXIT_BADINPUT;
     }
-    Worker w = {comm, rank, spec, NULL, &data, "", open_trace(), getenv("BPSWEEP_INJECT_FAIL")};
+    w.trace_fd = open_trace();
+    w.inject_fail = getenv("BPSWEEP_INJECT_FAIL");
+    w.stop_at = opt->deadline > 0 ? opt->deadline - opt->drain_seconds : 0;
     gethostname(w.host, sizeof w.host - 1);
-    if (store_open(comm, opt->output, &w.store, &err) != 0) {
-        if (rank == 0)
-            fprintf(opt->log, "bpsweep: %s\n", err.msg);
-        shared_data_free(&data);
-        return BPS_EXIT_ERROR;
-    }
+    snprintf(w.ckpt_dir, sizeof w.ckpt_dir, "%s.ckpt", opt->output);
+    if (rank == 0)
+        prepare_checkpoints(w.ckpt_dir, flags[1] ? &table : NULL, opt->log);
+    MPI_Barrier(comm); /* the checkpoint folder exists before any worker trains */
 
-    int n_workers = size > 1 ? size - 1 : 1;
     int code = BPS_EXIT_OK;
     if (rank == 0) {
+        int n_workers = size > 1 ? size - 1 : 1;
         Coordinator c;
-        coord_init(&c, spec, opt, &data, n_workers);
-        fprintf(opt->log, "bpsweep: %lld points on %d worker%s (%d rank%s); results in %s\n",
-                (long long)grid_size(spec), n_workers, n_workers == 1 ? "" : "s", size,
+        coord_init(&c, spec, opt, &data, size, flags[1] ? &table : NULL);
+        LeaseCounts n0 = lease_counts(c.leases);
+        fprintf(opt->log, "bpsweep: %s %lld points (%lld to run) on %d worker%s (%d rank%s); "
+                "results in %s\n", flags[1] ? "resuming" : "starting", (long long)grid_size(spec),
+                (long long)n0.pending, n_workers, n_workers == 1 ? "" : "s", size,
                 size == 1 ? "" : "s", opt->output);
         coord_progress(&c, n_workers, true);
         if (size == 1)
             serial_loop(&c, &w);
         else
-            coordinator_loop(&c, comm, n_workers);
-        snprintf(c.progress.state, sizeof c.progress.state, "finished");
+            coordinator_loop(&c, comm, size);
+        LeaseCounts n = lease_counts(c.leases);
+        if (n.pending > 0)
+            code = BPS_EXIT_INCOMPLETE;
+        else if (n.failed > 0)
+            code = BPS_EXIT_POINTS_FAILED;
+        snprintf(c.progress.state, sizeof c.progress.state, "%s",
+                 n.pending > 0 ? "stopped" : "finished");
         coord_progress(&c, n_workers, true);
         if (c.tty)
             fputc('\n', opt->log);
-        LeaseCounts n = lease_counts(c.leases);
+        const char *why = g_signal ? "stopped by a signal" : "stopped for the deadline";
         fprintf(opt->log,
-                "bpsweep: sweep finished in %.1f s: %lld done, %lld diverged, %lld failed; "
-                "results in %s\n",
-                bps_now() - t0, (long long)n.done, (long long)n.diverged, (long long)n.failed,
-                opt->output);
-        if (n.failed > 0)
-            code = BPS_EXIT_POINTS_FAILED;
+                "bpsweep: sweep %s after %.1f s: %lld done, %lld diverged, %lld failed, %lld "
+                "pending; results in %s%s\n",
+                n.pending > 0 ? why : "finished", bps_now() - t0, (long long)n.done,
+                (long long)n.diverged, (long long)n.failed, (long long)n.pending, opt->output,
+                n.pending > 0 ? " (run the same command again to resume)" : "");
         coord_free(&c);
     } else {
         worker_loop(&w);
     }
+    store_table_free(&table);
     int close_failed = store_close(w.store, &err) != 0;
     if (close_failed)
         fprintf(stderr, "bpsweep: rank %d: %s\n", rank, err.msg);
@@ -521,5 +762,10 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     if (w.trace_fd >= 0)
         close(w.trace_fd);
     shared_data_free(&data);
+    if (rank == 0) {
+        if (code != BPS_EXIT_INCOMPLETE)
+            rmdir(w.ckpt_dir); /* empty once every point has its row */
+        lock_release(lock);
+    }
     return code;
 }

@@ -1298,6 +1298,64 @@ int spec_load(const char *path, Spec **out, BpsErr *err)
     return rc;
 }
 
+/* ---- differences between two specs ----------------------------------------------- */
+
+/* Appends "path: a -> b" lines for every leaf where two canonical JSON trees differ;
+ * stops after `max` lines. Arrays compare element by element (their order is part of
+ * the grid). */
+static void diff_json(const cJSON *a, const cJSON *b, const char *path, StrBuf *out, int *n,
+                      int max)
+{
+    if (*n >= max)
+        return;
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        for (const cJSON *x = a->child; x; x = x->next) {
+            char sub[SPEC_PATH_LEN];
+            path_key(sub, path, x->string);
+            diff_json(x, cJSON_GetObjectItemCaseSensitive(b, x->string), sub, out, n, max);
+        }
+        for (const cJSON *y = b->child; y; y = y->next)
+            if (!cJSON_GetObjectItemCaseSensitive(a, y->string)) {
+                char sub[SPEC_PATH_LEN];
+                path_key(sub, path, y->string);
+                diff_json(NULL, y, sub, out, n, max);
+            }
+        return;
+    }
+    if (cJSON_IsArray(a) && cJSON_IsArray(b) && cJSON_GetArraySize(a) == cJSON_GetArraySize(b)) {
+        int i = 0;
+        for (const cJSON *x = a->child, *y = b->child; x && y; x = x->next, y = y->next, i++) {
+            char sub[SPEC_PATH_LEN];
+            path_index(sub, path, i);
+            diff_json(x, y, sub, out, n, max);
+        }
+        return;
+    }
+    if (a && b && cJSON_Compare(a, b, true))
+        return;
+    char *ta = a ? cJSON_PrintUnformatted(a) : NULL, *tb = b ? cJSON_PrintUnformatted(b) : NULL;
+    sb_printf(out, "  %s: %.200s -> %.200s\n", *path ? path : "(top level)", ta ? ta : "(absent)",
+              tb ? tb : "(absent)");
+    free(ta);
+    free(tb);
+    (*n)++;
+}
+
+char *spec_diff(const Spec *a, const Spec *b)
+{
+    cJSON *ja = cJSON_Parse(a->canonical), *jb = cJSON_Parse(b->canonical);
+    StrBuf out = {0};
+    int n = 0;
+    diff_json(ja, jb, "", &out, &n, 20);
+    if (n >= 20)
+        sb_puts(&out, "  (more differences not shown)\n");
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    if (!out.buf)
+        sb_puts(&out, "");
+    return out.buf;
+}
+
 void spec_free(Spec *spec)
 {
     if (!spec)

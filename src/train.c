@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 #define PI 3.14159265358979323846
 
 double train_lr(const TrainConfig *cfg, int epoch)
@@ -199,11 +199,21 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
     const int n = train->n, D = train->d, bs = t->cfg.batch_size;
     EpochMetrics *em = &t->history[t->epoch];
     em->lr = train_lr(&t->cfg, t->epoch);
-    epoch_order(t, n);
-    double loss_sum = 0.0;
-    long correct = 0, seen = 0;
+    if (t->batch_pos == 0) {
+        /* a new epoch */
+        t->epoch_rng = t->shuffle_rng.counter;
+        t->epoch_loss_sum = 0.0;
+        t->epoch_correct = t->epoch_seen = 0;
+        t->epoch_seconds = 0.0;
+        epoch_order(t, n);
+    } else if (t->order_n != n) {
+        /* continuing an epoch restored from a state: the same draws give its order */
+        t->shuffle_rng.counter = t->epoch_rng;
+        epoch_order(t, n);
+    }
     bool diverged = false;
-    for (int start = 0; start < n && !diverged; start += bs) {
+    while (t->batch_pos < n && !diverged) {
+        int start = t->batch_pos;
         int B = n - start < bs ? n - start : bs;
         if (B < bs && t->cfg.drop_last)
             break;
@@ -214,22 +224,30 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
             t->ybatch[i] = train->y[idx[i]];
         }
         uint64_t step = t->step;
-        double loss = trainer_step(t, t->xbatch, t->ybatch, B, em->lr, &correct);
+        double loss = trainer_step(t, t->xbatch, t->ybatch, B, em->lr, &t->epoch_correct);
         if (t->hook)
             t->hook(t->hook_ctx, step, idx, B, loss);
         diverged = !isfinite(loss);
-        loss_sum += loss * B;
-        seen += B;
+        t->epoch_loss_sum += loss * B;
+        t->epoch_seen += B;
+        t->batch_pos = start + B;
+        if (!diverged && t->batch_pos < n && t->should_stop &&
+            t->should_stop(t->stop_ctx, t)) {
+            t->epoch_seconds += bps_now() - t0;
+            return 2;
+        }
     }
     if (!diverged)
         diverged = !params_finite(t->net);
-    em->train_loss = seen ? loss_sum / (double)seen : (double)NAN;
-    em->train_acc = seen ? (double)correct / (double)seen : (double)NAN;
+    long seen = t->epoch_seen;
+    em->train_loss = seen ? t->epoch_loss_sum / (double)seen : (double)NAN;
+    em->train_acc = seen ? (double)t->epoch_correct / (double)seen : (double)NAN;
     if (test && !diverged)
         trainer_evaluate(t, test, &em->test_loss, &em->test_acc);
     else
         em->test_loss = em->test_acc = NAN;
-    em->seconds = bps_now() - t0;
+    em->seconds = t->epoch_seconds + (bps_now() - t0);
+    t->batch_pos = 0;
     t->epoch++;
     if (diverged) {
         t->diverged_epoch = t->epoch;
@@ -249,6 +267,10 @@ typedef struct {
     uint64_t seed, epoch, step, rng_key, rng_counter;
     int64_t diverged_epoch;
     double norm_bias_c, init_sq_norm, weight_decay, lr;
+    /* the epoch in progress */
+    uint64_t batch_pos, epoch_rng;
+    int64_t epoch_correct, epoch_seen;
+    double epoch_loss_sum, epoch_seconds;
 } StateHeader;
 
 void *trainer_state_save(const Trainer *t, size_t *size)
@@ -267,6 +289,9 @@ void *trainer_state_save(const Trainer *t, size_t *size)
         .diverged_epoch = t->diverged_epoch,
         .norm_bias_c = t->norm_bias_c, .init_sq_norm = t->init_sq_norm,
         .weight_decay = t->cfg.weight_decay, .lr = t->cfg.lr,
+        .batch_pos = (uint64_t)t->batch_pos, .epoch_rng = t->epoch_rng,
+        .epoch_correct = t->epoch_correct, .epoch_seen = t->epoch_seen,
+        .epoch_loss_sum = t->epoch_loss_sum, .epoch_seconds = t->epoch_seconds,
     };
     memcpy(p, &h, sizeof h);
     p += sizeof h;
@@ -326,5 +351,12 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     t->diverged_epoch = (int)h.diverged_epoch;
     t->norm_bias_c = h.norm_bias_c;
     t->init_sq_norm = h.init_sq_norm;
+    t->batch_pos = (int)h.batch_pos;
+    t->epoch_rng = h.epoch_rng;
+    t->epoch_correct = (long)h.epoch_correct;
+    t->epoch_seen = (long)h.epoch_seen;
+    t->epoch_loss_sum = h.epoch_loss_sum;
+    t->epoch_seconds = h.epoch_seconds;
+    t->order_n = 0; /* an epoch in progress regenerates its order from epoch_rng */
     return 0;
 }

@@ -10,7 +10,8 @@
 #    done with 2 attempts, bit-identical to the clean run;
 #  * out-of-memory points fail after --max-attempts, NaN losses diverge, the sweep
 #    finishes the rest and exits 4;
-#  * bad spec and existing output exit 2 through mpirun.
+#  * bad spec and an output file of another sweep exit 2 through mpirun; the same
+#    spec on a finished file recomputes nothing.
 # usage: sweep_mpi.sh BPSWEEP
 set -u
 bin=$1
@@ -32,15 +33,19 @@ check_trace() { # trace-file n_points epochs
     $py - "$1" "$2" "$3" <<'PY' || return 1
 import sys, collections
 path, n, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-starts, epoch_starts = collections.Counter(), collections.Counter()
+starts, dones = collections.Counter(), collections.Counter()
+epoch_starts = collections.Counter()
 for line in open(path):
     f = line.split()
     if f[1] == "start":
         starts[int(f[0])] += 1
+    elif f[1] == "done":
+        dones[int(f[0])] += 1
     else:
         epoch_starts[(int(f[0]), int(f[1]))] += 1
 want_epochs = {(p, e) for p in range(n) for e in range(epochs)}
 assert set(starts) == set(range(n)) and set(starts.values()) == {1}, starts
+assert set(dones) == set(range(n)) and set(dones.values()) == {1}, dones
 assert set(epoch_starts) == want_epochs and set(epoch_starts.values()) == {1}, epoch_starts
 PY
 }
@@ -99,9 +104,15 @@ PY
 "$here/mpirun.sh" 3 "$bin" run "$specs/bad_range.json" -o "$tmp/x.h5" 2>"$tmp/err"
 code=$?
 [ $code -eq 2 ] && [ "$(grep -c 'train.lr' "$tmp/err")" -eq 1 ] && ok || bad "bad spec: exit $code: $(cat "$tmp/err")"
-"$here/mpirun.sh" 2 "$bin" run "$specs/sweep15.json" -o "$tmp/p1.h5" 2>"$tmp/err"
+# the same spec on a finished file: nothing to do, nothing recomputed
+BPSWEEP_TRACE="$tmp/trace_again" "$here/mpirun.sh" 2 "$bin" run "$specs/sweep15.json" -o "$tmp/p1.h5" 2>"$tmp/err"
 code=$?
-[ $code -eq 2 ] && grep -q "exists" "$tmp/err" && ok || bad "existing output: exit $code: $(cat "$tmp/err")"
+[ $code -eq 0 ] && [ ! -s "$tmp/trace_again" ] && ok || bad "rerun of a finished sweep: exit $code: $(cat "$tmp/err")"
+# another spec on it: refused, with the differences
+"$here/mpirun.sh" 2 "$bin" run "$specs/faults.json" -o "$tmp/p1.h5" 2>"$tmp/err"
+code=$?
+[ $code -eq 2 ] && grep -q "holds a different sweep" "$tmp/err" && grep -q "name: \"sweep15\" -> \"faults\"" "$tmp/err" &&
+    ok || bad "other spec on an existing file: exit $code: $(cat "$tmp/err")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

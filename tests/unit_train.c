@@ -168,6 +168,58 @@ static void state_should_round_trip_bit_identically(void)
     dataset_free(&te);
 }
 
+typedef struct {
+    int calls, stop_at;
+} StopCtx;
+
+static bool stop_after_calls(void *ctx, Trainer *t)
+{
+    (void)t;
+    StopCtx *c = ctx;
+    return ++c->calls == c->stop_at;
+}
+
+static void state_should_resume_mid_epoch_bit_identically(void)
+{
+    NetConfig nc = small_net();
+    TrainConfig cfg = base_cfg();
+    cfg.weight_decay = 1e-3;
+    Dataset tr, te;
+    dataset_synthetic(50, 20, 6, 3, 1.0, 2, &tr, &te); /* 7 steps per epoch */
+    Trainer *straight = trainer_new(&nc, &cfg, 4);
+    while (!trainer_finished(straight))
+        trainer_epoch(straight, &tr, &te);
+
+    /* stop in the middle of epoch 2 (after 7 + 3 steps), save, restore, go on */
+    Trainer *a = trainer_new(&nc, &cfg, 4);
+    StopCtx sc = {0, 9};
+    a->should_stop = stop_after_calls;
+    a->stop_ctx = &sc;
+    CHECK(trainer_epoch(a, &tr, &te) == 0);
+    CHECK(trainer_epoch(a, &tr, &te) == 2);
+    CHECK(a->epoch == 1 && a->batch_pos == 24);
+    size_t n;
+    void *buf = trainer_state_save(a, &n);
+    trainer_free(a);
+    Trainer *b = trainer_new(&nc, &cfg, 4);
+    BpsErr err;
+    CHECK(trainer_state_load(b, buf, n, &err) == 0);
+    while (!trainer_finished(b))
+        trainer_epoch(b, &tr, &te);
+    CHECK(memcmp(straight->net->params, b->net->params, b->net->n_params * sizeof(float)) == 0);
+    CHECK(memcmp(straight->momentum, b->momentum, b->net->n_params * sizeof(float)) == 0);
+    for (int e = 0; e < cfg.epochs; e++) {
+        CHECK(straight->history[e].train_loss == b->history[e].train_loss);
+        CHECK(straight->history[e].train_acc == b->history[e].train_acc);
+    }
+    CHECK(straight->step == b->step);
+    free(buf);
+    trainer_free(straight);
+    trainer_free(b);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
 static void divergence_should_be_a_result(void)
 {
     NetConfig nc = small_net();
@@ -213,6 +265,7 @@ int main(void)
     RUN(step_should_follow_torch_sgd_rule);
     RUN(schedules_should_match_pytorch_formulas);
     RUN(state_should_round_trip_bit_identically);
+    RUN(state_should_resume_mid_epoch_bit_identically);
     RUN(divergence_should_be_a_result);
     RUN(shuffle_should_be_paired_across_regularisation);
     return test_summary();

@@ -39,13 +39,14 @@ Leases *lease_new(int64_t n_points, int n_groups, const double *model_cost, int 
                   int n_workers);
 void lease_free(Leases *l);
 
-/* Marks a point as already finished (resume): it is never leased. */
-void lease_mark_finished(Leases *l, int64_t point, LeaseState state, int attempts);
+/* Restores a point's state from a results file (resume): finished points are never
+ * leased; a pending point keeps the attempts it already used. */
+void lease_restore(Leases *l, int64_t point, LeaseState state, int attempts);
 
-/* The next point for `worker`, marked running with its attempt counted, or -1 when
- * no point is pending. A retried point is not given to the worker it failed on while
- * other work is pending. */
-int64_t lease_next(Leases *l, int worker);
+/* The next point for `worker` whose estimate is at most max_seconds (INFINITY: any),
+ * marked running with its attempt counted, or -1 when no pending point fits. A retried
+ * point is not given to the worker it failed on while other work is pending. */
+int64_t lease_next(Leases *l, int worker, double max_seconds);
 
 /* A worker finished `point` with status after `seconds` of training. Returns the new
  * state: FAILED points with attempts left go back to PENDING. */

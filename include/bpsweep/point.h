@@ -91,14 +91,26 @@ typedef struct {
     FILE *log;                       /* one line per epoch, or NULL */
     TrainStepHook hook;              /* optional per-step hook (tests) */
     void *hook_ctx;
-    /* optional: called before every epoch (0-based) of the point */
+    /* optional: called before every epoch (0-based) of the point, also when an epoch
+     * continues from a checkpoint */
     void (*epoch_start)(void *ctx, int64_t point, int epoch);
     void *epoch_ctx;
+    /* in-flight checkpoints (sweeps): continue from this file if it exists (a corrupt
+     * one is removed with a warning and the point starts over); rewrite it atomically
+     * every checkpoint_interval seconds between steps; write it and stop, status
+     * pending, as soon as should_stop returns true. The caller removes it once the
+     * point's row is written. */
+    const char *checkpoint;
+    double checkpoint_interval;
+    bool (*should_stop)(void *ctx);
+    void *stop_ctx;
+    FILE *warn;                      /* warnings (stderr) */
 } PointOptions;
 
 /* Trains point `index` of spec on train/test. Returns 0 with *res filled: status done,
- * diverged, pending (stopped early by stop_after) or failed (the trainer could not be
- * built, e.g. out of memory; res->message says why). Returns non-zero with err set
+ * diverged, pending (stopped early by stop_after or should_stop; res->epochs_run says
+ * how far) or failed (the trainer could not be built, e.g. out of memory;
+ * res->message says why). Returns non-zero with err set
  * only for bad input (unreadable or mismatched state file, I/O errors). Free the
  * result with point_result_free (also after a non-zero return). */
 int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dataset *test,

@@ -71,4 +71,9 @@ int spec_load(const char *path, Spec **out, BpsErr *err);
 /* Frees a Spec and everything it owns; accepts NULL. */
 void spec_free(Spec *spec);
 
+/* The differences between the canonical forms of a and b, one line per differing
+ * value ("  train.lr: 0.01 -> 0.02"), at most 20; "" when they are the same sweep.
+ * The caller frees the string. */
+char *spec_diff(const Spec *a, const Spec *b);
+
 #endif

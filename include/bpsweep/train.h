@@ -62,7 +62,7 @@ typedef struct {
  * indices (B) of the batch's samples, the batch loss before the step. */
 typedef void (*TrainStepHook)(void *ctx, uint64_t step, const uint32_t *idx, int B, double loss);
 
-typedef struct {
+typedef struct Trainer {
     TrainConfig cfg;
     uint64_t seed;
     Net *net;
@@ -76,6 +76,16 @@ typedef struct {
     EpochMetrics *history;  /* (epochs) */
     TrainStepHook hook;     /* optional */
     void *hook_ctx;
+    /* optional: called between the steps of an epoch; returning true stops the epoch
+     * there (trainer_epoch returns 2 and the state can be saved and continued) */
+    bool (*should_stop)(void *ctx, struct Trainer *t);
+    void *stop_ctx;
+    /* the epoch in progress (all zero between epochs) */
+    int batch_pos;          /* samples of the epoch already trained */
+    uint64_t epoch_rng;     /* shuffle counter at the epoch's start */
+    double epoch_loss_sum;  /* sum of batch loss x batch size */
+    long epoch_correct, epoch_seen;
+    double epoch_seconds;   /* time spent on the epoch before this process */
     /* workspace */
     uint32_t *order;        /* (n_train) sample order of the current epoch */
     int order_n;
@@ -88,9 +98,10 @@ typedef struct {
 Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed);
 void trainer_free(Trainer *t);
 
-/* Runs one epoch on train, then evaluates on test (may be NULL). Returns 0, or 1 if
- * the loss or parameters became non-finite (t->diverged_epoch is set; training
- * should stop: divergence is a result, not an error). */
+/* Runs (the rest of) one epoch on train, then evaluates on test (may be NULL).
+ * Returns 0; 1 if the loss or parameters became non-finite (t->diverged_epoch is set;
+ * training should stop: divergence is a result, not an error); 2 if should_stop
+ * stopped it between two steps (call again, or save the state, to continue). */
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test);
 
 /* True when all epochs are done or the run diverged. */

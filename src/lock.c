@@ -1,0 +1,122 @@
+/* lock: the results file's lock, with stale-lock detection. */
+#define _POSIX_C_SOURCE 200809L
+#include "bpsweep/lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char host[256];
+    long pid;
+    char job[64];
+} Holder;
+
+static const char *slurm_job(void)
+{
+    const char *j = getenv("SLURM_JOB_ID");
+    return j && *j ? j : "-";
+}
+
+static int write_lock(const char *path, BpsErr *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return errno == EEXIST ? 1 : bps_fail(err, "%s: cannot create: %s", path, strerror(errno));
+    char host[256] = "", text[512];
+    gethostname(host, sizeof host - 1);
+    int n = snprintf(text, sizeof text, "%s %ld %s %ld\n", host, (long)getpid(), slurm_job(),
+                     (long)time(NULL));
+    if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        return bps_fail(err, "%s: cannot write: %s", path, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+static int read_holder(const char *path, Holder *h)
+{
+    memset(h, 0, sizeof *h);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = fscanf(f, "%255s %ld %63s", h->host, &h->pid, h->job);
+    fclose(f);
+    return n == 3 ? 0 : -1;
+}
+
+/* 1: the job is known to be finished; 0: running or unknown. */
+static int slurm_job_gone(const char *job)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "squeue -h -j '%s' -o %%T 2>/dev/null", job);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    char state[64] = "";
+    int got = fscanf(p, "%63s", state);
+    int rc = pclose(p);
+    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) == 127)
+        return 0; /* no squeue here: cannot tell */
+    return got != 1 || (strcmp(state, "RUNNING") != 0 && strcmp(state, "COMPLETING") != 0 &&
+                        strcmp(state, "PENDING") != 0 && strcmp(state, "CONFIGURING") != 0 &&
+                        strcmp(state, "SUSPENDED") != 0);
+}
+
+/* Why the holder no longer holds the lock, or NULL if it may still. */
+static const char *stale_reason(const Holder *h)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    if (strcmp(h->job, "-") != 0 && strcmp(h->job, slurm_job()) == 0)
+        return "left by an earlier run of this Slurm job";
+    if (strcmp(h->host, host) == 0 && h->pid > 0 && kill((pid_t)h->pid, 0) != 0 &&
+        errno == ESRCH)
+        return "its process is gone";
+    if (strcmp(h->job, "-") != 0 && slurm_job_gone(h->job))
+        return "its Slurm job is no longer running";
+    return NULL;
+}
+
+int lock_acquire(const char *results, char *lock_path, FILE *log, BpsErr *err)
+{
+    if (snprintf(lock_path, LOCK_PATH_MAX, "%s.lock", results) >= LOCK_PATH_MAX)
+        return bps_fail(err, "%s: path too long", results);
+    for (int tries = 0; tries < 2; tries++) {
+        int rc = write_lock(lock_path, err);
+        if (rc <= 0)
+            return rc;
+        Holder h;
+        if (read_holder(lock_path, &h) != 0) {
+            /* being written this very moment, or garbage: look once more */
+            struct timespec ts = {0, 200000000};
+            nanosleep(&ts, NULL);
+            if (read_holder(lock_path, &h) != 0)
+                return bps_fail(err, "%s: exists but is unreadable; remove it if no sweep is "
+                                "writing %s", lock_path, results);
+        }
+        const char *why = stale_reason(&h);
+        if (!why)
+            return bps_fail(err, "%s is being written by another sweep (host %s, pid %ld, Slurm "
+                            "job %s); if that is wrong, remove %s", results, h.host, h.pid, h.job,
+                            lock_path);
+        fprintf(log, "bpsweep: warning: taking over the stale lock %s (host %s, pid %ld, job "
+                "%s): %s\n", lock_path, h.host, h.pid, h.job, why);
+        unlink(lock_path);
+    }
+    return bps_fail(err, "%s: could not take over the lock", lock_path);
+}
+
+void lock_release(const char *lock_path)
+{
+    if (lock_path && *lock_path)
+        unlink(lock_path);
+}
