@@ -124,7 +124,7 @@ int export_csv(const char *h5_path, const char *csv_path, BpsErr *err)
         if (fwrite(t.data, 1, t.len, stdout) != t.len || fflush(stdout) != 0)
             rc = bps_fail(err, "<stdout>: write failed");
     } else {
-        rc = bps_write_file_atomic(csv_path, t.data, t.len, err);
+        rc = bps_write_file_atomic(csv_path, t.data, t.len, NULL, err);
     }
     free(t.data);
     return rc;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -71,6 +72,23 @@ static int slurm_job_gone(const char *job)
                         strcmp(state, "SUSPENDED") != 0);
 }
 
+/* A process that exists and has not exited (a zombie has). */
+static bool process_alive(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        return false;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true; /* no /proc: trust kill() */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* "pid (comm) S ..." */
+    return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
 /* Why the holder no longer holds the lock, or NULL if it may still. */
 static const char *stale_reason(const Holder *h)
 {
@@ -78,8 +96,7 @@ static const char *stale_reason(const Holder *h)
     gethostname(host, sizeof host - 1);
     if (strcmp(h->job, "-") != 0 && strcmp(h->job, slurm_job()) == 0)
         return "left by an earlier run of this Slurm job";
-    if (strcmp(h->host, host) == 0 && h->pid > 0 && kill((pid_t)h->pid, 0) != 0 &&
-        errno == ESRCH)
+    if (strcmp(h->host, host) == 0 && !process_alive(h->pid))
         return "its process is gone";
     if (strcmp(h->job, "-") != 0 && slurm_job_gone(h->job))
         return "its Slurm job is no longer running";

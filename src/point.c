@@ -104,7 +104,7 @@ static int save_state(const Trainer *t, const char *path, BpsErr *err)
 {
     size_t n;
     void *buf = trainer_state_save(t, &n);
-    int rc = bps_write_file_atomic(path, buf, n, err);
+    int rc = bps_write_file_atomic(path, buf, n, "checkpoint", err);
     free(buf);
     return rc;
 }
@@ -122,6 +122,7 @@ static bool between_steps(void *ctx, Trainer *t)
 {
     Checkpointer *ck = ctx;
     const PointOptions *opt = ck->opt;
+    bps_fault_point("epoch");
     if (opt->should_stop && opt->should_stop(opt->stop_ctx)) {
         ck->stopped = true;
         return true;

@@ -61,7 +61,7 @@ int progress_write(const char *path, const Progress *p, BpsErr *err)
     cJSON_Delete(root);
     if (!text)
         return bps_fail(err, "%s: out of memory formatting progress", path);
-    int rc = bps_write_file_atomic(path, text, strlen(text), err);
+    int rc = bps_write_file_atomic(path, text, strlen(text), NULL, err);
     free(text);
     return rc;
 }

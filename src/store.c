@@ -999,6 +999,14 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
                       path);
     if (from_root(comm, rc, err) != 0)
         return -1;
+    /* The file is built under a temporary name and renamed into place once complete
+     * and flushed: a job killed while creating it leaves no half-made results file
+     * (only this temporary one, which the next attempt replaces). */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.creating", path);
+    if (rank == 0)
+        unlink(tmp);
+    MPI_Barrier(comm);
 
     Provenance prov;
     provenance_gather(comm, &prov);
@@ -1021,7 +1029,7 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
     if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0)
         rc = h5_fail(err, path, "cannot set up parallel access");
     /* REQUIRED collective; H5F_ACC_EXCL: a file created meanwhile is still refused */
-    if (rc == 0 && (file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl)) < 0)
+    if (rc == 0 && (file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl)) < 0)
         rc = h5_fail(err, path, "cannot create");
     if (fapl >= 0)
         H5Pclose(fapl);
@@ -1062,6 +1070,7 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
         created_ok = agree(comm, rc, err, NULL) == 0;
     }
 
+    bps_fault_point("create");
     int close_rc = 0;
     for (int d = 0; d < n_defs; d++) {
         /* REQUIRED collective: every rank closes the handles it created alike */
@@ -1082,10 +1091,14 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
     if (agree(comm, created_ok ? close_rc : -1, err, NULL) != 0) {
         /* We created it and it is unusable: remove it, so a rerun is not refused. */
         if (rank == 0)
-            unlink(path);
+            unlink(tmp);
         return -1;
     }
-    return 0;
+    /* rank 0 publishes the complete file; everyone learns whether that worked */
+    rc = 0;
+    if (rank == 0 && rename(tmp, path) != 0)
+        rc = bps_fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    return from_root(comm, rc, err);
 }
 
 /* ---- writing rows --------------------------------------------------------------------------- */
@@ -1377,6 +1390,7 @@ int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsEr
             return h5_fail(err, s->path, what);
         }
     }
+    bps_fault_point("row");
     /* The status byte last, alone: a row whose status is not pending is complete. */
     assert(status_def >= 0);
     if (H5Dwrite(s->dset[status_def], H5T_NATIVE_UINT8, s->mspace[0], s->fspace[0], H5P_DEFAULT,

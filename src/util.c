@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,25 @@ void *bps_try_alloc_aligned(size_t n)
     return p;
 }
 
+void bps_fault_point(const char *name)
+{
+    static int parsed = 0;
+    static char want[64];
+    static long at = 0, count = 0;
+    if (!parsed) {
+        const char *env = getenv("BPSWEEP_FAULT");
+        const char *colon = env ? strchr(env, ':') : NULL;
+        if (colon && (size_t)(colon - env) < sizeof want) {
+            memcpy(want, env, (size_t)(colon - env));
+            want[colon - env] = '\0';
+            at = strtol(colon + 1, NULL, 10);
+        }
+        parsed = 1;
+    }
+    if (at > 0 && strcmp(name, want) == 0 && ++count == at)
+        kill(getpid(), SIGKILL);
+}
+
 double bps_now(void)
 {
     struct timespec ts;
@@ -145,7 +165,8 @@ int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err)
     return 0;
 }
 
-int bps_write_file_atomic(const char *path, const void *data, size_t n, BpsErr *err)
+int bps_write_file_atomic(const char *path, const void *data, size_t n, const char *fault,
+                          BpsErr *err)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -173,6 +194,8 @@ int bps_write_file_atomic(const char *path, const void *data, size_t n, BpsErr *
         unlink(tmp);
         return bps_fail(err, "%s: fsync/close failed: %s", tmp, strerror(e));
     }
+    if (fault)
+        bps_fault_point(fault);
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);

@@ -855,7 +855,7 @@ static void docs_should_hold_the_current_layout(void)
             memcpy(out, doc, head);
             memcpy(out + head, want, strlen(want));
             memcpy(out + head + strlen(want), end, tail);
-            CHECK(bps_write_file_atomic(path, out, head + strlen(want) + tail, &err) == 0);
+            CHECK(bps_write_file_atomic(path, out, head + strlen(want) + tail, NULL, &err) == 0);
             printf("updated %s\n", path);
             free(out);
         } else {

@@ -53,6 +53,14 @@ void *bps_xalloc_aligned(size_t n, const char *file, int line);
  * fails alone instead of ending the process). Free with free(). */
 void *bps_try_alloc_aligned(size_t n);
 
+/* Fault injection for the kill tests: with BPSWEEP_FAULT=name:n in the environment,
+ * the n-th call of bps_fault_point(name) in this process kills it with SIGKILL (the
+ * way a node failure or `scancel` would). Names in use: "create" (results file
+ * created, not yet flushed), "row" (a row written, its status not yet), "checkpoint"
+ * (a checkpoint written and synced, not yet renamed into place), "epoch" (in the
+ * middle of an epoch). Without the variable this is a cheap no-op. */
+void bps_fault_point(const char *name);
+
 /* Monotonic wall clock in seconds. */
 double bps_now(void);
 
@@ -63,7 +71,9 @@ uint64_t bps_hash_bytes(uint64_t h, const void *data, size_t n);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); *len gets the size. */
 int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err);
 
-/* Writes a file atomically: temporary file beside it, fsync, rename. */
-int bps_write_file_atomic(const char *path, const void *data, size_t n, BpsErr *err);
+/* Writes a file atomically: temporary file beside it, fsync, rename. fault (or NULL)
+ * names the bps_fault_point between the fsync and the rename. */
+int bps_write_file_atomic(const char *path, const void *data, size_t n, const char *fault,
+                          BpsErr *err);
 
 #endif
