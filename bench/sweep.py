@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,21 @@ def wakeups(pid):
     """Voluntary context switches of the process's main thread (one per sleep)."""
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"voluntary_ctxt_switches:\s+(\d+)", f.read()).group(1))
+
+
+def busy_seconds():
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
+    return (user + nice + system + irq + softirq) / TICK
+
+
+def own_seconds():
+    """CPU seconds of this script and of every child it has waited for (mpirun waits
+    for its ranks, so theirs count too)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def pss_kib(pid):
@@ -293,7 +309,7 @@ def main():
     ap.add_argument("--eff-repeats", type=int, default=3,
                     help="serial / parallel pairs of the efficiency sweep (default 3)")
     args = ap.parse_args()
-    t_start = time.perf_counter()
+    t_start, busy_start, own_start = time.perf_counter(), busy_seconds(), own_seconds()
     with tempfile.TemporaryDirectory(prefix="bpsweep-bench-") as tmp:
         print("1. coordinator throughput (zero-epoch points vs mpi4py.futures no-ops)")
         tp = throughput(args, tmp)
@@ -327,7 +343,12 @@ def main():
     for name, measured, goal, good in checks:
         verdict = "" if goal == "(info)" else "ok" if good else "BELOW"
         print(f"{name:34s} {measured:38s} {goal:8s} {verdict}")
-    print(f"(benchmark took {time.perf_counter() - t_start:.0f} s)")
+    wall = time.perf_counter() - t_start
+    other = busy_seconds() - busy_start - (own_seconds() - own_start)
+    print(f"(benchmark took {wall:.0f} s; other processes used {other:.1f} CPU-s meanwhile, "
+          f"{other / (wall * os.cpu_count()):.1%} of the machine)")
+    if other > 0.03 * wall * os.cpu_count():
+        print("warning: the machine was not idle; timings are unreliable, run again")
     return 0 if all(c[3] for c in checks) else 1
 
 
