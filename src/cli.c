@@ -32,6 +32,9 @@ static const char USAGE[] =
     "                         holds the same sweep, it is resumed\n"
     "  resume FILE            resume the sweep of FILE (the spec is read from it), at\n"
     "                         any rank count\n"
+    "  extend OLD SPEC -o NEW write NEW for SPEC, a strict extension of OLD's sweep (more\n"
+    "                         values on an axis), with OLD's finished rows carried over\n"
+    "                         by point key; OLD is not modified; then resume NEW\n"
     "  status FILE            points done/running/pending/failed/diverged per\n"
     "                         architecture and the best test accuracy so far\n"
     "  export FILE --csv OUT  one row per point: coordinates, status, scalar metrics\n"
@@ -500,6 +503,116 @@ static int cmd_plan(int argc, char **argv)
     return rc;
 }
 
+/* Index of name in the names of n items of a given stride, or -1. */
+static int find_name(const char *base, size_t stride, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(base + (size_t)i * stride, name) == 0)
+            return i;
+    return -1;
+}
+
+static int find_value(const double *v, int n, double x)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] == x)
+            return i;
+    return -1;
+}
+
+/* Row of every point of the old file in the new grid (by its coordinates' values). */
+static int64_t *extension_map(const Spec *old, const Spec *new_, const StoreTable *t)
+{
+    int64_t n = t->shape.n_points, *map = xmalloc((size_t)n * sizeof *map);
+    for (int64_t i = 0; i < n; i++) {
+        GridPoint gp = {
+            find_name(new_->arch[0].name, sizeof new_->arch[0], new_->n_arch,
+                      old->arch[t->arch[i]].name),
+            find_name(new_->cond[0].name, sizeof new_->cond[0], new_->n_cond,
+                      old->cond[t->cond[i]].name),
+            find_value(new_->norm_bias, new_->n_nb, old->norm_bias[t->nb[i]]),
+            find_value(new_->weight_decay, new_->n_wd, old->weight_decay[t->wd[i]]),
+            -1};
+        for (int k = 0; k < new_->n_seed; k++)
+            if (new_->seed[k] == old->seed[t->seed_index[i]])
+                gp.seed = k;
+        /* a strict extension has every old value: can't-happen guard all the same */
+        bool found = gp.arch >= 0 && gp.cond >= 0 && gp.nb >= 0 && gp.wd >= 0 && gp.seed >= 0;
+        map[i] = found ? grid_index(new_, gp) : -1;
+    }
+    return map;
+}
+
+static int cmd_extend(int argc, char **argv)
+{
+    const char *old_path = NULL, *spec_path = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+            out = argv[++i];
+        else if (argv[i][0] != '-' && !old_path)
+            old_path = argv[i];
+        else if (argv[i][0] != '-' && !spec_path)
+            spec_path = argv[i];
+        else
+            return usage_error("extend: unexpected argument '%s'", argv[i]);
+    }
+    if (!old_path || !spec_path || !out)
+        return usage_error("extend: expects OLD.h5 NEW_SPEC -o NEW.h5");
+    MPI_Init(NULL, NULL);
+    BpsErr err;
+    StoreTable t = {0};
+    Spec *old = NULL, *spec = NULL;
+    Dataset train = {0}, test = {0};
+    Store *st = NULL;
+    int64_t *map = NULL;
+    char *problems = NULL;
+    int rc = BPS_EXIT_BADINPUT;
+    if (store_read_table(old_path, &t, &err) != 0 || spec_parse(t.spec_json, old_path, &old, &err) != 0 ||
+        spec_load(spec_path, &spec, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        goto done;
+    }
+    problems = spec_extension_problems(old, spec);
+    if (*problems) {
+        fprintf(stderr, "bpsweep: %s is not a strict extension of the sweep in %s:\n%s", spec_path,
+                old_path, problems);
+        goto done;
+    }
+    if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
+        store_create(MPI_COMM_SELF, out, spec, train.d, train.classes, &err) != 0 ||
+        store_open(MPI_COMM_SELF, out, &st, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        goto done;
+    }
+    map = extension_map(old, spec, &t);
+    if (store_copy_rows(st, old_path, map, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        rc = BPS_EXIT_ERROR;
+        goto done;
+    }
+    int64_t copied = 0;
+    for (int64_t i = 0; i < t.shape.n_points; i++)
+        copied += t.status[i] != POINT_PENDING && map[i] >= 0;
+    printf("%s: %lld points; %lld finished rows carried over from %s, %lld to run "
+           "(bpsweep resume %s)\n", out, (long long)grid_size(spec), (long long)copied, old_path,
+           (long long)(grid_size(spec) - copied), out);
+    rc = BPS_EXIT_OK;
+done:
+    if (st && store_close(st, &err) != 0 && rc == BPS_EXIT_OK) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        rc = BPS_EXIT_ERROR;
+    }
+    free(map);
+    free(problems);
+    dataset_free(&train);
+    dataset_free(&test);
+    spec_free(old);
+    spec_free(spec);
+    store_table_free(&t);
+    MPI_Finalize();
+    return rc;
+}
+
 int cli_main(int argc, char **argv)
 {
     /* one BLAS thread per process: ranks are the parallelism, and bit-identical
@@ -523,5 +636,7 @@ int cli_main(int argc, char **argv)
         return cmd_export(argc - 2, argv + 2);
     if (strcmp(argv[1], "plan") == 0)
         return cmd_plan(argc - 2, argv + 2);
+    if (strcmp(argv[1], "extend") == 0)
+        return cmd_extend(argc - 2, argv + 2);
     return usage_error("unknown command '%s'", argv[1]);
 }

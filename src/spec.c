@@ -1356,6 +1356,95 @@ char *spec_diff(const Spec *a, const Spec *b)
     return out.buf;
 }
 
+/* ---- strict extensions -------------------------------------------------------------- */
+
+static const cJSON *find_named(const cJSON *arr, const char *name)
+{
+    for (const cJSON *e = arr ? arr->child : NULL; e; e = e->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static bool contains_value(const cJSON *arr, const cJSON *v)
+{
+    for (const cJSON *e = arr ? arr->child : NULL; e; e = e->next)
+        if (cJSON_Compare(e, v, true))
+            return true;
+    return false;
+}
+
+/* Every element of old's array at path is in new's: by name for named objects
+ * (and then identical), by value otherwise. */
+static void check_superset(const cJSON *old, const cJSON *new_, const char *path, StrBuf *out,
+                           int *n)
+{
+    int i = 0;
+    for (const cJSON *e = old ? old->child : NULL; e; e = e->next, i++) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+        char sub[SPEC_PATH_LEN];
+        path_index(sub, path, i);
+        if (cJSON_IsString(name)) {
+            const cJSON *match = find_named(new_, name->valuestring);
+            if (!match) {
+                sb_printf(out, "  %s: \"%s\" is missing from the new spec\n", sub,
+                          name->valuestring);
+                (*n)++;
+            } else if (!cJSON_Compare(e, match, true)) {
+                sb_printf(out, "  %s: \"%s\" is defined differently\n", sub, name->valuestring);
+                (*n)++;
+            }
+        } else if (!contains_value(new_, e)) {
+            char *t = cJSON_PrintUnformatted(e);
+            sb_printf(out, "  %s: value %s is missing from the new spec\n", sub, t ? t : "?");
+            free(t);
+            (*n)++;
+        }
+    }
+}
+
+char *spec_extension_problems(const Spec *old, const Spec *new_)
+{
+    cJSON *a = cJSON_Parse(old->canonical), *b = cJSON_Parse(new_->canonical);
+    StrBuf out = {0};
+    int n = 0;
+    /* everything but the axes must be identical */
+    for (const cJSON *x = a ? a->child : NULL; x; x = x->next) {
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+        if (strcmp(x->string, "architectures") == 0) {
+            check_superset(x, y, "architectures", &out, &n);
+        } else if (strcmp(x->string, "grid") == 0) {
+            const char *axes[] = {"weight_decay", "seed", "conditions", NULL};
+            for (int i = 0; axes[i]; i++) {
+                char sub[SPEC_PATH_LEN];
+                path_key(sub, "grid", axes[i]);
+                check_superset(cJSON_GetObjectItemCaseSensitive(x, axes[i]),
+                               cJSON_GetObjectItemCaseSensitive(y, axes[i]), sub, &out, &n);
+            }
+            const cJSON *nba = cJSON_GetObjectItemCaseSensitive(x, "norm_bias");
+            const cJSON *nbb = cJSON_GetObjectItemCaseSensitive(y, "norm_bias");
+            check_superset(cJSON_GetObjectItemCaseSensitive(nba, "targets"),
+                           cJSON_GetObjectItemCaseSensitive(nbb, "targets"),
+                           "grid.norm_bias.targets", &out, &n);
+            if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(nba, "relative"),
+                               cJSON_GetObjectItemCaseSensitive(nbb, "relative"), true)) {
+                sb_puts(&out, "  grid.norm_bias.relative: differs\n");
+                n++;
+            }
+        } else if (strcmp(x->string, "name") != 0 && !cJSON_Compare(x, y, true)) {
+            sb_printf(&out, "  %s: differs (only values may be added to the axes)\n", x->string);
+            n++;
+        }
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    if (!out.buf)
+        sb_puts(&out, "");
+    return out.buf;
+}
+
 void spec_free(Spec *spec)
 {
     if (!spec)

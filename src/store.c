@@ -1580,6 +1580,85 @@ static void clear_pending(StoreTable *t)
     }
 }
 
+/* One row of an old dataset (width w_old) widened to w_new and written into row `row`
+ * of dset: extra columns NaN for floating types, zero otherwise. */
+static int copy_row(hid_t dset, hid_t mtype, const DatasetDef *def, const unsigned char *src,
+                    int64_t w_old, int64_t w_new, int64_t row, unsigned char *buf)
+{
+    size_t es = elem_size(def->type, def->str_size);
+    int64_t w = w_old < w_new ? w_old : w_new;
+    memcpy(buf, src, (size_t)w * es);
+    for (int64_t c = w; c < w_new; c++) {
+        if (def->type == T_F64)
+            ((double *)(void *)buf)[c] = NAN;
+        else if (def->type == T_F32)
+            ((float *)(void *)buf)[c] = NAN;
+        else
+            memset(buf + (size_t)c * es, 0, es);
+    }
+    hsize_t start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)w_new};
+    int nd = def->dim == DIM_POINT ? 1 : 2;
+    hid_t ms = H5Screate_simple(nd, count, NULL), fs = H5Dget_space(dset);
+    int rc = -1;
+    if (ms >= 0 && fs >= 0 &&
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+        H5Dwrite(dset, mtype, ms, fs, H5P_DEFAULT, buf) >= 0) /* independent */
+        rc = 0;
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (ms >= 0)
+        H5Sclose(ms);
+    return rc;
+}
+
+int store_copy_rows(Store *s, const char *from, const int64_t *map, BpsErr *err)
+{
+    StoreShape old;
+    hid_t file = open_readonly(from, &old, err);
+    if (file < 0)
+        return -1;
+    int rc = 0, status_def = -1;
+    uint8_t *status = xmalloc((size_t)old.n_points);
+    for (int d = 0; d < s->n_defs; d++)
+        if (s->defs[d].field == F_STATUS)
+            status_def = d;
+    assert(status_def >= 0);
+    if (read_column(file, from, &s->defs[status_def], old.n_points, status, err) != 0)
+        rc = -1;
+    /* every row dataset, then the status column last, as store_write_row does */
+    for (int pass = 0; pass < 2 && rc == 0; pass++)
+        for (int d = 0; d < s->n_defs && rc == 0; d++) {
+            const DatasetDef *def = &s->defs[d];
+            if (!is_row_field(def->field) || s->dset[d] < 0 || (d == status_def) != (pass == 1))
+                continue;
+            if (def->field == F_WEIGHTS && old.max_params == 0)
+                continue; /* the old file kept no weights: NaN rows stay unwritten */
+            int64_t w_old = row_width(&old, def->dim), w_new = row_width(&s->shape, def->dim);
+            size_t es = elem_size(def->type, def->str_size);
+            unsigned char *all = xmalloc((size_t)old.n_points * (size_t)w_old * es);
+            unsigned char *buf = xmalloc((size_t)(w_new > w_old ? w_new : w_old) * es);
+            hid_t src = H5Dopen2(file, def->path, H5P_DEFAULT);
+            hid_t mtype = def->type == T_STR ? string_type(def->str_size)
+                                             : H5Tcopy(native_type(def->type));
+            if (src < 0 || mtype < 0 || H5Dread(src, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, all) < 0)
+                rc = h5_fail(err, from, "cannot read a dataset to copy");
+            for (int64_t i = 0; i < old.n_points && rc == 0; i++)
+                if (status[i] != POINT_PENDING && map[i] >= 0 &&
+                    copy_row(s->dset[d], mtype, def, all + (size_t)i * (size_t)w_old * es, w_old,
+                             w_new, map[i], buf) != 0)
+                    rc = h5_fail(err, s->path, "cannot write a copied row");
+            if (mtype >= 0)
+                H5Tclose(mtype);
+            if (src >= 0)
+                H5Dclose(src);
+            free(all);
+            free(buf);
+        }
+    free(status);
+    H5Fclose(file);
+    return rc;
+}
+
 int store_read_table(const char *path, StoreTable *t, BpsErr *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);

@@ -76,4 +76,10 @@ void spec_free(Spec *spec);
  * The caller frees the string. */
 char *spec_diff(const Spec *a, const Spec *b);
 
+/* Why new_ is not a strict extension of old ("" if it is): a strict extension keeps
+ * every architecture and condition (identically defined, by name) and every axis
+ * value, may add more, and changes nothing else (data, training settings, output;
+ * the sweep's name may change). The caller frees the string. */
+char *spec_extension_problems(const Spec *old, const Spec *new_);
+
 #endif

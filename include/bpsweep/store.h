@@ -89,6 +89,12 @@ int store_open(MPI_Comm comm, const char *path, Store **out, BpsErr *err);
  * has no row), and a metric or weight vector longer than the file's row. */
 int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsErr *err);
 
+/* Independent: copies every finished row (status not pending) of the results file
+ * `from` into s - row i of `from` to row map[i] of s, none where map[i] < 0 - widening
+ * curves, layers and weights with NaN where s has more columns. The status is copied
+ * last. (bpsweep extend.) */
+int store_copy_rows(Store *s, const char *from, const int64_t *map, BpsErr *err);
+
 /* Collective: closes the file and frees s (accepts NULL; s is invalid afterwards,
  * also when -1 is returned). */
 int store_close(Store *s, BpsErr *err);
