@@ -223,6 +223,14 @@ LeaseCounts lease_counts(const Leases *l)
     return l->counts;
 }
 
+LeaseCounts lease_counts_in(const Leases *l, int64_t first, int64_t end)
+{
+    LeaseCounts c = {0, 0, 0, 0, 0};
+    for (int64_t p = first; p < end; p++)
+        (*count_of(&c, (LeaseState)l->state[p]))++;
+    return c;
+}
+
 bool lease_all_finished(const Leases *l)
 {
     return l->counts.pending == 0 && l->counts.running == 0;

@@ -326,32 +326,6 @@ typedef struct {
     int64_t *running_on;     /* (size) point each worker rank runs, -1 if idle */
 } Coordinator;
 
-static int64_t *count_slot(ProgressCounts *n, LeaseState s)
-{
-    switch (s) {
-    case LEASE_PENDING:
-        return &n->pending;
-    case LEASE_RUNNING:
-        return &n->running;
-    case LEASE_DONE:
-        return &n->done;
-    case LEASE_DIVERGED:
-        return &n->diverged;
-    case LEASE_FAILED:
-        return &n->failed;
-    }
-    return &n->pending;
-}
-
-/* Moves a point between the per-architecture counters of the progress. */
-static void coord_count(Coordinator *c, int64_t point, LeaseState from, LeaseState to)
-{
-    ProgressCounts *n = &c->progress.arch[point / c->per_arch].n;
-    (*count_slot(n, from))--;
-    (*count_slot(n, to))++;
-    c->dirty = true;
-}
-
 static void coord_best(Coordinator *c, int64_t point, double acc)
 {
     ProgressArch *a = &c->progress.arch[point / c->per_arch];
@@ -393,7 +367,6 @@ static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt
     p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
     for (int a = 0; a < spec->n_arch; a++) {
         snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
-        p->arch[a].n.pending = c->per_arch;
         p->arch[a].best_test_acc = NAN;
     }
     for (int64_t i = 0; table && i < n; i++) {
@@ -409,8 +382,6 @@ static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt
         if (st == LEASE_PENDING && attempts == 0)
             continue;
         lease_restore(c->leases, i, st, attempts);
-        if (st != LEASE_PENDING)
-            coord_count(c, i, LEASE_PENDING, st);
         if (st == LEASE_DONE)
             coord_best(c, i, table->scalar[M_final_test_acc][i]);
     }
@@ -439,9 +410,9 @@ static int64_t coord_lease(Coordinator *c, int worker, int *attempt)
         max_seconds = c->stop_at - now;
     int64_t p = lease_next(c->leases, worker, max_seconds);
     if (p >= 0) {
-        coord_count(c, p, LEASE_PENDING, LEASE_RUNNING);
         *attempt = lease_attempts(c->leases, p);
         c->running_on[worker] = p;
+        c->dirty = true;
     }
     return p;
 }
@@ -452,12 +423,12 @@ static void coord_finish(Coordinator *c, const Report *r, int worker)
     if (r->status == POINT_PENDING) {
         /* interrupted: someone is stopping the sweep */
         lease_release(c->leases, r->point);
-        coord_count(c, r->point, LEASE_RUNNING, LEASE_PENDING);
         c->stopping = true;
+        c->dirty = true;
         return;
     }
     LeaseState s = lease_finish(c->leases, r->point, (PointStatus)r->status, r->seconds, worker);
-    coord_count(c, r->point, LEASE_RUNNING, s);
+    c->dirty = true;
     if (s == LEASE_DONE)
         coord_best(c, r->point, r->test_acc);
 }
@@ -469,14 +440,18 @@ static void coord_progress(Coordinator *c, int n_workers, bool force)
 {
     double now = progress_clock();
     Progress *p = &c->progress;
-    LeaseCounts lc = lease_counts(c->leases);
-    p->n = (ProgressCounts){lc.pending, lc.running, lc.done, lc.diverged, lc.failed};
     FILE *log = c->opt->log;
     bool bar = c->tty && (force || now - c->last_bar >= 0.2);
     bool line = !c->tty && (force || now - c->last_line >= c->opt->progress_interval);
     bool json = force || (c->dirty && now - c->last_json >= 1.0) || now - c->last_json >= 10.0;
     if (!bar && !line && !json)
         return;
+    LeaseCounts lc = lease_counts(c->leases);
+    p->n = (ProgressCounts){lc.pending, lc.running, lc.done, lc.diverged, lc.failed};
+    for (int a = 0; a < p->n_arch; a++) {
+        lc = lease_counts_in(c->leases, a * c->per_arch, (a + 1) * c->per_arch);
+        p->arch[a].n = (ProgressCounts){lc.pending, lc.running, lc.done, lc.diverged, lc.failed};
+    }
     p->eta_seconds = lease_remaining_seconds(c->leases) / n_workers;
     char text[512];
     if (bar) {
@@ -569,7 +544,7 @@ static void coordinator_loop(Coordinator *c, MPI_Comm comm, int size)
         /* serve every parked worker that can be served: the new request, and others
          * when a failure re-queued a point or the sweep is over or stopping */
         for (int i = 0; i < n_parked;) {
-            int attempt;
+            int attempt = 0;
             int64_t p = coord_lease(c, parked[i], &attempt);
             bool over = lease_all_finished(c->leases) || c->stopping ||
                         lease_counts(c->leases).running == 0;
@@ -590,7 +565,7 @@ static void coordinator_loop(Coordinator *c, MPI_Comm comm, int size)
 
 static void serial_loop(Coordinator *c, Worker *w)
 {
-    int attempt;
+    int attempt = 0;
     int64_t p;
     while ((p = coord_lease(c, 0, &attempt)) >= 0) {
         Report rep = worker_run_point(w, p, attempt);

@@ -59,6 +59,8 @@ void lease_release(Leases *l, int64_t point);
 LeaseState lease_state(const Leases *l, int64_t point);
 int lease_attempts(const Leases *l, int64_t point);
 LeaseCounts lease_counts(const Leases *l);
+/* Counts over the points [first, end) (e.g. one architecture's). */
+LeaseCounts lease_counts_in(const Leases *l, int64_t first, int64_t end);
 bool lease_all_finished(const Leases *l);
 
 /* Estimated seconds for one point of the point's group. */
