@@ -112,6 +112,11 @@ double lease_estimate(const Leases *l, int64_t point)
     return g->model_cost * per_unit;
 }
 
+bool lease_calibrated(const Leases *l)
+{
+    return l->cost_units_sum > 0;
+}
+
 /* First pending point of group g at or after its scan position, or -1. Points before
  * `next` are never pending again except through the retry list. */
 static int64_t group_peek(Leases *l, Group *g)

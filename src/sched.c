@@ -324,6 +324,7 @@ typedef struct {
     double last_line, last_json, last_bar;
     int64_t per_arch;        /* points per architecture (grid order: arch outermost) */
     int64_t *running_on;     /* (size) point each worker rank runs, -1 if idle */
+    double *expected_end;    /* (size) when that point should finish (Unix time) */
 } Coordinator;
 
 static void coord_best(Coordinator *c, int64_t point, double acc)
@@ -353,6 +354,7 @@ static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt
     free(cost);
     c->per_arch = n / spec->n_arch;
     c->running_on = xmalloc((size_t)size * sizeof *c->running_on);
+    c->expected_end = xcalloc((size_t)size, sizeof *c->expected_end);
     for (int r = 0; r < size; r++)
         c->running_on[r] = -1;
     c->stop_at = opt->deadline > 0 ? opt->deadline - opt->drain_seconds : 0;
@@ -394,6 +396,7 @@ static void coord_free(Coordinator *c)
     lease_free(c->leases);
     progress_free(&c->progress);
     free(c->running_on);
+    free(c->expected_end);
 }
 
 /* The next point for worker, if the sweep is not stopping and a point fits before the
@@ -412,6 +415,9 @@ static int64_t coord_lease(Coordinator *c, int worker, int *attempt)
     if (p >= 0) {
         *attempt = lease_attempts(c->leases, p);
         c->running_on[worker] = p;
+        /* unknown (now) until a point has finished and estimates are in seconds */
+        c->expected_end[worker] =
+            now + (lease_calibrated(c->leases) ? lease_estimate(c->leases, p) : 0.0);
         c->dirty = true;
     }
     return p;
@@ -477,17 +483,23 @@ static void coord_progress(Coordinator *c, int n_workers, bool force)
 }
 
 /* Waiting without taking a core: spin only briefly after a message (the next one is
- * often close behind when points are short), then sleep with a growing interval. */
+ * often close behind when points are short), then sleep with a growing interval - and
+ * while no worker is expected to report soon (its point's estimated end is far), sleep
+ * up to half the time left, at most 50 ms: a handful of wake-ups a second instead of
+ * hundreds, which matters when the coordinator shares a core with a worker. */
 typedef struct {
     double last_message;
     long sleep_ns;
 } Backoff;
 
-static void backoff_wait(Backoff *b)
+static void backoff_wait(Backoff *b, double quiet_seconds)
 {
     if (bps_now() - b->last_message < 200e-6)
         return;
-    struct timespec ts = {0, b->sleep_ns};
+    long ns = b->sleep_ns;
+    if (quiet_seconds > 0.01)
+        ns = (long)(1e9 * (quiet_seconds / 2 < 0.05 ? quiet_seconds / 2 : 0.05));
+    struct timespec ts = {0, ns};
     nanosleep(&ts, NULL);
     b->sleep_ns = b->sleep_ns * 2 > 2000000 ? 2000000 : b->sleep_ns * 2;
 }
@@ -496,6 +508,19 @@ static void backoff_reset(Backoff *b)
 {
     b->last_message = bps_now();
     b->sleep_ns = 50000;
+}
+
+/* Seconds until the first busy worker is expected to report (0 if one is overdue or
+ * none is busy, or stopping: then nobody can be predicted). */
+static double coord_quiet_seconds(const Coordinator *c, int size)
+{
+    if (c->stopping)
+        return 0;
+    double now = progress_clock(), soonest = INFINITY;
+    for (int r = 1; r < size; r++)
+        if (c->running_on[r] >= 0 && c->expected_end[r] < soonest)
+            soonest = c->expected_end[r];
+    return isfinite(soonest) && soonest > now ? soonest - now : 0;
 }
 
 static void send_lease(MPI_Comm comm, int worker, int64_t point, int attempt)
@@ -531,7 +556,7 @@ static void coordinator_loop(Coordinator *c, MPI_Comm comm, int size)
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_REPORT, comm, &flag, &st);
         if (!flag) {
             coord_progress(c, n_workers, false);
-            backoff_wait(&bo);
+            backoff_wait(&bo, coord_quiet_seconds(c, size));
             continue;
         }
         backoff_reset(&bo);

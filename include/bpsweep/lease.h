@@ -63,8 +63,12 @@ LeaseCounts lease_counts(const Leases *l);
 LeaseCounts lease_counts_in(const Leases *l, int64_t first, int64_t end);
 bool lease_all_finished(const Leases *l);
 
-/* Estimated seconds for one point of the point's group. */
+/* Estimated seconds for one point of the point's group. Before any point has finished
+ * the model cost stands in (relative, not seconds: see lease_calibrated). */
 double lease_estimate(const Leases *l, int64_t point);
+
+/* True once a point has finished, so that estimates are in seconds. */
+bool lease_calibrated(const Leases *l);
 
 /* Estimated seconds of work left: pending plus half of running, summed; NaN until a
  * point has finished (model costs have no time unit before that). */
