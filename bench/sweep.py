@@ -56,11 +56,14 @@ def wakeups(pid):
         return int(re.search(r"voluntary_ctxt_switches:\s+(\d+)", f.read()).group(1))
 
 
-def busy_seconds():
-    """CPU seconds the whole machine has spent busy since boot (/proc/stat)."""
+def unused_seconds():
+    """CPU seconds the machine has been idle, waiting for I/O or stolen by the host,
+    summed over CPUs since boot (/proc/stat). Idle time is measured exactly on a
+    tickless kernel, while user and system time are sampled at each tick and miss a
+    process that wakes briefly between ticks, so busy time = CPUs x wall - this."""
     with open("/proc/stat") as f:
-        user, nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
-    return (user + nice + system + irq + softirq) / TICK
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    return (fields[3] + fields[4] + fields[7]) / TICK  # idle, iowait, steal
 
 
 def own_seconds():
@@ -292,8 +295,8 @@ def memory(args, tmp):
         if not s.pss:
             sys.exit(f"memory: no sample taken while the {np_}-rank sweep trained")
         pss[np_] = max(s.pss) / 1024
-        print(f"  P={np_}: {len(s.pss)} samples, summed PSS max {pss[np_]:.1f} MiB, "
-              f"min {min(s.pss) / 1024:.1f} MiB", flush=True)
+        print(f"  P={np_}: largest summed PSS of {len(s.pss)} samples {pss[np_]:.1f} MiB",
+              flush=True)
     return pss
 
 
@@ -306,10 +309,10 @@ def main():
                     help="N of the throughput sweeps (N and 2N points; default 4000)")
     ap.add_argument("--repeats", type=int, default=5,
                     help="runs per throughput configuration (default 5)")
-    ap.add_argument("--eff-repeats", type=int, default=3,
-                    help="serial / parallel pairs of the efficiency sweep (default 3)")
+    ap.add_argument("--eff-repeats", type=int, default=4,
+                    help="serial / parallel pairs of the efficiency sweep (default 4)")
     args = ap.parse_args()
-    t_start, busy_start, own_start = time.perf_counter(), busy_seconds(), own_seconds()
+    t_start, unused_start, own_start = time.perf_counter(), unused_seconds(), own_seconds()
     with tempfile.TemporaryDirectory(prefix="bpsweep-bench-") as tmp:
         print("1. coordinator throughput (zero-epoch points vs mpi4py.futures no-ops)")
         tp = throughput(args, tmp)
@@ -344,7 +347,8 @@ def main():
         verdict = "" if goal == "(info)" else "ok" if good else "BELOW"
         print(f"{name:34s} {measured:38s} {goal:8s} {verdict}")
     wall = time.perf_counter() - t_start
-    other = busy_seconds() - busy_start - (own_seconds() - own_start)
+    busy = wall * os.cpu_count() - (unused_seconds() - unused_start)
+    other = busy - (own_seconds() - own_start)
     print(f"(benchmark took {wall:.0f} s; other processes used {other:.1f} CPU-s meanwhile, "
           f"{other / (wall * os.cpu_count()):.1%} of the machine)")
     if other > 0.03 * wall * os.cpu_count():

@@ -158,6 +158,37 @@ static void shared_data_free(SharedData *sd)
         MPI_Win_free(&sd->win);
 }
 
+/* ---- waiting without taking a core ------------------------------------------------- */
+
+/* Open MPI's blocking calls poll a core flat out; the coordinator's loop and a worker's
+ * wait for its lease use this instead: spin only briefly after a message (the next one
+ * is often close behind when points are short), then sleep with a growing interval -
+ * and while nothing is expected soon (quiet_seconds, e.g. until the next point is
+ * estimated to finish), sleep up to half that, at most 50 ms: a handful of wake-ups a
+ * second instead of hundreds, which matters when ranks share a core. */
+typedef struct {
+    double last_message;
+    long sleep_ns;
+} Backoff;
+
+static void backoff_wait(Backoff *b, double quiet_seconds)
+{
+    if (bps_now() - b->last_message < 200e-6)
+        return;
+    long ns = b->sleep_ns;
+    if (quiet_seconds > 0.01)
+        ns = (long)(1e9 * (quiet_seconds / 2 < 0.05 ? quiet_seconds / 2 : 0.05));
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+    b->sleep_ns = b->sleep_ns * 2 > 2000000 ? 2000000 : b->sleep_ns * 2;
+}
+
+static void backoff_reset(Backoff *b)
+{
+    b->last_message = bps_now();
+    b->sleep_ns = 50000;
+}
+
 /* ---- one point on a worker --------------------------------------------------------- */
 
 typedef struct {
@@ -171,6 +202,7 @@ typedef struct {
     char ckpt_dir[4096];     /* "<output>.ckpt" */
     double stop_at;          /* deadline minus drain (Unix time), 0 = none */
     bool stopping;           /* a signal, the deadline or the coordinator said stop */
+    double next_probe;       /* when to look for the coordinator's TAG_STOP again */
     int trace_fd;            /* BPSWEEP_TRACE, or -1 */
     const char *inject_fail; /* BPSWEEP_INJECT_FAIL, or NULL */
 } Worker;
@@ -185,9 +217,12 @@ static bool worker_should_stop(void *ctx)
 {
     Worker *w = ctx;
     if (!w->stopping) {
-        if (g_signal || (w->stop_at > 0 && progress_clock() >= w->stop_at)) {
+        double now = progress_clock();
+        if (g_signal || (w->stop_at > 0 && now >= w->stop_at)) {
             w->stopping = true;
-        } else if (w->size > 1) {
+        } else if (w->size > 1 && now >= w->next_probe) {
+            /* at most every 20 ms: a probe per step costs the step MPI progress calls */
+            w->next_probe = now + 0.02;
             int flag;
             MPI_Iprobe(0, TAG_STOP, w->comm, &flag, MPI_STATUS_IGNORE);
             if (flag) {
@@ -294,7 +329,16 @@ static void worker_loop(Worker *w)
     for (;;) {
         MPI_Send(&rep, (int)sizeof rep, MPI_BYTE, 0, TAG_REPORT, w->comm);
         Lease ls;
-        MPI_Recv(&ls, (int)sizeof ls, MPI_BYTE, 0, TAG_LEASE, w->comm, MPI_STATUS_IGNORE);
+        MPI_Request req;
+        MPI_Irecv(&ls, (int)sizeof ls, MPI_BYTE, 0, TAG_LEASE, w->comm, &req);
+        Backoff bo;
+        backoff_reset(&bo);
+        for (int done = 0;;) {
+            MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+            if (done)
+                break;
+            backoff_wait(&bo, 0); /* parked while others finish: no core spent */
+        }
         if (ls.point < 0) {
             /* a stop request may still be in flight: receive it, to leave nothing behind */
             int flag = 1;
@@ -482,34 +526,6 @@ static void coord_progress(Coordinator *c, int n_workers, bool force)
     }
 }
 
-/* Waiting without taking a core: spin only briefly after a message (the next one is
- * often close behind when points are short), then sleep with a growing interval - and
- * while no worker is expected to report soon (its point's estimated end is far), sleep
- * up to half the time left, at most 50 ms: a handful of wake-ups a second instead of
- * hundreds, which matters when the coordinator shares a core with a worker. */
-typedef struct {
-    double last_message;
-    long sleep_ns;
-} Backoff;
-
-static void backoff_wait(Backoff *b, double quiet_seconds)
-{
-    if (bps_now() - b->last_message < 200e-6)
-        return;
-    long ns = b->sleep_ns;
-    if (quiet_seconds > 0.01)
-        ns = (long)(1e9 * (quiet_seconds / 2 < 0.05 ? quiet_seconds / 2 : 0.05));
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-    b->sleep_ns = b->sleep_ns * 2 > 2000000 ? 2000000 : b->sleep_ns * 2;
-}
-
-static void backoff_reset(Backoff *b)
-{
-    b->last_message = bps_now();
-    b->sleep_ns = 50000;
-}
-
 /* Seconds until the first busy worker is expected to report (0 if one is overdue or
  * none is busy, or stopping: then nobody can be predicted). */
 static double coord_quiet_seconds(const Coordinator *c, int size)
@@ -694,7 +710,8 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     if (!flags[0] && !flags[1] &&
         store_create(comm, opt->output, spec, data.train.d, data.train.classes, &err) != 0)
         flags[0] = 1;
-    Worker w = {comm, rank, size, spec, opt, NULL, &data, "", "", 0, false, -1, NULL};
+    Worker w = {.comm = comm, .rank = rank, .size = size, .spec = spec, .opt = opt, .data = &data,
+                .trace_fd = -1};
     if (!flags[0] && store_open(comm, opt->output, &w.store, &err) != 0)
         flags[0] = 1;
     if (flags[0]) { /* every step above returns alike on every rank */
