@@ -362,15 +362,7 @@ static int cmd_run(int argc, char **argv, bool resume)
 /* A Progress summary built from the results file itself. */
 static void progress_from_table(const StoreTable *t, const Spec *spec, Progress *p)
 {
-    memset(p, 0, sizeof *p);
-    snprintf(p->state, sizeof p->state, "file");
-    p->eta_seconds = NAN;
-    p->n_arch = spec->n_arch;
-    p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
-    for (int a = 0; a < spec->n_arch; a++) {
-        snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
-        p->arch[a].best_test_acc = NAN;
-    }
+    progress_init(p, spec, "file");
     for (int64_t i = 0; i < t->shape.n_points; i++) {
         ProgressArch *a = &p->arch[t->arch[i]];
         int64_t *slot[2] = {NULL, NULL};

@@ -15,6 +15,19 @@ double progress_clock(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void progress_init(Progress *p, const Spec *spec, const char *state)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->state, sizeof p->state, "%s", state);
+    p->eta_seconds = NAN;
+    p->n_arch = spec->n_arch;
+    p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
+    for (int a = 0; a < spec->n_arch; a++) {
+        snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
+        p->arch[a].best_test_acc = NAN;
+    }
+}
+
 void progress_path(const char *results, char *buf, size_t len)
 {
     snprintf(buf, len, "%s.progress.json", results);

@@ -404,17 +404,10 @@ static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt
     c->stop_at = opt->deadline > 0 ? opt->deadline - opt->drain_seconds : 0;
 
     Progress *p = &c->progress;
-    snprintf(p->state, sizeof p->state, "running");
+    progress_init(p, spec, "running");
     gethostname(p->host, sizeof p->host - 1);
     p->pid = (long)getpid();
     p->started = p->updated = progress_clock();
-    p->eta_seconds = NAN;
-    p->n_arch = spec->n_arch;
-    p->arch = xcalloc((size_t)spec->n_arch, sizeof *p->arch);
-    for (int a = 0; a < spec->n_arch; a++) {
-        snprintf(p->arch[a].name, sizeof p->arch[a].name, "%s", spec->arch[a].name);
-        p->arch[a].best_test_acc = NAN;
-    }
     for (int64_t i = 0; table && i < n; i++) {
         LeaseState st = table->status[i] == POINT_DONE       ? LEASE_DONE
                         : table->status[i] == POINT_DIVERGED ? LEASE_DIVERGED

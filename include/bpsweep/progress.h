@@ -32,6 +32,10 @@ typedef struct {
     ProgressArch *arch;        /* (n_arch); owned */
 } Progress;
 
+/* A zeroed progress of spec's architectures in `state`; ETA and best accuracies unknown.
+ * Free with progress_free. */
+void progress_init(Progress *p, const Spec *spec, const char *state);
+
 /* The progress file of a results file: "<results>.progress.json". */
 void progress_path(const char *results, char *buf, size_t len);
 
