@@ -11,7 +11,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES=(
-    cmake gcc make pkg-config
+    cmake gcc make pkg-config bc procps
     libopenmpi-dev openmpi-bin libopenblas-dev liblapacke-dev
     libhdf5-openmpi-dev hdf5-tools libcjson-dev zlib1g-dev
     dataset-fashion-mnist
