@@ -54,22 +54,29 @@ static int read_holder(const char *path, Holder *h)
     return n == 3 ? 0 : -1;
 }
 
-/* 1: the job is known to be finished; 0: running or unknown. */
+/* 1: the job is known to be finished; 0: running or unknown (no squeue, no answer
+ * from the controller). */
 static int slurm_job_gone(const char *job)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "squeue -h -j '%s' -o %%T 2>/dev/null", job);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "squeue -h -j '%s' -o %%T 2>&1", job);
     FILE *p = popen(cmd, "r");
     if (!p)
         return 0;
-    char state[64] = "";
-    int got = fscanf(p, "%63s", state);
+    char out[256] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
     int rc = pclose(p);
-    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) == 127)
-        return 0; /* no squeue here: cannot tell */
-    return got != 1 || (strcmp(state, "RUNNING") != 0 && strcmp(state, "COMPLETING") != 0 &&
-                        strcmp(state, "PENDING") != 0 && strcmp(state, "CONFIGURING") != 0 &&
-                        strcmp(state, "SUSPENDED") != 0);
+    if (rc == -1 || !WIFEXITED(rc))
+        return 0;
+    if (WEXITSTATUS(rc) != 0) /* the controller knows no such job any more: gone */
+        return strstr(out, "Invalid job id") != NULL;
+    char state[64] = "";
+    if (sscanf(out, "%63s", state) != 1)
+        return 1; /* no longer listed */
+    return strcmp(state, "RUNNING") != 0 && strcmp(state, "COMPLETING") != 0 &&
+           strcmp(state, "PENDING") != 0 && strcmp(state, "CONFIGURING") != 0 &&
+           strcmp(state, "SUSPENDED") != 0 && strcmp(state, "REQUEUED") != 0;
 }
 
 /* A process that exists and has not exited (a zombie has). */

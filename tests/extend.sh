@@ -9,11 +9,7 @@ bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 specs=$here/data/specs
 py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 "$here/mpirun.sh" 3 "$bin" run "$specs/sweep15.json" -o "$tmp/old.h5" 2>/dev/null && ok || bad "old sweep"
 sum=$(md5sum <"$tmp/old.h5")
@@ -36,5 +32,4 @@ sed 's/"seed": \[0, 1, 2, 3, 4, 5\]/"seed": [0, 1, 2, 3]/' "$specs/sweep15_exten
 "$bin" extend "$tmp/old.h5" "$specs/sweep15_extended.json" -o "$tmp/old.h5" 2>"$tmp/err"
 [ $? -eq 2 ] && [ "$(md5sum <"$tmp/old.h5")" = "$sum" ] && ok || bad "extend onto the old file: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

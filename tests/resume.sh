@@ -12,12 +12,9 @@ seed=${2:-$(( $(date +%s) % 100000 ))}
 here=$(cd "$(dirname "$0")" && pwd)
 spec=$here/data/specs/resume.json
 py=/usr/bin/python3
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 pids=()
-trap 'for p in "${pids[@]}"; do kill -KILL -- -$p 2>/dev/null; done; rm -rf "$tmp"' EXIT
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+at_exit 'for p in "${pids[@]}"; do kill -KILL -- -$p 2>/dev/null; done'
 echo "random kill moments from seed $seed (replay: $0 $bin $seed)"
 RANDOM=$seed
 
@@ -148,5 +145,4 @@ for fault in create:1 row:2 checkpoint:40 epoch:300; do
     same "$out" && trace_ok "$out" && ok || bad "fault $fault: $(tail -3 "$out.log")"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

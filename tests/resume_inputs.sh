@@ -6,12 +6,9 @@ bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 specs=$here/data/specs
 py=/usr/bin/python3
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 mnt=
-trap '[ -n "$mnt" ] && umount "$mnt" 2>/dev/null; rm -rf "$tmp"' EXIT
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+at_exit '[ -n "$mnt" ] && umount "$mnt" 2>/dev/null'
 mpi() { "$here/mpirun.sh" "$@"; }
 
 # a deadline 20 s away on a sweep that needs more (24 points of ~2.5 s on 2 workers):
@@ -118,5 +115,4 @@ else
     echo "note: cannot mount tmpfs here; full-disk and read-only cases skipped"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

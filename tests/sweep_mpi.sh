@@ -18,11 +18,7 @@ bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 specs=$here/data/specs
 py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 run() { # np output [env...] -- extra args
     local np=$1 out=$2
     shift 2
@@ -114,5 +110,4 @@ code=$?
 [ $code -eq 2 ] && grep -q "holds a different sweep" "$tmp/err" && grep -q "name: \"sweep15\" -> \"faults\"" "$tmp/err" &&
     ok || bad "other spec on an existing file: exit $code: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

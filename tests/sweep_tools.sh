@@ -6,11 +6,9 @@ set -u
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 specs=$here/data/specs
-tmp=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
+pid=
+at_exit '[ -n "$pid" ] && kill $pid 2>/dev/null'
 
 # live status while a sweep runs
 out=$tmp/slow.h5
@@ -46,5 +44,4 @@ grep -Eq '"state":[[:space:]]*"finished"' "$out.progress.json" && ok || bad "pro
     grep -q "core-hours" "$tmp/plan" && grep -q "results file:" "$tmp/plan" &&
     grep -q "on 3 ranks (2 workers" "$tmp/plan" && ok || bad "plan: $(cat "$tmp/plan")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

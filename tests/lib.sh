@@ -1,0 +1,15 @@
+# Shared by the shell tests (source it after `set -u`): a temporary folder removed at
+# exit, pass/fail counting, and the closing "N passed, N failed" line that ctest's log
+# and CI read. A test adds its own cleanup with `at_exit 'command'` (run at exit, so it
+# sees variables set later, such as the pid of a job started in the background).
+tmp=$(mktemp -d)
+exit_commands=()
+at_exit() { exit_commands+=("$1"); }
+trap 'for c in "${exit_commands[@]}"; do eval "$c"; done; rm -rf "$tmp"' EXIT
+fail=0 pass=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+summary() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
