@@ -4,11 +4,7 @@
 # the expected text on stderr, and nothing on stdout.   usage: cli_bad_input.sh BPSWEEP
 set -u
 bin=$1
-here=$(cd "$(dirname "$0")" && pwd)
-specs=$here/data/specs
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0 pass=0
+. "$(dirname "$0")/lib.sh"
 
 expect_bad() { # name expected-substring command...
     local name=$1 want=$2
@@ -21,7 +17,7 @@ expect_bad() { # name expected-substring command...
         echo "     wanted message containing: $want"
         fail=$((fail + 1))
     else
-        pass=$((pass + 1))
+        ok
     fi
 }
 
@@ -67,5 +63,4 @@ else
     echo "note: $good absent; corrupt-IDX cases run in unit_data only"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -1,18 +1,13 @@
 #!/usr/bin/env bash
 # Determinism and saved state through the binary, each run a separate process:
 #  * the same point trained twice gives identical result lines (every metric printed
-#    except the epoch timings,
-#    with 17 digits, and the hash of the final parameter bytes);
+#    with 17 digits, and the hash of the final parameter bytes; not the epoch timings);
 #  * 3 epochs, save, restore in a new process, 2 more epochs == 5 epochs straight,
 #    for a batch-norm + skip + Nesterov + cosine + norm-bias point and a plain one.
 # usage: cli_determinism.sh BPSWEEP
 set -u
 bin=$1
-here=$(cd "$(dirname "$0")" && pwd)
-specs=$here/data/specs
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0 pass=0
+. "$(dirname "$0")/lib.sh"
 check_same() { # name file-a file-b: their result lines must be identical and present
     grep '^result ' "$2" | grep -v '^result epoch_seconds' >"$tmp/ra"
     grep '^result ' "$3" | grep -v '^result epoch_seconds' >"$tmp/rb"
@@ -47,5 +42,4 @@ if "$bin" train "$specs/state5.json" --point 0 --quiet --load-state "$tmp/s1" >/
 else
     pass=$((pass + 1))
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -6,9 +6,6 @@
 # usage: extend.sh BPSWEEP
 set -u
 bin=$1
-here=$(cd "$(dirname "$0")" && pwd)
-specs=$here/data/specs
-py=/usr/bin/python3
 . "$(dirname "$0")/lib.sh"
 
 "$here/mpirun.sh" 3 "$bin" run "$specs/sweep15.json" -o "$tmp/old.h5" 2>/dev/null && ok || bad "old sweep"

@@ -1,7 +1,10 @@
-# Shared by the shell tests (source it after `set -u`): a temporary folder removed at
-# exit, pass/fail counting, and the closing "N passed, N failed" line that ctest's log
-# and CI read. A test adds its own cleanup with `at_exit 'command'` (run at exit, so it
+# Shared by the shell tests (source it after `set -u`): where the tests and their specs
+# are, Debian's python3, a temporary folder removed at exit, pass/fail counting, and
+# the closing "N passed, N failed" line that ctest's log and CI read. A test adds its own cleanup with `at_exit 'command'` (run at exit, so it
 # sees variables set later, such as the pid of a job started in the background).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+specs=$here/data/specs
+py=/usr/bin/python3
 tmp=$(mktemp -d)
 exit_commands=()
 at_exit() { exit_commands+=("$1"); }

@@ -9,10 +9,8 @@
 set -u
 bin=$1
 seed=${2:-$(( $(date +%s) % 100000 ))}
-here=$(cd "$(dirname "$0")" && pwd)
-spec=$here/data/specs/resume.json
-py=/usr/bin/python3
 . "$(dirname "$0")/lib.sh"
+spec=$specs/resume.json
 pids=()
 at_exit 'for p in "${pids[@]}"; do kill -KILL -- -$p 2>/dev/null; done'
 echo "random kill moments from seed $seed (replay: $0 $bin $seed)"

@@ -3,9 +3,6 @@
 # disk and a read-only folder.   usage: resume_inputs.sh BPSWEEP
 set -u
 bin=$1
-here=$(cd "$(dirname "$0")" && pwd)
-specs=$here/data/specs
-py=/usr/bin/python3
 . "$(dirname "$0")/lib.sh"
 mnt=
 at_exit '[ -n "$mnt" ] && umount "$mnt" 2>/dev/null'

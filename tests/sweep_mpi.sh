@@ -15,9 +15,6 @@
 # usage: sweep_mpi.sh BPSWEEP
 set -u
 bin=$1
-here=$(cd "$(dirname "$0")" && pwd)
-specs=$here/data/specs
-py=/usr/bin/python3
 . "$(dirname "$0")/lib.sh"
 run() { # np output [env...] -- extra args
     local np=$1 out=$2

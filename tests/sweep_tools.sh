@@ -4,8 +4,6 @@
 # `export --csv`, `plan`.   usage: sweep_tools.sh BPSWEEP
 set -u
 bin=$1
-here=$(cd "$(dirname "$0")" && pwd)
-specs=$here/data/specs
 . "$(dirname "$0")/lib.sh"
 pid=
 at_exit '[ -n "$pid" ] && kill $pid 2>/dev/null'
