@@ -111,7 +111,6 @@ static int save_state(const Trainer *t, const char *path, BpsErr *err)
 
 typedef struct {
     const PointOptions *opt;
-    Trainer *t;
     double last_checkpoint;
     bool stopped;
 } Checkpointer;
@@ -172,21 +171,14 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
         trainer_free(t);
         return -1;
     }
-    Checkpointer ck = {opt, t, bps_now(), false};
+    Checkpointer ck = {opt, bps_now(), false};
+    /* a state that does not load leaves the fresh trainer untouched: start over */
     if (opt->checkpoint && access(opt->checkpoint, F_OK) == 0 &&
         load_state(t, opt->checkpoint, err) != 0) {
         fprintf(opt->warn ? opt->warn : stderr,
                 "bpsweep: warning: point %lld: ignoring its checkpoint and starting over: %s\n",
                 (long long)index, err->msg);
         unlink(opt->checkpoint);
-        trainer_free(t);
-        t = trainer_new(&net_cfg, &cfg, seed); /* the same size fitted a moment ago */
-        if (!t)
-            return bps_fail(err, "point %lld: out of memory rebuilding the net",
-                            (long long)index);
-        t->hook = opt->hook;
-        t->hook_ctx = opt->hook_ctx;
-        ck.t = t;
     }
     if (opt->checkpoint || opt->should_stop) {
         t->should_stop = between_steps;

@@ -117,7 +117,8 @@ void trainer_evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc);
 /* Serialised state: parameters, momentum, batch-norm statistics, epoch, step, random
  * counters, regulariser target and history. A restored trainer continues bit-identically.
  * trainer_state_save returns a malloc'd buffer (caller frees) and its size.
- * trainer_state_load checks the state against t's shapes and settings. */
+ * trainer_state_load checks the state against t's shapes and settings; on failure t
+ * is left as it was. */
 void *trainer_state_save(const Trainer *t, size_t *size);
 int trainer_state_load(Trainer *t, const void *buf, size_t size, BpsErr *err);
 
