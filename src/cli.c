@@ -55,6 +55,8 @@ static const char USAGE[] =
     "  --drain S              stop this many seconds before the deadline (default 10)\n"
     "  --progress-interval S  seconds between progress lines when stderr is not a\n"
     "                         terminal (default 30)\n"
+    "  --log-points           a line for every point that ends or is interrupted: its\n"
+    "                         key, status, rank, seconds and test accuracy (job logs)\n"
     "\n"
     "train options:\n"
     "  --point K              the point's index (see --list)\n"
@@ -271,6 +273,8 @@ static int parse_run_args(int argc, char **argv, bool resume, RunArgs *a, char *
             i++;
         } else if (strcmp(opt, "--retry-failed") == 0) {
             o->retry_failed = true;
+        } else if (strcmp(opt, "--log-points") == 0) {
+            o->log_points = true;
         } else if (strcmp(opt, "--progress-interval") == 0 ||
                    strcmp(opt, "--checkpoint-interval") == 0 || strcmp(opt, "--drain") == 0) {
             double *dst = opt[2] == 'p' ? &o->progress_interval

@@ -460,9 +460,29 @@ static int64_t coord_lease(Coordinator *c, int worker, int *attempt)
     return p;
 }
 
+/* --log-points: one line per point that ends or is interrupted, for job logs. */
+static void coord_log_point(const Coordinator *c, const Report *r, int worker)
+{
+    char key[GRID_KEY_MAX];
+    grid_key(c->spec, grid_point(c->spec, r->point), key, sizeof key);
+    FILE *log = c->opt->log;
+    if (c->tty)
+        fputs("\r\033[K", log); /* over the bar, which the next redraw restores */
+    if (r->status == POINT_PENDING)
+        fprintf(log, "bpsweep: point %lld %s: interrupted on rank %d, continues from its "
+                "checkpoint\n", (long long)r->point, key, worker);
+    else
+        fprintf(log, "bpsweep: point %lld %s: %s on rank %d in %.1f s, test acc %.4f\n",
+                (long long)r->point, key, point_status_name((PointStatus)r->status), worker,
+                r->seconds, r->test_acc);
+    fflush(log);
+}
+
 static void coord_finish(Coordinator *c, const Report *r, int worker)
 {
     c->running_on[worker] = -1;
+    if (c->opt->log_points)
+        coord_log_point(c, r, worker);
     if (r->status == POINT_PENDING) {
         /* interrupted: someone is stopping the sweep */
         lease_release(c->leases, r->point);
@@ -750,7 +770,15 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
         coord_progress(&c, n_workers, true);
         if (c.tty)
             fputc('\n', opt->log);
-        const char *why = g_signal ? "stopped by a signal" : "stopped for the deadline";
+        char why[64];
+        if (g_signal)
+            snprintf(why, sizeof why, "stopped by %s", g_signal == SIGTERM  ? "SIGTERM"
+                                                       : g_signal == SIGINT ? "SIGINT"
+                                                                            : "SIGUSR1");
+        else if (c.stop_at > 0 && progress_clock() >= c.stop_at)
+            snprintf(why, sizeof why, "stopped for the deadline");
+        else
+            snprintf(why, sizeof why, "stopped (a worker was interrupted)");
         fprintf(opt->log,
                 "bpsweep: sweep %s after %.1f s: %lld done, %lld diverged, %lld failed, %lld "
                 "pending; results in %s%s\n",

@@ -8,7 +8,9 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 exit_commands=()
 at_exit() { exit_commands+=("$1"); }
-trap 'for c in "${exit_commands[@]}"; do eval "$c"; done; rm -rf "$tmp"' EXIT
+# KEEP_TMP=1 keeps the temporary folder for a look after a failure
+trap 'for c in "${exit_commands[@]}"; do eval "$c"; done
+      if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi' EXIT
 fail=0 pass=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL: $*"; fail=$((fail + 1)); }

@@ -21,6 +21,7 @@ typedef struct {
     double checkpoint_interval;  /* seconds between checkpoints of an in-flight point */
     double deadline;             /* Unix time the job ends (0: none) */
     double drain_seconds;        /* stop this long before the deadline */
+    bool log_points;             /* a log line for every point that ends or stops */
     FILE *log;                   /* rank 0's progress and messages (stderr) */
 } SweepOptions;
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The real job script on a real (private, single-node) Slurm: jobscripts/slurm/sweep.sbatch
+# is submitted with sbatch on a sweep longer than its time limit, and must take the
+# warning signal, checkpoint, requeue itself and finish bit-identical to an
+# uninterrupted run; scancel followed by a manual resubmission must resume; where
+# requeue is not allowed, the job must chain a dependent job instead.
+#   usage: slurm.sh BPSWEEP        (as root; .ci/setup.sh installs slurm-wlm and munge)
+# Timing on this machine: the sweep takes ~45 s on 2 workers. A 1-minute job asks for
+# SIGUSR1@20; slurmctld checks every 30 s and sends it once the end is within 20 + 30 s,
+# so it comes 10 to 40 s after the start: the first job never finishes the sweep, and a
+# later one may be stopped again (at most 8 restarts). bpsweep's own deadline stop, 5 s
+# before the end, is the backstop.
+set -u
+bin=$(realpath "$1")
+. "$(dirname "$0")/lib.sh"
+. "$here/slurm_env.sh"
+root=$(cd "$here/.." && pwd)
+sbatch_script=$root/jobscripts/slurm/sweep.sbatch
+spec=$specs/slurm.json
+n_points=26
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "slurm.sh starts slurmctld and slurmd and needs root; skipped"
+    exit 77
+fi
+at_exit slurm_stop
+slurm_start "$tmp/slurm" || { cat "$tmp/slurm/"*.log; exit 1; }
+
+export BPSWEEP_BIN=$bin BPSWEEP_DRAIN=5 BPSWEEP_MAX_RESTARTS=8
+export BPSWEEP_RUN_ARGS="--checkpoint-interval 2 --progress-interval 10"
+submit() { # out time [sbatch options]: submits the job script; prints the job id
+    local out=$1 time=$2
+    shift 2
+    BPSWEEP_TRACE=$out.trace sbatch --parsable --chdir="$tmp" --output="$out.log" \
+        --time="$time" --nodes=1 --ntasks-per-node=3 \
+        --mem-per-cpu=100M --signal=B:USR1@20 "$@" "$sbatch_script" "$spec" "$out"
+}
+# Waits until job $1 has left the queue (at most $2 seconds), releasing a requeued job's
+# begin time (Slurm holds it back by the credential lifetime) once it has waited 2 s:
+# releasing it in the second of the requeue would trip Slurm's revoked-credential check.
+wait_job() {
+    local job=$1 limit=$2 t0=$SECONDS held=
+    while [ $((SECONDS - t0)) -lt "$limit" ]; do
+        local st
+        st=$(squeue -h -j "$job" -o '%T %r' 2>/dev/null)
+        [ -z "$st" ] && return 0
+        if [ "$st" = "PENDING BeginTime" ]; then
+            held=${held:-$SECONDS}
+            if [ $((SECONDS - held)) -ge 2 ]; then
+                scontrol update JobId="$job" StartTime=now && echo "released job $job"
+                held=
+            fi
+        fi
+        sleep 0.5
+    done
+    echo "job $job still in the queue after $limit s: $st"
+    scancel "$job"
+    return 1
+}
+same() { # out: identical to the uninterrupted run
+    $py "$here/compare_results.py" "$tmp/ref.h5" "$1" >"$1.cmp" || { cat "$1.cmp"; return 1; }
+}
+in_log() { # out pattern description
+    grep -Eq "$2" "$1.log" && ok || bad "$3: '$2' not in the job log ($1.log)"
+}
+
+# the reference: no interruption, plain mpirun
+t0=$SECONDS
+"$here/mpirun.sh" 3 "$bin" run "$spec" -o "$tmp/ref.h5" 2>"$tmp/ref.log" &&
+    ok || bad "reference run: $(tail -3 "$tmp/ref.log")"
+echo "reference run: $((SECONDS - t0)) s"
+
+if [ -z "${SLURM_TEST_ONLY_CHAIN:-}" ]; then
+# 1. A time limit too short for the sweep: warning signal, checkpoint, requeue, finish.
+out=$tmp/limit.h5
+t0=$SECONDS
+job=$(submit "$out" 1)
+wait_job "$job" 240
+restarts=$(scontrol show job "$job" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
+state=$(scontrol show job "$job" | sed -n 's/.*JobState=\([A-Z]*\).*/\1/p')
+echo "time limit: job $job $state after $restarts restart(s), $((SECONDS - t0)) s"
+[ "$state" = COMPLETED ] && ok || bad "time limit: job ended $state: $(tail -5 "$out.log")"
+[ "${restarts:-0}" -ge 1 ] && ok || bad "time limit: the job never requeued itself"
+in_log "$out" 'received SIGUSR1 \(time limit warning\)' "time limit"
+in_log "$out" 'bpsweep: sweep stopped by SIGUSR1 after' "time limit"
+in_log "$out" 'interrupted on rank [0-9]+, continues from its checkpoint' "time limit"
+in_log "$out" 'incomplete: requeued \(restart 1\)' "time limit"
+in_log "$out" "restart 1 of at most 8: .* -> $out" "time limit"
+in_log "$out" "sweep complete: $out" "time limit"
+in_log "$out" "total +$n_points +0 +0 +0 +0" "time limit: final summary"
+same "$out" && ok || bad "time limit: results differ from the uninterrupted run"
+$py "$here/check_trace.py" "$out.trace" "$n_points" --min-continued 1 &&
+    ok || bad "time limit: trace"
+
+# 2. scancel of the running job, then the same sbatch by hand: resumes, recomputes nothing
+out=$tmp/cancel.h5
+job=$(submit "$out" 5)
+for _ in $(seq 600); do # until 4 points are done
+    n=$(grep -c ": done on rank" "$out.log" 2>/dev/null)
+    [ "${n:-0}" -ge 4 ] && break
+    sleep 0.1
+done
+scancel "$job"
+wait_job "$job" 60
+done_before=$(grep -c ': done on rank' "$out.log")
+echo "scancel: $done_before points were done"
+in_log "$out" 'received SIGTERM' "scancel"
+in_log "$out" 'stopped by SIGTERM, not requeued' "scancel"
+[ "$done_before" -ge 4 ] && [ "$done_before" -lt $n_points ] && ok ||
+    bad "scancel: $done_before points done before the cancel"
+job2=$(submit "$out" 5)
+wait_job "$job2" 120
+in_log "$out" "sweep complete: $out" "resubmitted"
+same "$out" && ok || bad "scancel + resubmit: results differ from the uninterrupted run"
+$py "$here/check_trace.py" "$out.trace" "$n_points" && ok || bad "scancel + resubmit: trace"
+
+fi
+# 3. Requeue not allowed (--no-requeue), submitted by jobscripts/submit: the job submits
+# its successor, with the same sbatch options, instead.
+out=$tmp/chain.h5
+BPSWEEP_TRACE=$out.trace "$root/jobscripts/submit" "$spec" --nodes 1 --ntasks-per-node 3 --time 1 --results "$out" \
+    --chdir="$tmp" --output="$out.log" --mem-per-cpu=100M --signal=B:USR1@20 --no-requeue \
+    >"$tmp/submit.out" 2>&1
+cat "$tmp/submit.out"
+job=$(sed -n 's/^submitted job \([0-9]*\)$/\1/p' "$tmp/submit.out")
+grep -Eq "^compute: .*core-hours" "$tmp/submit.out" && grep -q "^results:  $out" "$tmp/submit.out" &&
+    ok || bad "submit: no plan or no results path in its output"
+[ -n "$job" ] && wait_job "$job" 100
+in_log "$out" "incomplete: requeue not allowed; submitted job [0-9]+ to continue" "chain"
+# follow the chain: each job that stops early names its successor in the log
+while next=$(sed -n 's/.*submitted job \([0-9]*\) to continue.*/\1/p' "$out.log" | tail -1) &&
+    [ -n "$next" ] && [ "$next" != "$job" ]; do
+    wait_job "$next" 100 || break
+    job=$next
+done
+in_log "$out" "restart 1 of at most 8" "chain"
+in_log "$out" "sweep complete: $out" "chain"
+same "$out" && ok || bad "chain: results differ from the uninterrupted run"
+$py "$here/check_trace.py" "$out.trace" "$n_points" --min-continued 1 && ok || bad "chain: trace"
+
+summary
