@@ -16,6 +16,7 @@ PACKAGES=(
     libhdf5-openmpi-dev hdf5-tools libcjson-dev zlib1g-dev
     dataset-fashion-mnist
     python3-h5py python3-numpy python3-matplotlib python3-torch python3-mpi4py
+    slurm-wlm munge
 )
 
 deps() {
