@@ -1,9 +1,11 @@
 """Checks a sweep's trace (BPSWEEP_TRACE) after interruptions and resumes:
 every point finished exactly once, none trained after its row was written, and none
 went back to an earlier epoch (an interrupted point continues from its checkpoint).
-    usage: check_trace.py TRACE N_POINTS [--min-continued K]
+    usage: check_trace.py TRACE N_POINTS [--min-continued K] [--allow-rewind]
 --min-continued: at least K points must have continued from a checkpoint past epoch 0
 (proof that stopped work was checkpointed and resumed, not redone).
+--allow-rewind: a point may go back to its last checkpoint (after a SIGKILL, with
+checkpoints less often than every step).
 Prints the problems (at most 5) and exits 1 if there are any."""
 import argparse
 import sys
@@ -12,6 +14,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("trace")
 ap.add_argument("n_points", type=int)
 ap.add_argument("--min-continued", type=int, default=0)
+ap.add_argument("--allow-rewind", action="store_true")
 a = ap.parse_args()
 
 done, last_epoch, restarted, continued, problems = set(), {}, set(), set(), []
@@ -31,7 +34,7 @@ for line in open(a.trace):
             restarted.discard(p)
             if e > 0:
                 continued.add(p)
-        if p in last_epoch and e < last_epoch[p]:
+        if p in last_epoch and e < last_epoch[p] and not a.allow_rewind:
             problems.append(f"point {p} went back from epoch {last_epoch[p]} to {e}")
         last_epoch[p] = max(e, last_epoch.get(p, e))
 if len(done) != a.n_points:
