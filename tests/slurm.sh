@@ -2,7 +2,8 @@
 # The real job script on a real (private, single-node) Slurm: jobscripts/slurm/sweep.sbatch
 # is submitted with sbatch on a sweep longer than its time limit, and must take the
 # warning signal, checkpoint, requeue itself and finish bit-identical to an
-# uninterrupted run; scancel followed by a manual resubmission must resume; where
+# uninterrupted run; scancel followed by a manual resubmission (under mpirun) must
+# resume, a duplicate job must be refused by the lock; where
 # requeue is not allowed, the job must chain a dependent job instead.
 #   usage: slurm.sh BPSWEEP        (as root; .ci/setup.sh installs slurm-wlm and munge)
 # Timing on this machine: the sweep takes ~45 s on 2 workers. A 1-minute job asks for
@@ -92,14 +93,23 @@ same "$out" && ok || bad "time limit: results differ from the uninterrupted run"
 $py "$here/check_trace.py" "$out.trace" "$n_points" --min-continued 1 &&
     ok || bad "time limit: trace"
 
-# 2. scancel of the running job, then the same sbatch by hand: resumes, recomputes nothing
+# 2. scancel of the running job, then the same sbatch by hand: resumes, recomputes
+# nothing. The resubmission runs under mpirun (BPSWEEP_LAUNCHER=mpirun): a duplicate job
+# submitted meanwhile is refused by the lock (exit 2) and leaves the sweep alone, and
+# SIGUSR1 to the batch shell (scancel --signal=USR1 --batch) reaches the ranks through
+# mpirun: exit 3, requeue, finish.
 out=$tmp/cancel.h5
+wait_done() { # n: until the log shows n finished points, at most 60 s
+    local n
+    for _ in $(seq 600); do
+        n=$(grep -c ": done on rank" "$out.log" 2>/dev/null)
+        [ "${n:-0}" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 job=$(submit "$out" 5)
-for _ in $(seq 600); do # until 4 points are done
-    n=$(grep -c ": done on rank" "$out.log" 2>/dev/null)
-    [ "${n:-0}" -ge 4 ] && break
-    sleep 0.1
-done
+wait_done 4
 scancel "$job"
 wait_job "$job" 60
 done_before=$(grep -c ': done on rank' "$out.log")
@@ -108,11 +118,24 @@ in_log "$out" 'received SIGTERM' "scancel"
 in_log "$out" 'stopped by SIGTERM, not requeued' "scancel"
 [ "$done_before" -ge 4 ] && [ "$done_before" -lt $n_points ] && ok ||
     bad "scancel: $done_before points done before the cancel"
-job2=$(submit "$out" 5)
+job2=$(BPSWEEP_LAUNCHER=mpirun OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    submit "$out" 5)
+wait_done $((done_before + 3))
+dup=$(BPSWEEP_TRACE=$tmp/dup.trace sbatch --parsable --chdir="$tmp" --output="$tmp/dup.log" \
+    --time=1 --nodes=1 --ntasks-per-node=3 --mem-per-cpu=100M "$sbatch_script" "$spec" "$out")
+wait_job "$dup" 60
+grep -q "is being written by another sweep" "$tmp/dup.log" &&
+    grep -q "sweep stopped with an error (exit 2)" "$tmp/dup.log" && ok ||
+    bad "duplicate job: not refused by the lock: $(tail -5 "$tmp/dup.log")"
+[ ! -s "$tmp/dup.trace" ] && ok || bad "duplicate job: trained points"
+scancel --signal=USR1 --batch "$job2"
 wait_job "$job2" 120
+in_log "$out" 'mpirun: Forwarding signal 10 to job' "mpirun launcher"
+in_log "$out" 'incomplete: requeued \(restart 1\)' "mpirun launcher"
 in_log "$out" "sweep complete: $out" "resubmitted"
 same "$out" && ok || bad "scancel + resubmit: results differ from the uninterrupted run"
-$py "$here/check_trace.py" "$out.trace" "$n_points" && ok || bad "scancel + resubmit: trace"
+$py "$here/check_trace.py" "$out.trace" "$n_points" --min-continued 1 && ok ||
+    bad "scancel + resubmit: trace"
 
 fi
 # 3. Requeue not allowed (--no-requeue), submitted by jobscripts/submit: the job submits
