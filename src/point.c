@@ -64,9 +64,76 @@ static void record_curves(const Trainer *t, PointResult *res)
     }
 }
 
+/* The kernel of net at the spec's NTK inputs, as floats in *out (M x M); false if its
+ * work space cannot be allocated. */
+static bool ntk_of(const Net *net, const NtkSpec *ns, const Dataset *train, int *m, float **out)
+{
+    int *idx = xmalloc((size_t)ns->samples * sizeof *idx);
+    int n = ntk_select(train->y, train->n, ns->pool, ns->samples, idx);
+    float *x = xmalloc((size_t)n * (size_t)train->d * sizeof *x);
+    for (int i = 0; i < n; i++)
+        memcpy(x + (size_t)i * train->d, train->x + (size_t)idx[i] * train->d,
+               (size_t)train->d * sizeof *x);
+    *m = n * net->cfg.n_out;
+    size_t mm = (size_t)*m * (size_t)*m;
+    double *K = bps_try_alloc_aligned(mm * sizeof *K);
+    bool ok = K && ntk_kernel(net, x, n, K) == 0;
+    if (ok) {
+        *out = xmalloc(mm * sizeof **out);
+        for (size_t k = 0; k < mm; k++)
+            (*out)[k] = (float)K[k];
+    }
+    free(K);
+    free(x);
+    free(idx);
+    return ok;
+}
+
+/* What needs the initial parameters, rebuilt from the seed (so a resumed point needs
+ * nothing more in its checkpoint): ||theta_1 - theta_0|| and the NTK comparison. */
+static void measure_from_init(const Net *net, const Spec *spec, uint64_t seed,
+                              const Dataset *train, PointResult *res)
+{
+    Net *net0 = nn_new(&net->cfg, 1);
+    if (!net0)
+        return; /* out of memory: these stay NaN */
+    nn_init_params(net0, seed);
+    double d = 0;
+    for (size_t k = 0; k < net->n_params; k++) {
+        double v = (double)net->params[k] - (double)net0->params[k];
+        d += v * v;
+    }
+    res->metric[M_param_distance][0] = sqrt(d);
+    int m0, m1;
+    if (spec->ntk.enabled && ntk_of(net0, &spec->ntk, train, &m0, &res->ntk0) &&
+        ntk_of(net, &spec->ntk, train, &m1, &res->ntk1)) {
+        res->ntk_m = m1;
+        size_t mm = (size_t)m1 * (size_t)m1;
+        double *k0 = xmalloc(mm * sizeof *k0), *k1 = xmalloc(mm * sizeof *k1);
+        for (size_t k = 0; k < mm; k++) {
+            k0[k] = res->ntk0[k];
+            k1[k] = res->ntk1[k];
+        }
+        NtkCompare c = ntk_compare(k0, k1, (size_t)m1);
+        double **mt = res->metric;
+        mt[M_ntk_norm0][0] = c.norm0;
+        mt[M_ntk_norm1][0] = c.norm1;
+        mt[M_ntk_distance][0] = c.distance;
+        mt[M_ntk_similarity][0] = c.similarity;
+        mt[M_ntk_pearson][0] = c.pearson;
+        free(k0);
+        free(k1);
+    } else if (spec->ntk.enabled) {
+        free(res->ntk0);
+        res->ntk0 = NULL;
+    }
+    nn_free(net0);
+}
+
 /* Final measurements of a finished run; a diverged run keeps NaN where a measurement
  * of a broken net means nothing. */
-static void measure(Trainer *t, const Dataset *train, const Dataset *test, PointResult *res)
+static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *train,
+                    const Dataset *test, PointResult *res)
 {
     const Net *net = t->net;
     double **m = res->metric;
@@ -75,6 +142,7 @@ static void measure(Trainer *t, const Dataset *train, const Dataset *test, Point
     m[M_init_param_norm][0] = sqrt(t->init_sq_norm);
     if (res->status == POINT_DIVERGED)
         return;
+    measure_from_init(net, spec, seed, train, res);
     trainer_evaluate(t, train, &m[M_final_train_loss][0], &m[M_final_train_acc][0]);
     trainer_evaluate(t, test, &m[M_final_test_loss][0], &m[M_final_test_acc][0]);
     LayerStats *ls = xcalloc((size_t)net->n_layers, sizeof *ls);
@@ -207,7 +275,7 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
                     "lost: %s\n", (long long)index, err->msg);
     } else {
         res->status = t->diverged_epoch ? POINT_DIVERGED : POINT_DONE;
-        measure(t, train, test, res);
+        measure(t, spec, seed, train, test, res);
         if (opt->keep_weights) {
             res->weights = xmalloc(res->n_params * sizeof(float));
             memcpy(res->weights, t->net->params, res->n_params * sizeof(float));
@@ -227,5 +295,7 @@ void point_result_free(PointResult *res)
         res->metric[m] = NULL;
     }
     free(res->weights);
-    res->weights = NULL;
+    free(res->ntk0);
+    free(res->ntk1);
+    res->weights = res->ntk0 = res->ntk1 = NULL;
 }

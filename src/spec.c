@@ -41,8 +41,10 @@ static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NUL
 
 /* Known keys of every object, in canonical order. */
 static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
-                                       "grid", "train", "output", NULL};
+                                       "grid", "train", "output", "measure", NULL};
 static const char *const OUTPUT_KEYS[] = {"store_weights", NULL};
+static const char *const MEASURE_KEYS[] = {"ntk", NULL};
+static const char *const NTK_KEYS[] = {"samples", "pool", NULL};
 static const char *const IDX_KEYS[] = {"source", "path", "train_subset", "test_subset",
                                        "normalization", NULL};
 static const char *const SYN_KEYS[] = {"source", "n_train", "n_test", "features",
@@ -1202,8 +1204,32 @@ static char *emit_canonical(const Spec *s, const TrainConfig *base)
     emit_train(&b, base);
     sb_puts(&b, ",\"output\":{\"store_weights\":");
     sb_bool(&b, s->store_weights);
-    sb_puts(&b, "}}");
+    sb_puts(&b, "}");
+    if (s->ntk.enabled) /* "measure" only when something is measured: older hashes hold */
+        sb_printf(&b, ",\"measure\":{\"ntk\":{\"samples\":%d,\"pool\":%d}}", s->ntk.samples,
+                  s->ntk.pool);
+    sb_puts(&b, "}");
     return b.buf;
+}
+
+/* "measure": the instruments run on every point (docs/spec.md#measure). */
+static int parse_measure(const Ctx *c, const cJSON *v, Spec *s)
+{
+    if (expect_object(c, v, "measure") || check_keys(c, v, "measure", MEASURE_KEYS, NULL))
+        return -1;
+    const cJSON *ntk = field(v, "ntk");
+    if (!ntk)
+        return 0;
+    s->ntk = (NtkSpec){true, 25, 128};
+    if (expect_object(c, ntk, "measure.ntk") ||
+        check_keys(c, ntk, "measure.ntk", NTK_KEYS, NULL) ||
+        opt_int(c, ntk, "measure.ntk", "samples", 1, 256, &s->ntk.samples) ||
+        opt_int(c, ntk, "measure.ntk", "pool", 1, 1 << 28, &s->ntk.pool))
+        return -1;
+    if (s->ntk.samples > s->ntk.pool)
+        return fail_at(c, "measure.ntk.samples", "expected at most pool = %d samples, got %d",
+                       s->ntk.pool, s->ntk.samples);
+    return 0;
 }
 
 /* ---- entry points ------------------------------------------------------------------ */
@@ -1268,6 +1294,8 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
     if ((v = field(root, "output")) &&
         (expect_object(c, v, "output") || check_keys(c, v, "output", OUTPUT_KEYS, NULL) ||
          opt_bool(c, v, "output", "store_weights", &s->store_weights)))
+        goto fail;
+    if ((v = field(root, "measure")) && parse_measure(c, v, s))
         goto fail;
 
     s->canonical = emit_canonical(s, &base_train);
@@ -1438,6 +1466,11 @@ char *spec_extension_problems(const Spec *old, const Spec *new_)
             n++;
         }
     }
+    for (const cJSON *y = b ? b->child : NULL; y; y = y->next)
+        if (!cJSON_GetObjectItemCaseSensitive(a, y->string)) {
+            sb_printf(&out, "  %s: only in the new spec\n", y->string);
+            n++;
+        }
     cJSON_Delete(a);
     cJSON_Delete(b);
     if (!out.buf)

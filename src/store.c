@@ -14,7 +14,8 @@
  *  - raw data is written independently: every dataset is contiguous and allocated when
  *    it is created, so writing a row changes no metadata and needs no other rank.
  *
- * Dimension letters: N points (n_points), E max_epochs, L max_layers, P max_params. */
+ * Dimension letters: N points (n_points), E max_epochs, L max_layers, P max_params,
+ * M ntk_size. */
 #define _POSIX_C_SOURCE 200809L
 #include "bpsweep/store.h"
 
@@ -66,9 +67,10 @@ typedef enum {
     DIM_EPOCH,  /* [N, E] */
     DIM_LAYER,  /* [N, L] */
     DIM_PARAM,  /* [N, P] */
+    DIM_NTK,    /* [N, M*M] */
 } Dim;
 #define ROW_DIM0 DIM_POINT
-#define N_ROW_DIMS 4 /* DIM_POINT .. DIM_PARAM: the per-point shapes */
+#define N_ROW_DIMS 5 /* DIM_POINT .. DIM_NTK: the per-point shapes */
 
 /* What a dataset holds; fields from F_STATUS on are written by store_write_row. */
 typedef enum {
@@ -79,7 +81,7 @@ typedef enum {
     F_METRIC,
     F_PARAM_HASH, F_EPOCHS_RUN, F_DIVERGED_EPOCH, F_N_PARAMS, F_WALL_SECONDS, F_RANK,
     F_HOST, F_ATTEMPTS, F_FINISHED, F_MESSAGE,
-    F_WEIGHTS,
+    F_WEIGHTS, F_NTK0, F_NTK1,
 } Field;
 
 typedef struct {
@@ -135,6 +137,11 @@ static const DatasetDef LAYOUT[] = {
     {F_WEIGHTS, "/weights", T_F32, 0, DIM_PARAM,
      "final parameters (layer by layer: W, b[, gamma, beta]), NaN-padded; only with "
      "`output.store_weights`", 0},
+    {F_NTK0, "/ntk/K0", T_F32, 0, DIM_NTK,
+     "empirical NTK at initialisation, M x M row-major (row i*K + l: sample i, logit l; "
+     "reshape to (M, M)); only with `measure.ntk`; NaN where not measured", 0},
+    {F_NTK1, "/ntk/K1", T_F32, 0, DIM_NTK,
+     "empirical NTK after training, as `/ntk/K0`", 0},
 };
 #define N_LAYOUT ((int)(sizeof LAYOUT / sizeof LAYOUT[0]))
 #define MAX_DEFS (sizeof LAYOUT / sizeof LAYOUT[0] + N_METRICS)
@@ -176,10 +183,14 @@ static bool is_row_field(Field f)
     return f >= F_STATUS;
 }
 
+/* Per-point datasets of width 0 (no weights kept, no NTK measured) are not created. */
+static bool dataset_absent(const StoreShape *sh, const DatasetDef *d);
+
 /* Root attributes. */
 typedef enum {
     A_FORMAT, A_FORMAT_VERSION, A_SPEC_HASH, A_VERSION, A_COMMIT, A_BLAS_CONFIG, A_BLAS_CORE,
-    A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, N_ATTRS
+    A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, A_NTK_SIZE,
+    N_ATTRS
 } AttrId;
 
 static const struct {
@@ -208,6 +219,9 @@ static const struct {
     [A_MAX_PARAMS] = {"max_params", T_I64,
                       "P: most parameters of any architecture if the file stores weights, "
                       "else 0"},
+    [A_NTK_SIZE] = {"ntk_size", T_I64,
+                    "M = NTK samples x classes with `measure.ntk`, else 0 (absent in files "
+                    "of earlier versions: 0)"},
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -405,7 +419,7 @@ static int agree_or_abort(MPI_Comm comm, int rc, BpsErr *err)
 
 StoreShape store_shape(const Spec *spec, int n_in, int n_out)
 {
-    StoreShape sh = {grid_size(spec), 1, 1, 0};
+    StoreShape sh = {grid_size(spec), 1, 1, 0, 0};
     for (int c = 0; c < spec->n_cond; c++)
         if (spec->cond[c].train.epochs > sh.max_epochs)
             sh.max_epochs = spec->cond[c].train.epochs;
@@ -419,6 +433,7 @@ StoreShape store_shape(const Spec *spec, int n_in, int n_out)
         if (spec->store_weights && p > sh.max_params)
             sh.max_params = p;
     }
+    sh.ntk_m = spec->ntk.enabled ? (int64_t)spec->ntk.samples * n_out : 0;
     return sh;
 }
 
@@ -432,9 +447,16 @@ static int64_t row_width(const StoreShape *sh, Dim d)
         return sh->max_layers;
     case DIM_PARAM:
         return sh->max_params;
+    case DIM_NTK:
+        return sh->ntk_m * sh->ntk_m;
     default:
         return 1;
     }
+}
+
+static bool dataset_absent(const StoreShape *sh, const DatasetDef *d)
+{
+    return d->dim > DIM_POINT && row_width(sh, d->dim) == 0;
 }
 
 size_t store_file_bytes(const StoreShape *shape)
@@ -477,6 +499,7 @@ static int dataset_dims(const DatasetDef *d, const Spec *spec, const StoreShape 
     case DIM_EPOCH:
     case DIM_LAYER:
     case DIM_PARAM:
+    case DIM_NTK:
         dims[0] = (hsize_t)sh->n_points;
         dims[1] = (hsize_t)row_width(sh, d->dim);
         return 2;
@@ -668,6 +691,9 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
         case A_MAX_PARAMS:
             v = sh->max_params;
             break;
+        case A_NTK_SIZE:
+            v = sh->ntk_m;
+            break;
         case N_ATTRS:
             break;
         }
@@ -768,6 +794,11 @@ static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *er
     sh->max_epochs = (int)v[1];
     sh->max_layers = (int)v[2];
     sh->max_params = v[3];
+    int64_t m = 0; /* files of format 1 before the NTK have no ntk_size */
+    if (H5Aexists(file, "ntk_size") > 0 && (attr_read_int(file, "ntk_size", &m) != 0 || m < 0 ||
+                                            m > 65536))
+        return bps_fail(err, "%s: damaged results file: attribute ntk_size is invalid", path);
+    sh->ntk_m = m;
     return 0;
 }
 
@@ -1040,7 +1071,7 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
 
     /* Every dataset and attribute: collective metadata, identical on every rank. */
     for (int d = 0; d < n_defs && rc == 0; d++) {
-        if (defs[d].field == F_WEIGHTS && sh.max_params == 0)
+        if (dataset_absent(&sh, &defs[d]))
             continue;
         if (defs[d].type == T_STR) {
             size_t size = defs[d].field == F_SPEC_JSON ? strlen(spec->canonical) + 1
@@ -1115,7 +1146,8 @@ struct Store {
     hid_t fspace[N_ROW_DIMS];    /* file space per row shape; write_row selects one row */
     hid_t mspace[N_ROW_DIMS];    /* one row in memory */
     double *row;                 /* (max(E, L)) NaN-padded metric row */
-    float *wrow;                 /* (P) NaN-padded weights row; NULL without /weights */
+    float *frow;                 /* (max(P, M*M)) NaN-padded float row of /weights or
+                                    /ntk; NULL without them */
 };
 
 /* Collective: closes every handle of s and the file (s stays allocated). */
@@ -1147,7 +1179,7 @@ static void store_free(Store *s)
 {
     MPI_Comm_free(&s->comm);
     free(s->row);
-    free(s->wrow);
+    free(s->frow);
     free(s->path);
     free(s);
 }
@@ -1159,7 +1191,7 @@ static int open_row_datasets(Store *s, BpsErr *err)
         const DatasetDef *def = &s->defs[d];
         if (!is_row_field(def->field))
             continue;
-        if (def->field == F_WEIGHTS && s->shape.max_params == 0)
+        if (dataset_absent(&s->shape, def))
             continue;
         /* REQUIRED on every rank alike (store_open is collective): HDF5 asks for
          * collective opens of objects that will be written */
@@ -1200,8 +1232,11 @@ static int make_row_spaces(Store *s, BpsErr *err)
     int64_t w = s->shape.max_epochs > s->shape.max_layers ? s->shape.max_epochs
                                                           : s->shape.max_layers;
     s->row = xmalloc((size_t)w * sizeof *s->row);
-    if (s->shape.max_params > 0)
-        s->wrow = xmalloc((size_t)s->shape.max_params * sizeof *s->wrow);
+    int64_t fw = row_width(&s->shape, DIM_PARAM) > row_width(&s->shape, DIM_NTK)
+                     ? row_width(&s->shape, DIM_PARAM)
+                     : row_width(&s->shape, DIM_NTK);
+    if (fw > 0)
+        s->frow = xmalloc((size_t)fw * sizeof *s->frow);
     return 0;
 }
 
@@ -1296,10 +1331,20 @@ static int check_row(const Store *s, const PointResult *res, BpsErr *err)
                             s->path, i, POINT_METRIC_DEFS[m].name, res->metric_len[m],
                             (long long)w);
     }
-    if (res->weights && s->wrow && (int64_t)res->n_params > s->shape.max_params)
+    if (res->weights && s->frow && (int64_t)res->n_params > s->shape.max_params)
         return bps_fail(err, "%s: point %lld: %zu parameters, the file has room for %lld", s->path,
                         i, res->n_params, (long long)s->shape.max_params);
     return 0;
+}
+
+/* s->frow holding n values of src, NaN-padded to the row width of dim. */
+static const float *float_row(Store *s, Dim dim, const float *src, size_t n)
+{
+    if (n)
+        memcpy(s->frow, src, n * sizeof *s->frow);
+    for (int64_t i = (int64_t)n; i < row_width(&s->shape, dim); i++)
+        s->frow[i] = NAN;
+    return s->frow;
 }
 
 int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsErr *err)
@@ -1367,13 +1412,14 @@ int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsEr
         case F_MESSAGE:
             buf = message;
             break;
-        case F_WEIGHTS: {
-            size_t n = res->weights ? res->n_params : 0;
-            if (n)
-                memcpy(s->wrow, res->weights, n * sizeof *s->wrow);
-            for (int64_t i = (int64_t)n; i < s->shape.max_params; i++)
-                s->wrow[i] = NAN;
-            buf = s->wrow;
+        case F_WEIGHTS:
+            buf = float_row(s, DIM_PARAM, res->weights, res->weights ? res->n_params : 0);
+            break;
+        case F_NTK0:
+        case F_NTK1: {
+            const float *k = def->field == F_NTK0 ? res->ntk0 : res->ntk1;
+            bool fits = k && res->ntk_m == s->shape.ntk_m;
+            buf = float_row(s, DIM_NTK, k, fits ? (size_t)row_width(&s->shape, DIM_NTK) : 0);
             break;
         }
         default:
@@ -1631,8 +1677,8 @@ int store_copy_rows(Store *s, const char *from, const int64_t *map, BpsErr *err)
             const DatasetDef *def = &s->defs[d];
             if (!is_row_field(def->field) || s->dset[d] < 0 || (d == status_def) != (pass == 1))
                 continue;
-            if (def->field == F_WEIGHTS && old.max_params == 0)
-                continue; /* the old file kept no weights: NaN rows stay unwritten */
+            if (dataset_absent(&old, def))
+                continue; /* the old file kept no weights / kernels: NaN rows stay unwritten */
             int64_t w_old = row_width(&old, def->dim), w_new = row_width(&s->shape, def->dim);
             size_t es = elem_size(def->type, def->str_size);
             unsigned char *all = xmalloc((size_t)old.n_points * (size_t)w_old * es);
@@ -1766,6 +1812,7 @@ static const char *const DIM_TEXT[] = {
     [DIM_NB] = "[n_nb]",               [DIM_SEED] = "[n_seed]",
     [DIM_POINT] = "[N]",               [DIM_EPOCH] = "[N, E]",
     [DIM_LAYER] = "[N, L]",            [DIM_PARAM] = "[N, P]",
+    [DIM_NTK] = "[N, M*M]",
 };
 
 /* A Markdown table cell: '|' escaped (metric descriptions write norms as ||x||). */
@@ -1790,7 +1837,7 @@ void store_describe(FILE *out)
         fputc('\n', out);
     }
     fprintf(out, "\nDatasets. N = `n_points`, E = `max_epochs`, L = `max_layers`, "
-                 "P = `max_params`;\n`string[n]` is a fixed-length string of n bytes, "
+                 "P = `max_params`,\nM = `ntk_size`; `string[n]` is a fixed-length string of n bytes, "
                  "NUL-terminated. Rows of [N, E], [N, L]\nand [N, P] datasets are NaN-padded "
                  "beyond the point's epochs, layers or parameters.\n\n");
     fprintf(out, "| dataset | type | shape | description |\n|---|---|---|---|\n");

@@ -505,7 +505,7 @@ static const BadCase BAD[] = {
     {"parse_should_reject_non_object_top_level", "[1, 2]", "expected a JSON object"},
     /* unknown and duplicate keys */
     {"parse_should_reject_unknown_key", "{" MIN ", 'nmae': 'x'}",
-     "nmae: unknown key (known: schema_version, name, data, architectures, grid, train, output)"},
+     "nmae: unknown key (known: schema_version, name, data, architectures, grid, train, output, measure)"},
     {"parse_should_reject_unknown_output_key", "{" MIN ", 'output': {'store_weight': true}}",
      "output.store_weight: unknown key (known: store_weights)"},
     {"parse_should_reject_non_boolean_store_weights", "{" MIN ", 'output': {'store_weights': 1}}",

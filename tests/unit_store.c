@@ -38,11 +38,14 @@ static const char *SPEC_BODY =
 
 static const char *dir;
 
-static Spec *make_spec(bool weights)
+/* full: also the optional datasets (/weights, /ntk) */
+static Spec *make_spec(bool full)
 {
     char text[4096];
     snprintf(text, sizeof text, "%s%s}", SPEC_BODY,
-             weights ? ", \"output\": {\"store_weights\": true}" : "");
+             full ? ", \"output\": {\"store_weights\": true}, "
+                    "\"measure\": {\"ntk\": {\"samples\": 2, \"pool\": 4}}"
+                  : "");
     Spec *s = NULL;
     BpsErr err;
     int rc = spec_parse(text, "store.json", &s, &err);
@@ -187,7 +190,9 @@ static void store_shape_should_follow_the_spec(void)
     }
     CHECK_MSG(store_file_bytes(&sh) == 16 * per_point, "%zu vs %zu", store_file_bytes(&sh),
               16 * per_point);
-    CHECK(store_file_bytes(&shw) == 16 * (per_point + 122 * 4));
+    /* /weights (P = 122) and the two NTK matrices, M = 2 samples x N_OUT classes */
+    CHECK(shw.ntk_m == 2 * N_OUT);
+    CHECK(store_file_bytes(&shw) == 16 * (per_point + 122 * 4 + 2 * 4 * (4 * N_OUT * N_OUT)));
     spec_free(s);
     spec_free(w);
 

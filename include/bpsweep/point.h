@@ -17,6 +17,7 @@
 #include "bpsweep/data.h"
 #include "bpsweep/grid.h"
 #include "bpsweep/metrics.h"
+#include "bpsweep/ntk.h"
 #include "bpsweep/spec.h"
 #include "bpsweep/train.h"
 
@@ -42,6 +43,12 @@ typedef enum {
     X(SCALAR, final_test_acc, "accuracy on the test set, evaluation mode")               \
     X(SCALAR, param_norm, "||theta||_2 over all parameters (biases, batch-norm included)") \
     X(SCALAR, init_param_norm, "||theta_0||_2 at initialisation")                         \
+    X(SCALAR, param_distance, "||theta_1 - theta_0||_2: how far training moved the parameters") \
+    X(SCALAR, ntk_norm0, "||K0||_F, the empirical NTK at initialisation (measure.ntk)")   \
+    X(SCALAR, ntk_norm1, "||K1||_F, the empirical NTK after training (measure.ntk)")       \
+    X(SCALAR, ntk_distance, "||K1 - K0||_F (measure.ntk)")                                \
+    X(SCALAR, ntk_similarity, "<K0, K1>_F / (||K0||_F ||K1||_F) (measure.ntk)")           \
+    X(SCALAR, ntk_pearson, "Pearson correlation of the entries of K0 and K1 (measure.ntk)") \
     X(CURVE, train_loss, "mean mini-batch loss of the epoch, training mode")             \
     X(CURVE, train_acc, "accuracy over the epoch's mini-batches, training mode")         \
     X(CURVE, test_loss, "test-set loss after the epoch, evaluation mode")                \
@@ -81,6 +88,9 @@ typedef struct {
     double *metric[N_METRICS];       /* owned; metric_len[m] values each */
     int metric_len[N_METRICS];       /* 1, epochs or n_layers by kind */
     float *weights;                  /* (n_params) final parameters if asked for; owned */
+    int ntk_m;                       /* M = samples x classes with measure.ntk, else 0 */
+    float *ntk0, *ntk1;              /* (M, M) kernels at initialisation and after
+                                        training (measure.ntk; NULL if not measured) */
 } PointResult;
 
 typedef struct {

@@ -38,6 +38,14 @@ typedef struct {
                                   weight_decay and norm_bias come from the grid point */
 } CondSpec;
 
+/* measure.ntk: the empirical NTK at initialisation and after training */
+typedef struct {
+    bool enabled;
+    int samples;               /* inputs of the kernel (default 25): M = samples x classes */
+    int pool;                  /* taken from the first `pool` training samples, sorted by
+                                  label (default 128) */
+} NtkSpec;
+
 typedef struct {
     int schema_version;        /* of the text as read */
     char name[SPEC_NAME_MAX];
@@ -54,6 +62,7 @@ typedef struct {
     int n_seed;
     uint64_t *seed;            /* (n_seed) */
     bool store_weights;        /* output.store_weights: keep every point's final weights */
+    NtkSpec ntk;               /* measure.ntk */
     char *canonical;           /* canonical JSON, NUL-terminated */
     uint64_t hash;             /* bps_hash_bytes of canonical */
 } Spec;

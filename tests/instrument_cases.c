@@ -1,0 +1,107 @@
+/* Writes cases for tests/instrument_reference.py: small nets with bpsweep's parameters
+ * and batch-norm statistics, inputs, and what bpsweep's instruments compute on them
+ * (the empirical NTK). PyTorch recomputes each from the same weights and compares.
+ *   usage: instrument_cases OUTDIR */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpsweep/nn.h"
+#include "bpsweep/ntk.h"
+#include "bpsweep/rng.h"
+
+typedef struct {
+    const char *name;
+    int hidden[4], n_hidden;
+    bool relu, skip, bn;
+    int n; /* NTK samples */
+} Case;
+
+static const Case CASES[] = {
+    {"plain", {32, 24}, 2, true, false, false, 5},
+    {"bn_skip", {24, 24, 24}, 3, true, true, true, 6},
+    {"linear", {16}, 1, false, false, false, 4},
+    {"bn", {20}, 1, true, false, true, 3},
+};
+enum { D = 12, K = 5 };
+
+static int write_file(const char *dir, const char *name, const char *what, const void *v,
+                      size_t bytes)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, what);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(v, 1, bytes, f) != bytes || fclose(f) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_case(const char *dir, const Case *c, FILE *index, int k)
+{
+    NetConfig cfg = {.n_in = D, .n_out = K, .n_hidden = c->n_hidden,
+                     .act = c->relu ? ACT_RELU : ACT_IDENTITY, .skip = c->skip,
+                     .batch_norm = c->bn};
+    memcpy(cfg.hidden, c->hidden, sizeof c->hidden);
+    Net *net = nn_new(&cfg, 64);
+    nn_init_params(net, 77 + (uint64_t)k);
+    /* non-trivial batch-norm statistics and affine parameters, so that evaluation
+     * mode matters */
+    RngStream r = rng_stream(rng_key(5, NULL, 0, RNG_DATA, k));
+    for (size_t i = 0; i < net->n_buffers; i++)
+        net->buffers[i] = (float)(0.5 + rng_uniform(&r));
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->layers[l].bn)
+            for (int o = 0; o < net->layers[l].out; o++) {
+                net->params[net->layers[l].gamma + (size_t)o] = (float)(0.5 + rng_uniform(&r));
+                net->params[net->layers[l].beta + (size_t)o] = (float)(rng_uniform(&r) - 0.5);
+            }
+    float *x = malloc((size_t)c->n * D * sizeof *x);
+    for (int i = 0; i < c->n * D; i++)
+        x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+    int m = c->n * K;
+    double *ntk = malloc((size_t)m * m * sizeof *ntk);
+    int rc = ntk_kernel(net, x, c->n, ntk);
+    if (rc == 0)
+        rc = write_file(dir, c->name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+             write_file(dir, c->name, "buffers.f32", net->buffers,
+                        net->n_buffers * sizeof(float)) ||
+             write_file(dir, c->name, "x.f32", x, (size_t)c->n * D * sizeof *x) ||
+             write_file(dir, c->name, "ntk.f64", ntk, (size_t)m * m * sizeof *ntk);
+    fprintf(index,
+            "%s{\"name\": \"%s\", \"n_in\": %d, \"n_out\": %d, \"hidden\": [", k ? ",\n" : "",
+            c->name, D, K);
+    for (int l = 0; l < c->n_hidden; l++)
+        fprintf(index, "%s%d", l ? ", " : "", c->hidden[l]);
+    fprintf(index, "], \"relu\": %s, \"skip\": %s, \"batch_norm\": %s, \"n\": %d}",
+            c->relu ? "true" : "false", c->skip ? "true" : "false", c->bn ? "true" : "false",
+            c->n);
+    free(x);
+    free(ntk);
+    nn_free(net);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: instrument_cases OUTDIR\n");
+        return 2;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/cases.json", argv[1]);
+    FILE *index = fopen(path, "w");
+    if (!index) {
+        perror(path);
+        return 1;
+    }
+    fprintf(index, "[\n");
+    int rc = 0;
+    for (int k = 0; k < (int)(sizeof CASES / sizeof CASES[0]) && rc == 0; k++)
+        rc = run_case(argv[1], &CASES[k], index, k);
+    fprintf(index, "\n]\n");
+    if (fclose(index) != 0)
+        rc = 1;
+    return rc ? 1 : 0;
+}
