@@ -23,6 +23,14 @@ $py "$here/compare_results.py" "$tmp/fresh.h5" "$tmp/new.h5" && ok || bad "exten
 sed 's/"lr": 0.05/"lr": 0.02/' "$specs/sweep15_extended.json" >"$tmp/lr.json"
 "$bin" extend "$tmp/old.h5" "$tmp/lr.json" -o "$tmp/x.h5" 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "train: differs" "$tmp/err" && [ ! -e "$tmp/x.h5" ] && ok || bad "changed lr: $(cat "$tmp/err")"
+$py - "$specs/sweep15_extended.json" >"$tmp/ntk.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["measure"] = {"ntk": {"samples": 4, "pool": 20}}
+print(json.dumps(s))
+PY
+"$bin" extend "$tmp/old.h5" "$tmp/ntk.json" -o "$tmp/x.h5" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "measure: only in the new spec" "$tmp/err" && ok || bad "added NTK: $(cat "$tmp/err")"
 sed 's/"seed": \[0, 1, 2, 3, 4, 5\]/"seed": [0, 1, 2, 3]/' "$specs/sweep15_extended.json" >"$tmp/seeds.json"
 "$bin" extend "$tmp/old.h5" "$tmp/seeds.json" -o "$tmp/x.h5" 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "grid.seed\[4\]: value 4 is missing" "$tmp/err" && ok || bad "dropped seed: $(cat "$tmp/err")"
