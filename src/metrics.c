@@ -15,7 +15,19 @@ double metrics_param_norm(const Net *net)
     return sqrt(s);
 }
 
-int metrics_layer_stats(const Net *net, LayerStats *out)
+int metrics_max_rank(const NetConfig *cfg)
+{
+    int r = 0, in = cfg->n_in;
+    for (int l = 0; l <= cfg->n_hidden; l++) {
+        int out = l < cfg->n_hidden ? cfg->hidden[l] : cfg->n_out;
+        int k = out < in ? out : in;
+        r = k > r ? k : r;
+        in = out;
+    }
+    return r;
+}
+
+int metrics_layer_stats(const Net *net, LayerStats *out, float *spectra, int stride)
 {
     int rc = 0;
     for (int l = 0; l < net->n_layers; l++) {
@@ -42,6 +54,9 @@ int metrics_layer_stats(const Net *net, LayerStats *out)
             out[l].spectral = s[0];
             out[l].effective_rank = l2 > 0 ? l1 / sqrt(l2) : 0.0;
         }
+        for (int i = 0; spectra && i < stride; i++)
+            spectra[(size_t)l * (size_t)stride + (size_t)i] =
+                info == 0 && i < k ? (float)s[i] : NAN;
         free(a);
         free(s);
     }

@@ -146,7 +146,9 @@ static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *
     trainer_evaluate(t, train, &m[M_final_train_loss][0], &m[M_final_train_acc][0]);
     trainer_evaluate(t, test, &m[M_final_test_loss][0], &m[M_final_test_acc][0]);
     LayerStats *ls = xcalloc((size_t)net->n_layers, sizeof *ls);
-    metrics_layer_stats(net, ls);
+    res->spectra_rank = metrics_max_rank(&net->cfg);
+    res->spectra = xmalloc((size_t)net->n_layers * (size_t)res->spectra_rank * sizeof(float));
+    metrics_layer_stats(net, ls, res->spectra, res->spectra_rank);
     for (int l = 0; l < net->n_layers; l++) {
         m[M_frobenius][l] = ls[l].frobenius;
         m[M_spectral][l] = ls[l].spectral;
@@ -297,5 +299,6 @@ void point_result_free(PointResult *res)
     free(res->weights);
     free(res->ntk0);
     free(res->ntk1);
-    res->weights = res->ntk0 = res->ntk1 = NULL;
+    free(res->spectra);
+    res->weights = res->ntk0 = res->ntk1 = res->spectra = NULL;
 }

@@ -15,7 +15,7 @@
  *    it is created, so writing a row changes no metadata and needs no other rank.
  *
  * Dimension letters: N points (n_points), E max_epochs, L max_layers, P max_params,
- * M ntk_size. */
+ * M ntk_size, R max_rank. */
 #define _POSIX_C_SOURCE 200809L
 #include "bpsweep/store.h"
 
@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bpsweep/grid.h"
+#include "bpsweep/metrics.h"
 
 #ifndef BPSWEEP_VERSION
 #define BPSWEEP_VERSION "unknown"
@@ -68,9 +69,10 @@ typedef enum {
     DIM_LAYER,  /* [N, L] */
     DIM_PARAM,  /* [N, P] */
     DIM_NTK,    /* [N, M*M] */
+    DIM_SPECTRA, /* [N, L*R] */
 } Dim;
 #define ROW_DIM0 DIM_POINT
-#define N_ROW_DIMS 5 /* DIM_POINT .. DIM_NTK: the per-point shapes */
+#define N_ROW_DIMS 6 /* DIM_POINT .. DIM_SPECTRA: the per-point shapes */
 
 /* What a dataset holds; fields from F_STATUS on are written by store_write_row. */
 typedef enum {
@@ -81,7 +83,7 @@ typedef enum {
     F_METRIC,
     F_PARAM_HASH, F_EPOCHS_RUN, F_DIVERGED_EPOCH, F_N_PARAMS, F_WALL_SECONDS, F_RANK,
     F_HOST, F_ATTEMPTS, F_FINISHED, F_MESSAGE,
-    F_WEIGHTS, F_NTK0, F_NTK1,
+    F_WEIGHTS, F_NTK0, F_NTK1, F_SPECTRA,
 } Field;
 
 typedef struct {
@@ -142,6 +144,9 @@ static const DatasetDef LAYOUT[] = {
      "reshape to (M, M)); only with `measure.ntk`; NaN where not measured", 0},
     {F_NTK1, "/ntk/K1", T_F32, 0, DIM_NTK,
      "empirical NTK after training, as `/ntk/K0`", 0},
+    {F_SPECTRA, "/spectra", T_F32, 0, DIM_SPECTRA,
+     "singular values of each dense layer's weight matrix after training, descending: layer "
+     "l in columns [l*R, (l+1)*R) (reshape to (L, R)), NaN-padded", 0},
 };
 #define N_LAYOUT ((int)(sizeof LAYOUT / sizeof LAYOUT[0]))
 #define MAX_DEFS (sizeof LAYOUT / sizeof LAYOUT[0] + N_METRICS)
@@ -190,7 +195,7 @@ static bool dataset_absent(const StoreShape *sh, const DatasetDef *d);
 typedef enum {
     A_FORMAT, A_FORMAT_VERSION, A_SPEC_HASH, A_VERSION, A_COMMIT, A_BLAS_CONFIG, A_BLAS_CORE,
     A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, A_NTK_SIZE,
-    N_ATTRS
+    A_MAX_RANK, N_ATTRS
 } AttrId;
 
 static const struct {
@@ -222,6 +227,9 @@ static const struct {
     [A_NTK_SIZE] = {"ntk_size", T_I64,
                     "M = NTK samples x classes with `measure.ntk`, else 0 (absent in files "
                     "of earlier versions: 0)"},
+    [A_MAX_RANK] = {"max_rank", T_I64,
+                    "R: most singular values of any layer, min(O, I) (absent in files of "
+                    "earlier versions, which have no `/spectra`)"},
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -419,7 +427,7 @@ static int agree_or_abort(MPI_Comm comm, int rc, BpsErr *err)
 
 StoreShape store_shape(const Spec *spec, int n_in, int n_out)
 {
-    StoreShape sh = {grid_size(spec), 1, 1, 0, 0};
+    StoreShape sh = {grid_size(spec), 1, 1, 0, 0, 0};
     for (int c = 0; c < spec->n_cond; c++)
         if (spec->cond[c].train.epochs > sh.max_epochs)
             sh.max_epochs = spec->cond[c].train.epochs;
@@ -434,6 +442,13 @@ StoreShape store_shape(const Spec *spec, int n_in, int n_out)
             sh.max_params = p;
     }
     sh.ntk_m = spec->ntk.enabled ? (int64_t)spec->ntk.samples * n_out : 0;
+    for (int a = 0; a < spec->n_arch; a++) {
+        NetConfig net = spec->arch[a].net;
+        net.n_in = n_in;
+        net.n_out = n_out;
+        int64_t r = metrics_max_rank(&net);
+        sh.max_rank = r > sh.max_rank ? r : sh.max_rank;
+    }
     return sh;
 }
 
@@ -449,6 +464,8 @@ static int64_t row_width(const StoreShape *sh, Dim d)
         return sh->max_params;
     case DIM_NTK:
         return sh->ntk_m * sh->ntk_m;
+    case DIM_SPECTRA:
+        return sh->max_layers * sh->max_rank;
     default:
         return 1;
     }
@@ -500,6 +517,7 @@ static int dataset_dims(const DatasetDef *d, const Spec *spec, const StoreShape 
     case DIM_LAYER:
     case DIM_PARAM:
     case DIM_NTK:
+    case DIM_SPECTRA:
         dims[0] = (hsize_t)sh->n_points;
         dims[1] = (hsize_t)row_width(sh, d->dim);
         return 2;
@@ -694,6 +712,9 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
         case A_NTK_SIZE:
             v = sh->ntk_m;
             break;
+        case A_MAX_RANK:
+            v = sh->max_rank;
+            break;
         case N_ATTRS:
             break;
         }
@@ -799,6 +820,11 @@ static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *er
                                             m > 65536))
         return bps_fail(err, "%s: damaged results file: attribute ntk_size is invalid", path);
     sh->ntk_m = m;
+    int64_t r = 0; /* nor max_rank */
+    if (H5Aexists(file, "max_rank") > 0 && (attr_read_int(file, "max_rank", &r) != 0 || r < 0 ||
+                                            r > (1 << 20)))
+        return bps_fail(err, "%s: damaged results file: attribute max_rank is invalid", path);
+    sh->max_rank = r;
     return 0;
 }
 
@@ -1146,8 +1172,8 @@ struct Store {
     hid_t fspace[N_ROW_DIMS];    /* file space per row shape; write_row selects one row */
     hid_t mspace[N_ROW_DIMS];    /* one row in memory */
     double *row;                 /* (max(E, L)) NaN-padded metric row */
-    float *frow;                 /* (max(P, M*M)) NaN-padded float row of /weights or
-                                    /ntk; NULL without them */
+    float *frow;                 /* (max(P, M*M, L*R)) NaN-padded float row of /weights,
+                                    /ntk or /spectra; NULL without them */
 };
 
 /* Collective: closes every handle of s and the file (s stays allocated). */
@@ -1232,9 +1258,9 @@ static int make_row_spaces(Store *s, BpsErr *err)
     int64_t w = s->shape.max_epochs > s->shape.max_layers ? s->shape.max_epochs
                                                           : s->shape.max_layers;
     s->row = xmalloc((size_t)w * sizeof *s->row);
-    int64_t fw = row_width(&s->shape, DIM_PARAM) > row_width(&s->shape, DIM_NTK)
-                     ? row_width(&s->shape, DIM_PARAM)
-                     : row_width(&s->shape, DIM_NTK);
+    int64_t fw = 0;
+    for (Dim d = DIM_PARAM; d <= DIM_SPECTRA; d++)
+        fw = row_width(&s->shape, d) > fw ? row_width(&s->shape, d) : fw;
     if (fw > 0)
         s->frow = xmalloc((size_t)fw * sizeof *s->frow);
     return 0;
@@ -1422,6 +1448,13 @@ int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsEr
             buf = float_row(s, DIM_NTK, k, fits ? (size_t)row_width(&s->shape, DIM_NTK) : 0);
             break;
         }
+        case F_SPECTRA: /* the point's (L, R) block into the file's (max_layers, max_rank) */
+            buf = float_row(s, DIM_SPECTRA, NULL, 0);
+            for (int l = 0; res->spectra && l < res->n_layers; l++)
+                memcpy(s->frow + (size_t)l * (size_t)s->shape.max_rank,
+                       res->spectra + (size_t)l * (size_t)res->spectra_rank,
+                       (size_t)res->spectra_rank * sizeof *s->frow);
+            break;
         default:
             assert(!"not a row dataset");
             continue;
@@ -1812,7 +1845,7 @@ static const char *const DIM_TEXT[] = {
     [DIM_NB] = "[n_nb]",               [DIM_SEED] = "[n_seed]",
     [DIM_POINT] = "[N]",               [DIM_EPOCH] = "[N, E]",
     [DIM_LAYER] = "[N, L]",            [DIM_PARAM] = "[N, P]",
-    [DIM_NTK] = "[N, M*M]",
+    [DIM_NTK] = "[N, M*M]",          [DIM_SPECTRA] = "[N, L*R]",
 };
 
 /* A Markdown table cell: '|' escaped (metric descriptions write norms as ||x||). */
@@ -1837,7 +1870,7 @@ void store_describe(FILE *out)
         fputc('\n', out);
     }
     fprintf(out, "\nDatasets. N = `n_points`, E = `max_epochs`, L = `max_layers`, "
-                 "P = `max_params`,\nM = `ntk_size`; `string[n]` is a fixed-length string of n bytes, "
+                 "P = `max_params`,\nM = `ntk_size`, R = `max_rank`; `string[n]` is a fixed-length string of n bytes, "
                  "NUL-terminated. Rows of [N, E], [N, L]\nand [N, P] datasets are NaN-padded "
                  "beyond the point's epochs, layers or parameters.\n\n");
     fprintf(out, "| dataset | type | shape | description |\n|---|---|---|---|\n");

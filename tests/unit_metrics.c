@@ -30,7 +30,12 @@ static void layer_stats_should_match_known_singular_values(void)
     const double s[3] = {3.0, 2.0, 0.5};
     Net *net = net_with_spectrum(s);
     LayerStats st;
-    CHECK(metrics_layer_stats(net, &st) == 0);
+    float sv[5];
+    CHECK(metrics_layer_stats(net, &st, sv, 5) == 0);
+    for (int k = 0; k < 3; k++)
+        CHECK_MSG(fabs((double)sv[k] - s[k]) < 1e-6, "singular value %d: %.9g want %.9g", k,
+                  (double)sv[k], s[k]);
+    CHECK(isnan(sv[3]) && isnan(sv[4]));
     double fro = sqrt(9.0 + 4.0 + 0.25), eff = 5.5 / fro;
     CHECK_MSG(fabs(st.frobenius - fro) < 1e-6, "frobenius %.9g want %.9g", st.frobenius, fro);
     CHECK_MSG(fabs(st.spectral - 3.0) < 1e-6, "spectral %.9g want 3", st.spectral);
@@ -44,7 +49,7 @@ static void layer_stats_should_give_rank_one_for_rank_one_matrix(void)
     const double s[3] = {2.0, 0.0, 0.0};
     Net *net = net_with_spectrum(s);
     LayerStats st;
-    CHECK(metrics_layer_stats(net, &st) == 0);
+    CHECK(metrics_layer_stats(net, &st, NULL, 0) == 0);
     CHECK_MSG(fabs(st.effective_rank - 1.0) < 1e-6, "effective rank %.9g", st.effective_rank);
     nn_free(net);
 }

@@ -188,6 +188,9 @@ static void store_shape_should_follow_the_spec(void)
         MetricKind k = POINT_METRIC_DEFS[m].kind;
         per_point += 8 * (size_t)(k == METRIC_SCALAR ? 1 : k == METRIC_CURVE ? 5 : 4);
     }
+    /* /spectra: L = 4 layers x R = 7 (the 7 inputs bound the first layer's rank) */
+    CHECK(sh.max_rank == 7);
+    per_point += 4 * (4 * 7);
     CHECK_MSG(store_file_bytes(&sh) == 16 * per_point, "%zu vs %zu", store_file_bytes(&sh),
               16 * per_point);
     /* /weights (P = 122) and the two NTK matrices, M = 2 samples x N_OUT classes */

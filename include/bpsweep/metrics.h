@@ -17,9 +17,14 @@ typedef struct {
 double metrics_param_norm(const Net *net);
 
 /* Per dense layer l (L entries): statistics of its weight matrix W (O,I) from the
- * singular values, computed in double precision with LAPACKE_dgesdd. Returns 0, or
- * -1 if LAPACK failed to converge (the stats are then NaN). */
-int metrics_layer_stats(const Net *net, LayerStats *out);
+ * singular values, computed in double precision with LAPACKE_dgesdd. If spectra is not
+ * NULL, layer l's singular values (descending) go to spectra[l * stride ..], NaN-padded
+ * to stride (>= the largest min(O, I)). Returns 0, or -1 if LAPACK failed to converge
+ * (that layer's values are then NaN). */
+int metrics_layer_stats(const Net *net, LayerStats *out, float *spectra, int stride);
+
+/* The largest min(O, I) over the net's dense layers: the length of a spectrum row. */
+int metrics_max_rank(const NetConfig *cfg);
 
 /* 64-bit FNV-1a hash of the parameter bytes followed by the batch-norm buffer bytes:
  * equal hashes mean bit-identical nets. */

@@ -88,6 +88,9 @@ typedef struct {
     double *metric[N_METRICS];       /* owned; metric_len[m] values each */
     int metric_len[N_METRICS];       /* 1, epochs or n_layers by kind */
     float *weights;                  /* (n_params) final parameters if asked for; owned */
+    int spectra_rank;                /* R: the net's largest min(O, I) */
+    float *spectra;                  /* (n_layers, R) singular values of each layer's W,
+                                        descending, NaN-padded; NULL if not measured */
     int ntk_m;                       /* M = samples x classes with measure.ntk, else 0 */
     float *ntk0, *ntk1;              /* (M, M) kernels at initialisation and after
                                         training (measure.ntk; NULL if not measured) */
