@@ -38,6 +38,7 @@ static const char *const ACT_NAMES[] = {"relu", "identity", NULL};
 static const char *const WINIT_NAMES[] = {"torch_default", "he_normal", "constant", NULL};
 static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "uniform", NULL};
 static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
+static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
 
 /* Known keys of every object, in canonical order. */
 static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
@@ -57,7 +58,8 @@ static const char *const NB_KEYS[] = {"targets", "relative", NULL};
 static const char *const COND_KEYS[] = {"name", "train", NULL};
 static const char *const TRAIN_KEYS[] = {"epochs", "batch_size", "lr", "momentum", "nesterov",
                                          "schedule", "shuffle", "drop_last", "clip_value",
-                                         NULL};
+                                         "rank_projection", NULL};
+static const char *const RANK_KEYS[] = {"mode", "threshold", "relative", "epochs", NULL};
 static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
 
 typedef struct {
@@ -83,6 +85,9 @@ typedef struct {
     double ms[TRAIN_MAX_MILESTONES];
     bool ms_fraction;   /* milestones are fractions of training */
     bool ms_inherited;  /* a condition's milestones come from the base train object */
+    int n_rp;           /* rank projection epochs, as written */
+    double rp[TRAIN_MAX_MILESTONES];
+    bool rp_fraction;
 } TrainDraft;
 
 /* ---- messages ---------------------------------------------------------------------- */
@@ -530,10 +535,42 @@ static void train_defaults(TrainDraft *d)
     d->t.clip_value = 0;
 }
 
+/* An array of epochs (integers >= 1) or fractions of training in (0, 1), not mixed:
+ * milestones and rank-projection epochs. */
+static int read_epoch_list(const Ctx *c, const cJSON *arr, const char *path, const char *what,
+                           double *out, int *n_out, bool *fraction)
+{
+    char ipath[SPEC_PATH_LEN], g[80];
+    int n;
+    if (read_array(c, arr, path, "epochs or fractions of training", &n))
+        return -1;
+    if (n > TRAIN_MAX_MILESTONES)
+        return fail_at(c, path, "expected at most %d %s, got %d", TRAIN_MAX_MILESTONES, what, n);
+    int i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        path_index(ipath, path, i);
+        double x = cJSON_IsNumber(e) ? e->valuedouble : (double)NAN;
+        bool is_epoch = isfinite(x) && x == floor(x) && x >= 1 && x <= SPEC_MAX_EPOCHS;
+        bool is_fraction = isfinite(x) && x > 0 && x < 1;
+        if (!is_epoch && !is_fraction)
+            return fail_at(c, ipath,
+                           "expected an epoch (integer >= 1) or a fraction of training in "
+                           "(0, 1), got %s", got(e, g, sizeof g));
+        if (i > 0 && is_fraction != *fraction)
+            return fail_at(c, ipath,
+                           "mixes epochs and fractions: %s must be all integers (epochs) or "
+                           "all numbers in (0, 1) (fractions of training)", what);
+        *fraction = is_fraction;
+        out[i] = x;
+    }
+    *n_out = n;
+    return 0;
+}
+
 /* A schedule object replaces the whole schedule (type, milestones, gamma). */
 static int parse_schedule(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
 {
-    char kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN], g[80];
+    char kpath[SPEC_PATH_LEN];
     const cJSON *type, *ms;
     int kind;
     if (expect_object(c, v, path) || check_keys(c, v, path, SCHED_KEYS, NULL) ||
@@ -561,31 +598,46 @@ static int parse_schedule(const Ctx *c, const cJSON *v, const char *path, TrainD
         require(c, v, path, "milestones", &ms))
         return -1;
     path_key(kpath, path, "milestones");
-    int n;
-    if (read_array(c, ms, kpath, "epochs or fractions of training", &n))
+    return read_epoch_list(c, ms, kpath, "milestones", d->ms, &d->n_ms, &d->ms_fraction);
+}
+
+/* "rank_projection": replaces the whole projection, like a schedule. */
+static int parse_rank(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
+{
+    char kpath[SPEC_PATH_LEN];
+    const cJSON *mode, *ep;
+    int m;
+    if (expect_object(c, v, path) || check_keys(c, v, path, RANK_KEYS, NULL) ||
+        require(c, v, path, "mode", &mode))
         return -1;
-    if (n > TRAIN_MAX_MILESTONES)
-        return fail_at(c, kpath, "expected at most %d milestones, got %d", TRAIN_MAX_MILESTONES,
-                       n);
-    int i = 0;
-    for (const cJSON *e = ms->child; e; e = e->next, i++) {
-        path_index(ipath, kpath, i);
-        double x = cJSON_IsNumber(e) ? e->valuedouble : (double)NAN;
-        bool is_epoch = isfinite(x) && x == floor(x) && x >= 1 && x <= SPEC_MAX_EPOCHS;
-        bool is_fraction = isfinite(x) && x > 0 && x < 1;
-        if (!is_epoch && !is_fraction)
-            return fail_at(c, ipath,
-                           "expected an epoch (integer >= 1) or a fraction of training in "
-                           "(0, 1), got %s", got(e, g, sizeof g));
-        if (i > 0 && is_fraction != d->ms_fraction)
-            return fail_at(c, ipath,
-                           "mixes epochs and fractions: milestones must be all integers "
-                           "(epochs) or all numbers in (0, 1) (fractions of training)");
-        d->ms_fraction = is_fraction;
-        d->ms[i] = x;
+    path_key(kpath, path, "mode");
+    if (read_enum(c, mode, kpath, RANK_NAMES, &m))
+        return -1;
+    d->t.rank_mode = (RankMode)m;
+    d->t.rank_relative = true;
+    d->t.rank_threshold = 0;
+    d->n_rp = 0;
+    if (m == RANK_OFF) {
+        const char *extra = field(v, "threshold") ? "threshold"
+                            : field(v, "relative") ? "relative"
+                            : field(v, "epochs")   ? "epochs"
+                                                   : NULL;
+        if (extra) {
+            path_key(kpath, path, extra);
+            return fail_at(c, kpath, "not allowed with mode \"off\"");
+        }
+        return 0;
     }
-    d->n_ms = n;
-    return 0;
+    const cJSON *thr;
+    if (require(c, v, path, "threshold", &thr))
+        return -1;
+    path_key(kpath, path, "threshold");
+    if (read_num(c, thr, kpath, &RANGE_POSITIVE, &d->t.rank_threshold) ||
+        opt_bool(c, v, path, "relative", &d->t.rank_relative) ||
+        require(c, v, path, "epochs", &ep))
+        return -1;
+    path_key(kpath, path, "epochs");
+    return read_epoch_list(c, ep, kpath, "epochs", d->rp, &d->n_rp, &d->rp_fraction);
 }
 
 /* Applies the members of a train object to d (the base settings, or a condition's
@@ -603,55 +655,74 @@ static int parse_train(const Ctx *c, const cJSON *v, const char *path, TrainDraf
         opt_bool(c, v, path, "drop_last", &d->t.drop_last) ||
         opt_num(c, v, path, "clip_value", &RANGE_NONNEG, &d->t.clip_value))
         return -1;
-    const cJSON *s = field(v, "schedule");
-    if (s) {
-        char kpath[SPEC_PATH_LEN];
-        path_key(kpath, path, "schedule");
-        if (parse_schedule(c, s, kpath, d))
-            return -1;
-    }
-    return 0;
+    char kpath[SPEC_PATH_LEN];
+    const cJSON *s = field(v, "schedule"), *r = field(v, "rank_projection");
+    path_key(kpath, path, "schedule");
+    if (s && parse_schedule(c, s, kpath, d))
+        return -1;
+    path_key(kpath, path, "rank_projection");
+    return r ? parse_rank(c, r, kpath, d) : 0;
 }
 
-/* Checks what involves several members and resolves milestones to epochs. */
-static int finish_train(const Ctx *c, const TrainDraft *d, const char *path, TrainConfig *out)
+/* Resolves an epoch list (epochs, or fractions f -> floor(f * epochs + 0.5)) to strictly
+ * increasing epochs in [1, epochs). */
+static int resolve_epochs(const Ctx *c, const char *path, const double *v, int n, bool fraction,
+                          int epochs, const char *what, const char *note, int *out)
 {
-    char kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN];
-    *out = d->t;
-    if (d->t.nesterov && !(d->t.momentum > 0)) {
-        path_key(kpath, path, "nesterov");
-        return fail_at(c, kpath, "nesterov requires momentum > 0 (as in PyTorch), got momentum 0");
-    }
-    out->n_milestones = 0;
-    if (d->t.schedule != SCHED_MULTISTEP)
-        return 0;
-    path_key(kpath, path, "schedule.milestones");
-    const char *note = d->ms_inherited ? " (milestones inherited from train.schedule)" : "";
-    int epochs = d->t.epochs;
-    for (int i = 0; i < d->n_ms; i++) {
-        path_index(ipath, kpath, i);
+    char ipath[SPEC_PATH_LEN];
+    for (int i = 0; i < n; i++) {
+        path_index(ipath, path, i);
         char g[32];
-        fmt_double(d->ms[i], g, sizeof g);
-        int e = d->ms_fraction ? (int)floor(d->ms[i] * epochs + 0.5) : (int)d->ms[i];
+        fmt_double(v[i], g, sizeof g);
+        int e = fraction ? (int)floor(v[i] * epochs + 0.5) : (int)v[i];
         if (e < 1 || e >= epochs) {
-            if (d->ms_fraction)
+            if (fraction)
                 return fail_at(c, ipath,
                                "fraction %s of %d epochs resolves to epoch %d, expected an epoch "
                                "in [1, %d)%s", g, epochs, e, epochs, note);
             return fail_at(c, ipath, "epoch %d is outside [1, %d) for %d epochs%s", e, epochs,
                            epochs, note);
         }
-        if (i > 0 && e <= out->milestones[i - 1]) {
+        if (i > 0 && e <= out[i - 1]) {
             char from[96] = "";
-            if (d->ms_fraction)
+            if (fraction)
                 snprintf(from, sizeof from, " (fraction %s of %d epochs)", g, epochs);
             return fail_at(c, ipath,
-                           "milestones must be strictly increasing, but epoch %d%s follows "
-                           "epoch %d%s", e, from, out->milestones[i - 1], note);
+                           "%s must be strictly increasing, but epoch %d%s follows epoch %d%s",
+                           what, e, from, out[i - 1], note);
         }
-        out->milestones[i] = e;
+        out[i] = e;
     }
-    out->n_milestones = d->n_ms;
+    return 0;
+}
+
+/* Checks what involves several members and resolves milestones and rank-projection
+ * epochs to epochs. */
+static int finish_train(const Ctx *c, const TrainDraft *d, const char *path, TrainConfig *out)
+{
+    char kpath[SPEC_PATH_LEN];
+    *out = d->t;
+    if (d->t.nesterov && !(d->t.momentum > 0)) {
+        path_key(kpath, path, "nesterov");
+        return fail_at(c, kpath, "nesterov requires momentum > 0 (as in PyTorch), got momentum 0");
+    }
+    out->n_milestones = 0;
+    if (d->t.schedule == SCHED_MULTISTEP) {
+        path_key(kpath, path, "schedule.milestones");
+        const char *note = d->ms_inherited ? " (milestones inherited from train.schedule)" : "";
+        if (resolve_epochs(c, kpath, d->ms, d->n_ms, d->ms_fraction, d->t.epochs, "milestones",
+                           note, out->milestones))
+            return -1;
+        out->n_milestones = d->n_ms;
+    }
+    out->n_rank_epochs = 0;
+    if (d->t.rank_mode != RANK_OFF) {
+        path_key(kpath, path, "rank_projection.epochs");
+        if (resolve_epochs(c, kpath, d->rp, d->n_rp, d->rp_fraction, d->t.epochs,
+                           "rank projection epochs", "", out->rank_epochs))
+            return -1;
+        out->n_rank_epochs = d->n_rp;
+    }
     return 0;
 }
 
@@ -1115,6 +1186,18 @@ static void emit_train(StrBuf *b, const TrainConfig *t)
     sb_bool(b, t->drop_last);
     sb_puts(b, ",\"clip_value\":");
     sb_num(b, t->clip_value);
+    if (t->rank_mode != RANK_OFF) { /* only when on: older hashes hold */
+        sb_puts(b, ",\"rank_projection\":{\"mode\":");
+        sb_str(b, RANK_NAMES[t->rank_mode]);
+        sb_puts(b, ",\"threshold\":");
+        sb_num(b, t->rank_threshold);
+        sb_puts(b, ",\"relative\":");
+        sb_bool(b, t->rank_relative);
+        sb_puts(b, ",\"epochs\":[");
+        for (int i = 0; i < t->n_rank_epochs; i++)
+            sb_printf(b, "%s%d", i ? "," : "", t->rank_epochs[i]);
+        sb_puts(b, "]}");
+    }
     sb_puts(b, "}");
 }
 

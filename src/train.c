@@ -237,6 +237,11 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
             return 2;
         }
     }
+    /* rank projection after this epoch: before the test evaluation, and with no stop
+     * point between the last step and here, so a checkpoint never falls in between */
+    for (int k = 0; k < t->cfg.n_rank_epochs && !diverged; k++)
+        if (t->cfg.rank_epochs[k] == t->epoch + 1)
+            rank_project(t->net, t->cfg.rank_mode, t->cfg.rank_threshold, t->cfg.rank_relative);
     if (!diverged)
         diverged = !params_finite(t->net);
     long seen = t->epoch_seen;

@@ -1,6 +1,7 @@
 /* Writes cases for tests/instrument_reference.py: small nets with bpsweep's parameters
  * and batch-norm statistics, inputs, and what bpsweep's instruments compute on them
- * (the empirical NTK). PyTorch recomputes each from the same weights and compares.
+ * (the empirical NTK; RankMin / RankMax projections). PyTorch and numpy recompute each
+ * from the same weights and compare.
  *   usage: instrument_cases OUTDIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "bpsweep/nn.h"
 #include "bpsweep/ntk.h"
+#include "bpsweep/rank.h"
 #include "bpsweep/rng.h"
 
 typedef struct {
@@ -83,6 +85,26 @@ static int run_case(const char *dir, const Case *c, FILE *index, int k)
     return rc;
 }
 
+/* A net before and after a rank projection, for numpy's SVD to redo. */
+static int rank_case(const char *dir, const char *name, RankMode mode, double t, bool relative,
+                     FILE *index)
+{
+    NetConfig cfg = {.n_in = D, .n_out = K, .n_hidden = 2, .hidden = {20, 16}};
+    Net *net = nn_new(&cfg, 1);
+    nn_init_params(net, 99);
+    size_t bytes = net->n_params * sizeof(float);
+    int rc = write_file(dir, name, "before.f32", net->params, bytes);
+    if (rc == 0)
+        rc = rank_project(net, mode, t, relative);
+    if (rc == 0)
+        rc = write_file(dir, name, "after.f32", net->params, bytes);
+    fprintf(index, "{\"name\": \"%s\", \"dims\": [%d, 20, 16, %d], \"mode\": \"%s\", "
+            "\"threshold\": %.17g, \"relative\": %s}", name, D, K,
+            mode == RANK_MIN ? "min" : "max", t, relative ? "true" : "false");
+    nn_free(net);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -96,11 +118,17 @@ int main(int argc, char **argv)
         perror(path);
         return 1;
     }
-    fprintf(index, "[\n");
+    fprintf(index, "{\"ntk\": [\n");
     int rc = 0;
     for (int k = 0; k < (int)(sizeof CASES / sizeof CASES[0]) && rc == 0; k++)
         rc = run_case(argv[1], &CASES[k], index, k);
-    fprintf(index, "\n]\n");
+    fprintf(index, "\n],\n\"rank\": [\n");
+    if (rc == 0)
+        rc = rank_case(argv[1], "rankmin", RANK_MIN, 0.5, true, index);
+    fprintf(index, ",\n");
+    if (rc == 0)
+        rc = rank_case(argv[1], "rankmax", RANK_MAX, 0.3, false, index);
+    fprintf(index, "\n]}\n");
     if (fclose(index) != 0)
         rc = 1;
     return rc ? 1 : 0;

@@ -1,6 +1,8 @@
 """Checks bpsweep's instruments against PyTorch on the same weights, all cases in one
 process: the empirical NTK against per-logit torch.autograd gradients (elementwise
-within 1e-4 of the largest entry).
+within 1e-4 of the largest entry); RankMin / RankMax projections against numpy's SVD
+(every layer but the first; within 1e-5 of the layer's largest weight; nothing else
+changed).
     usage: instrument_reference.py CASEDIR   (written by tests/instrument_cases)"""
 import json
 import os
@@ -46,11 +48,41 @@ def check_ntk(d, c):
     return ok
 
 
+def layers(flat, dims):
+    """(W, b) views per dense layer of a flat parameter vector (no batch norm)."""
+    out, off = [], 0
+    for i, o in zip(dims[:-1], dims[1:]):
+        out.append((flat[off:off + o * i].reshape(o, i), flat[off + o * i:off + o * i + o]))
+        off += o * i + o
+    return out
+
+
+def check_rank(d, c):
+    before = load(d, c["name"], "before.f32", np.float32)
+    after = load(d, c["name"], "after.f32", np.float32)
+    lb, la = layers(before, c["dims"]), layers(after, c["dims"])
+    ok = np.array_equal(lb[0][0], la[0][0]) and all(
+        np.array_equal(b[1], a[1]) for b, a in zip(lb, la))
+    worst, ranks = 0.0, []
+    for (wb, _), (wa, _) in zip(lb[1:], la[1:]):
+        u, s, vt = np.linalg.svd(wb.astype(np.float64), full_matrices=False)
+        t = c["threshold"] * s[0] if c["relative"] else c["threshold"]
+        s2 = np.where(s < t, 0.0, s) if c["mode"] == "min" else np.minimum(s, t)
+        ref = (u * s2) @ vt
+        worst = max(worst, np.abs(wa - ref).max() / np.abs(ref).max())
+        ranks.append(f"{np.count_nonzero(s2 > 0)}/{len(s)}")
+    ok = ok and worst <= 1e-5
+    print(f"rank {c['name']:8s} {c['mode']} t={c['threshold']}{' x sigma_max' if c['relative'] else ''}"
+          f"  kept {', '.join(ranks)}  max |W - W_numpy| / max |W_numpy| = {worst:.2e}  "
+          f"{'ok' if ok else 'FAIL (limit 1e-5, first layer and biases unchanged)'}")
+    return ok
+
+
 def main():
     d = sys.argv[1]
     torch.set_num_threads(1)
     cases = json.load(open(os.path.join(d, "cases.json")))
-    ok = all([check_ntk(d, c) for c in cases])
+    ok = all([check_ntk(d, c) for c in cases["ntk"]] + [check_rank(d, c) for c in cases["rank"]])
     print("all instruments match PyTorch" if ok else "MISMATCH")
     return 0 if ok else 1
 

@@ -20,6 +20,7 @@
 
 #include "bpsweep/data.h"
 #include "bpsweep/nn.h"
+#include "bpsweep/rank.h"
 #include "bpsweep/rng.h"
 #include "bpsweep/util.h"
 
@@ -43,6 +44,11 @@ typedef struct {
     double weight_decay;                   /* lambda of weight decay / norm-bias */
     double norm_bias;                      /* c: target squared norm (0 = weight decay) */
     bool norm_bias_relative;               /* c = norm_bias * ||theta_0||^2 */
+    RankMode rank_mode;                    /* rank projection (rank.h): off, min, max */
+    double rank_threshold;                 /* its threshold t */
+    bool rank_relative;                    /* t times each layer's largest sigma */
+    int n_rank_epochs;                     /* projected after these epochs (1-based */
+    int rank_epochs[TRAIN_MAX_MILESTONES]; /* counts), increasing, in [1, epochs) */
 } TrainConfig;
 
 /* Learning rate for (0-based) epoch e. Cosine follows CosineAnnealingLR with
