@@ -18,14 +18,7 @@ at_exit '[ -n "$pid" ] && kill -KILL -- -$pid 2>/dev/null'
 
 out=$tmp/local.h5
 export BPSWEEP_TRACE=$out.trace
-wait_points() { # n: until n points are done (the trace says so), at most 30 s
-    for _ in $(seq 300); do
-        n=$(grep -c ' done ' "$out.trace" 2>/dev/null)
-        [ "${n:-0}" -ge "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+wait_points() { wait_lines "$out.trace" ' done ' "$1" 30; } # n points done (the trace)
 
 # Ctrl-C: a clean stop, exit 3, no restart. (A background job starts with SIGINT
 # ignored, which a script cannot trap: env gives it back its default.)

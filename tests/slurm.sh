@@ -99,15 +99,7 @@ $py "$here/check_trace.py" "$out.trace" "$n_points" --min-continued 1 &&
 # SIGUSR1 to the batch shell (scancel --signal=USR1 --batch) reaches the ranks through
 # mpirun: exit 3, requeue, finish.
 out=$tmp/cancel.h5
-wait_done() { # n: until the log shows n finished points, at most 60 s
-    local n
-    for _ in $(seq 600); do
-        n=$(grep -c ": done on rank" "$out.log" 2>/dev/null)
-        [ "${n:-0}" -ge "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+wait_done() { wait_lines "$out.log" ': done on rank' "$1" 60; } # n points done (the log)
 job=$(submit "$out" 5)
 wait_done 4
 scancel "$job"
