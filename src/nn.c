@@ -260,6 +260,7 @@ static void bn_forward_eval(const Net *net, NnLayer *ly, int B)
 const float *nn_forward(Net *net, const float *x, int B, bool train)
 {
     assert(B > 0 && B <= net->max_batch);
+    net->last_train = train;
     const float *in = x; /* (B,I) */
     for (int l = 0; l < net->n_layers; l++) {
         NnLayer *ly = &net->layers[l];
@@ -443,6 +444,40 @@ void nn_backward(Net *net, const float *x, int B, NnRangeHook hook, void *ctx)
             /* the layer's parameters are no longer read by this backward pass */
             size_t end = ly->bn ? ly->beta + (size_t)fan_out : ly->b + (size_t)fan_out;
             hook(ctx, ly->w, end - ly->w);
+        }
+    }
+}
+
+void nn_input_grad(Net *net, int B, float *dx)
+{
+    assert(B > 0 && B <= net->max_batch);
+    assert(!(net->cfg.batch_norm && net->last_train));
+    float *dh = net->dlogits; /* dL/dh of the current layer, (B,O) */
+    int cur = 0;              /* scratch[cur] is free; dh is never in it */
+    for (int l = net->n_layers - 1; l >= 0; l--) {
+        const NnLayer *ly = &net->layers[l];
+        const int fan_in = ly->in, fan_out = ly->out;
+        const size_t n = (size_t)B * (size_t)fan_out;
+        /* dz = dL/dz; in place unless the skip still needs dh */
+        float *dz = ly->skip ? net->scratch[cur] : dh;
+        for (size_t k = 0; k < n; k++) {
+            float g = dh[k];
+            dz[k] = ly->relu && !(ly->u[k] > 0.0f) ? 0.0f : g;
+        }
+        if (ly->bn) /* evaluation mode: u = (z - mean) * scale + beta, scale in inv_std */
+            for (int i = 0; i < B; i++)
+                for (int j = 0; j < fan_out; j++)
+                    dz[(size_t)i * (size_t)fan_out + (size_t)j] *= ly->inv_std[j];
+        /* dx = dz W, plus dh through the skip */
+        const float *W = net->params + ly->w;
+        float *out = l == 0 ? dx : ly->skip ? dh : net->scratch[cur];
+        if (ly->skip && out != dh)
+            memcpy(out, dh, (size_t)B * (size_t)fan_in * sizeof *out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, fan_in, fan_out, 1.0f, dz,
+                    fan_out, W, fan_in, ly->skip ? 1.0f : 0.0f, out, fan_in);
+        if (out != dh && l > 0) {
+            dh = out;
+            cur = 1 - cur;
         }
     }
 }

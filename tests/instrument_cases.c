@@ -9,6 +9,7 @@
 
 #include "bpsweep/nn.h"
 #include "bpsweep/ntk.h"
+#include "bpsweep/pgd.h"
 #include "bpsweep/rank.h"
 #include "bpsweep/rng.h"
 
@@ -85,6 +86,53 @@ static int run_case(const char *dir, const Case *c, FILE *index, int k)
     return rc;
 }
 
+/* PGD on a batch from a random start, and the input gradient at that start. */
+static int pgd_case(const char *dir, const char *name, bool bn, bool skip, FILE *index)
+{
+    enum { B = 16 };
+    NetConfig cfg = {.n_in = D, .n_out = K, .n_hidden = 2, .hidden = {D, 24}, .act = ACT_RELU,
+                     .skip = skip, .batch_norm = bn};
+    Net *net = nn_new(&cfg, B);
+    nn_init_params(net, 5);
+    RngStream r = rng_stream(rng_key(6, NULL, 0, RNG_DATA, 0));
+    for (int l = 0; l < net->n_layers; l++) /* running statistics that keep ReLUs alive */
+        for (int o = 0; bn && o < net->layers[l].out && net->layers[l].bn; o++) {
+            net->buffers[net->layers[l].rmean + (size_t)o] = (float)(0.2 * rng_uniform(&r) - 0.1);
+            net->buffers[net->layers[l].rvar + (size_t)o] = (float)(0.5 + rng_uniform(&r));
+        }
+    float x[B * D], start[B * D], adv[B * D], grad[B * D];
+    uint8_t y[B];
+    for (int i = 0; i < B * D; i++)
+        x[i] = (float)rng_uniform(&r);
+    for (int i = 0; i < B; i++)
+        y[i] = (uint8_t)rng_below(&r, K);
+    PgdConfig c = {0.1f, 0.025f, 7, 0.0f, 1.0f};
+    RngStream adv_rng = rng_stream(rng_key(7, NULL, 0, RNG_ADVERSARIAL, 0));
+    pgd_random_start(x, B * D, &c, &adv_rng, start);
+    nn_forward(net, start, B, false);
+    nn_loss(net, y, B, NULL, true);
+    nn_input_grad(net, B, grad);
+    memcpy(adv, start, sizeof adv);
+    pgd_attack(net, x, y, B, &c, adv, grad);
+    float g0[B * D];
+    nn_forward(net, start, B, false);
+    nn_loss(net, y, B, NULL, true);
+    nn_input_grad(net, B, g0);
+    int rc = write_file(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+             write_file(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float)) ||
+             write_file(dir, name, "x.f32", x, sizeof x) || write_file(dir, name, "y.u8", y, sizeof y) ||
+             write_file(dir, name, "start.f32", start, sizeof start) ||
+             write_file(dir, name, "grad.f32", g0, sizeof g0) ||
+             write_file(dir, name, "adv.f32", adv, sizeof adv);
+    fprintf(index, "{\"name\": \"%s\", \"n_in\": %d, \"n_out\": %d, \"hidden\": [%d, 24], "
+            "\"relu\": true, \"skip\": %s, \"batch_norm\": %s, \"n\": %d, \"eps\": %.9g, "
+            "\"alpha\": %.9g, \"steps\": %d, \"lo\": 0, \"hi\": 1}", name, D, K, D,
+            skip ? "true" : "false", bn ? "true" : "false", B, (double)c.eps, (double)c.alpha,
+            c.steps);
+    nn_free(net);
+    return rc;
+}
+
 /* A net before and after a rank projection, for numpy's SVD to redo. */
 static int rank_case(const char *dir, const char *name, RankMode mode, double t, bool relative,
                      FILE *index)
@@ -128,6 +176,12 @@ int main(int argc, char **argv)
     fprintf(index, ",\n");
     if (rc == 0)
         rc = rank_case(argv[1], "rankmax", RANK_MAX, 0.3, false, index);
+    fprintf(index, "\n],\n\"pgd\": [\n");
+    if (rc == 0)
+        rc = pgd_case(argv[1], "pgd_plain", false, false, index);
+    fprintf(index, ",\n");
+    if (rc == 0)
+        rc = pgd_case(argv[1], "pgd_bn_skip", true, true, index);
     fprintf(index, "\n]}\n");
     if (fclose(index) != 0)
         rc = 1;

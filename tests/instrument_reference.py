@@ -2,7 +2,9 @@
 process: the empirical NTK against per-logit torch.autograd gradients (elementwise
 within 1e-4 of the largest entry); RankMin / RankMax projections against numpy's SVD
 (every layer but the first; within 1e-5 of the layer's largest weight; nothing else
-changed).
+changed); the input gradient (within 1e-4 of its largest entry) and PGD from a given start
+(the same adversarial examples; at most 0.1% of the values may differ, where a gradient
+sign is a rounding tie).
     usage: instrument_reference.py CASEDIR   (written by tests/instrument_cases)"""
 import json
 import os
@@ -78,11 +80,46 @@ def check_rank(d, c):
     return ok
 
 
+def check_pgd(d, c):
+    model = Mlp(c)
+    set_flat(model.flat_params(), load(d, c["name"], "params.f32", np.float32))
+    if c["batch_norm"]:
+        set_flat(model.flat_buffers(), load(d, c["name"], "buffers.f32", np.float32))
+    model.eval()
+    shape = (c["n"], c["n_in"])
+    x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).reshape(shape))
+    y = torch.from_numpy(load(d, c["name"], "y.u8", np.uint8).astype(np.int64))
+    start = torch.from_numpy(load(d, c["name"], "start.f32", np.float32).reshape(shape))
+    eps, alpha = torch.tensor(c["eps"], dtype=torch.float32), torch.tensor(c["alpha"], dtype=torch.float32)
+
+    def grad_at(xa):
+        xa = xa.clone().requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(model(xa), y)
+        return torch.autograd.grad(loss, xa)[0]
+
+    g_ref = grad_at(start).numpy()
+    g = load(d, c["name"], "grad.f32", np.float32).reshape(shape)
+    gerr = np.abs(g - g_ref).max() / np.abs(g_ref).max()
+    xa = start.clone()
+    for _ in range(c["steps"]):
+        xa = xa + alpha * torch.sign(grad_at(xa))
+        xa = torch.min(torch.max(xa, x - eps), x + eps).clamp(c["lo"], c["hi"])
+    adv = load(d, c["name"], "adv.f32", np.float32).reshape(shape)
+    differ = np.mean(adv != xa.numpy())
+    moved = np.mean(adv != start.numpy())
+    ok = gerr <= 1e-4 and differ <= 1e-3 and moved > 0.5
+    print(f"pgd  {c['name']:11s} input gradient err {gerr:.2e}; {c['steps']} steps: "
+          f"{100 * differ:.2f}% of values differ from PyTorch's PGD (limit 0.1%), "
+          f"{100 * moved:.0f}% moved  {'ok' if ok else 'FAIL'}")
+    return ok
+
+
 def main():
     d = sys.argv[1]
     torch.set_num_threads(1)
     cases = json.load(open(os.path.join(d, "cases.json")))
-    ok = all([check_ntk(d, c) for c in cases["ntk"]] + [check_rank(d, c) for c in cases["rank"]])
+    ok = all([check_ntk(d, c) for c in cases["ntk"]] + [check_rank(d, c) for c in cases["rank"]] +
+             [check_pgd(d, c) for c in cases["pgd"]])
     print("all instruments match PyTorch" if ok else "MISMATCH")
     return 0 if ok else 1
 

@@ -83,6 +83,7 @@ typedef struct {
     float *dlogits;        /* (max_batch, K) gradient of the mean loss wrt logits */
     float *scratch[2];     /* (max_batch, max_width) backward ping-pong buffers */
     double *colsum;        /* (2, max_width) per-feature reductions */
+    bool last_train;       /* the last forward was in training mode */
 } Net;
 
 /* Called by nn_backward when the gradient of params[off, off+n) is final and the
@@ -122,6 +123,12 @@ double nn_loss(Net *net, const uint8_t *y, int B, long *correct, bool want_grad)
  * net->grads with d(mean loss)/d(params). x is the same input as forward.
  * hook (may be NULL) is called once per layer, last layer first. */
 void nn_backward(Net *net, const float *x, int B, NnRangeHook hook, void *ctx);
+
+/* d(mean loss)/d(input) (B,D) into dx for the last forward and the dlogits of the last
+ * nn_loss, without parameter gradients (net->grads is untouched): what adversarial
+ * attacks need. The forward must have been in evaluation mode, or the net has no batch
+ * norm (a training-mode batch-norm input gradient would couple the samples). */
+void nn_input_grad(Net *net, int B, float *dx);
 
 /* Logits of the last forward pass. */
 const float *nn_logits(const Net *net);
