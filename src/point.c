@@ -130,6 +130,33 @@ static void measure_from_init(const Net *net, const Spec *spec, uint64_t seed,
     nn_free(net0);
 }
 
+/* measure.robustness: accuracy under PGD at every radius, random starts from the point's
+ * own streams (RNG_ADVERSARIAL index 1 + 2e for the test set, 2 + 2e for the training
+ * set; index 0 is adversarial training's). */
+static void measure_robust(Net *net, const Spec *spec, uint64_t seed, const Dataset *train,
+                           const Dataset *test, PointResult *res)
+{
+    const RobustSpec *rs = &spec->robust;
+    float lo, hi;
+    pgd_data_range(train, &lo, &hi);
+    int dims[NN_MAX_HIDDEN + 2];
+    int n_dims = nn_shape_dims(&net->cfg, dims);
+    res->n_eps = rs->n_eps;
+    res->robust_test = xmalloc((size_t)rs->n_eps * sizeof(double));
+    res->robust_train = xmalloc((size_t)rs->n_eps * sizeof(double));
+    for (int e = 0; e < rs->n_eps; e++) {
+        float eps = (float)(rs->eps[e] * (double)(hi - lo));
+        PgdConfig c = {eps, (float)(rs->step_ratio * (double)eps), rs->steps, lo, hi};
+        RngStream r = rng_stream(rng_key(seed, dims, n_dims, RNG_ADVERSARIAL, 1 + 2 * e));
+        res->robust_test[e] = pgd_accuracy(net, test, rs->test_samples ? rs->test_samples : test->n,
+                                           &c, &r);
+        r = rng_stream(rng_key(seed, dims, n_dims, RNG_ADVERSARIAL, 2 + 2 * e));
+        res->robust_train[e] = rs->train_samples > 0
+                                   ? pgd_accuracy(net, train, rs->train_samples, &c, &r)
+                                   : (double)NAN;
+    }
+}
+
 /* Final measurements of a finished run; a diverged run keeps NaN where a measurement
  * of a broken net means nothing. */
 static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *train,
@@ -143,6 +170,8 @@ static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *
     if (res->status == POINT_DIVERGED)
         return;
     measure_from_init(net, spec, seed, train, res);
+    if (spec->robust.enabled)
+        measure_robust(t->net, spec, seed, train, test, res);
     trainer_evaluate(t, train, &m[M_final_train_loss][0], &m[M_final_train_acc][0]);
     trainer_evaluate(t, test, &m[M_final_test_loss][0], &m[M_final_test_acc][0]);
     LayerStats *ls = xcalloc((size_t)net->n_layers, sizeof *ls);
@@ -300,5 +329,8 @@ void point_result_free(PointResult *res)
     free(res->ntk0);
     free(res->ntk1);
     free(res->spectra);
+    free(res->robust_test);
+    free(res->robust_train);
     res->weights = res->ntk0 = res->ntk1 = res->spectra = NULL;
+    res->robust_test = res->robust_train = NULL;
 }

@@ -44,7 +44,10 @@ static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
 static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
                                        "grid", "train", "output", "measure", NULL};
 static const char *const OUTPUT_KEYS[] = {"store_weights", NULL};
-static const char *const MEASURE_KEYS[] = {"ntk", NULL};
+static const char *const MEASURE_KEYS[] = {"ntk", "robustness", NULL};
+static const char *const ROBUST_KEYS[] = {"eps", "steps", "step_ratio", "test_samples",
+                                          "train_samples", NULL};
+static const char *const ADV_KEYS[] = {"eps", "step_ratio", "steps", NULL};
 static const char *const NTK_KEYS[] = {"samples", "pool", NULL};
 static const char *const IDX_KEYS[] = {"source", "path", "train_subset", "test_subset",
                                        "normalization", NULL};
@@ -58,7 +61,7 @@ static const char *const NB_KEYS[] = {"targets", "relative", NULL};
 static const char *const COND_KEYS[] = {"name", "train", NULL};
 static const char *const TRAIN_KEYS[] = {"epochs", "batch_size", "lr", "momentum", "nesterov",
                                          "schedule", "shuffle", "drop_last", "clip_value",
-                                         "rank_projection", NULL};
+                                         "rank_projection", "adversarial", NULL};
 static const char *const RANK_KEYS[] = {"mode", "threshold", "relative", "epochs", NULL};
 static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
 
@@ -661,7 +664,26 @@ static int parse_train(const Ctx *c, const cJSON *v, const char *path, TrainDraf
     if (s && parse_schedule(c, s, kpath, d))
         return -1;
     path_key(kpath, path, "rank_projection");
-    return r ? parse_rank(c, r, kpath, d) : 0;
+    if (r && parse_rank(c, r, kpath, d))
+        return -1;
+    const cJSON *a = field(v, "adversarial");
+    if (!a)
+        return 0;
+    /* replaces the whole setting; {"eps": 0} turns it off */
+    path_key(kpath, path, "adversarial");
+    const cJSON *eps;
+    d->t.adv_step_ratio = 0.25;
+    d->t.adv_steps = 7;
+    if (expect_object(c, a, kpath) || check_keys(c, a, kpath, ADV_KEYS, NULL) ||
+        require(c, a, kpath, "eps", &eps))
+        return -1;
+    char epath[SPEC_PATH_LEN];
+    path_key(epath, kpath, "eps");
+    return read_num(c, eps, epath, &(Range){0, 1, false, false}, &d->t.adv_eps) ||
+           opt_num(c, a, kpath, "step_ratio", &RANGE_POSITIVE, &d->t.adv_step_ratio) ||
+           opt_int(c, a, kpath, "steps", 1, 10000, &d->t.adv_steps)
+               ? -1
+               : 0;
 }
 
 /* Resolves an epoch list (epochs, or fractions f -> floor(f * epochs + 0.5)) to strictly
@@ -1198,6 +1220,13 @@ static void emit_train(StrBuf *b, const TrainConfig *t)
             sb_printf(b, "%s%d", i ? "," : "", t->rank_epochs[i]);
         sb_puts(b, "]}");
     }
+    if (t->adv_eps > 0) {
+        sb_puts(b, ",\"adversarial\":{\"eps\":");
+        sb_num(b, t->adv_eps);
+        sb_puts(b, ",\"step_ratio\":");
+        sb_num(b, t->adv_step_ratio);
+        sb_printf(b, ",\"steps\":%d}", t->adv_steps);
+    }
     sb_puts(b, "}");
 }
 
@@ -1288,17 +1317,72 @@ static char *emit_canonical(const Spec *s, const TrainConfig *base)
     sb_puts(&b, ",\"output\":{\"store_weights\":");
     sb_bool(&b, s->store_weights);
     sb_puts(&b, "}");
-    if (s->ntk.enabled) /* "measure" only when something is measured: older hashes hold */
-        sb_printf(&b, ",\"measure\":{\"ntk\":{\"samples\":%d,\"pool\":%d}}", s->ntk.samples,
-                  s->ntk.pool);
+    if (s->ntk.enabled || s->robust.enabled) { /* only when measured: older hashes hold */
+        sb_puts(&b, ",\"measure\":{");
+        if (s->ntk.enabled)
+            sb_printf(&b, "\"ntk\":{\"samples\":%d,\"pool\":%d}", s->ntk.samples,
+                      s->ntk.pool);
+        if (s->robust.enabled) {
+            const RobustSpec *r = &s->robust;
+            sb_puts(&b, s->ntk.enabled ? ",\"robustness\":{\"eps\":" : "\"robustness\":{\"eps\":");
+            emit_num_array(&b, r->eps, r->n_eps);
+            sb_printf(&b, ",\"steps\":%d,\"step_ratio\":", r->steps);
+            sb_num(&b, r->step_ratio);
+            sb_printf(&b, ",\"test_samples\":%d,\"train_samples\":%d}", r->test_samples,
+                      r->train_samples);
+        }
+        sb_puts(&b, "}");
+    }
     sb_puts(&b, "}");
     return b.buf;
+}
+
+/* Up to SPEC_MAX_EPS distinct radii in (0, 1]. */
+static int read_eps_list(const Ctx *c, const cJSON *arr, const char *path, double *eps, int *n)
+{
+    char ipath[SPEC_PATH_LEN];
+    if (read_array(c, arr, path, "radii in (0, 1] (fractions of the data range)", n))
+        return -1;
+    if (*n > SPEC_MAX_EPS)
+        return fail_at(c, path, "expected at most %d radii, got %d", SPEC_MAX_EPS, *n);
+    int i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        path_index(ipath, path, i);
+        if (read_num(c, e, ipath, &(Range){0, 1, true, false}, &eps[i]))
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (eps[j] == eps[i])
+                return fail_at(c, ipath, "duplicate value (also %s[%d])", path, j);
+    }
+    return 0;
+}
+
+static int parse_robustness(const Ctx *c, const cJSON *v, RobustSpec *r)
+{
+    const char *path = "measure.robustness";
+    const cJSON *eps;
+    *r = (RobustSpec){.enabled = true, .steps = 20, .step_ratio = 0.25, .test_samples = 1000};
+    char kpath[SPEC_PATH_LEN];
+    if (expect_object(c, v, path) || check_keys(c, v, path, ROBUST_KEYS, NULL) ||
+        require(c, v, path, "eps", &eps))
+        return -1;
+    path_key(kpath, path, "eps");
+    return read_eps_list(c, eps, kpath, r->eps, &r->n_eps) ||
+           opt_int(c, v, path, "steps", 1, 10000, &r->steps) ||
+           opt_num(c, v, path, "step_ratio", &RANGE_POSITIVE, &r->step_ratio) ||
+           opt_int(c, v, path, "test_samples", 0, INT_MAX, &r->test_samples) ||
+           opt_int(c, v, path, "train_samples", 0, INT_MAX, &r->train_samples)
+               ? -1
+               : 0;
 }
 
 /* "measure": the instruments run on every point (docs/spec.md#measure). */
 static int parse_measure(const Ctx *c, const cJSON *v, Spec *s)
 {
     if (expect_object(c, v, "measure") || check_keys(c, v, "measure", MEASURE_KEYS, NULL))
+        return -1;
+    const cJSON *rob = field(v, "robustness");
+    if (rob && parse_robustness(c, rob, &s->robust))
         return -1;
     const cJSON *ntk = field(v, "ntk");
     if (!ntk)

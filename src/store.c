@@ -15,7 +15,7 @@
  *    it is created, so writing a row changes no metadata and needs no other rank.
  *
  * Dimension letters: N points (n_points), E max_epochs, L max_layers, P max_params,
- * M ntk_size, R max_rank. */
+ * M ntk_size, R max_rank, n_eps robust_eps. */
 #define _POSIX_C_SOURCE 200809L
 #include "bpsweep/store.h"
 
@@ -70,9 +70,10 @@ typedef enum {
     DIM_PARAM,  /* [N, P] */
     DIM_NTK,    /* [N, M*M] */
     DIM_SPECTRA, /* [N, L*R] */
+    DIM_EPS,     /* [N, n_eps] */
 } Dim;
 #define ROW_DIM0 DIM_POINT
-#define N_ROW_DIMS 6 /* DIM_POINT .. DIM_SPECTRA: the per-point shapes */
+#define N_ROW_DIMS 7 /* DIM_POINT .. DIM_EPS: the per-point shapes */
 
 /* What a dataset holds; fields from F_STATUS on are written by store_write_row. */
 typedef enum {
@@ -83,7 +84,7 @@ typedef enum {
     F_METRIC,
     F_PARAM_HASH, F_EPOCHS_RUN, F_DIVERGED_EPOCH, F_N_PARAMS, F_WALL_SECONDS, F_RANK,
     F_HOST, F_ATTEMPTS, F_FINISHED, F_MESSAGE,
-    F_WEIGHTS, F_NTK0, F_NTK1, F_SPECTRA,
+    F_WEIGHTS, F_NTK0, F_NTK1, F_SPECTRA, F_ROBUST_TEST, F_ROBUST_TRAIN,
 } Field;
 
 typedef struct {
@@ -147,6 +148,11 @@ static const DatasetDef LAYOUT[] = {
     {F_SPECTRA, "/spectra", T_F32, 0, DIM_SPECTRA,
      "singular values of each dense layer's weight matrix after training, descending: layer "
      "l in columns [l*R, (l+1)*R) (reshape to (L, R)), NaN-padded", 0},
+    {F_ROBUST_TEST, "/robust/test_acc", T_F64, 0, DIM_EPS,
+     "accuracy under PGD on the first `test_samples` test samples, one column per radius of "
+     "`measure.robustness.eps` (spec order); only with `measure.robustness`", 0},
+    {F_ROBUST_TRAIN, "/robust/train_acc", T_F64, 0, DIM_EPS,
+     "the same on the first `train_samples` training samples (NaN if 0)", 0},
 };
 #define N_LAYOUT ((int)(sizeof LAYOUT / sizeof LAYOUT[0]))
 #define MAX_DEFS (sizeof LAYOUT / sizeof LAYOUT[0] + N_METRICS)
@@ -195,7 +201,7 @@ static bool dataset_absent(const StoreShape *sh, const DatasetDef *d);
 typedef enum {
     A_FORMAT, A_FORMAT_VERSION, A_SPEC_HASH, A_VERSION, A_COMMIT, A_BLAS_CONFIG, A_BLAS_CORE,
     A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, A_NTK_SIZE,
-    A_MAX_RANK, N_ATTRS
+    A_MAX_RANK, A_ROBUST_EPS, N_ATTRS
 } AttrId;
 
 static const struct {
@@ -230,6 +236,8 @@ static const struct {
     [A_MAX_RANK] = {"max_rank", T_I64,
                     "R: most singular values of any layer, min(O, I) (absent in files of "
                     "earlier versions, which have no `/spectra`)"},
+    [A_ROBUST_EPS] = {"robust_eps", T_I64,
+                      "n_eps: radii of `measure.robustness`, else 0 (absent in earlier files)"},
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -427,7 +435,7 @@ static int agree_or_abort(MPI_Comm comm, int rc, BpsErr *err)
 
 StoreShape store_shape(const Spec *spec, int n_in, int n_out)
 {
-    StoreShape sh = {grid_size(spec), 1, 1, 0, 0, 0};
+    StoreShape sh = {grid_size(spec), 1, 1, 0, 0, 0, 0};
     for (int c = 0; c < spec->n_cond; c++)
         if (spec->cond[c].train.epochs > sh.max_epochs)
             sh.max_epochs = spec->cond[c].train.epochs;
@@ -449,6 +457,7 @@ StoreShape store_shape(const Spec *spec, int n_in, int n_out)
         int64_t r = metrics_max_rank(&net);
         sh.max_rank = r > sh.max_rank ? r : sh.max_rank;
     }
+    sh.n_eps = spec->robust.enabled ? spec->robust.n_eps : 0;
     return sh;
 }
 
@@ -466,6 +475,8 @@ static int64_t row_width(const StoreShape *sh, Dim d)
         return sh->ntk_m * sh->ntk_m;
     case DIM_SPECTRA:
         return sh->max_layers * sh->max_rank;
+    case DIM_EPS:
+        return sh->n_eps;
     default:
         return 1;
     }
@@ -518,6 +529,7 @@ static int dataset_dims(const DatasetDef *d, const Spec *spec, const StoreShape 
     case DIM_PARAM:
     case DIM_NTK:
     case DIM_SPECTRA:
+    case DIM_EPS:
         dims[0] = (hsize_t)sh->n_points;
         dims[1] = (hsize_t)row_width(sh, d->dim);
         return 2;
@@ -715,6 +727,9 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
         case A_MAX_RANK:
             v = sh->max_rank;
             break;
+        case A_ROBUST_EPS:
+            v = sh->n_eps;
+            break;
         case N_ATTRS:
             break;
         }
@@ -825,6 +840,11 @@ static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *er
                                             r > (1 << 20)))
         return bps_fail(err, "%s: damaged results file: attribute max_rank is invalid", path);
     sh->max_rank = r;
+    int64_t ne = 0; /* nor robust_eps */
+    if (H5Aexists(file, "robust_eps") > 0 &&
+        (attr_read_int(file, "robust_eps", &ne) != 0 || ne < 0 || ne > 1024))
+        return bps_fail(err, "%s: damaged results file: attribute robust_eps is invalid", path);
+    sh->n_eps = ne;
     return 0;
 }
 
@@ -1257,6 +1277,7 @@ static int make_row_spaces(Store *s, BpsErr *err)
     }
     int64_t w = s->shape.max_epochs > s->shape.max_layers ? s->shape.max_epochs
                                                           : s->shape.max_layers;
+    w = s->shape.n_eps > w ? s->shape.n_eps : w;
     s->row = xmalloc((size_t)w * sizeof *s->row);
     int64_t fw = 0;
     for (Dim d = DIM_PARAM; d <= DIM_SPECTRA; d++)
@@ -1329,12 +1350,11 @@ int store_open(MPI_Comm comm, const char *path, Store **out, BpsErr *err)
     return 0;
 }
 
-/* The row of metric m, NaN-padded to the width of its dataset. */
-static const double *metric_row(Store *s, const PointResult *res, int m, int64_t width)
+/* s->row holding len values of src (NULL: none), NaN-padded to width. */
+static const double *double_row(Store *s, const double *src, int len, int64_t width)
 {
-    int len = res->metric[m] ? res->metric_len[m] : 0;
     for (int64_t i = 0; i < width; i++)
-        s->row[i] = i < len ? res->metric[m][i] : (double)NAN;
+        s->row[i] = src && i < len ? src[i] : (double)NAN;
     return s->row;
 }
 
@@ -1406,7 +1426,8 @@ int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsEr
             status_def = d; /* written last, below */
             continue;
         case F_METRIC:
-            buf = metric_row(s, res, def->metric, row_width(&s->shape, def->dim));
+            buf = double_row(s, res->metric[def->metric], res->metric_len[def->metric],
+                             row_width(&s->shape, def->dim));
             break;
         case F_PARAM_HASH:
             buf = &res->param_hash;
@@ -1448,6 +1469,11 @@ int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsEr
             buf = float_row(s, DIM_NTK, k, fits ? (size_t)row_width(&s->shape, DIM_NTK) : 0);
             break;
         }
+        case F_ROBUST_TEST:
+        case F_ROBUST_TRAIN:
+            buf = double_row(s, def->field == F_ROBUST_TEST ? res->robust_test : res->robust_train,
+                             res->n_eps, row_width(&s->shape, def->dim));
+            break;
         case F_SPECTRA: /* the point's (L, R) block into the file's (max_layers, max_rank) */
             buf = float_row(s, DIM_SPECTRA, NULL, 0);
             for (int l = 0; res->spectra && l < res->n_layers; l++)
@@ -1846,6 +1872,7 @@ static const char *const DIM_TEXT[] = {
     [DIM_POINT] = "[N]",               [DIM_EPOCH] = "[N, E]",
     [DIM_LAYER] = "[N, L]",            [DIM_PARAM] = "[N, P]",
     [DIM_NTK] = "[N, M*M]",          [DIM_SPECTRA] = "[N, L*R]",
+    [DIM_EPS] = "[N, n_eps]",
 };
 
 /* A Markdown table cell: '|' escaped (metric descriptions write norms as ||x||). */
@@ -1870,7 +1897,7 @@ void store_describe(FILE *out)
         fputc('\n', out);
     }
     fprintf(out, "\nDatasets. N = `n_points`, E = `max_epochs`, L = `max_layers`, "
-                 "P = `max_params`,\nM = `ntk_size`, R = `max_rank`; `string[n]` is a fixed-length string of n bytes, "
+                 "P = `max_params`,\nM = `ntk_size`, R = `max_rank`, n_eps = `robust_eps`; `string[n]` is a fixed-length string of n bytes, "
                  "NUL-terminated. Rows of [N, E], [N, L]\nand [N, P] datasets are NaN-padded "
                  "beyond the point's epochs, layers or parameters.\n\n");
     fprintf(out, "| dataset | type | shape | description |\n|---|---|---|---|\n");

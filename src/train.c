@@ -78,6 +78,8 @@ void trainer_free(Trainer *t)
     free(t->order);
     free(t->xbatch);
     free(t->ybatch);
+    free(t->xadv);
+    free(t->adv_grad);
     free(t);
 }
 
@@ -191,6 +193,29 @@ static void epoch_order(Trainer *t, int n)
     }
 }
 
+/* Adversarial training: PGD examples of the batch in t->xbatch, from a random start
+ * keyed by the step (so a resumed run draws the same), the net in evaluation mode. */
+static const float *adversarial_batch(Trainer *t, const Dataset *train, int B)
+{
+    const size_t n = (size_t)B * (size_t)train->d;
+    if (!t->xadv) {
+        size_t bytes = (size_t)t->cfg.batch_size * (size_t)train->d * sizeof(float);
+        t->xadv = xalloc_aligned(bytes);
+        t->adv_grad = xalloc_aligned(bytes);
+        pgd_data_range(train, &t->data_lo, &t->data_hi);
+    }
+    float eps = (float)(t->cfg.adv_eps * (double)(t->data_hi - t->data_lo));
+    PgdConfig c = {eps, (float)(t->cfg.adv_step_ratio * (double)eps), t->cfg.adv_steps,
+                   t->data_lo, t->data_hi};
+    int dims[NN_MAX_HIDDEN + 2];
+    int n_dims = nn_shape_dims(&t->net->cfg, dims);
+    RngStream r = rng_stream(rng_key(t->seed, dims, n_dims, RNG_ADVERSARIAL, 0));
+    r.counter = t->step << 32; /* 2^32 draws per step, far more than a batch takes */
+    pgd_random_start(t->xbatch, n, &c, &r, t->xadv);
+    pgd_attack(t->net, t->xbatch, t->ybatch, B, &c, t->xadv, t->adv_grad);
+    return t->xadv;
+}
+
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
 {
     assert(!trainer_finished(t));
@@ -224,7 +249,8 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
             t->ybatch[i] = train->y[idx[i]];
         }
         uint64_t step = t->step;
-        double loss = trainer_step(t, t->xbatch, t->ybatch, B, em->lr, &t->epoch_correct);
+        const float *xb = t->cfg.adv_eps > 0 ? adversarial_batch(t, train, B) : t->xbatch;
+        double loss = trainer_step(t, xb, t->ybatch, B, em->lr, &t->epoch_correct);
         if (t->hook)
             t->hook(t->hook_ctx, step, idx, B, loss);
         diverged = !isfinite(loss);

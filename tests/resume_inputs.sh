@@ -70,8 +70,9 @@ expect2 "resume of a truncated file" "truncated" "$bin" resume "$tmp/trunc.h5"
 expect2 "resume of a missing file" "cannot open\|No such file" "$bin" resume "$tmp/nothing.h5"
 
 # a corrupt checkpoint: the point starts over, with a warning, and ends the same
+# (slow.json: ~4 s of work, so the deadline always leaves points in flight)
 out=$tmp/corrupt.h5
-mpi 2 "$bin" run "$specs/resume.json" -o "$out" --checkpoint-interval 0 --deadline +1.5 --drain 0 2>"$out.log"
+mpi 2 "$bin" run "$specs/slow.json" -o "$out" --checkpoint-interval 0 --deadline +1.5 --drain 0 2>"$out.log"
 ck=$(ls "$out.ckpt"/point-*.state 2>/dev/null | head -1)
 if [ -n "$ck" ]; then
     printf 'garbage' | dd of="$ck" bs=1 seek=100 conv=notrunc 2>/dev/null
@@ -79,7 +80,7 @@ if [ -n "$ck" ]; then
     code=$?
     [ $code -eq 0 ] && grep -q "ignoring its checkpoint" "$tmp/corrupt2.log" && ok ||
         bad "corrupt checkpoint: exit $code: $(tail -3 "$tmp/corrupt2.log")"
-    mpi 3 "$bin" run "$specs/resume.json" -o "$tmp/clean.h5" 2>/dev/null
+    mpi 3 "$bin" run "$specs/slow.json" -o "$tmp/clean.h5" 2>/dev/null
     $py "$here/compare_results.py" "$tmp/clean.h5" "$out" >/dev/null && ok || bad "corrupt checkpoint: results differ"
 else
     bad "corrupt checkpoint: the stopped sweep left no checkpoint: $(tail -3 "$out.log")"

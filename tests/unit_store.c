@@ -44,7 +44,8 @@ static Spec *make_spec(bool full)
     char text[4096];
     snprintf(text, sizeof text, "%s%s}", SPEC_BODY,
              full ? ", \"output\": {\"store_weights\": true}, "
-                    "\"measure\": {\"ntk\": {\"samples\": 2, \"pool\": 4}}"
+                    "\"measure\": {\"ntk\": {\"samples\": 2, \"pool\": 4}, "
+                    "\"robustness\": {\"eps\": [0.1, 0.2]}}"
                   : "");
     Spec *s = NULL;
     BpsErr err;
@@ -193,9 +194,11 @@ static void store_shape_should_follow_the_spec(void)
     per_point += 4 * (4 * 7);
     CHECK_MSG(store_file_bytes(&sh) == 16 * per_point, "%zu vs %zu", store_file_bytes(&sh),
               16 * per_point);
-    /* /weights (P = 122) and the two NTK matrices, M = 2 samples x N_OUT classes */
+    /* /weights (P = 122), the two NTK matrices (M = 2 samples x N_OUT classes) and the two
+     * robust accuracies at 2 radii */
     CHECK(shw.ntk_m == 2 * N_OUT);
-    CHECK(store_file_bytes(&shw) == 16 * (per_point + 122 * 4 + 2 * 4 * (4 * N_OUT * N_OUT)));
+    CHECK(store_file_bytes(&shw) ==
+          16 * (per_point + 122 * 4 + 2 * 4 * (4 * N_OUT * N_OUT) + 2 * 8 * 2)); /* + /robust */
     spec_free(s);
     spec_free(w);
 

@@ -91,6 +91,8 @@ typedef struct {
     int spectra_rank;                /* R: the net's largest min(O, I) */
     float *spectra;                  /* (n_layers, R) singular values of each layer's W,
                                         descending, NaN-padded; NULL if not measured */
+    int n_eps;                       /* radii of measure.robustness, else 0 */
+    double *robust_test, *robust_train; /* (n_eps) accuracy under PGD; NULL if not measured */
     int ntk_m;                       /* M = samples x classes with measure.ntk, else 0 */
     float *ntk0, *ntk1;              /* (M, M) kernels at initialisation and after
                                         training (measure.ntk; NULL if not measured) */

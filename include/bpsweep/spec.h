@@ -46,6 +46,18 @@ typedef struct {
                                   label (default 128) */
 } NtkSpec;
 
+/* measure.robustness: accuracy under PGD at several radii */
+#define SPEC_MAX_EPS 16
+typedef struct {
+    bool enabled;
+    int n_eps;
+    double eps[SPEC_MAX_EPS];  /* L-inf radii as fractions of the data range */
+    int steps;                 /* PGD steps (default 20) */
+    double step_ratio;         /* step = ratio x eps (default 0.25) */
+    int test_samples;          /* first n test samples attacked (default 1000; 0 = all) */
+    int train_samples;         /* first n training samples attacked (default 0: none) */
+} RobustSpec;
+
 typedef struct {
     int schema_version;        /* of the text as read */
     char name[SPEC_NAME_MAX];
@@ -63,6 +75,7 @@ typedef struct {
     uint64_t *seed;            /* (n_seed) */
     bool store_weights;        /* output.store_weights: keep every point's final weights */
     NtkSpec ntk;               /* measure.ntk */
+    RobustSpec robust;         /* measure.robustness */
     char *canonical;           /* canonical JSON, NUL-terminated */
     uint64_t hash;             /* bps_hash_bytes of canonical */
 } Spec;

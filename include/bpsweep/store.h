@@ -48,6 +48,7 @@ typedef struct {
     int64_t max_params;   /* columns of /weights if the spec stores weights, else 0 */
     int64_t ntk_m;        /* M: the NTK is M x M with measure.ntk, else 0 */
     int64_t max_rank;     /* R: most singular values of any layer (0: no /spectra) */
+    int64_t n_eps;        /* radii of measure.robustness, else 0 (no /robust) */
 } StoreShape;
 
 StoreShape store_shape(const Spec *spec, int n_in, int n_out);

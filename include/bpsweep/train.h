@@ -20,6 +20,7 @@
 
 #include "bpsweep/data.h"
 #include "bpsweep/nn.h"
+#include "bpsweep/pgd.h"
 #include "bpsweep/rank.h"
 #include "bpsweep/rng.h"
 #include "bpsweep/util.h"
@@ -49,6 +50,10 @@ typedef struct {
     bool rank_relative;                    /* t times each layer's largest sigma */
     int n_rank_epochs;                     /* projected after these epochs (1-based */
     int rank_epochs[TRAIN_MAX_MILESTONES]; /* counts), increasing, in [1, epochs) */
+    double adv_eps;                        /* adversarial training (pgd.h): L-inf radius as
+                                              a fraction of the data range; 0 = off */
+    double adv_step_ratio;                 /* PGD step = ratio x eps */
+    int adv_steps;                         /* PGD steps per batch */
 } TrainConfig;
 
 /* Learning rate for (0-based) epoch e. Cosine follows CosineAnnealingLR with
@@ -97,6 +102,8 @@ typedef struct Trainer {
     int order_n;
     float *xbatch;          /* (batch, D) */
     uint8_t *ybatch;        /* (batch) */
+    float *xadv, *adv_grad; /* (batch, D) adversarial training, allocated on first use */
+    float data_lo, data_hi; /* the training set's input range, with xadv */
 } Trainer;
 
 /* New trainer with freshly initialised parameters (nn_init_params with seed).
