@@ -170,6 +170,20 @@ static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *
     if (res->status == POINT_DIVERGED)
         return;
     measure_from_init(net, spec, seed, train, res);
+    if (spec->cert.enabled) {
+        Certificate c;
+        double *neg = xmalloc((size_t)net->n_layers * sizeof *neg);
+        if (cert_measure(net, train, spec->cert.samples, t->cfg.weight_decay, t->norm_bias_c,
+                         spec->cert.iterations, seed, &c, neg) == 0) {
+            m[M_cert_loss][0] = c.loss;
+            m[M_cert_loss_data][0] = c.loss_data;
+            m[M_cert_grad_norm][0] = c.grad_norm;
+            m[M_hessian_max_abs][0] = c.hess_max_abs;
+            m[M_hessian_min][0] = c.hess_min;
+            memcpy(m[M_relu_negative_fraction], neg, (size_t)net->n_layers * sizeof *neg);
+        }
+        free(neg);
+    }
     if (spec->robust.enabled)
         measure_robust(t->net, spec, seed, train, test, res);
     trainer_evaluate(t, train, &m[M_final_train_loss][0], &m[M_final_train_acc][0]);

@@ -44,7 +44,8 @@ static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
 static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
                                        "grid", "train", "output", "measure", NULL};
 static const char *const OUTPUT_KEYS[] = {"store_weights", NULL};
-static const char *const MEASURE_KEYS[] = {"ntk", "robustness", NULL};
+static const char *const MEASURE_KEYS[] = {"ntk", "robustness", "certificate", NULL};
+static const char *const CERT_KEYS[] = {"samples", "iterations", NULL};
 static const char *const ROBUST_KEYS[] = {"eps", "steps", "step_ratio", "test_samples",
                                           "train_samples", NULL};
 static const char *const ADV_KEYS[] = {"eps", "step_ratio", "steps", NULL};
@@ -1317,20 +1318,27 @@ static char *emit_canonical(const Spec *s, const TrainConfig *base)
     sb_puts(&b, ",\"output\":{\"store_weights\":");
     sb_bool(&b, s->store_weights);
     sb_puts(&b, "}");
-    if (s->ntk.enabled || s->robust.enabled) { /* only when measured: older hashes hold */
+    if (s->ntk.enabled || s->robust.enabled || s->cert.enabled) { /* older hashes hold */
         sb_puts(&b, ",\"measure\":{");
-        if (s->ntk.enabled)
+        const char *sep = "";
+        if (s->ntk.enabled) {
             sb_printf(&b, "\"ntk\":{\"samples\":%d,\"pool\":%d}", s->ntk.samples,
                       s->ntk.pool);
+            sep = ",";
+        }
         if (s->robust.enabled) {
             const RobustSpec *r = &s->robust;
-            sb_puts(&b, s->ntk.enabled ? ",\"robustness\":{\"eps\":" : "\"robustness\":{\"eps\":");
+            sb_printf(&b, "%s\"robustness\":{\"eps\":", sep);
+            sep = ",";
             emit_num_array(&b, r->eps, r->n_eps);
             sb_printf(&b, ",\"steps\":%d,\"step_ratio\":", r->steps);
             sb_num(&b, r->step_ratio);
             sb_printf(&b, ",\"test_samples\":%d,\"train_samples\":%d}", r->test_samples,
                       r->train_samples);
         }
+        if (s->cert.enabled)
+            sb_printf(&b, "%s\"certificate\":{\"samples\":%d,\"iterations\":%d}", sep,
+                      s->cert.samples, s->cert.iterations);
         sb_puts(&b, "}");
     }
     sb_puts(&b, "}");
@@ -1381,9 +1389,18 @@ static int parse_measure(const Ctx *c, const cJSON *v, Spec *s)
 {
     if (expect_object(c, v, "measure") || check_keys(c, v, "measure", MEASURE_KEYS, NULL))
         return -1;
-    const cJSON *rob = field(v, "robustness");
+    const cJSON *rob = field(v, "robustness"), *cert = field(v, "certificate");
     if (rob && parse_robustness(c, rob, &s->robust))
         return -1;
+    if (cert) {
+        s->cert = (CertSpec){true, 0, 100};
+        if (expect_object(c, cert, "measure.certificate") ||
+            check_keys(c, cert, "measure.certificate", CERT_KEYS, NULL) ||
+            opt_int(c, cert, "measure.certificate", "samples", 0, INT_MAX, &s->cert.samples) ||
+            opt_int(c, cert, "measure.certificate", "iterations", 0, 100000,
+                    &s->cert.iterations))
+            return -1;
+    }
     const cJSON *ntk = field(v, "ntk");
     if (!ntk)
         return 0;

@@ -114,12 +114,77 @@ def check_pgd(d, c):
     return ok
 
 
+def cert_reference(c, theta, x, y):
+    """Loss, gradient and dense Hessian of the regularised full-batch loss, float64,
+    from a functional MLP on the flat parameter vector (bpsweep's layout)."""
+    dims = [c["n_in"]] + c["hidden"] + [c["n_out"]]
+    lam, target = c["lambda"], c["c"]
+
+    def f(t):
+        off, h, negs = 0, x, []
+        for li, (i, o) in enumerate(zip(dims[:-1], dims[1:])):
+            W = t[off:off + o * i].reshape(o, i)
+            b = t[off + o * i:off + o * i + o]
+            off += o * i + o
+            z = h @ W.T + b
+            if li == len(dims) - 2:
+                h = z
+                break
+            a = torch.relu(z) if c["relu"] else z
+            h = a + h if c["skip"] and a.shape == h.shape else a
+        loss = torch.nn.functional.cross_entropy(h, y)
+        sq = (t * t).sum()
+        reg = lam / 2 * (sq if target == 0 else (sq - target).abs())
+        return loss + reg, loss
+
+    t = theta.clone().requires_grad_(True)
+    total, data = f(t)
+    g = torch.autograd.grad(total, t)[0]
+    H = torch.autograd.functional.hessian(lambda v: f(v)[0], theta)
+    ev = torch.linalg.eigvalsh(H)
+    negs = []
+    h = x
+    off = 0
+    for li, (i, o) in enumerate(zip(dims[:-1], dims[1:])):
+        W = theta[off:off + o * i].reshape(o, i)
+        b = theta[off + o * i:off + o * i + o]
+        off += o * i + o
+        z = h @ W.T + b
+        if li == len(dims) - 2:
+            negs.append(-1.0)
+            break
+        negs.append(float((z < 0).double().mean()) if c["relu"] else -1.0)
+        a = torch.relu(z) if c["relu"] else z
+        h = a + h if c["skip"] and a.shape == h.shape else a
+    return float(total), float(data), float(g.norm()), ev.numpy(), negs
+
+
+def check_cert(d, c):
+    theta = torch.from_numpy(load(d, c["name"], "params.f32", np.float32).astype(np.float64))
+    x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).astype(np.float64)
+                         .reshape(c["n"], c["n_in"]))
+    y = torch.from_numpy(load(d, c["name"], "y.u8", np.uint8).astype(np.int64))
+    loss, data, gnorm, ev, negs = cert_reference(c, theta, x, y)
+    lmax = ev[np.argmax(np.abs(ev))]
+    tol = 1e-3 * abs(lmax)
+    errs = [abs(c["loss"] - loss) / abs(loss), abs(c["loss_data"] - data) / abs(data),
+            abs(c["grad_norm"] - gnorm) / gnorm]
+    eig = [abs(c["hess_max_abs"] - lmax), abs(c["hess_min"] - ev[0])]
+    ok = max(errs) <= 1e-9 and max(eig) <= tol and np.allclose(c["neg_frac"], negs, atol=0)
+    print(f"cert {c['name']:12s} loss/grad rel err {max(errs):.1e}; Hessian "
+          f"lambda_max {c['hess_max_abs']:.6g} (torch {lmax:.6g}), lambda_min {c['hess_min']:.6g} "
+          f"(torch {ev[0]:.6g}), err {max(eig) / abs(lmax):.1e} x |lambda_max| (limit 1e-3), "
+          f"{c['iterations']} Lanczos steps; negative fractions {c['neg_frac']}  "
+          f"{'ok' if ok else 'FAIL'}")
+    return ok
+
+
 def main():
     d = sys.argv[1]
     torch.set_num_threads(1)
     cases = json.load(open(os.path.join(d, "cases.json")))
     ok = all([check_ntk(d, c) for c in cases["ntk"]] + [check_rank(d, c) for c in cases["rank"]] +
-             [check_pgd(d, c) for c in cases["pgd"]])
+             [check_pgd(d, c) for c in cases["pgd"]] + [check_cert(d, c) for c in cases["cert"]])
     print("all instruments match PyTorch" if ok else "MISMATCH")
     return 0 if ok else 1
 

@@ -525,7 +525,7 @@ static const BadCase BAD[] = {
      "{" MIN ", 'train': {'rank_projection': {'mode': 'off', 'threshold': 1}}}",
      "train.rank_projection.threshold: not allowed with mode \"off\""},
     {"parse_should_reject_unknown_measure", "{" MIN ", 'measure': {'hessian': {}}}",
-     "measure.hessian: unknown key (known: ntk, robustness)"},
+     "measure.hessian: unknown key (known: ntk, robustness, certificate)"},
     {"parse_should_require_robustness_radii", "{" MIN ", 'measure': {'robustness': {}}}",
      "measure.robustness.eps: required key is missing"},
     {"parse_should_keep_radii_within_the_data_range",

@@ -16,6 +16,7 @@
 
 #include "bpsweep/data.h"
 #include "bpsweep/grid.h"
+#include "bpsweep/cert.h"
 #include "bpsweep/metrics.h"
 #include "bpsweep/ntk.h"
 #include "bpsweep/spec.h"
@@ -49,6 +50,11 @@ typedef enum {
     X(SCALAR, ntk_distance, "||K1 - K0||_F (measure.ntk)")                                \
     X(SCALAR, ntk_similarity, "<K0, K1>_F / (||K0||_F ||K1||_F) (measure.ntk)")           \
     X(SCALAR, ntk_pearson, "Pearson correlation of the entries of K0 and K1 (measure.ntk)") \
+    X(SCALAR, cert_loss, "training loss + regulariser, evaluation mode (measure.certificate)") \
+    X(SCALAR, cert_loss_data, "training loss without the regulariser (measure.certificate)") \
+    X(SCALAR, cert_grad_norm, "||gradient of loss + regulariser|| (measure.certificate)")  \
+    X(SCALAR, hessian_max_abs, "Hessian eigenvalue of largest magnitude (measure.certificate)") \
+    X(SCALAR, hessian_min, "smallest Hessian eigenvalue (measure.certificate)")           \
     X(CURVE, train_loss, "mean mini-batch loss of the epoch, training mode")             \
     X(CURVE, train_acc, "accuracy over the epoch's mini-batches, training mode")         \
     X(CURVE, test_loss, "test-set loss after the epoch, evaluation mode")                \
@@ -57,7 +63,9 @@ typedef enum {
     X(CURVE, epoch_seconds, "wall time of the epoch (training and test evaluation)")     \
     X(LAYER, frobenius, "||W||_F of the layer's weight matrix")                          \
     X(LAYER, spectral, "largest singular value of W")                                   \
-    X(LAYER, effective_rank, "||sigma||_1 / ||sigma||_2 of W's singular values")
+    X(LAYER, effective_rank, "||sigma||_1 / ||sigma||_2 of W's singular values")          \
+    X(LAYER, relu_negative_fraction,                                                      \
+      "fraction of negative pre-activations of a ReLU layer (measure.certificate)")
 
 #define POINT_METRIC_ENUM(kind, name, desc) M_##name,
 typedef enum { POINT_METRICS(POINT_METRIC_ENUM) N_METRICS } MetricId;

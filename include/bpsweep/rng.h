@@ -21,6 +21,7 @@ typedef enum {
     RNG_SHUFFLE = 3,     /* epoch permutations */
     RNG_DATA = 4,        /* synthetic data sets */
     RNG_ADVERSARIAL = 5, /* random starts of adversarial attacks */
+    RNG_HESSIAN = 6,     /* start vectors of Hessian eigenvalue iterations */
 } RngPurpose;
 
 typedef struct {

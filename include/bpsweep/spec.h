@@ -58,6 +58,13 @@ typedef struct {
     int train_samples;         /* first n training samples attacked (default 0: none) */
 } RobustSpec;
 
+/* measure.certificate: the local-minimum certificate (cert.h) after training */
+typedef struct {
+    bool enabled;
+    int samples;               /* first n training samples (0 = all; default 0) */
+    int iterations;            /* Lanczos iterations for the Hessian (default 100; 0 = none) */
+} CertSpec;
+
 typedef struct {
     int schema_version;        /* of the text as read */
     char name[SPEC_NAME_MAX];
@@ -76,6 +83,7 @@ typedef struct {
     bool store_weights;        /* output.store_weights: keep every point's final weights */
     NtkSpec ntk;               /* measure.ntk */
     RobustSpec robust;         /* measure.robustness */
+    CertSpec cert;             /* measure.certificate */
     char *canonical;           /* canonical JSON, NUL-terminated */
     uint64_t hash;             /* bps_hash_bytes of canonical */
 } Spec;

@@ -1,0 +1,40 @@
+/* cert: the local-minimum certificate of claim 1 - is a trained net at a minimum of its
+ * regularised training loss, and is it linear on the data? Numerics only.
+ *
+ * Over the first n training samples, in double precision, with the net in evaluation
+ * mode and the regulariser of training R(theta) = (lambda/2) | ||theta||^2 - c |
+ * (c = 0: weight decay), whose gradient is lambda * sign(||theta||^2 - c) * theta:
+ *   - the mean cross-entropy with and without R;
+ *   - ||grad (loss + R)||_2 over every parameter;
+ *   - per ReLU layer, the fraction of negative pre-activations (0: linear on the data);
+ *   - the largest-magnitude and the smallest eigenvalue of the Hessian of loss + R, by
+ *     Lanczos with full reorthogonalisation on exact Hessian-vector products (the
+ *     R-operator through the forward and backward passes, with the ReLU pattern held
+ *     fixed, as autograd's Hessian does).
+ * Nets with batch norm are not covered (the paper's claim-1 nets have none). */
+#ifndef BPSWEEP_CERT_H
+#define BPSWEEP_CERT_H
+
+#include <stdint.h>
+
+#include "bpsweep/data.h"
+#include "bpsweep/nn.h"
+
+typedef struct {
+    double loss;          /* mean cross-entropy + R */
+    double loss_data;     /* mean cross-entropy */
+    double grad_norm;     /* ||grad (loss + R)|| */
+    double hess_max_abs;  /* the eigenvalue of largest magnitude (signed) */
+    double hess_min;      /* the smallest eigenvalue */
+    int hess_iterations;  /* Lanczos iterations run */
+} Certificate;
+
+/* Measures net on the first n samples of d (n <= 0 or > d->n: all) with regulariser
+ * strength lambda and target c (absolute). neg_frac (L values) gets each layer's fraction
+ * of negative pre-activations, NaN for layers without ReLU. iterations bounds the
+ * Lanczos iterations (at most P); seed picks its start vector. Returns 0, or -1 if
+ * the net has batch norm or memory runs out (then nothing is filled in). */
+int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double c,
+                 int iterations, uint64_t seed, Certificate *out, double *neg_frac);
+
+#endif
