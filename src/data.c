@@ -463,9 +463,10 @@ int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *tr
 
 /* ---- synthetic sets ---------------------------------------------------------------- */
 
-/* Fills ds with n samples: sample i has label i % classes and features
- * centre[label] + noise * N(0, 1), drawn in order from the stream with `key`. */
-static void synthetic_fill(Dataset *ds, int n, int d, int classes, double noise,
+/* Fills ds with n samples: sample i has label c = i % classes and features
+ * centre[c + classes * ((i / classes) % clusters)] + noise * N(0, 1), drawn in order
+ * from the stream with `key`. */
+static void synthetic_fill(Dataset *ds, int n, int d, int classes, int clusters, double noise,
                            const double *centres, uint64_t key)
 {
     ds->n = n;
@@ -476,8 +477,8 @@ static void synthetic_fill(Dataset *ds, int n, int d, int classes, double noise,
     ds->borrowed = false;
     RngStream s = rng_stream(key);
     for (int i = 0; i < n; i++) {
-        int c = i % classes;
-        const double *centre = centres + (size_t)c * (size_t)d; /* (d) */
+        int c = i % classes, k = c + classes * ((i / classes) % clusters);
+        const double *centre = centres + (size_t)k * (size_t)d; /* (d) */
         float *xi = ds->x + (size_t)i * (size_t)d;              /* (d) */
         ds->y[i] = (uint8_t)c;
         for (int j = 0; j < d; j++)
@@ -485,21 +486,28 @@ static void synthetic_fill(Dataset *ds, int n, int d, int classes, double noise,
     }
 }
 
+void dataset_synthetic_clusters(int n_train, int n_test, int d, int classes, int clusters,
+                                double noise, uint64_t seed, Dataset *train, Dataset *test)
+{
+    assert(n_train >= 1 && n_test >= 0 && d >= 1);
+    assert(classes >= 1 && classes <= 256 && clusters >= 1);
+    const int dims[2] = {d, classes};
+    size_t nc = (size_t)classes * (size_t)clusters;
+    double *centres = xmalloc(nc * (size_t)d * sizeof(double)); /* (classes * clusters, d) */
+    RngStream s = rng_stream(rng_key(seed, dims, 2, RNG_DATA, SYNTH_CENTRES));
+    for (size_t i = 0; i < nc * (size_t)d; i++)
+        centres[i] = rng_normal(&s);
+    synthetic_fill(train, n_train, d, classes, clusters, noise, centres,
+                   rng_key(seed, dims, 2, RNG_DATA, SYNTH_TRAIN));
+    synthetic_fill(test, n_test, d, classes, clusters, noise, centres,
+                   rng_key(seed, dims, 2, RNG_DATA, SYNTH_TEST));
+    free(centres);
+}
+
 void dataset_synthetic(int n_train, int n_test, int d, int classes, double noise,
                        uint64_t seed, Dataset *train, Dataset *test)
 {
-    assert(n_train >= 1 && n_test >= 0 && d >= 1);
-    assert(classes >= 1 && classes <= 256);
-    const int dims[2] = {d, classes};
-    double *centres = xmalloc((size_t)classes * (size_t)d * sizeof(double)); /* (classes, d) */
-    RngStream s = rng_stream(rng_key(seed, dims, 2, RNG_DATA, SYNTH_CENTRES));
-    for (size_t i = 0; i < (size_t)classes * (size_t)d; i++)
-        centres[i] = rng_normal(&s);
-    synthetic_fill(train, n_train, d, classes, noise, centres,
-                   rng_key(seed, dims, 2, RNG_DATA, SYNTH_TRAIN));
-    synthetic_fill(test, n_test, d, classes, noise, centres,
-                   rng_key(seed, dims, 2, RNG_DATA, SYNTH_TEST));
-    free(centres);
+    dataset_synthetic_clusters(n_train, n_test, d, classes, 1, noise, seed, train, test);
 }
 
 /* ---- normalisation --------------------------------------------------------------- */
@@ -594,7 +602,8 @@ static int load_synthetic(const DataConfig *cfg, Dataset *train, Dataset *test, 
         return -1;
     /* Samples are drawn in order, so making only the first n_train samples gives
      * exactly the first n_train samples of the full set. */
-    dataset_synthetic(n_train, n_test, cfg->features, cfg->classes, cfg->noise, cfg->seed, train,
+    dataset_synthetic_clusters(n_train, n_test, cfg->features, cfg->classes,
+                               cfg->clusters > 0 ? cfg->clusters : 1, cfg->noise, cfg->seed, train,
                       test);
     return 0;
 }

@@ -53,7 +53,8 @@ static const char *const NTK_KEYS[] = {"samples", "pool", NULL};
 static const char *const IDX_KEYS[] = {"source", "path", "train_subset", "test_subset",
                                        "normalization", NULL};
 static const char *const SYN_KEYS[] = {"source", "n_train", "n_test", "features",
-                                       "classes", "noise", "seed", NULL};
+                                       "classes", "clusters_per_class", "noise", "seed",
+                                       NULL};
 static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
                                         "activation", "skip", "batch_norm", "init", NULL};
 static const char *const INIT_KEYS[] = {"weights", "weights_value", "bias", "bias_value", NULL};
@@ -499,6 +500,7 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
     d->path[0] = '\0';
     d->norm = NORM_NONE;
     d->noise = 1.0;
+    d->clusters = 1;
     if (check_keys(c, v, path, SYN_KEYS, " for source \"synthetic\""))
         return -1;
     const cJSON *tmp;
@@ -509,6 +511,7 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
         opt_int(c, v, path, "n_test", 1, SPEC_MAX_SAMPLES, &d->n_test) ||
         opt_int(c, v, path, "features", 1, SPEC_MAX_WIDTH, &d->features) ||
         opt_int(c, v, path, "classes", 2, 255, &d->classes) ||
+        opt_int(c, v, path, "clusters_per_class", 1, 1024, &d->clusters) ||
         opt_num(c, v, path, "noise", &RANGE_POSITIVE, &d->noise))
         return -1;
     const cJSON *s = field(v, "seed");
@@ -1257,8 +1260,11 @@ static char *emit_canonical(const Spec *s, const TrainConfig *base)
                   d->train_subset, d->test_subset);
         sb_str(&b, NORM_NAMES[d->norm]);
     } else {
-        sb_printf(&b, ",\"n_train\":%d,\"n_test\":%d,\"features\":%d,\"classes\":%d,\"noise\":",
+        sb_printf(&b, ",\"n_train\":%d,\"n_test\":%d,\"features\":%d,\"classes\":%d,",
                   d->n_train, d->n_test, d->features, d->classes);
+        if (d->clusters > 1) /* written only when used: older hashes hold */
+            sb_printf(&b, "\"clusters_per_class\":%d,", d->clusters);
+        sb_puts(&b, "\"noise\":");
         sb_num(&b, d->noise);
         sb_printf(&b, ",\"seed\":%" PRIu64, d->seed);
     }

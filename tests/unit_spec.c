@@ -174,8 +174,18 @@ static void parse_should_accept_synthetic_data(void)
     spec_free(s);
     s = must_parse("{'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 8, "
                    "'features': 2, 'classes': 2}, " MIN "}");
-    if (s)
-        CHECK(s->data.noise == 1.0 && s->data.seed == 0);
+    if (s) {
+        CHECK(s->data.noise == 1.0 && s->data.seed == 0 && s->data.clusters == 1);
+        /* the default is not written: specs from before clusters_per_class keep their hash */
+        CHECK(strstr(s->canonical, "clusters_per_class") == NULL);
+    }
+    spec_free(s);
+    s = must_parse("{'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 8, "
+                   "'features': 2, 'classes': 2, 'clusters_per_class': 3}, " MIN "}");
+    if (s) {
+        CHECK(s->data.clusters == 3);
+        CHECK(strstr(s->canonical, "\"classes\":2,\"clusters_per_class\":3,\"noise\"") != NULL);
+    }
     spec_free(s);
 }
 

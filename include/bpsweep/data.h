@@ -55,6 +55,13 @@ int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *tr
 void dataset_synthetic(int n_train, int n_test, int d, int classes, double noise,
                        uint64_t seed, Dataset *train, Dataset *test);
 
+/* The same with `clusters` centres per class (sample i: label i % classes, centre
+ * (i / classes) % clusters of that label): with clusters > 1 the classes are unions of
+ * clusters, which a linear classifier cannot separate in general. clusters = 1 is
+ * dataset_synthetic, bit for bit. */
+void dataset_synthetic_clusters(int n_train, int n_test, int d, int classes, int clusters,
+                                double noise, uint64_t seed, Dataset *train, Dataset *test);
+
 /* Normalises train and test (test may be NULL) in place with statistics of train (see
  * Normalization). For NORM_UNIT / NORM_STANDARDIZE the raw scale is [0, 255]; the mean
  * and population std are global over all train pixels, computed in double (a std of 0
@@ -76,6 +83,7 @@ typedef struct {
     /* synthetic */
     int n_train, n_test, features, classes;
     double noise;
+    int clusters;             /* centres per class (default 1) */
     uint64_t seed;
 } DataConfig;
 
