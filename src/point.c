@@ -61,15 +61,21 @@ static void record_curves(const Trainer *t, PointResult *res)
         res->metric[M_test_acc][e] = h->test_acc;
         res->metric[M_lr][e] = h->lr;
         res->metric[M_epoch_seconds][e] = h->seconds;
+        res->metric[M_ntk_similarity_epoch][e] = h->probe[0];
+        res->metric[M_ntk_change_epoch][e] = h->probe[1];
     }
 }
 
 /* The kernel of net at the spec's NTK inputs, as floats in *out (M x M); false if its
- * work space cannot be allocated. */
+ * work space cannot be allocated or the pool holds fewer than `samples` samples. */
 static bool ntk_of(const Net *net, const NtkSpec *ns, const Dataset *train, int *m, float **out)
 {
     int *idx = xmalloc((size_t)ns->samples * sizeof *idx);
     int n = ntk_select(train->y, train->n, ns->pool, ns->samples, idx);
+    if (n < ns->samples) {
+        free(idx);
+        return false;
+    }
     float *x = xmalloc((size_t)n * (size_t)train->d * sizeof *x);
     for (int i = 0; i < n; i++)
         memcpy(x + (size_t)i * train->d, train->x + (size_t)idx[i] * train->d,
@@ -89,43 +95,87 @@ static bool ntk_of(const Net *net, const NtkSpec *ns, const Dataset *train, int 
     return ok;
 }
 
-/* What needs the initial parameters, rebuilt from the seed (so a resumed point needs
- * nothing more in its checkpoint): ||theta_1 - theta_0|| and the NTK comparison. */
+/* The NTK of net against the one at initialisation (net0, rebuilt from the seed).
+ * If res is not NULL the two kernels are kept in it. False if the kernels could not be
+ * computed (work space, or too few training samples for the inputs). */
+static bool ntk_vs_init(const Net *net, const Net *net0, const NtkSpec *ns, const Dataset *train,
+                        NtkCompare *out, PointResult *res)
+{
+    int m0, m1;
+    float *k0 = NULL, *k1 = NULL;
+    bool ok = ntk_of(net0, ns, train, &m0, &k0) && ntk_of(net, ns, train, &m1, &k1);
+    if (ok) {
+        size_t mm = (size_t)m1 * (size_t)m1;
+        double *d0 = xmalloc(mm * sizeof *d0), *d1 = xmalloc(mm * sizeof *d1);
+        for (size_t k = 0; k < mm; k++) {
+            d0[k] = k0[k];
+            d1[k] = k1[k];
+        }
+        *out = ntk_compare(d0, d1, (size_t)m1);
+        free(d0);
+        free(d1);
+        if (res) {
+            res->ntk_m = m1;
+            res->ntk0 = k0;
+            res->ntk1 = k1;
+            k0 = k1 = NULL;
+        }
+    }
+    free(k0);
+    free(k1);
+    return ok;
+}
+
+/* The net at initialisation, rebuilt from the seed (so a resumed point needs nothing more
+ * in its checkpoint); NULL if it cannot be allocated. */
+static Net *initial_net(const NetConfig *cfg, uint64_t seed)
+{
+    Net *net0 = nn_new(cfg, 1);
+    if (net0)
+        nn_init_params(net0, seed);
+    return net0;
+}
+
+/* What needs the initial parameters: ||theta_1 - theta_0|| and the NTK comparison. */
 static void measure_from_init(const Net *net, const Spec *spec, uint64_t seed,
                               const Dataset *train, PointResult *res)
 {
-    Net *net0 = nn_new(&net->cfg, 1);
+    Net *net0 = initial_net(&net->cfg, seed);
     if (!net0)
         return; /* out of memory: these stay NaN */
-    nn_init_params(net0, seed);
     double d = 0;
     for (size_t k = 0; k < net->n_params; k++) {
         double v = (double)net->params[k] - (double)net0->params[k];
         d += v * v;
     }
     res->metric[M_param_distance][0] = sqrt(d);
-    int m0, m1;
-    if (spec->ntk.enabled && ntk_of(net0, &spec->ntk, train, &m0, &res->ntk0) &&
-        ntk_of(net, &spec->ntk, train, &m1, &res->ntk1)) {
-        res->ntk_m = m1;
-        size_t mm = (size_t)m1 * (size_t)m1;
-        double *k0 = xmalloc(mm * sizeof *k0), *k1 = xmalloc(mm * sizeof *k1);
-        for (size_t k = 0; k < mm; k++) {
-            k0[k] = res->ntk0[k];
-            k1[k] = res->ntk1[k];
-        }
-        NtkCompare c = ntk_compare(k0, k1, (size_t)m1);
+    NtkCompare c;
+    if (spec->ntk.enabled && ntk_vs_init(net, net0, &spec->ntk, train, &c, res)) {
         double **mt = res->metric;
         mt[M_ntk_norm0][0] = c.norm0;
         mt[M_ntk_norm1][0] = c.norm1;
         mt[M_ntk_distance][0] = c.distance;
         mt[M_ntk_similarity][0] = c.similarity;
         mt[M_ntk_pearson][0] = c.pearson;
-        free(k0);
-        free(k1);
-    } else if (spec->ntk.enabled) {
-        free(res->ntk0);
-        res->ntk0 = NULL;
+    }
+    nn_free(net0);
+}
+
+/* measure.ntk.epochs: after a listed epoch, the kernel against K0 goes into the epoch's
+ * history (saved with the trainer state, so a resumed point keeps it). */
+static void ntk_epoch_probe(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *train)
+{
+    const NtkSpec *ns = &spec->ntk;
+    bool listed = false;
+    for (int i = 0; i < ns->n_epochs; i++)
+        listed |= ns->epochs[i] == t->epoch;
+    if (!ns->enabled || !listed)
+        return;
+    Net *net0 = initial_net(&t->net->cfg, seed);
+    NtkCompare c;
+    if (net0 && ntk_vs_init(t->net, net0, ns, train, &c, NULL)) {
+        t->history[t->epoch - 1].probe[0] = c.similarity;
+        t->history[t->epoch - 1].probe[1] = c.distance / c.norm0;
     }
     nn_free(net0);
 }
@@ -301,7 +351,10 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
            !ck.stopped) {
         if (opt->epoch_start)
             opt->epoch_start(opt->epoch_ctx, index, t->epoch);
-        if (trainer_epoch(t, train, test) != 2 && opt->log)
+        int rc = trainer_epoch(t, train, test);
+        if (rc == 0)
+            ntk_epoch_probe(t, spec, seed, train);
+        if (rc != 2 && opt->log)
             log_epoch(opt->log, t);
         if (!trainer_finished(t) && !ck.stopped)
             between_steps(&ck, t); /* an epoch boundary counts as a place to stop */

@@ -49,7 +49,7 @@ static const char *const CERT_KEYS[] = {"samples", "iterations", NULL};
 static const char *const ROBUST_KEYS[] = {"eps", "steps", "step_ratio", "test_samples",
                                           "train_samples", NULL};
 static const char *const ADV_KEYS[] = {"eps", "step_ratio", "steps", NULL};
-static const char *const NTK_KEYS[] = {"samples", "pool", NULL};
+static const char *const NTK_KEYS[] = {"samples", "pool", "epochs", NULL};
 static const char *const IDX_KEYS[] = {"source", "path", "train_subset", "test_subset",
                                        "normalization", NULL};
 static const char *const SYN_KEYS[] = {"source", "n_train", "n_test", "features",
@@ -1328,8 +1328,14 @@ static char *emit_canonical(const Spec *s, const TrainConfig *base)
         sb_puts(&b, ",\"measure\":{");
         const char *sep = "";
         if (s->ntk.enabled) {
-            sb_printf(&b, "\"ntk\":{\"samples\":%d,\"pool\":%d}", s->ntk.samples,
-                      s->ntk.pool);
+            sb_printf(&b, "\"ntk\":{\"samples\":%d,\"pool\":%d", s->ntk.samples, s->ntk.pool);
+            if (s->ntk.n_epochs > 0) { /* only when given */
+                sb_puts(&b, ",\"epochs\":[");
+                for (int i = 0; i < s->ntk.n_epochs; i++)
+                    sb_printf(&b, "%s%d", i ? "," : "", s->ntk.epochs[i]);
+                sb_puts(&b, "]");
+            }
+            sb_puts(&b, "}");
             sep = ",";
         }
         if (s->robust.enabled) {
@@ -1410,12 +1416,33 @@ static int parse_measure(const Ctx *c, const cJSON *v, Spec *s)
     const cJSON *ntk = field(v, "ntk");
     if (!ntk)
         return 0;
-    s->ntk = (NtkSpec){true, 25, 128};
+    s->ntk = (NtkSpec){.enabled = true, .samples = 25, .pool = 128};
     if (expect_object(c, ntk, "measure.ntk") ||
         check_keys(c, ntk, "measure.ntk", NTK_KEYS, NULL) ||
         opt_int(c, ntk, "measure.ntk", "samples", 1, 256, &s->ntk.samples) ||
         opt_int(c, ntk, "measure.ntk", "pool", 1, 1 << 28, &s->ntk.pool))
         return -1;
+    const cJSON *ep = field(ntk, "epochs");
+    if (ep) {
+        char ipath[SPEC_PATH_LEN];
+        int n;
+        if (read_array(c, ep, "measure.ntk.epochs", "epochs (integers >= 1), increasing", &n))
+            return -1;
+        if (n > 64)
+            return fail_at(c, "measure.ntk.epochs", "expected at most 64 epochs, got %d", n);
+        int i = 0;
+        for (const cJSON *e = ep->child; e; e = e->next, i++) {
+            path_index(ipath, "measure.ntk.epochs", i);
+            int64_t ev;
+            if (read_int(c, e, ipath, 1, SPEC_MAX_EPOCHS, NULL, &ev))
+                return -1;
+            if (i > 0 && ev <= s->ntk.epochs[i - 1])
+                return fail_at(c, ipath, "epochs must be strictly increasing, but %lld follows %d",
+                               (long long)ev, s->ntk.epochs[i - 1]);
+            s->ntk.epochs[i] = (int)ev;
+        }
+        s->ntk.n_epochs = n;
+    }
     if (s->ntk.samples > s->ntk.pool)
         return fail_at(c, "measure.ntk.samples", "expected at most pool = %d samples, got %d",
                        s->ntk.pool, s->ntk.samples);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
-#define STATE_VERSION 2
+#define STATE_VERSION 3 /* 3: EpochMetrics.probe */
 #define PI 3.14159265358979323846
 
 double train_lr(const TrainConfig *cfg, int epoch)
@@ -226,6 +226,7 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
     em->lr = train_lr(&t->cfg, t->epoch);
     if (t->batch_pos == 0) {
         /* a new epoch */
+        em->probe[0] = em->probe[1] = NAN;
         t->epoch_rng = t->shuffle_rng.counter;
         t->epoch_loss_sum = 0.0;
         t->epoch_correct = t->epoch_seen = 0;

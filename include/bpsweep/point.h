@@ -61,6 +61,9 @@ typedef enum {
     X(CURVE, test_acc, "test-set accuracy after the epoch, evaluation mode")             \
     X(CURVE, lr, "learning rate of the epoch")                                           \
     X(CURVE, epoch_seconds, "wall time of the epoch (training and test evaluation)")     \
+    X(CURVE, ntk_similarity_epoch,                                                        \
+      "<K0, K_e>_F / (||K0||_F ||K_e||_F) after epoch e, at measure.ntk.epochs (NaN elsewhere)") \
+    X(CURVE, ntk_change_epoch, "||K_e - K0||_F / ||K0||_F after epoch e, at measure.ntk.epochs") \
     X(LAYER, frobenius, "||W||_F of the layer's weight matrix")                          \
     X(LAYER, spectral, "largest singular value of W")                                   \
     X(LAYER, effective_rank, "||sigma||_1 / ||sigma||_2 of W's singular values")          \

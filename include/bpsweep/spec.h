@@ -44,6 +44,8 @@ typedef struct {
     int samples;               /* inputs of the kernel (default 25): M = samples x classes */
     int pool;                  /* taken from the first `pool` training samples, sorted by
                                   label (default 128) */
+    int n_epochs;              /* also after these epochs (kernel evolution), increasing */
+    int epochs[64];
 } NtkSpec;
 
 /* measure.robustness: accuracy under PGD at several radii */

@@ -67,6 +67,8 @@ typedef struct {
     double test_acc;
     double lr;
     double seconds;
+    double probe[2];    /* measurements the caller makes after the epoch and keeps in the
+                           trainer state (point.c: the NTK against K0), NaN if none */
 } EpochMetrics;
 
 /* Called after every optimizer step: step counter (from 0 over the whole run),
