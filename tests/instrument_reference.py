@@ -34,12 +34,17 @@ def ntk_reference(model, x):
     return (G @ G.T).numpy()
 
 
-def check_ntk(d, c):
+def load_model(d, c):
+    """The case's net with bpsweep's weights (and batch-norm statistics), in eval mode."""
     model = Mlp(c)
     set_flat(model.flat_params(), load(d, c["name"], "params.f32", np.float32))
     if c["batch_norm"]:
         set_flat(model.flat_buffers(), load(d, c["name"], "buffers.f32", np.float32))
-    model.eval()
+    return model.eval()
+
+
+def check_ntk(d, c):
+    model = load_model(d, c)
     x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).reshape(c["n"], c["n_in"]))
     ref = ntk_reference(model, x)
     got = load(d, c["name"], "ntk.f64", np.float64).reshape(ref.shape)
@@ -81,11 +86,7 @@ def check_rank(d, c):
 
 
 def check_pgd(d, c):
-    model = Mlp(c)
-    set_flat(model.flat_params(), load(d, c["name"], "params.f32", np.float32))
-    if c["batch_norm"]:
-        set_flat(model.flat_buffers(), load(d, c["name"], "buffers.f32", np.float32))
-    model.eval()
+    model = load_model(d, c)
     shape = (c["n"], c["n_in"])
     x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).reshape(shape))
     y = torch.from_numpy(load(d, c["name"], "y.u8", np.uint8).astype(np.int64))
@@ -115,12 +116,14 @@ def check_pgd(d, c):
 
 
 def cert_reference(c, theta, x, y):
-    """Loss, gradient and dense Hessian of the regularised full-batch loss, float64,
-    from a functional MLP on the flat parameter vector (bpsweep's layout)."""
+    """Loss, gradient, dense Hessian and ReLU negative fractions of the regularised
+    full-batch loss, float64, from a functional MLP on the flat parameter vector
+    (bpsweep's layout)."""
     dims = [c["n_in"]] + c["hidden"] + [c["n_out"]]
     lam, target = c["lambda"], c["c"]
 
-    def f(t):
+    def forward(t):
+        """Logits, and per layer the fraction of negative pre-activations (-1: no ReLU)."""
         off, h, negs = 0, x, []
         for li, (i, o) in enumerate(zip(dims[:-1], dims[1:])):
             W = t[off:off + o * i].reshape(o, i)
@@ -128,35 +131,21 @@ def cert_reference(c, theta, x, y):
             off += o * i + o
             z = h @ W.T + b
             if li == len(dims) - 2:
-                h = z
-                break
+                return z, negs + [-1.0]
+            negs.append(float((z < 0).double().mean()) if c["relu"] else -1.0)
             a = torch.relu(z) if c["relu"] else z
             h = a + h if c["skip"] and a.shape == h.shape else a
-        loss = torch.nn.functional.cross_entropy(h, y)
+
+    def f(t):
+        loss = torch.nn.functional.cross_entropy(forward(t)[0], y)
         sq = (t * t).sum()
-        reg = lam / 2 * (sq if target == 0 else (sq - target).abs())
-        return loss + reg, loss
+        return loss + lam / 2 * (sq if target == 0 else (sq - target).abs()), loss
 
     t = theta.clone().requires_grad_(True)
     total, data = f(t)
     g = torch.autograd.grad(total, t)[0]
-    H = torch.autograd.functional.hessian(lambda v: f(v)[0], theta)
-    ev = torch.linalg.eigvalsh(H)
-    negs = []
-    h = x
-    off = 0
-    for li, (i, o) in enumerate(zip(dims[:-1], dims[1:])):
-        W = theta[off:off + o * i].reshape(o, i)
-        b = theta[off + o * i:off + o * i + o]
-        off += o * i + o
-        z = h @ W.T + b
-        if li == len(dims) - 2:
-            negs.append(-1.0)
-            break
-        negs.append(float((z < 0).double().mean()) if c["relu"] else -1.0)
-        a = torch.relu(z) if c["relu"] else z
-        h = a + h if c["skip"] and a.shape == h.shape else a
-    return float(total), float(data), float(g.norm()), ev.numpy(), negs
+    ev = torch.linalg.eigvalsh(torch.autograd.functional.hessian(lambda v: f(v)[0], theta))
+    return float(total), float(data), float(g.norm()), ev.numpy(), forward(theta)[1]
 
 
 def check_cert(d, c):
