@@ -66,63 +66,53 @@ static void record_curves(const Trainer *t, PointResult *res)
     }
 }
 
-/* The kernel of net at the spec's NTK inputs, as floats in *out (M x M); false if its
- * work space cannot be allocated or the pool holds fewer than `samples` samples. */
-static bool ntk_of(const Net *net, const NtkSpec *ns, const Dataset *train, int *m, float **out)
+/* The kernel of net at the inputs x (n, D), rounded to float as the file stores it (the
+ * comparison measures then describe the stored matrices); NULL if out of memory. */
+static double *ntk_stored(const Net *net, const float *x, int n)
 {
-    int *idx = xmalloc((size_t)ns->samples * sizeof *idx);
-    int n = ntk_select(train->y, train->n, ns->pool, ns->samples, idx);
-    if (n < ns->samples) {
-        free(idx);
-        return false;
-    }
-    float *x = xmalloc((size_t)n * (size_t)train->d * sizeof *x);
-    for (int i = 0; i < n; i++)
-        memcpy(x + (size_t)i * train->d, train->x + (size_t)idx[i] * train->d,
-               (size_t)train->d * sizeof *x);
-    *m = n * net->cfg.n_out;
-    size_t mm = (size_t)*m * (size_t)*m;
+    size_t m = (size_t)n * (size_t)net->cfg.n_out, mm = m * m;
     double *K = bps_try_alloc_aligned(mm * sizeof *K);
-    bool ok = K && ntk_kernel(net, x, n, K) == 0;
-    if (ok) {
-        *out = xmalloc(mm * sizeof **out);
-        for (size_t k = 0; k < mm; k++)
-            (*out)[k] = (float)K[k];
+    if (K && ntk_kernel(net, x, n, K) != 0) {
+        free(K);
+        return NULL;
     }
-    free(K);
-    free(x);
-    free(idx);
-    return ok;
+    for (size_t k = 0; K && k < mm; k++)
+        K[k] = (double)(float)K[k];
+    return K;
 }
 
 /* The NTK of net against the one at initialisation (net0, rebuilt from the seed).
  * If res is not NULL the two kernels are kept in it. False if the kernels could not be
- * computed (work space, or too few training samples for the inputs). */
+ * computed (work space, or fewer than `samples` training samples in the pool). */
 static bool ntk_vs_init(const Net *net, const Net *net0, const NtkSpec *ns, const Dataset *train,
                         NtkCompare *out, PointResult *res)
 {
-    int m0, m1;
-    float *k0 = NULL, *k1 = NULL;
-    bool ok = ntk_of(net0, ns, train, &m0, &k0) && ntk_of(net, ns, train, &m1, &k1);
+    const int n = ns->samples, D = train->d;
+    int *idx = xmalloc((size_t)n * sizeof *idx);
+    bool ok = ntk_select(train->y, train->n, ns->pool, n, idx) == n;
+    float *x = xmalloc((size_t)n * (size_t)D * sizeof *x);
+    for (int i = 0; ok && i < n; i++)
+        memcpy(x + (size_t)i * D, train->x + (size_t)idx[i] * D, (size_t)D * sizeof *x);
+    double *k0 = ok ? ntk_stored(net0, x, n) : NULL, *k1 = k0 ? ntk_stored(net, x, n) : NULL;
+    ok = k1 != NULL;
     if (ok) {
-        size_t mm = (size_t)m1 * (size_t)m1;
-        double *d0 = xmalloc(mm * sizeof *d0), *d1 = xmalloc(mm * sizeof *d1);
-        for (size_t k = 0; k < mm; k++) {
-            d0[k] = k0[k];
-            d1[k] = k1[k];
-        }
-        *out = ntk_compare(d0, d1, (size_t)m1);
-        free(d0);
-        free(d1);
+        const int m = n * net->cfg.n_out;
+        const size_t mm = (size_t)m * (size_t)m;
+        *out = ntk_compare(k0, k1, (size_t)m);
         if (res) {
-            res->ntk_m = m1;
-            res->ntk0 = k0;
-            res->ntk1 = k1;
-            k0 = k1 = NULL;
+            res->ntk_m = m;
+            res->ntk0 = xmalloc(mm * sizeof(float));
+            res->ntk1 = xmalloc(mm * sizeof(float));
+            for (size_t k = 0; k < mm; k++) {
+                res->ntk0[k] = (float)k0[k];
+                res->ntk1[k] = (float)k1[k];
+            }
         }
     }
     free(k0);
     free(k1);
+    free(x);
+    free(idx);
     return ok;
 }
 

@@ -448,15 +448,10 @@ StoreShape store_shape(const Spec *spec, int n_in, int n_out)
         int64_t p = (int64_t)nn_param_count(&net);
         if (spec->store_weights && p > sh.max_params)
             sh.max_params = p;
-    }
-    sh.ntk_m = spec->ntk.enabled ? (int64_t)spec->ntk.samples * n_out : 0;
-    for (int a = 0; a < spec->n_arch; a++) {
-        NetConfig net = spec->arch[a].net;
-        net.n_in = n_in;
-        net.n_out = n_out;
         int64_t r = metrics_max_rank(&net);
         sh.max_rank = r > sh.max_rank ? r : sh.max_rank;
     }
+    sh.ntk_m = spec->ntk.enabled ? (int64_t)spec->ntk.samples * n_out : 0;
     sh.n_eps = spec->robust.enabled ? spec->robust.n_eps : 0;
     return sh;
 }
@@ -804,6 +799,17 @@ done:
 }
 
 /* Checks the format attributes and reads the shape. */
+/* A shape attribute that older files lack: *out = its value in [0, max], or 0 if absent. */
+static int optional_shape_attr(hid_t file, const char *path, const char *name, int64_t max,
+                               int64_t *out, BpsErr *err)
+{
+    *out = 0;
+    if (H5Aexists(file, name) > 0 && (attr_read_int(file, name, out) != 0 || *out < 0 ||
+                                      *out > max))
+        return bps_fail(err, "%s: damaged results file: attribute %s is invalid", path, name);
+    return 0;
+}
+
 static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *err)
 {
     char *format = attr_read_string(file, "format");
@@ -830,21 +836,11 @@ static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *er
     sh->max_epochs = (int)v[1];
     sh->max_layers = (int)v[2];
     sh->max_params = v[3];
-    int64_t m = 0; /* files of format 1 before the NTK have no ntk_size */
-    if (H5Aexists(file, "ntk_size") > 0 && (attr_read_int(file, "ntk_size", &m) != 0 || m < 0 ||
-                                            m > 65536))
-        return bps_fail(err, "%s: damaged results file: attribute ntk_size is invalid", path);
-    sh->ntk_m = m;
-    int64_t r = 0; /* nor max_rank */
-    if (H5Aexists(file, "max_rank") > 0 && (attr_read_int(file, "max_rank", &r) != 0 || r < 0 ||
-                                            r > (1 << 20)))
-        return bps_fail(err, "%s: damaged results file: attribute max_rank is invalid", path);
-    sh->max_rank = r;
-    int64_t ne = 0; /* nor robust_eps */
-    if (H5Aexists(file, "robust_eps") > 0 &&
-        (attr_read_int(file, "robust_eps", &ne) != 0 || ne < 0 || ne > 1024))
-        return bps_fail(err, "%s: damaged results file: attribute robust_eps is invalid", path);
-    sh->n_eps = ne;
+    /* absent in format-1 files written before the instruments: 0, no such datasets */
+    if (optional_shape_attr(file, path, "ntk_size", 65536, &sh->ntk_m, err) != 0 ||
+        optional_shape_attr(file, path, "max_rank", 1 << 20, &sh->max_rank, err) != 0 ||
+        optional_shape_attr(file, path, "robust_eps", SPEC_MAX_EPS, &sh->n_eps, err) != 0)
+        return -1;
     return 0;
 }
 

@@ -59,6 +59,19 @@ static void tmp_path(char *buf, size_t n, const char *name)
     snprintf(buf, n, "%s/%s", dir, name);
 }
 
+/* A new results file of spec s at path, open for writing; NULL (a failed check) if not. */
+static Store *new_store(const Spec *s, const char *path)
+{
+    BpsErr err;
+    Store *st = NULL;
+    if (store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0 ||
+        store_open(MPI_COMM_SELF, path, &st, &err) != 0) {
+        CHECK_MSG(0, "%s", err.msg);
+        return NULL;
+    }
+    return st;
+}
+
 /* The value written for metric m, column j of point i (exact in binary). */
 static double value(int64_t i, int m, int j)
 {
@@ -553,9 +566,7 @@ static void read_table_should_work_while_a_writer_holds_the_file(void)
     tmp_path(path, sizeof path, "live.h5");
     BpsErr err;
     Store *st = NULL;
-    if (store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0 ||
-        store_open(MPI_COMM_SELF, path, &st, &err) != 0) {
-        CHECK_MSG(0, "%s", err.msg);
+    if (!(st = new_store(s, path))) {
         spec_free(s);
         return;
     }
@@ -585,9 +596,7 @@ static void store_write_row_should_refuse_what_does_not_fit(void)
     tmp_path(path, sizeof path, "refuse.h5");
     BpsErr err;
     Store *st = NULL;
-    if (store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0 ||
-        store_open(MPI_COMM_SELF, path, &st, &err) != 0) {
-        CHECK_MSG(0, "%s", err.msg);
+    if (!(st = new_store(s, path))) {
         spec_free(s);
         return;
     }
@@ -902,9 +911,7 @@ static void store_write_row_speed(void)
     char path[1024];
     tmp_path(path, sizeof path, "speed.h5");
     Store *st = NULL;
-    if (store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0 ||
-        store_open(MPI_COMM_SELF, path, &st, &err) != 0) {
-        CHECK_MSG(0, "%s", err.msg);
+    if (!(st = new_store(s, path))) {
         spec_free(s);
         return;
     }

@@ -123,6 +123,22 @@ static void schedules_should_match_pytorch_formulas(void)
     CHECK(fabs(train_lr(&c, 9) - 0.05 * (1 + cos(0.9 * 3.14159265358979323846))) < 1e-15);
 }
 
+/* Saves a's state (frees a; *buf, *n get the bytes), loads it into a new trainer of the
+ * same point and trains that to the end; returns it. */
+static Trainer *save_restore_finish(Trainer *a, const NetConfig *nc, const TrainConfig *cfg,
+                                    const Dataset *tr, const Dataset *te, unsigned char **buf,
+                                    size_t *n)
+{
+    *buf = trainer_state_save(a, n);
+    trainer_free(a);
+    Trainer *b = trainer_new(nc, cfg, 4);
+    BpsErr err;
+    CHECK_MSG(trainer_state_load(b, *buf, *n, &err) == 0, "%s", err.msg);
+    while (!trainer_finished(b))
+        trainer_epoch(b, tr, te);
+    return b;
+}
+
 static void state_should_round_trip_bit_identically(void)
 {
     NetConfig nc = small_net();
@@ -138,13 +154,9 @@ static void state_should_round_trip_bit_identically(void)
     trainer_epoch(a, &tr, &te);
     trainer_epoch(a, &tr, &te);
     size_t n;
-    unsigned char *buf = trainer_state_save(a, &n);
-    trainer_free(a);
-    Trainer *b = trainer_new(&nc, &cfg, 4);
+    unsigned char *buf;
+    Trainer *b = save_restore_finish(a, &nc, &cfg, &tr, &te, &buf, &n);
     BpsErr err;
-    CHECK(trainer_state_load(b, buf, n, &err) == 0);
-    while (!trainer_finished(b))
-        trainer_epoch(b, &tr, &te);
     size_t P = straight->net->n_params;
     CHECK(memcmp(straight->net->params, b->net->params, P * sizeof(float)) == 0);
     CHECK(memcmp(straight->momentum, b->momentum, P * sizeof(float)) == 0);
@@ -199,13 +211,8 @@ static void state_should_resume_mid_epoch_bit_identically(void)
     CHECK(trainer_epoch(a, &tr, &te) == 2);
     CHECK(a->epoch == 1 && a->batch_pos == 24);
     size_t n;
-    void *buf = trainer_state_save(a, &n);
-    trainer_free(a);
-    Trainer *b = trainer_new(&nc, &cfg, 4);
-    BpsErr err;
-    CHECK(trainer_state_load(b, buf, n, &err) == 0);
-    while (!trainer_finished(b))
-        trainer_epoch(b, &tr, &te);
+    unsigned char *buf;
+    Trainer *b = save_restore_finish(a, &nc, &cfg, &tr, &te, &buf, &n);
     CHECK(memcmp(straight->net->params, b->net->params, b->net->n_params * sizeof(float)) == 0);
     CHECK(memcmp(straight->momentum, b->momentum, b->net->n_params * sizeof(float)) == 0);
     for (int e = 0; e < cfg.epochs; e++) {
