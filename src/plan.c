@@ -59,6 +59,28 @@ static double makespan(double *seconds, int64_t n, int w)
     return span;
 }
 
+/* The instruments of measure, per point, from the seconds of one training step per
+ * sample: a PGD step or a gradient is about one step per sample, an exact
+ * Hessian-vector product about two; the NTK is small beside training and not counted. */
+static double instrument_seconds(const Spec *spec, double per_sample, const Dataset *train,
+                                 const Dataset *test)
+{
+    double s = 0;
+    if (spec->robust.enabled) {
+        const RobustSpec *r = &spec->robust;
+        int64_t n_test = r->test_samples == 0 || r->test_samples > test->n ? test->n
+                                                                            : r->test_samples;
+        int64_t n_train = r->train_samples > train->n ? train->n : r->train_samples;
+        s += per_sample * (double)r->n_eps * r->steps * (double)(n_test + n_train);
+    }
+    if (spec->cert.enabled) {
+        int64_t n = spec->cert.samples == 0 || spec->cert.samples > train->n ? train->n
+                                                                            : spec->cert.samples;
+        s += per_sample * (double)n * (1 + 2.0 * spec->cert.iterations);
+    }
+    return s;
+}
+
 int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *test, Plan *plan,
               BpsErr *err)
 {
@@ -107,8 +129,12 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
         double per_sample = pg->step_seconds / cfg.batch_size;
         int steps = cfg.drop_last ? train->n / cfg.batch_size
                                   : (train->n + cfg.batch_size - 1) / cfg.batch_size;
-        double epoch = steps * pg->step_seconds + per_sample / 3 * test->n;
-        pg->point_seconds = cfg.epochs * epoch + per_sample / 3 * (train->n + test->n);
+        /* adversarial training: each PGD step is a forward and backward pass of the
+         * batch, about one optimizer step (measured: 7 steps cost 6.8x, docs/performance.md) */
+        double step = pg->step_seconds * (cfg.adv_eps > 0 ? 1 + cfg.adv_steps : 1);
+        double epoch = steps * step + per_sample / 3 * test->n;
+        pg->point_seconds = cfg.epochs * epoch + per_sample / 3 * (train->n + test->n) +
+                            instrument_seconds(spec, per_sample, train, test);
         if (pg->trainer_bytes > plan->rank_bytes)
             plan->rank_bytes = pg->trainer_bytes;
     }
