@@ -27,7 +27,11 @@ What load() returns (a Results object):
             the last epoch a point ran (train_loss, train_acc, test_loss, test_acc,
             lr, epoch_seconds)
     layers  dict name -> [n_points, max_layers] array, one column per dense layer,
-            NaN beyond a network's depth (frobenius, spectral, effective_rank)
+            NaN beyond a network's depth (frobenius, spectral, effective_rank,
+            relu_negative_fraction)
+    robust  dict name -> [n_points, n_eps] array of accuracies under PGD, one column per
+            radius of measure.robustness.eps (test_acc, train_acc); {} without it
+    robust_eps  those radii (fractions of the data range), [] without them
     spec    the sweep spec (canonical JSON, parsed to a dict)
     attrs   the file's provenance attributes (spec_hash, bpsweep_version, created, ...)
     weights [n_points, max_params] float32 final parameters, only with
@@ -36,12 +40,19 @@ What load() returns (a Results object):
 Statistics count only points whose status is "done" unless told otherwise: a
 diverged run has no meaningful final accuracy, and pending or failed runs have none.
 
+points_table(res) flattens all of it into one tidy table, one row per point, with the
+provenance (spec hash, commit) on every row; write_csv / read_csv store and read it.
+The per-claim scripts (claim1.py .. claim4.py) export that table and make their
+tables and figures from it alone, so analysis/report.py can regenerate everything
+from committed CSV files without the results files.
+
 Run as a script for a short summary of a file:
 
     /usr/bin/python3 analysis/bpsweep_results.py results.h5
 """
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -76,8 +87,11 @@ Z975 = 1.959963984540054  # the same quantile of the normal distribution
 class Results:
     """The contents of one results file; see the module documentation."""
 
-    def __init__(self, path, attrs, spec, table, metric_names, curves, layers, weights):
+    def __init__(self, path, attrs, spec, table, metric_names, curves, layers, weights,
+                 robust=None):
         self.path = path
+        self.robust = robust or {}
+        self.robust_eps = list(spec.get("measure", {}).get("robustness", {}).get("eps", []))
         self.metric_names = metric_names  # the columns of table that came from /metrics
         self.attrs = attrs
         self.spec = spec
@@ -180,9 +194,181 @@ def load(path, weights=False):
 
         curves = _read_group(f, "curves")
         layers = _read_group(f, "layers")
+        robust = _read_group(f, "robust")
         w = f["weights"][()] if weights and "weights" in f else None
 
-    return Results(path, attrs, spec, table, list(metrics), curves, layers, w)
+    return Results(path, attrs, spec, table, list(metrics), curves, layers, w, robust)
+
+
+# Curves sampled only at chosen epochs; points_table keeps the epochs they were measured at.
+SPARSE_CURVES = ("ntk_similarity_epoch", "ntk_change_epoch")
+
+
+def _bias_label(init):
+    """A short label of an architecture's bias initialisation."""
+    kind, v = init.get("bias", "torch_default"), init.get("bias_value", 0)
+    return {"torch_default": "default", "zero": "zero", "constant": f"{v:+g}",
+            "uniform": f"U(-{v:g},{v:g})"}.get(kind, kind)
+
+
+ARCH_COLUMNS = ("family", "width", "depth", "activation", "batch_norm", "skip", "bias_init")
+
+
+def _arch_info(spec):
+    """Architecture name -> its ARCH_COLUMNS values, from the canonical spec."""
+    out = {}
+    for a in spec.get("architectures", []):
+        out[a["name"]] = (a.get("family", a["name"]), int(a.get("width", 0)), len(a["hidden"]),
+                          a.get("activation", "relu"), int(bool(a.get("batch_norm", False))),
+                          int(bool(a.get("skip", False))), _bias_label(a.get("init", {})))
+    return out
+
+
+COND_COLUMNS = ("train_epochs", "adversarial_eps", "rank_mode")
+
+
+def _cond_info(spec):
+    """Condition name -> its COND_COLUMNS values, from the canonical spec."""
+    out = {}
+    for c in spec.get("grid", {}).get("conditions", []):
+        train = c.get("train", {})
+        out[c["name"]] = (int(train.get("epochs", 0)),
+                          float(train.get("adversarial", {}).get("eps", 0.0)),
+                          train.get("rank_projection", {}).get("mode", "off"))
+    return out
+
+
+def points_table(res):
+    """The whole sweep as one tidy table: a dict column -> 1-D array, one row per point.
+
+    Columns, in order: sweep, spec_hash, bpsweep_commit (provenance, the same on every
+    row); index, key, arch, family, width (0 for a fixed architecture), depth (hidden
+    layers), activation, batch_norm, skip (0/1), bias_init (default, +20, zero,
+    U(-1,1), ...), cond, train_epochs, adversarial_eps (0 = natural training), rank_mode
+    (off, min, max), weight_decay, norm_bias, seed, status, epochs_run, wall_seconds,
+    n_params; every scalar metric (NaN on pending rows); every layer metric as <name>_<layer> (1-based) and
+    every robustness column as robust_<set>_acc_<eps>, leaving out columns that are NaN
+    on every row (an instrument the sweep did not run); and the sparse curves
+    (SPARSE_CURVES) as <name>_e<epoch> at the epochs where some point measured them."""
+    t, n = res.table, res.n_points
+    written = t["status"] != "pending"   # pending rows were never written: no values
+    info = _arch_info(res.spec)
+    cols = {
+        "sweep": np.full(n, res.name),
+        "spec_hash": np.full(n, str(res.attrs.get("spec_hash", ""))),
+        "bpsweep_commit": np.full(n, str(res.attrs.get("bpsweep_commit", ""))),
+    }
+    for c in ("index", "key", "arch"):
+        cols[c] = t[c]
+    arch_rows = [info.get(a) or (a, 0, 0, "relu", 0, 0, "default") for a in t["arch"]]
+    for j, c in enumerate(ARCH_COLUMNS):
+        cols[c] = np.array([r[j] for r in arch_rows])
+    cols["cond"] = t["cond"]
+    cond_info = _cond_info(res.spec)
+    cond_rows = [cond_info.get(c) or (0, 0.0, "off") for c in t["cond"]]
+    for j, c in enumerate(COND_COLUMNS):
+        cols[c] = np.array([r[j] for r in cond_rows])
+    for c in ("weight_decay", "norm_bias", "seed", "status", "epochs_run",
+              "wall_seconds", "n_params"):
+        if c in t:
+            cols[c] = t[c]
+    for m in res.metric_names:
+        cols[m] = np.where(written, t[m], math.nan)
+
+    def add_matrix(prefix, matrix, labels):
+        for j, label in enumerate(labels):
+            column = np.where(written, np.asarray(matrix[:, j], dtype=float), math.nan)
+            if np.isfinite(column).any():
+                cols[f"{prefix}_{label}"] = column
+
+    for name, matrix in res.layers.items():
+        add_matrix(name, matrix, range(1, matrix.shape[1] + 1))
+    for name, matrix in res.robust.items():
+        add_matrix(f"robust_{name}", matrix, [f"{e:g}" for e in res.robust_eps])
+    for name in SPARSE_CURVES:
+        if name in res.curves:
+            add_matrix(name, res.curves[name], [f"e{k}" for k in range(1, res.curves[name].shape[1] + 1)])
+    return cols
+
+
+def _csv_field(v):
+    if isinstance(v, (float, np.floating)):
+        return "nan" if math.isnan(v) else repr(float(v))
+    if isinstance(v, (np.integer,)):
+        return str(int(v))
+    return str(v)
+
+
+def write_csv(cols, path):
+    """Write a column dict (points_table or any table of equal-length columns) as CSV:
+    a header line, then one line per row; floats in their shortest exact form, NaN as
+    nan."""
+    names = list(cols)
+    n = len(cols[names[0]]) if names else 0
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(names)
+        for i in range(n):
+            w.writerow([_csv_field(cols[c][i]) for c in names])
+
+
+def read_csv(path):
+    """Read a CSV written by write_csv (or bpsweep export) back into a dict column ->
+    numpy array: numeric columns as float (int where every value is whole and the
+    column has no NaN), others as str."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise ValueError(f"{path}: empty CSV file")
+    names, body = rows[0], rows[1:]
+    cols = {}
+    for j, name in enumerate(names):
+        raw = [r[j] if j < len(r) else "" for r in body]
+        try:
+            values = np.array([float(v) if v != "" else math.nan for v in raw])
+        except ValueError:
+            cols[name] = np.array(raw, dtype=str)
+            continue
+        if len(values) and np.isfinite(values).all() and (values == np.round(values)).all() \
+                and all("." not in v and "e" not in v.lower() for v in raw):
+            values = values.astype(np.int64)
+        cols[name] = values
+    return cols
+
+
+def paired_differences(table, value, baseline, pair_by="seed", group_by=(), where=None,
+                       statuses=("done",)):
+    """Statistics of paired differences value(row) - value(its baseline row).
+
+    `baseline` is a dict column -> value picking the reference rows (e.g.
+    {"norm_bias": 0}); a row is paired with the baseline row that agrees with it on
+    every column of group_by except those in `baseline`, and on pair_by (the seed).
+    Returns one dict per group (the group_by columns and describe() of the
+    differences, n = number of complete pairs); only rows and baselines whose status
+    is in `statuses` count."""
+    n = len(table["index"])
+    rows_in = np.ones(n, dtype=bool) if where is None else np.asarray(where)
+    ok = np.isin(table["status"], list(statuses)) if statuses is not None else np.ones(n, bool)
+    match_cols = [c for c in group_by if c not in baseline] + [pair_by]
+    is_base = np.ones(n, dtype=bool)
+    for c, v in baseline.items():
+        is_base &= table[c] == v
+    base_value = {}
+    for i in np.flatnonzero(rows_in & is_base & ok):
+        base_value[tuple(table[c][i].item() for c in match_cols)] = float(table[value][i])
+    groups = {}
+    for i in np.flatnonzero(rows_in):
+        g = tuple(table[c][i].item() for c in group_by)
+        diffs = groups.setdefault(g, [])
+        ref = base_value.get(tuple(table[c][i].item() for c in match_cols))
+        if ok[i] and ref is not None:
+            diffs.append(float(table[value][i]) - ref)
+    out = []
+    for g, diffs in groups.items():
+        row = dict(zip(group_by, g))
+        row.update(describe(diffs))
+        out.append(row)
+    return out
 
 
 def select(table, **conditions):

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""Claim 4, rank: effective rank against clean and robust accuracy for untrained,
+natural, adversarial, RankMin and RankMax (and their adversarial) nets.
+
+Reads a results file of a sweep like sweeps/claim4.json (conditions with
+train.rank_projection and train.adversarial, measure.robustness on) and writes
+
+    claim4_table.csv  per architecture and condition: effective rank of each layer,
+                      clean and PGD accuracy on test and train subsets, and the paired
+                      differences to the condition's baseline (natural, or adversarial
+                      for adversarially trained conditions)
+    claim4_rank.png   effective rank of the hidden-to-hidden layers against clean test
+                      accuracy and against test accuracy under the strongest attack
+
+    /usr/bin/python3 analysis/claim4.py results.h5 --out DIR
+    /usr/bin/python3 analysis/claim4.py --points claim4_points.csv --out DIR
+"""
+
+import math
+import os
+import re
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpsweep_results as br  # noqa: E402
+import claims_common as cc  # noqa: E402
+from claims_common import plt  # noqa: E402
+
+NAME = "claim4"
+TITLE = "Claim 4: rank does not predict generalisation or robustness"
+PAPER = ("Theory links low rank to generalisation and robustness. The authors edit the "
+         "singular values of every layer but the first at fixed epochs: RankMin zeroes "
+         "those below a threshold, RankMax caps them, flattening the spectrum. Low rank "
+         "does not improve accuracy or robustness, high rank is often better, and "
+         "adversarial training does not need low rank.")
+
+
+def rank_columns(t):
+    """effective_rank_<j> columns of the layers after the first, in order."""
+    cols = sorted((c for c in t if re.fullmatch(r"effective_rank_\d+", c)),
+                  key=lambda c: int(c.rsplit("_", 1)[1]))
+    return cols
+
+
+def hidden_rank(t):
+    """Per row: mean effective rank of the hidden-to-hidden layers (2 .. L-1), the layers
+    the projections edit apart from the small output layer."""
+    cols = rank_columns(t)[1:]
+    m = np.column_stack([t[c] for c in cols]) if cols else np.full((len(t["index"]), 1), math.nan)
+    finite = np.isfinite(m)
+    last = finite.sum(axis=1)  # the output layer is the last finite column of each row
+    out = np.full(len(m), math.nan)
+    for i in range(len(m)):
+        v = m[i, finite[i]][:max(last[i] - 1, 0)]
+        if len(v):
+            out[i] = v.mean()
+    return out
+
+
+def robust_columns(t, which):
+    """(eps, column) of robust_<which>_acc_<eps>, ascending eps."""
+    out = []
+    for c in t:
+        m = re.fullmatch(rf"robust_{which}_acc_(.+)", c)
+        if m:
+            out.append((float(m.group(1)), c))
+    return sorted(out)
+
+
+def baseline_of(t):
+    """Per row the condition whose difference it reports: natural training (or
+    adversarial training with the same radius) without rank projection; '' for
+    untrained or baseline conditions."""
+    base = {}
+    for i in range(len(t["index"])):
+        if t["rank_mode"][i] == "off" and t["train_epochs"][i] > 0:
+            base.setdefault(float(t["adversarial_eps"][i]), str(t["cond"][i]))
+    return np.array(["" if t["train_epochs"][i] == 0 or t["rank_mode"][i] == "off"
+                     else base.get(float(t["adversarial_eps"][i]), "")
+                     for i in range(len(t["index"]))])
+
+
+def stats(t):
+    ok = cc.done(t)
+    rank = hidden_rank(t)
+    test_rob = robust_columns(t, "test")
+    train_rob = robust_columns(t, "train")
+    base = baseline_of(t)
+    strongest = test_rob[-1][1] if test_rob else None
+    rows = []
+    for arch in dict.fromkeys(t["arch"].tolist()):
+        for cond in dict.fromkeys(t["cond"].tolist()):
+            sel = ok & (t["arch"] == arch) & (t["cond"] == cond)
+            allsel = (t["arch"] == arch) & (t["cond"] == cond)
+            if not allsel.any():
+                continue
+            b = base[np.flatnonzero(allsel)[0]]
+            pair = {}
+            if b:
+                for col in ["final_test_acc"] + ([strongest] if strongest else []):
+                    pair[col] = br.paired_differences(
+                        t, col, {"cond": b}, group_by=("arch", "cond"),
+                        where=(t["arch"] == arch) & np.isin(t["cond"], [cond, b]))
+                    pair[col] = next(r for r in pair[col] if r["cond"] == cond)
+            rows.append({
+                "arch": arch, "cond": cond, "n": int(sel.sum()), "n_all": int(allsel.sum()),
+                "baseline": b, "rank": br.describe(rank[sel]),
+                "layer_ranks": [br.describe(t[c][sel])["mean"] for c in rank_columns(t)],
+                "test": br.describe(t["final_test_acc"][sel]),
+                "train": br.describe(t["final_train_acc"][sel]),
+                "rob_test": [(e, br.describe(t[c][sel])) for e, c in test_rob],
+                "rob_train": [(e, br.describe(t[c][sel])) for e, c in train_rob],
+                "pair": pair, "strongest": strongest})
+    return rows
+
+
+def pair_text(d):
+    if not d or d["n"] == 0:
+        return "-"
+    return f"{100 * d['mean']:+.2f}" + (f" ± {100 * d['ci95']:.2f}" if d["n"] >= 2 else "")
+
+
+def rank_figure(rows, outdir, link):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharex=True)
+    strongest = rows[0]["rob_test"][-1][0] if rows and rows[0]["rob_test"] else None
+    for k, r in enumerate(rows):
+        if r["n"] == 0:
+            continue
+        style = dict(marker="os^vDP*X"[k % 8], color=f"C{k % 10}", capsize=3, ls="none",
+                     label=f"{r['cond']}" + (f" ({r['arch']})" if len({q['arch'] for q in rows}) > 1 else ""))
+        x, xe = r["rank"]["mean"], np.nan_to_num(r["rank"]["ci95"])
+        axes[0].errorbar(x, 100 * r["test"]["mean"], xerr=xe,
+                         yerr=np.nan_to_num(100 * r["test"]["ci95"]), **style)
+        if strongest is not None:
+            d = r["rob_test"][-1][1]
+            axes[1].errorbar(x, 100 * d["mean"], xerr=xe, yerr=np.nan_to_num(100 * d["ci95"]), **style)
+    for ax in axes:
+        ax.set_xlabel("effective rank ‖σ‖₁/‖σ‖₂, mean over hidden-to-hidden layers")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("clean test accuracy (%)")
+    axes[1].set_ylabel("test accuracy under PGD (%)" +
+                       (f"\nL∞ radius {strongest:g} of the data range" if strongest else ""))
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Claim 4: effective rank against accuracy and robustness (mean ± 95% CI over seeds)")
+    fig.tight_layout()
+    return cc.save_figure(fig, outdir, "claim4_rank.png", link)
+
+
+def analyse(t, outdir, link):
+    rows = stats(t)
+    eps_test = [e for e, _ in rows[0]["rob_test"]] if rows else []
+    eps_train = [e for e, _ in rows[0]["rob_train"]] if rows else []
+    n_layers = len(rows[0]["layer_ranks"]) if rows else 0
+    headers = (["architecture", "condition", "n_done", "baseline", "hidden_rank_mean",
+                "hidden_rank_ci95"] + [f"effective_rank_{j + 1}" for j in range(n_layers)] +
+               ["test_acc_mean", "test_acc_ci95", "train_acc_mean"] +
+               [f"robust_test_acc_{e:g}" for e in eps_test] +
+               [f"robust_train_acc_{e:g}" for e in eps_train] +
+               ["test_acc_minus_baseline", "test_acc_minus_baseline_ci95",
+                "robust_minus_baseline", "robust_minus_baseline_ci95"])
+    body = []
+    for r in rows:
+        pt = r["pair"].get("final_test_acc", {"mean": math.nan, "ci95": math.nan})
+        pr = r["pair"].get(r["strongest"], {"mean": math.nan, "ci95": math.nan})
+        body.append([r["arch"], r["cond"], r["n"], r["baseline"], r["rank"]["mean"], r["rank"]["ci95"]]
+                    + r["layer_ranks"] + [r["test"]["mean"], r["test"]["ci95"], r["train"]["mean"]]
+                    + [d["mean"] for _, d in r["rob_test"]] + [d["mean"] for _, d in r["rob_train"]]
+                    + [pt["mean"], pt["ci95"], pr["mean"], pr["ci95"]])
+    cc.write_table(os.path.join(outdir, "claim4_table.csv"), headers, body)
+    md_headers = (["architecture", "condition", "n", "effective rank by layer", "clean test %",
+                   "clean train %"] + [f"PGD test % (ε={e:g})" for e in eps_test] +
+                  ([f"PGD train % (ε={eps_train[-1]:g})"] if eps_train else []) +
+                  ["clean − baseline (pp)", "PGD − baseline (pp)"])
+    md_rows = []
+    for r in rows:
+        md_rows.append(
+            [r["arch"], r["cond"], f"{r['n']}/{r['n_all']}",
+             " / ".join(f"{v:.1f}" for v in r["layer_ranks"] if not math.isnan(v)),
+             cc.pct(r["test"]), cc.pct(r["train"])] + [cc.pct(d) for _, d in r["rob_test"]] +
+            ([cc.pct(r["rob_train"][-1][1])] if eps_train else []) +
+            [pair_text(r["pair"].get("final_test_acc")) + (f" vs {r['baseline']}" if r["baseline"] else ""),
+             pair_text(r["pair"].get(r["strongest"]))])
+    return "".join([
+        f"{cc.status_line(t)}. Means over seeds, ± the half-width of the 95% t-interval. "
+        "Effective rank = ‖σ‖₁/‖σ‖₂ of each dense layer's weight matrix after training "
+        "(layer 1 is never projected; the last layer is the output layer). PGD: L∞ with "
+        "a random start and the steps of measure.robustness (claim-4 specs: 20 steps of "
+        "0.25 ε); ε is a fraction of the data range. "
+        "'− baseline' is the paired (same seed) difference to the same training without "
+        "rank projection.\n\n",
+        cc.md_table(md_headers, md_rows), "\n", rank_figure(rows, outdir, link)])
+
+
+if __name__ == "__main__":
+    sys.exit(cc.run_claim(sys.modules[__name__]))

@@ -1,0 +1,125 @@
+"""What the four claim scripts (claim1.py .. claim4.py) share: their command line,
+number formatting, Markdown and CSV tables, and figure files.
+
+A claim script is a module with NAME ("claim1"), TITLE, PAPER (what the paper
+claims, one paragraph) and analyse(t, outdir, link) -> Markdown, where t is a
+points table (bpsweep_results.points_table, or read back from its CSV), outdir the
+directory for the tables and figures, and link the prefix under which the Markdown
+refers to them. run_claim() gives every script the same command line:
+
+    claimN.py results.h5 --out DIR     export DIR/data/claimN_points.csv, then analyse it
+    claimN.py --points CSV --out DIR   analyse an exported table (no results file needed)
+
+Either way the tables and figures come from the exported CSV alone, which is what
+lets analysis/report.py regenerate them from committed files.
+"""
+
+import argparse
+import csv
+import math
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpsweep_results as br  # noqa: E402
+
+DPI = 100
+
+
+def pct(row, digits=2):
+    """'89.74 ± 0.12' from a describe() dict of fractions: mean and 95% CI in percent."""
+    if row["n"] == 0:
+        return "-"
+    ci = f" ± {100 * row['ci95']:.{digits}f}" if row["n"] >= 2 else ""
+    return f"{100 * row['mean']:.{digits}f}{ci}"
+
+
+def num(x, digits=3):
+    """A number for a table: %.3g style, '-' for NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def md_table(headers, rows):
+    """A Markdown table (rows are lists of already formatted strings)."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def write_table(path, headers, rows):
+    """The same table as CSV (numbers unformatted, as given)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(headers)
+        for r in rows:
+            w.writerow(["nan" if isinstance(c, float) and math.isnan(c) else c for c in r])
+
+
+def save_figure(fig, outdir, name, link):
+    """Save fig as outdir/name (PNG) and return the Markdown image line for it."""
+    fig.savefig(os.path.join(outdir, name), dpi=DPI, bbox_inches="tight",
+                metadata={"Software": None})
+    plt.close(fig)
+    return f"![{name}]({link}{name})\n"
+
+
+def done(t):
+    """Mask of the rows whose status is done."""
+    return t["status"] == "done"
+
+
+def status_line(t):
+    """'96 points: 94 done, 2 diverged' (the statuses that occur)."""
+    names, counts = np.unique(t["status"], return_counts=True)
+    return f"{len(t['status'])} points: " + ", ".join(f"{c} {s}" for s, c in zip(names, counts))
+
+
+def provenance(t):
+    """Sweep name, spec hash and commit of an exported table (the same on every row)."""
+    def one(col):
+        values = sorted(set(t[col].tolist())) if col in t else []
+        return ", ".join(str(v) for v in values) if values else "?"
+    return {"sweep": one("sweep"), "spec_hash": one("spec_hash"), "commit": one("bpsweep_commit")}
+
+
+def errorbar(ax, x, rows, scale=100.0, **kw):
+    """Plot describe() rows at x with their 95% CI as error bars."""
+    mean = np.array([r["mean"] for r in rows]) * scale
+    ci = np.array([r["ci95"] if r["n"] >= 2 else 0.0 for r in rows]) * scale
+    return ax.errorbar(x, mean, yerr=np.nan_to_num(ci), capsize=3, **kw)
+
+
+def run_claim(module, argv=None):
+    """The command line shared by the claim scripts (see the module documentation)."""
+    p = argparse.ArgumentParser(description=f"{module.TITLE}: tables and figures of {module.NAME}.")
+    p.add_argument("results", nargs="?", help="results file of the claim's sweep (results.h5)")
+    p.add_argument("--points", help="an exported points table instead of a results file")
+    p.add_argument("--out", required=True, help="directory for the tables, figures and data/")
+    args = p.parse_args(argv)
+    if bool(args.results) == bool(args.points):
+        p.error("give either a results file or --points CSV")
+    os.makedirs(os.path.join(args.out, "data"), exist_ok=True)
+    points = args.points
+    if args.results:
+        try:
+            res = br.load(args.results)
+        except (OSError, ValueError) as e:
+            print(f"{module.NAME}.py: {e}", file=sys.stderr)
+            return 2
+        points = os.path.join(args.out, "data", f"{module.NAME}_points.csv")
+        br.write_csv(br.points_table(res), points)
+        print(f"wrote {points}")
+    md = module.analyse(br.read_csv(points), args.out, "")
+    path = os.path.join(args.out, f"{module.NAME}.md")
+    with open(path, "w") as f:
+        f.write(md)
+    print(f"wrote {path} and the tables and figures it names")
+    return 0

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Reproduce the paper's four claims on this machine: run the workstation sweeps, export
+# them into docs/reproduction/data/, and regenerate docs/reproduction.md.
+#
+#   analysis/reproduce.sh [claim1 claim2 claim3 claim4]   (default: all four)
+#
+# Each claim runs sweeps/<claim>.json with jobscripts/local.sh (mpirun on every core plus
+# the coordinator; an interrupted run resumes where it stopped when started again) into
+# $RESULTS_DIR/<claim>.h5 (default results/), then analysis/<claim>.py exports the points
+# table and its wall time, and analysis/report.py rewrites the report. On 2 cores the four
+# sweeps take about 45 minutes together (docs/reproduction.md gives each one's time).
+# Build first (bash .ci/setup.sh build); the binary is $BPSWEEP_BIN or build/bpsweep.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+results=${RESULTS_DIR:-$root/results}
+export BPSWEEP_BIN=${BPSWEEP_BIN:-$root/build/bpsweep}
+py=/usr/bin/python3
+data=$root/docs/reproduction/data
+claims=("$@")
+[ ${#claims[@]} -gt 0 ] || claims=(claim1 claim2 claim3 claim4)
+mkdir -p "$results" "$data"
+ranks=$(($(nproc) + 1))
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+
+for claim in "${claims[@]}"; do
+    spec=sweeps/$claim.json
+    [ -f "$root/$spec" ] || { echo "reproduce.sh: no $spec" >&2; exit 2; }
+    started=$(date -u +%FT%TZ)
+    t0=$(date +%s)
+    (cd "$root" && jobscripts/local.sh "$spec" "$results/$claim.h5" -n "$ranks")
+    wall=$(($(date +%s) - t0))
+    "$py" "$root/analysis/$claim.py" "$results/$claim.h5" --out "$root/docs/reproduction"
+    cat > "$data/${claim}_run.json" <<EOF
+{"spec": "$spec", "command": "jobscripts/local.sh $spec $claim.h5 -n $ranks", "ranks": $ranks,
+ "machine": "$(nproc) cores ($cpu)", "wall_seconds": $wall, "started": "$started"}
+EOF
+done
+"$py" "$root/analysis/report.py"

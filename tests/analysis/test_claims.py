@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Tests of the claim scripts (analysis/claim1.py .. claim4.py) and the report generator.
+
+1. Runs four tiny sweeps (tests/analysis/specs/claimN_tiny.json, synthetic data,
+   under a second each) with the real bpsweep binary, so the scripts are tested on
+   results files in the current format, then runs each claim script on its file and
+   checks the export, the tables and the figures.
+2. Regenerates the reproduction report from the committed exports
+   (docs/reproduction/data) into a temporary directory and checks that its tables and
+   the report text are byte-identical to the committed ones and that every figure it
+   names was drawn.
+
+    /usr/bin/python3 tests/analysis/test_claims.py --bpsweep build/bpsweep
+
+Prints every failed check and "N passed, M failed"; exits 1 if any check failed.
+"""
+
+import argparse
+import csv
+import filecmp
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+ANALYSIS = os.path.join(ROOT, "analysis")
+PYTHON = "/usr/bin/python3"
+sys.path.insert(0, ANALYSIS)
+
+import bpsweep_results as br  # noqa: E402
+import report  # noqa: E402
+
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {what}")
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}{p.stderr}")
+    return p.returncode
+
+
+def table(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def is_png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def same_values(a, b):
+    """Two column arrays equal, NaN equal to NaN."""
+    if a.dtype.kind in "US" or b.dtype.kind in "US":
+        return a.astype(str).tolist() == b.astype(str).tolist()
+    a, b = a.astype(float), b.astype(float)
+    return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+def test_paired_differences():
+    t = {"index": np.arange(6), "status": np.array(["done"] * 5 + ["failed"]),
+         "arch": np.array(["a"] * 6), "c": np.array([0, 0, 0, 1, 1, 1]),
+         "seed": np.array([0, 1, 2, 0, 1, 2]), "v": np.array([1.0, 2.0, 3.0, 1.5, 2.5, 9.0])}
+    rows = br.paired_differences(t, "v", {"c": 0}, group_by=("arch", "c"))
+    one = next(r for r in rows if r["c"] == 1)
+    check(one["n"] == 2 and one["mean"] == 0.5 and one["std"] == 0.0,
+          f"paired differences skip the failed row and pair by seed: {one}")
+    zero = next(r for r in rows if r["c"] == 0)
+    check(zero["n"] == 3 and zero["mean"] == 0.0, f"the baseline pairs with itself: {zero}")
+
+
+def test_claim(bpsweep, tmp, name, checks):
+    spec = os.path.join(HERE, "specs", f"{name}_tiny.json")
+    h5 = os.path.join(tmp, f"{name}.h5")
+    out = os.path.join(tmp, name)
+    if run([bpsweep, "run", spec, "-o", h5]) != 0:
+        check(False, f"{name}: the tiny sweep ran")
+        return
+    check(run([PYTHON, os.path.join(ANALYSIS, f"{name}.py"), h5, "--out", out]) == 0,
+          f"{name}.py ran on {h5}")
+    points = os.path.join(out, "data", f"{name}_points.csv")
+    if not os.path.exists(points):
+        check(False, f"{name}: {points} written")
+        return
+    exported = br.read_csv(points)
+    direct = br.points_table(br.load(h5))
+    check(list(exported) == list(direct), f"{name}: the export has the points table's columns")
+    bad = [c for c in direct if c in exported and not same_values(exported[c], direct[c])]
+    check(not bad, f"{name}: exported columns read back equal to the results file: {bad}")
+    res = br.load(h5)
+    check(set(exported["spec_hash"].tolist()) == {res.attrs["spec_hash"]} and
+          set(exported["bpsweep_commit"].tolist()) == {res.attrs["bpsweep_commit"]},
+          f"{name}: every row carries the spec hash and commit")
+    md = open(os.path.join(out, f"{name}.md")).read()
+    for fig in re.findall(r"!\[[^]]*\]\(([^)]+)\)", md):
+        path = os.path.join(out, fig)
+        check(os.path.exists(path) and is_png(path), f"{name}: figure {fig} drawn")
+    check(len(re.findall(r"!\[", md)) >= 1, f"{name}: the Markdown names its figures")
+    # the --points path gives the same tables as the results-file path
+    again = os.path.join(tmp, name + "_again")
+    check(run([PYTHON, os.path.join(ANALYSIS, f"{name}.py"), "--points", points, "--out", again]) == 0,
+          f"{name}.py --points ran")
+    check(filecmp.cmp(os.path.join(out, f"{name}_table.csv"),
+                      os.path.join(again, f"{name}_table.csv"), shallow=False),
+          f"{name}: the table from the export equals the table from the results file")
+    checks(table(os.path.join(out, f"{name}_table.csv")), exported)
+
+
+def claim1_checks(rows, t):
+    check(len(rows) == 12, f"claim1: 6 architectures x 2 conditions = 12 rows, got {len(rows)}")
+    by = {(r["architecture"], r["condition"]): r for r in rows}
+    twin = by.get(("d1-linear", "standard"), {})
+    check(twin.get("test_minus_twin_mean") == "0.0", f"claim1: the twin differs from itself by 0: {twin}")
+    plus = by.get(("d1-plus20", "standard"), {})
+    check(plus.get("n_done") == "3" and plus.get("negative_fraction_by_layer", "") != "",
+          f"claim1: +20 net has 3 seeds and negative fractions: {plus}")
+    check(twin.get("negative_fraction_by_layer") == "",
+          "claim1: the linear twin has no ReLU negative fraction")
+    d2 = by.get(("d2-default", "standard"), {})
+    check(len(d2.get("negative_fraction_by_layer", "").split()) == 2,
+          f"claim1: 2 ReLU layers of the 2-hidden-layer net: {d2}")
+    mine = (t["arch"] == "d1-default") & (t["cond"] == "standard")
+    want = float(np.mean(t["final_test_acc"][mine]))
+    check(math.isclose(float(by[("d1-default", "standard")]["test_acc_mean"]), want, rel_tol=1e-12),
+          "claim1: test accuracy is the mean over seeds")
+
+
+def claim2_checks(rows, t):
+    check(len(rows) == 12, f"claim2: 2 architectures x 2 lambdas x 3 targets = 12 rows, got {len(rows)}")
+    for r in rows:
+        if r["norm_bias_target"] in ("0", "0.0"):
+            check(float(r["paired_diff_mean"]) == 0.0 and r["paired_n"] == "3",
+                  f"claim2: c = 0 is its own baseline with 3 pairs: {r}")
+    # by hand: one paired difference
+    sel = (t["arch"] == "mlp") & (t["weight_decay"] == 1e-2)
+    acc = {(c, s): a for c, s, a in zip(t["norm_bias"][sel], t["seed"][sel], t["final_test_acc"][sel])}
+    want = np.mean([acc[(2.0, s)] - acc[(0.0, s)] for s in (0, 1, 2)])
+    got = [float(r["paired_diff_mean"]) for r in rows if r["architecture"] == "mlp"
+           and float(r["weight_decay"]) == 1e-2 and float(r["norm_bias_target"]) == 2.0]
+    check(got and math.isclose(got[0], want, abs_tol=1e-15), f"claim2: paired difference {got} == {want}")
+
+
+def claim3_checks(rows, t):
+    check(len(rows) == 6, f"claim3: 3 families x 2 widths = 6 rows, got {len(rows)}")
+    sims = [float(r["ntk_similarity_mean"]) for r in rows]
+    check(all(-1 <= s <= 1 for s in sims), f"claim3: similarities in [-1, 1]: {sims}")
+    check([r["architecture"] for r in rows][-1] == "4-layer MLP + skip + BN",
+          f"claim3: family labels from the architecture: {[r['architecture'] for r in rows]}")
+    check("ntk_similarity_epoch_e1" in t and "ntk_similarity_epoch_e2" in t
+          and "ntk_similarity_epoch_e3" not in t, "claim3: the export keeps the measured epochs only")
+
+
+def claim4_checks(rows, t):
+    check([r["condition"] for r in rows] ==
+          ["untrained", "natural", "adversarial", "rankmin", "rankmax"],
+          f"claim4: one row per condition: {[r['condition'] for r in rows]}")
+    base = {r["condition"]: r["baseline"] for r in rows}
+    check(base == {"untrained": "", "natural": "", "adversarial": "", "rankmin": "natural",
+                   "rankmax": "natural"}, f"claim4: baselines {base}")
+    check("robust_test_acc_0.02" in rows[0] and "robust_train_acc_0.05" in rows[0],
+          "claim4: robust accuracy per radius")
+    check(all(float(r["hidden_rank_mean"]) > 1 for r in rows), "claim4: effective ranks above 1")
+
+
+def test_report(tmp):
+    data = os.path.join(ROOT, "docs", "reproduction", "data")
+    out = os.path.join(tmp, "reproduction")
+    md = os.path.join(tmp, "reproduction.md")
+    check(report.main(["--data", data, "--out", out, "--report", md]) == 0, "report.py ran")
+    committed = os.path.join(ROOT, "docs", "reproduction.md")
+    check(os.path.exists(md) and filecmp.cmp(md, committed, shallow=False),
+          "the regenerated report equals docs/reproduction.md (rerun analysis/report.py?)")
+    for claim in report.CLAIMS:
+        name = f"{claim.NAME}_table.csv"
+        check(os.path.exists(os.path.join(data, f"{claim.NAME}_points.csv")),
+              f"committed export of {claim.NAME}")
+        check(filecmp.cmp(os.path.join(out, name),
+                          os.path.join(ROOT, "docs", "reproduction", name), shallow=False),
+              f"regenerated {name} equals the committed one")
+    text = open(md).read()
+    for fig in re.findall(r"!\[[^]]*\]\(reproduction/([^)]+)\)", text):
+        check(is_png(os.path.join(out, fig)) and
+              os.path.exists(os.path.join(ROOT, "docs", "reproduction", fig)),
+              f"figure {fig} regenerated and committed")
+    verdicts = report.read_verdicts(os.path.join(ROOT, "docs", "reproduction", "verdicts.md"))
+    for claim in report.CLAIMS:
+        word = report.verdict_word(verdicts.get(claim.NAME, ""))
+        check(word.split()[0] in ("supports", "contradicts", "inconclusive"),
+              f"{claim.NAME} has a verdict (supports, contradicts or inconclusive): {word!r}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bpsweep", required=True)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        test_paired_differences()
+        test_claim(args.bpsweep, tmp, "claim1", claim1_checks)
+        test_claim(args.bpsweep, tmp, "claim2", claim2_checks)
+        test_claim(args.bpsweep, tmp, "claim3", claim3_checks)
+        test_claim(args.bpsweep, tmp, "claim4", claim4_checks)
+        test_report(tmp)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
