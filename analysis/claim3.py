@@ -83,8 +83,12 @@ def ntk_figure(rows, outdir, link):
         style = dict(marker="os^vDP*"[k % 7], color=f"C{k}", label=mine[0]["label"])
         cc.errorbar(axes[0], x, [r["sim"] for r in mine], scale=1.0, **style)
         cc.errorbar(axes[1], x, [r["change"] for r in mine], scale=1.0, **style)
+    widths = sorted({r["width"] for r in rows})
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xticks(widths)
+        ax.set_xticklabels([str(w) for w in widths])
+        ax.minorticks_off()
         ax.set_xlabel("width w (units per hidden layer)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("NTK similarity ⟨K₀,K₁⟩ / (‖K₀‖‖K₁‖)\n(1 = the kernel kept its shape)")

@@ -16,6 +16,7 @@ lets analysis/report.py regenerate them from committed files.
 
 import argparse
 import csv
+import io
 import math
 import os
 import sys
@@ -25,6 +26,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402  (python3-pil, a dependency of python3-matplotlib)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpsweep_results as br  # noqa: E402
@@ -64,10 +66,15 @@ def write_table(path, headers, rows):
 
 
 def save_figure(fig, outdir, name, link):
-    """Save fig as outdir/name (PNG) and return the Markdown image line for it."""
-    fig.savefig(os.path.join(outdir, name), dpi=DPI, bbox_inches="tight",
-                metadata={"Software": None})
+    """Save fig as outdir/name, a 256-colour PNG (a third of the size of matplotlib's
+    RGBA one, so the committed figures stay small), and return the Markdown image line
+    for it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
+    buf.seek(0)
+    image = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    image.save(os.path.join(outdir, name), optimize=True)
     return f"![{name}]({link}{name})\n"
 
 

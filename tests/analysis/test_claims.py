@@ -61,8 +61,15 @@ def table(path):
 
 
 def is_png(path):
+    if not os.path.exists(path):
+        return False
     with open(path, "rb") as f:
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def same_file(a, b):
+    """Both exist and have the same bytes."""
+    return os.path.exists(a) and os.path.exists(b) and filecmp.cmp(a, b, shallow=False)
 
 
 def same_values(a, b):
@@ -116,8 +123,7 @@ def test_claim(bpsweep, tmp, name, checks):
     again = os.path.join(tmp, name + "_again")
     check(run([PYTHON, os.path.join(ANALYSIS, f"{name}.py"), "--points", points, "--out", again]) == 0,
           f"{name}.py --points ran")
-    check(filecmp.cmp(os.path.join(out, f"{name}_table.csv"),
-                      os.path.join(again, f"{name}_table.csv"), shallow=False),
+    check(same_file(os.path.join(out, f"{name}_table.csv"), os.path.join(again, f"{name}_table.csv")),
           f"{name}: the table from the export equals the table from the results file")
     checks(table(os.path.join(out, f"{name}_table.csv")), exported)
 
@@ -184,14 +190,13 @@ def test_report(tmp):
     md = os.path.join(tmp, "reproduction.md")
     check(report.main(["--data", data, "--out", out, "--report", md]) == 0, "report.py ran")
     committed = os.path.join(ROOT, "docs", "reproduction.md")
-    check(os.path.exists(md) and filecmp.cmp(md, committed, shallow=False),
+    check(same_file(md, committed),
           "the regenerated report equals docs/reproduction.md (rerun analysis/report.py?)")
     for claim in report.CLAIMS:
         name = f"{claim.NAME}_table.csv"
         check(os.path.exists(os.path.join(data, f"{claim.NAME}_points.csv")),
               f"committed export of {claim.NAME}")
-        check(filecmp.cmp(os.path.join(out, name),
-                          os.path.join(ROOT, "docs", "reproduction", name), shallow=False),
+        check(same_file(os.path.join(out, name), os.path.join(ROOT, "docs", "reproduction", name)),
               f"regenerated {name} equals the committed one")
     text = open(md).read()
     for fig in re.findall(r"!\[[^]]*\]\(reproduction/([^)]+)\)", text):
