@@ -246,7 +246,7 @@ def points_table(res):
     layers), activation, batch_norm, skip (0/1), bias_init (default, +20, zero,
     U(-1,1), ...), cond, train_epochs, adversarial_eps (0 = natural training), rank_mode
     (off, min, max), weight_decay, norm_bias, seed, status, epochs_run, wall_seconds,
-    n_params; every scalar metric (NaN on pending rows); every layer metric as <name>_<layer> (1-based) and
+    n_params, param_hash (16 hex digits of the final parameters' hash); every scalar metric (NaN on pending rows); every layer metric as <name>_<layer> (1-based) and
     every robustness column as robust_<set>_acc_<eps>, leaving out columns that are NaN
     on every row (an instrument the sweep did not run); and the sparse curves
     (SPARSE_CURVES) as <name>_e<epoch> at the epochs where some point measured them."""
@@ -272,6 +272,9 @@ def points_table(res):
               "wall_seconds", "n_params"):
         if c in t:
             cols[c] = t[c]
+    if "param_hash" in t:  # 16 hex digits, as bpsweep prints it; equal hashes = equal nets
+        cols["param_hash"] = np.array([f"{int(h):016x}" if w else ""
+                                       for h, w in zip(t["param_hash"], written)])
     for m in res.metric_names:
         cols[m] = np.where(written, t[m], math.nan)
 

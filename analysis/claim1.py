@@ -74,6 +74,17 @@ def twin_index(t):
                      for i in range(len(t["index"]))])
 
 
+def same_init_twin_index(t):
+    """Per row, the row of the linear twin with the same biases (identity activation,
+    same depth, bias initialisation, condition, weight decay and seed), -1 if none."""
+    key = {}
+    for i in range(len(t["index"])):
+        if t["activation"][i] == "identity":
+            key[(t["depth"][i], t["bias_init"][i], t["cond"][i], t["weight_decay"][i], t["seed"][i])] = i
+    return np.array([key.get((t["depth"][i], t["bias_init"][i], t["cond"][i], t["weight_decay"][i],
+                              t["seed"][i]), -1) for i in range(len(t["index"]))])
+
+
 def arch_label(t, i):
     kind = "linear twin" if t["activation"][i] == "identity" else "ReLU"
     return f"{kind}, bias {t['bias_init'][i]}"
@@ -91,6 +102,7 @@ def groups(t):
 def table_rows(t):
     ok = cc.done(t)
     twin = twin_index(t)
+    same = same_init_twin_index(t)
     neg = mean_negative_fraction(t)
     neg_cols = layer_columns(t, "relu_negative_fraction")
     rows = []
@@ -106,8 +118,12 @@ def table_rows(t):
                 v = v[np.isfinite(v)]
                 return float(v.mean()) if len(v) else math.nan
 
+            relu = t["activation"][idx[0]] == "relu"
+            identical = [t["param_hash"][i] == t["param_hash"][same[i]]
+                         for i in use if relu and same[i] >= 0 and ok[same[i]]]
             rows.append({
                 "depth": depth, "cond": cond, "arch": arch, "label": arch_label(t, idx[0]),
+                "identical": (sum(identical), len(identical)),
                 "n": len(use), "n_all": len(idx),
                 "train": br.describe(t["final_train_acc"][use]),
                 "test": br.describe(t["final_test_acc"][use]),
@@ -125,19 +141,20 @@ def write_csv_table(rows, path):
     headers = ["depth", "condition", "architecture", "n_done", "n_points", "train_acc_mean",
                "train_acc_ci95", "test_acc_mean", "test_acc_ci95", "test_minus_twin_mean",
                "test_minus_twin_ci95", "train_loss", "grad_norm", "negative_fraction_mean",
-               "negative_fraction_by_layer", "hessian_min", "hessian_max_abs"]
+               "negative_fraction_by_layer", "hessian_min", "hessian_max_abs",
+               "seeds_identical_to_same_init_twin", "seeds_with_same_init_twin"]
     out = [[r["depth"], r["cond"], r["arch"], r["n"], r["n_all"], r["train"]["mean"],
             r["train"]["ci95"], r["test"]["mean"], r["test"]["ci95"], r["vs_twin"]["mean"],
             r["vs_twin"]["ci95"], r["loss"], r["grad"], r["neg"],
             " ".join(f"{v:.4f}" for v in r["neg_layers"] if not math.isnan(v)),
-            r["hmin"], r["hmax"]] for r in rows]
+            r["hmin"], r["hmax"], r["identical"][0], r["identical"][1]] for r in rows]
     cc.write_table(path, headers, out)
 
 
 def markdown_table(rows):
     headers = ["depth", "condition", "architecture", "n", "train acc %", "test acc %",
                "test - linear twin (pp)", "loss", "grad norm", "neg. fraction by layer",
-               "λmin", "\\|λ\\|max"]
+               "λmin", "\\|λ\\|max", "= its linear twin, bit for bit"]
     body = []
     for r in rows:
         neg = " / ".join(f"{v:.2f}" for v in r["neg_layers"] if not math.isnan(v)) or "-"
@@ -148,7 +165,8 @@ def markdown_table(rows):
                      else f"{100 * twin['mean']:+.2f} ± {100 * twin['ci95']:.2f}"
                      if twin["n"] >= 2 else f"{100 * twin['mean']:+.2f}",
                      cc.num(r["loss"]), cc.num(r["grad"], 2), neg, cc.num(r["hmin"], 2),
-                     cc.num(r["hmax"], 3)])
+                     cc.num(r["hmax"], 3),
+                     f"{r['identical'][0]} of {r['identical'][1]} seeds" if r["identical"][1] else "-"])
     return cc.md_table(headers, body)
 
 
@@ -224,7 +242,10 @@ def analyse(t, outdir, link):
           "with default biases of the same depth and condition. The certificate columns "
           "(loss without the regulariser, gradient norm of the regularised loss, negative "
           "pre-activation fraction per ReLU layer, Hessian extremes) are measured on the "
-          "certificate subset of the training set.\n",
+          "certificate subset of the training set. The last column counts the seeds whose "
+          "final parameters are bit-identical (same parameter hash) to those of the linear "
+          "twin with the same biases: a net whose ReLUs never switched off trains exactly "
+          "like that twin.\n",
           markdown_table(rows), "\n",
           accuracy_figure(t, rows, outdir, link), "\n",
           linearity_figure(t, outdir, link)]
