@@ -46,9 +46,10 @@ The per-claim scripts (claim1.py .. claim4.py) export that table and make their
 tables and figures from it alone, so analysis/report.py can regenerate everything
 from committed CSV files without the results files.
 
-Run as a script for a short summary of a file:
+Run as a script for a short summary of a file, or to export its points table:
 
     /usr/bin/python3 analysis/bpsweep_results.py results.h5
+    /usr/bin/python3 analysis/bpsweep_results.py results.h5 --export points.csv
 """
 
 import argparse
@@ -501,15 +502,22 @@ def summary(res):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Print a short summary of a bpsweep results file.")
+    parser = argparse.ArgumentParser(description="Print a short summary of a bpsweep results file, "
+                                     "or export its points table.")
     parser.add_argument("results", help="results file written by bpsweep (results.h5)")
+    parser.add_argument("--export", metavar="CSV",
+                        help="write points_table (one row per point, with provenance) to CSV")
     args = parser.parse_args()
     try:
         res = load(args.results)
     except (OSError, ValueError, KeyError) as e:
         print(f"bpsweep_results.py: {e}", file=sys.stderr)
         return 2
-    print(summary(res))
+    if args.export:
+        write_csv(points_table(res), args.export)
+        print(f"wrote {args.export}")
+    else:
+        print(summary(res))
     return 0
 
 

@@ -125,6 +125,7 @@ def table_rows(t):
                 "depth": depth, "cond": cond, "arch": arch, "label": arch_label(t, idx[0]),
                 "identical": (sum(identical), len(identical)),
                 "n": len(use), "n_all": len(idx),
+                "n_diverged": int(np.sum(t["status"][idx] == "diverged")),
                 "train": br.describe(t["final_train_acc"][use]),
                 "test": br.describe(t["final_test_acc"][use]),
                 "vs_twin": br.describe(paired),
@@ -193,6 +194,10 @@ def accuracy_figure(t, rows, outdir, link):
             if twin:
                 ax.axhline(100 * twin[0]["test"]["mean"], color="tab:red", ls="--", lw=1,
                            label="linear twin, test")
+            for xi, r in zip(x, mine):
+                if r["n_diverged"]:
+                    ax.text(xi, 2, f"{r['n_diverged']} of {r['n_all']} diverged", ha="center",
+                            va="bottom", fontsize=7, rotation=90)
             ax.set_xticks(x)
             ax.set_xticklabels([r["label"].replace("ReLU, bias ", "").replace("linear twin, bias ", "lin. ")
                                 for r in mine], rotation=35, ha="right")
@@ -212,25 +217,39 @@ def accuracy_figure(t, rows, outdir, link):
 def linearity_figure(t, outdir, link):
     ok = cc.done(t) & (t["activation"] == "relu")
     neg = mean_negative_fraction(t)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    labels = list(dict.fromkeys(t["bias_init"][ok].tolist()))
-    markers = {c: m for c, m in zip(sorted(set(t["cond"].tolist())), "os^vD")}
-    for k, lab in enumerate(labels):
-        for cond, mk in markers.items():
-            sel = ok & (t["bias_init"] == lab) & (t["cond"] == cond)
-            if sel.any():
-                ax.scatter(neg[sel], 100 * t["final_test_acc"][sel], marker=mk, color=f"C{k}",
-                           alpha=0.8, label=f"bias {lab}, {cond}")
-    twins = cc.done(t) & (t["activation"] == "identity")
-    if twins.any():
-        ax.axhspan(100 * t["final_test_acc"][twins].min(), 100 * t["final_test_acc"][twins].max(),
-                   color="tab:red", alpha=0.12, label="range of the linear twins")
-    ax.set_xlabel("fraction of negative ReLU pre-activations on the training set\n"
-                  "(mean over layers; 0 = the net is linear on the data)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Claim 1: linearity on the data against test accuracy (one marker per net)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    conds = sorted(set(t["cond"].tolist()), key=lambda c: (c != "standard", c))
+    depths = sorted(set(int(d) for d in t["depth"]))
+    inits = list(dict.fromkeys(t["bias_init"][ok].tolist()))
+    fig, axes = plt.subplots(1, len(conds), figsize=(5.2 * len(conds), 4.2), squeeze=False,
+                             sharey=True)
+    for a, cond in enumerate(conds):
+        ax = axes[0][a]
+        twins = cc.done(t) & (t["activation"] == "identity") & (t["cond"] == cond)
+        if twins.any():
+            acc = 100 * t["final_test_acc"][twins]
+            ax.axhspan(acc.min(), acc.max(), color="tab:red", alpha=0.15)
+        for k, lab in enumerate(inits):
+            for d, depth in enumerate(depths):
+                sel = ok & (t["bias_init"] == lab) & (t["cond"] == cond) & (t["depth"] == depth)
+                if sel.any():
+                    ax.scatter(neg[sel], 100 * t["final_test_acc"][sel], marker="os^vD"[d % 5],
+                               color=f"C{k}", alpha=0.8)
+        ax.set_title(f"condition {cond}")
+        ax.set_xlabel("fraction of negative ReLU pre-activations\n"
+                      "(training data, mean over layers; 0 = linear on the data)")
+        ax.set_xlim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    handles = [plt.Line2D([], [], color=f"C{k}", marker="o", ls="none", label=f"bias {lab}")
+               for k, lab in enumerate(inits)]
+    handles += [plt.Line2D([], [], color="k", marker="os^vD"[d % 5], ls="none",
+                           label=f"{depth} hidden layer{'s' if depth > 1 else ''}")
+                for d, depth in enumerate(depths)]
+    handles.append(plt.matplotlib.patches.Patch(color="tab:red", alpha=0.15,
+                                                label="linear twins (range)"))
+    axes[0][-1].legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle("Claim 1: linearity on the data against test accuracy (one marker per net)")
+    fig.tight_layout()
     return cc.save_figure(fig, outdir, "claim1_linearity.png", link)
 
 

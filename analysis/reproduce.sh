@@ -6,9 +6,9 @@
 #
 # Each claim runs sweeps/<claim>.json with jobscripts/local.sh (mpirun on every core plus
 # the coordinator; an interrupted run resumes where it stopped when started again) into
-# $RESULTS_DIR/<claim>.h5 (default results/), then analysis/<claim>.py exports the points
-# table and its wall time, and analysis/report.py rewrites the report. On 2 cores the four
-# sweeps take about 45 minutes together (docs/reproduction.md gives each one's time).
+# $RESULTS_DIR/<claim>.h5 (default results/); its points table (bpsweep_results.py
+# --export) and wall time go to docs/reproduction/data/, and analysis/report.py rewrites
+# the report with every table and figure (docs/reproduction.md gives each sweep's time).
 # Build first (bash .ci/setup.sh build); the binary is $BPSWEEP_BIN or build/bpsweep.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +29,7 @@ for claim in "${claims[@]}"; do
     t0=$(date +%s)
     (cd "$root" && jobscripts/local.sh "$spec" "$results/$claim.h5" -n "$ranks")
     wall=$(($(date +%s) - t0))
-    "$py" "$root/analysis/$claim.py" "$results/$claim.h5" --out "$root/docs/reproduction"
+    "$py" "$root/analysis/bpsweep_results.py" "$results/$claim.h5" --export "$data/${claim}_points.csv"
     cat > "$data/${claim}_run.json" <<EOF
 {"spec": "$spec", "command": "jobscripts/local.sh $spec $claim.h5 -n $ranks", "ranks": $ranks,
  "machine": "$(nproc) cores ($cpu)", "wall_seconds": $wall, "started": "$started"}
