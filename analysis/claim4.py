@@ -131,11 +131,13 @@ def rank_figure(rows, outdir, link):
         style = dict(marker="os^vDP*X"[k % 8], color=f"C{k % 10}", capsize=3, ls="none",
                      label=f"{r['cond']}" + (f" ({r['arch']})" if len({q['arch'] for q in rows}) > 1 else ""))
         x, xe = r["rank"]["mean"], np.nan_to_num(r["rank"]["ci95"])
-        axes[0].errorbar(x, 100 * r["test"]["mean"], xerr=xe,
-                         yerr=np.nan_to_num(100 * r["test"]["ci95"]), **style)
+        points = [(axes[0], r["test"])]
         if strongest is not None:
-            d = r["rob_test"][-1][1]
-            axes[1].errorbar(x, 100 * d["mean"], xerr=xe, yerr=np.nan_to_num(100 * d["ci95"]), **style)
+            points.append((axes[1], r["rob_test"][-1][1]))
+        for ax, d in points:
+            ax.errorbar(x, 100 * d["mean"], xerr=xe, yerr=np.nan_to_num(100 * d["ci95"]), **style)
+            ax.annotate(style["label"], (x, 100 * d["mean"]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7, color=style["color"])
     for ax in axes:
         ax.set_xlabel("effective rank ‖σ‖₁/‖σ‖₂, mean over hidden-to-hidden layers")
         ax.grid(alpha=0.3)

@@ -21,6 +21,7 @@
 #include "bpsweep/spec.h"
 #include "bpsweep/store.h"
 #include "bpsweep/util.h"
+#include "bpsweep_commit.h" /* BPSWEEP_COMMIT, generated at build time */
 
 static const char USAGE[] =
     "usage: bpsweep <command> [options]\n"

@@ -35,12 +35,7 @@
 #include "bpsweep/grid.h"
 #include "bpsweep/metrics.h"
 
-#ifndef BPSWEEP_VERSION
-#define BPSWEEP_VERSION "unknown"
-#endif
-#ifndef BPSWEEP_COMMIT
-#define BPSWEEP_COMMIT "unknown"
-#endif
+#include "bpsweep_commit.h" /* BPSWEEP_COMMIT, generated at build time */
 
 /* H5Pset_file_locking exists from 1.10.7 on the 1.10 branch and from 1.12.1. */
 #if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
@@ -214,7 +209,8 @@ static const struct {
                           "layout version (this page describes 1); readers refuse newer files"},
     [A_SPEC_HASH] = {"spec_hash", T_STR, "FNV-1a 64-bit hash of `/spec_json`, 16 hex digits"},
     [A_VERSION] = {"bpsweep_version", T_STR, "version of the bpsweep that created the file"},
-    [A_COMMIT] = {"bpsweep_commit", T_STR, "its git commit"},
+    [A_COMMIT] = {"bpsweep_commit", T_STR,
+                  "its git commit, at build time; `-dirty` if tracked files differed from it"},
     [A_BLAS_CONFIG] = {"openblas_config", T_STR,
                        "`openblas_get_config()` of every rank, distinct values joined by `; `"},
     [A_BLAS_CORE] = {"openblas_corename", T_STR,
