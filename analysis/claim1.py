@@ -264,7 +264,7 @@ def analyse(t, outdir, link):
           "certificate subset of the training set. The last column counts the seeds whose "
           "final parameters are bit-identical (same parameter hash) to those of the linear "
           "twin with the same biases: a net whose ReLUs never switched off trains exactly "
-          "like that twin.\n",
+          "like that twin.\n\n",
           markdown_table(rows), "\n",
           accuracy_figure(t, rows, outdir, link), "\n",
           linearity_figure(t, outdir, link)]
