@@ -227,6 +227,10 @@ def _arch_info(spec):
 
 COND_COLUMNS = ("train_epochs", "adversarial_eps", "rank_mode")
 
+# Metrics every sweep measures; the others (instruments) are exported only where measured.
+ALWAYS_EXPORTED = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc",
+                   "param_norm", "init_param_norm", "param_distance")
+
 
 def _cond_info(spec):
     """Condition name -> its COND_COLUMNS values, from the canonical spec."""
@@ -247,9 +251,10 @@ def points_table(res):
     layers), activation, batch_norm, skip (0/1), bias_init (default, +20, zero,
     U(-1,1), ...), cond, train_epochs, adversarial_eps (0 = natural training), rank_mode
     (off, min, max), weight_decay, norm_bias, seed, status, epochs_run, wall_seconds,
-    n_params, param_hash (16 hex digits of the final parameters' hash); every scalar metric (NaN on pending rows); every layer metric as <name>_<layer> (1-based) and
-    every robustness column as robust_<set>_acc_<eps>, leaving out columns that are NaN
-    on every row (an instrument the sweep did not run); and the sparse curves
+    n_params, param_hash (16 hex digits of the final parameters' hash); every scalar
+    metric (NaN on pending rows), every layer metric as <name>_<layer> (1-based) and
+    every robustness column as robust_<set>_acc_<eps>, leaving out instrument columns
+    that are NaN on every row (an instrument the sweep did not run); and the sparse curves
     (SPARSE_CURVES) as <name>_e<epoch> at the epochs where some point measured them."""
     t, n = res.table, res.n_points
     written = t["status"] != "pending"   # pending rows were never written: no values
@@ -277,7 +282,9 @@ def points_table(res):
         cols["param_hash"] = np.array([f"{int(h):016x}" if w else ""
                                        for h, w in zip(t["param_hash"], written)])
     for m in res.metric_names:
-        cols[m] = np.where(written, t[m], math.nan)
+        column = np.where(written, t[m], math.nan)
+        if np.isfinite(column).any() or m in ALWAYS_EXPORTED:
+            cols[m] = column
 
     def add_matrix(prefix, matrix, labels):
         for j, label in enumerate(labels):
