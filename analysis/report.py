@@ -88,7 +88,10 @@ def build(data_dir, out_dir, verdicts_path, link):
             continue
         t = br.read_csv(points)
         run_path = os.path.join(data_dir, f"{module.NAME}_run.json")
-        run = json.load(open(run_path)) if os.path.exists(run_path) else {}
+        run = {}
+        if os.path.exists(run_path):
+            with open(run_path) as f:
+                run = json.load(f)
         verdict = verdicts.get(module.NAME, "*No verdict written yet.*\n")
         summary.append([module.TITLE, verdict_word(verdict), f"`{run.get('spec', '?')}`",
                         minutes(float(run.get("wall_seconds", 0))) if run else "?"])

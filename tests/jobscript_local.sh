@@ -46,6 +46,7 @@ pid=
 grep -Eq 'exit [0-9]+ with [0-9]+ points left: restart 1 of at most 5' "$out.log" && ok ||
     bad "killed rank: no restart in the log: $(tail -5 "$out.log")"
 $py "$here/compare_results.py" "$tmp/ref.h5" "$out" >"$out.cmp" && ok || { cat "$out.cmp"; bad "results differ"; }
-$py "$here/check_trace.py" "$out.trace" 8 --min-continued 1 --allow-rewind && ok || bad "trace"
+$py "$here/check_trace.py" "$out.trace" 8 --min-continued 1 --allow-rewind --killed 1 && ok ||
+    bad "trace"
 
 summary
