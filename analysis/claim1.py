@@ -91,7 +91,7 @@ def arch_label(t, i):
 
 
 def groups(t):
-    """(depth, cond) -> list of row-index arrays per architecture, in grid order."""
+    """(depth, cond) -> {architecture: its row indices}, in grid order."""
     out = {}
     for i in range(len(t["index"])):
         g = out.setdefault((int(t["depth"][i]), str(t["cond"][i])), {})

@@ -16,7 +16,6 @@ lambda x relative norm-bias targets c x seeds) and writes
     /usr/bin/python3 analysis/claim2.py --points claim2_points.csv --out DIR
 """
 
-import math
 import os
 import sys
 
