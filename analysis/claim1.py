@@ -63,26 +63,25 @@ def mean_negative_fraction(t):
     return np.where(count > 0, total / np.maximum(count, 1), math.nan)
 
 
-def twin_index(t):
-    """Per row, the row of its linear twin: identity activation, default biases, same
-    depth, condition, weight decay and seed (-1 if the sweep has none)."""
-    key = {}
-    for i in range(len(t["index"])):
-        if t["activation"][i] == "identity" and t["bias_init"][i] == "default":
-            key[(t["depth"][i], t["cond"][i], t["weight_decay"][i], t["seed"][i])] = i
-    return np.array([key.get((t["depth"][i], t["cond"][i], t["weight_decay"][i], t["seed"][i]), -1)
-                     for i in range(len(t["index"]))])
+def twin_index(t, same_bias=False):
+    """Per row, the row of its linear twin (-1 if the sweep has none): the
+    identity-activation net of the same depth, condition, weight decay and seed, with
+    default biases, or with the row's own biases if same_bias."""
+    n = len(t["index"])
+
+    def key(i, bias):
+        return (t["depth"][i], bias, t["cond"][i], t["weight_decay"][i], t["seed"][i])
+
+    twins = {key(i, t["bias_init"][i]): i for i in range(n) if t["activation"][i] == "identity"}
+    return np.array([twins.get(key(i, t["bias_init"][i] if same_bias else "default"), -1)
+                     for i in range(n)])
 
 
-def same_init_twin_index(t):
-    """Per row, the row of the linear twin with the same biases (identity activation,
-    same depth, bias initialisation, condition, weight decay and seed), -1 if none."""
-    key = {}
-    for i in range(len(t["index"])):
-        if t["activation"][i] == "identity":
-            key[(t["depth"][i], t["bias_init"][i], t["cond"][i], t["weight_decay"][i], t["seed"][i])] = i
-    return np.array([key.get((t["depth"][i], t["bias_init"][i], t["cond"][i], t["weight_decay"][i],
-                              t["seed"][i]), -1) for i in range(len(t["index"]))])
+def mean_finite(values):
+    """Mean of the finite entries, NaN if there are none."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else math.nan
 
 
 def arch_label(t, i):
@@ -102,7 +101,7 @@ def groups(t):
 def table_rows(t):
     ok = cc.done(t)
     twin = twin_index(t)
-    same = same_init_twin_index(t)
+    same = twin_index(t, same_bias=True)
     neg = mean_negative_fraction(t)
     neg_cols = layer_columns(t, "relu_negative_fraction")
     rows = []
@@ -113,10 +112,8 @@ def table_rows(t):
             paired = [t["final_test_acc"][i] - t["final_test_acc"][twin[i]]
                       for i in use if twin[i] >= 0 and ok[twin[i]]]
 
-            def mean_of(col, rows_=use):
-                v = np.asarray(t[col], float)[rows_] if col in t else np.array([])
-                v = v[np.isfinite(v)]
-                return float(v.mean()) if len(v) else math.nan
+            def mean_of(col):
+                return mean_finite(t[col][use]) if col in t else math.nan
 
             relu = t["activation"][idx[0]] == "relu"
             identical = [t["param_hash"][i] == t["param_hash"][same[i]]
@@ -131,7 +128,7 @@ def table_rows(t):
                 "vs_twin": br.describe(paired),
                 "grad": mean_of("cert_grad_norm"),
                 "neg_layers": [mean_of(c) for c in neg_cols],
-                "neg": float(np.nanmean(neg[use])) if np.isfinite(neg[use]).any() else math.nan,
+                "neg": mean_finite(neg[use]),
                 "hmin": mean_of("hessian_min"), "hmax": mean_of("hessian_max_abs"),
                 "loss": mean_of("cert_loss_data"),
             })
@@ -172,10 +169,8 @@ def markdown_table(rows):
 
 
 def accuracy_figure(t, rows, outdir, link):
-    panels = sorted({(r["depth"], r["cond"]) for r in rows},
-                    key=lambda k: (k[1] != "standard", k[1], k[0]))
-    conds = sorted({k[1] for k in panels}, key=lambda c: (c != "standard", c))
-    depths = sorted({k[0] for k in panels})
+    conds = sorted({r["cond"] for r in rows}, key=lambda c: (c != "standard", c))
+    depths = sorted({r["depth"] for r in rows})
     fig, axes = plt.subplots(len(conds), len(depths), figsize=(5.2 * len(depths), 3.8 * len(conds)),
                              squeeze=False, sharey=True)
     for a, cond in enumerate(conds):

@@ -63,9 +63,10 @@ def stats(t):
     for i in range(len(t["index"])):
         seen.setdefault((str(t["family"][i]), int(t["width"][i])), i)
     for (family, width), i0 in seen.items():
-        sel = ok & (t["family"] == family) & (t["width"] == width)
+        mine = (t["family"] == family) & (t["width"] == width)
+        sel = ok & mine
         rows.append({"family": family, "label": family_label(t, i0), "width": width,
-                     "n": int(sel.sum()), "n_all": int(((t["family"] == family) & (t["width"] == width)).sum()),
+                     "n": int(sel.sum()), "n_all": int(mine.sum()),
                      "sim": br.describe(t["ntk_similarity"][sel]),
                      "change": br.describe(d["ntk_change"][sel]),
                      "pearson": br.describe(t["ntk_pearson"][sel]),

@@ -19,6 +19,8 @@ import os
 import re
 import sys
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
@@ -73,7 +75,7 @@ def what_we_ran(t, run):
                      f"(1 coordinator, {int(run.get('ranks', 1)) - 1} workers) on "
                      f"{run.get('machine', '?')}; wall time {minutes(float(run.get('wall_seconds', 0)))} "
                      f"(started {run.get('started', '?')}).")
-    busy = sum(float(v) for v in t["wall_seconds"] if v == v)
+    busy = float(np.nansum(t["wall_seconds"]))
     lines.append(f"- Summed training and measurement time of the points: {minutes(busy)} of one core.")
     return "\n".join(lines) + "\n"
 
