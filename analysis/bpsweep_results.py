@@ -62,7 +62,7 @@ import h5py
 import numpy as np
 
 FORMAT = "bpsweep-results"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added /run/checksum and the metrics attribute; reads 1 and 2
 
 # Datasets load() cannot do without; /run, /metrics, /curves, /layers are read as found.
 REQUIRED = ["spec_json", "axes/architectures", "axes/conditions", "status", "points/key",

@@ -1,12 +1,16 @@
 /* export: a results file as a tidy CSV table (see export.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "bpsweep/export.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bpsweep/point.h"
 #include "bpsweep/store.h"
@@ -109,23 +113,93 @@ static void csv_row(Text *t, const StoreTable *tab, int64_t i)
     text_printf(t, "\n");
 }
 
+/* Writes all of t's text to f and empties t. */
+static int text_flush(Text *t, FILE *f)
+{
+    size_t n = t->len;
+    t->len = 0;
+    return fwrite(t->data, 1, n, f) == n ? 0 : -1;
+}
+
+/* Streams the CSV of the results file r into f, a chunk of rows at a time (bounded
+ * memory); warns on stderr about damaged rows, which are written as pending. */
+static int write_rows(StoreReader *r, const char *h5_path, FILE *f, BpsErr *err)
+{
+    Text t = {NULL, 0, 0};
+    StoreTable tab = {0};
+    csv_header(&t);
+    int got, rc = 0;
+    int64_t damaged = 0;
+    while (rc == 0 && (got = store_reader_next(r, &tab, err)) == 1) {
+        for (int64_t i = 0; i < tab.n_rows; i++) {
+            if (tab.damaged[i] && damaged + i < 20)
+                fprintf(stderr, "bpsweep: warning: %s: point %lld: damaged row (its checksum does "
+                        "not match): exported as pending\n", h5_path, (long long)(tab.first + i));
+            csv_row(&t, &tab, i);
+        }
+        damaged += tab.n_damaged;
+        if (text_flush(&t, f) != 0)
+            rc = bps_fail(err, "write failed: %s", strerror(errno));
+    }
+    if (rc == 0 && got < 0)
+        rc = -1;
+    if (rc == 0 && damaged > 0)
+        fprintf(stderr, "bpsweep: warning: %s: %lld damaged rows exported as pending (bpsweep "
+                "verify %s lists them; resuming the sweep computes them again)\n", h5_path,
+                (long long)damaged, h5_path);
+    store_table_free(&tab);
+    free(t.data);
+    return rc;
+}
+
 int export_csv(const char *h5_path, const char *csv_path, BpsErr *err)
 {
-    StoreTable tab;
-    if (store_read_table(h5_path, &tab, err) != 0)
+    StoreReader *r = NULL;
+    if (store_reader_open(h5_path, &r, err) != 0)
         return -1;
-    Text t = {NULL, 0, 0};
-    csv_header(&t);
-    for (int64_t i = 0; i < tab.shape.n_points; i++)
-        csv_row(&t, &tab, i);
-    store_table_free(&tab);
-    int rc = 0;
+    int rc;
     if (strcmp(csv_path, "-") == 0) {
-        if (fwrite(t.data, 1, t.len, stdout) != t.len || fflush(stdout) != 0)
+        rc = write_rows(r, h5_path, stdout, err);
+        if (rc == 0 && fflush(stdout) != 0)
             rc = bps_fail(err, "<stdout>: write failed");
-    } else {
-        rc = bps_write_file_atomic(csv_path, t.data, t.len, NULL, err);
+        else if (rc != 0)
+            bps_err_prefix(err, "<stdout>");
+        store_reader_close(r);
+        return rc;
     }
-    free(t.data);
+    /* atomically: a temporary file beside the target (mkstemp: O_EXCL, never a file or
+     * link somebody planted), fsync, rename */
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", csv_path) >= (int)sizeof tmp) {
+        store_reader_close(r);
+        return bps_fail(err, "%s: name too long", csv_path);
+    }
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        store_reader_close(r);
+        return bps_fail(err, "%s: cannot create a temporary file beside it: %s", csv_path,
+                        strerror(e));
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask); /* as a file the shell would create, not mkstemp's 0600 */
+    rc = write_rows(r, h5_path, f, err);
+    store_reader_close(r);
+    if (rc != 0)
+        bps_err_prefix(err, "%s", tmp);
+    if (rc == 0 && (fflush(f) != 0 || fsync(fd) != 0))
+        rc = bps_fail(err, "%s: write failed: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 && rc == 0)
+        rc = bps_fail(err, "%s: close failed: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, csv_path) != 0)
+        rc = bps_fail(err, "%s: rename failed: %s", csv_path, strerror(errno));
+    if (rc != 0)
+        unlink(tmp);
     return rc;
 }

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,7 +71,8 @@ typedef enum {
 #define ROW_DIM0 DIM_POINT
 #define N_ROW_DIMS 7 /* DIM_POINT .. DIM_EPS: the per-point shapes */
 
-/* What a dataset holds; fields from F_STATUS on are written by store_write_row. */
+/* What a dataset holds; fields from F_KEY on are per point and written by
+ * store_write_row (the coordinates F_KEY .. F_SEED also by store_create). */
 typedef enum {
     F_SPEC_JSON,
     F_AXIS_ARCH, F_AXIS_COND, F_AXIS_WD, F_AXIS_NB, F_AXIS_SEED,
@@ -78,7 +80,7 @@ typedef enum {
     F_STATUS,
     F_METRIC,
     F_PARAM_HASH, F_EPOCHS_RUN, F_DIVERGED_EPOCH, F_N_PARAMS, F_WALL_SECONDS, F_RANK,
-    F_HOST, F_ATTEMPTS, F_FINISHED, F_MESSAGE,
+    F_HOST, F_ATTEMPTS, F_FINISHED, F_MESSAGE, F_CHECKSUM,
     F_WEIGHTS, F_NTK0, F_NTK1, F_SPECTRA, F_ROBUST_TEST, F_ROBUST_TRAIN,
 } Field;
 
@@ -132,6 +134,9 @@ static const DatasetDef LAYOUT[] = {
     {F_FINISHED, "/run/finished", T_F64, 0, DIM_POINT, "Unix time the row was written", 0},
     {F_MESSAGE, "/run/message", T_STR, POINT_MESSAGE_MAX, DIM_POINT,
      "why a point failed; empty otherwise", 0},
+    {F_CHECKSUM, "/run/checksum", T_U64, 0, DIM_POINT,
+     "FNV-1a 64-bit hash of the row (see [row checksums](#row-checksums)); written just "
+     "before `/status`; format 2", 0},
     {F_WEIGHTS, "/weights", T_F32, 0, DIM_PARAM,
      "final parameters (layer by layer: W, b[, gamma, beta]), NaN-padded; only with "
      "`output.store_weights`", 0},
@@ -186,17 +191,42 @@ static int layout_defs(DatasetDef *defs)
 
 static bool is_row_field(Field f)
 {
-    return f >= F_STATUS;
+    return f >= F_KEY;
+}
+
+static bool is_coord_field(Field f)
+{
+    return f >= F_KEY && f <= F_SEED;
 }
 
 /* Per-point datasets of width 0 (no weights kept, no NTK measured) are not created. */
 static bool dataset_absent(const StoreShape *sh, const DatasetDef *d);
 
+/* What one file holds beyond its shape: the format version, and which metrics it has
+ * (a file keeps the metrics of the bpsweep that created it). */
+typedef struct {
+    StoreShape shape;
+    int version;
+    bool has_metric[N_METRICS];
+} FileLayout;
+
+/* Whether dataset d is in a file of this layout. */
+static bool file_has(const FileLayout *fl, const DatasetDef *d)
+{
+    if (dataset_absent(&fl->shape, d))
+        return false;
+    if (d->field == F_CHECKSUM)
+        return fl->version >= 2;
+    if (d->field == F_METRIC)
+        return fl->has_metric[d->metric];
+    return true;
+}
+
 /* Root attributes. */
 typedef enum {
     A_FORMAT, A_FORMAT_VERSION, A_SPEC_HASH, A_VERSION, A_COMMIT, A_BLAS_CONFIG, A_BLAS_CORE,
     A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, A_NTK_SIZE,
-    A_MAX_RANK, A_ROBUST_EPS, N_ATTRS
+    A_MAX_RANK, A_ROBUST_EPS, A_METRICS, N_ATTRS
 } AttrId;
 
 static const struct {
@@ -206,7 +236,9 @@ static const struct {
 } ATTRS[N_ATTRS] = {
     [A_FORMAT] = {"format", T_STR, "always `" STORE_FORMAT "`"},
     [A_FORMAT_VERSION] = {"format_version", T_I64,
-                          "layout version (this page describes 1); readers refuse newer files"},
+                          "layout version (this page describes 2; version 1, without "
+                          "`/run/checksum` and `metrics`, is still read); readers refuse newer "
+                          "files"},
     [A_SPEC_HASH] = {"spec_hash", T_STR, "FNV-1a 64-bit hash of `/spec_json`, 16 hex digits"},
     [A_VERSION] = {"bpsweep_version", T_STR, "version of the bpsweep that created the file"},
     [A_COMMIT] = {"bpsweep_commit", T_STR,
@@ -234,6 +266,10 @@ static const struct {
                     "earlier versions, which have no `/spectra`)"},
     [A_ROBUST_EPS] = {"robust_eps", T_I64,
                       "n_eps: radii of `measure.robustness`, else 0 (absent in earlier files)"},
+    [A_METRICS] = {"metrics", T_STR,
+                   "names of the metrics the file was created with (`/metrics`, `/curves`, "
+                   "`/layers`), comma-separated; a metric missing from the file but listed "
+                   "here is damage, one not listed was added to bpsweep later (format 2)"},
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -669,6 +705,12 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
 {
     char hash[17];
     snprintf(hash, sizeof hash, "%016" PRIx64, spec->hash);
+    char metrics[N_METRICS * 64 + 1] = "";
+    size_t len = 0;
+    for (int m = 0; m < N_METRICS; m++)
+        len += (size_t)snprintf(metrics + len, sizeof metrics - len, "%s%s", m ? "," : "",
+                                POINT_METRIC_DEFS[m].name);
+    assert(len < sizeof metrics);
     for (int a = 0; a < N_ATTRS; a++) {
         const char *s = NULL;
         int64_t v = 0;
@@ -720,6 +762,9 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
             break;
         case A_ROBUST_EPS:
             v = sh->n_eps;
+            break;
+        case A_METRICS:
+            s = metrics;
             break;
         case N_ATTRS:
             break;
@@ -806,7 +851,8 @@ static int optional_shape_attr(hid_t file, const char *path, const char *name, i
     return 0;
 }
 
-static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *err)
+static int check_format(hid_t file, const char *path, StoreShape *sh, int *version_out,
+                        BpsErr *err)
 {
     char *format = attr_read_string(file, "format");
     bool ours = format && strcmp(format, STORE_FORMAT) == 0;
@@ -828,6 +874,7 @@ static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *er
                             path, names[i]);
     if (v[0] < 1 || v[1] < 1 || v[1] > INT32_MAX || v[2] < 1 || v[2] > INT32_MAX)
         return bps_fail(err, "%s: damaged results file: invalid shape attributes", path);
+    *version_out = (int)version;
     sh->n_points = v[0];
     sh->max_epochs = (int)v[1];
     sh->max_layers = (int)v[2];
@@ -843,7 +890,7 @@ static int check_format(hid_t file, const char *path, StoreShape *sh, BpsErr *er
 /* Serial: opens path read-only with the sec2 driver, without file locking (a running
  * sweep holds the file open, and reading it must not be refused), and checks that it is
  * a results file this bpsweep reads. Returns the file, or H5I_INVALID_HID with err set. */
-static hid_t open_readonly(const char *path, StoreShape *sh, BpsErr *err)
+static hid_t open_readonly(const char *path, StoreShape *sh, int *version, BpsErr *err)
 {
     hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
     fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -863,7 +910,7 @@ static hid_t open_readonly(const char *path, StoreShape *sh, BpsErr *err)
         diagnose_open(path, h5_detail(detail), err);
         goto done;
     }
-    if (check_format(file, path, sh, err) != 0) {
+    if (check_format(file, path, sh, version, err) != 0) {
         H5Fclose(file);
         file = H5I_INVALID_HID;
     }
@@ -947,22 +994,40 @@ done:
     return rc;
 }
 
-/* Independent: this rank's share of /points (a contiguous block of the grid). */
+/* Collective: every rank writes its share of /points (a contiguous block of the grid)
+ * independently, in slabs of POINTS_BATCH rows; after each slab the ranks agree on
+ * whether *stop is set (every rank runs the same number of rounds). Returns 0, -1 if
+ * a write failed on this rank, STORE_STOPPED on every rank when stopped. */
 static int write_points(MPI_Comm comm, const Spec *spec, const StoreShape *sh,
                         const DatasetDef *defs, const hid_t *dset, const hid_t *mtype,
-                        int n_defs)
+                        int n_defs, const volatile sig_atomic_t *stop)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     int64_t lo = sh->n_points * rank / size, hi = sh->n_points * (rank + 1) / size;
+    int64_t most = (sh->n_points + size - 1) / size; /* the largest block of any rank */
+    int64_t rounds = (most + POINTS_BATCH - 1) / POINTS_BATCH;
     char(*key)[GRID_KEY_MAX] = xcalloc(POINTS_BATCH, sizeof *key);
     int32_t(*idx)[5] = xmalloc(POINTS_BATCH * sizeof *idx); /* arch cond nb wd seed */
     int32_t *col = xmalloc(POINTS_BATCH * sizeof *col);
     double *wd = xmalloc(POINTS_BATCH * sizeof *wd), *nb = xmalloc(POINTS_BATCH * sizeof *nb);
     int64_t *seed = xmalloc(POINTS_BATCH * sizeof *seed);
     int rc = 0;
-    for (int64_t b = lo; b < hi && rc == 0; b += POINTS_BATCH) {
+    for (int64_t r = 0; r < rounds; r++) {
+        /* every round: the ranks agree on a stop (signals reach ranks at different
+         * moments) and on a failed write, which ends the writing of every rank */
+        int flags[2] = {stop && *stop, rc != 0}, any[2];
+        MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, comm);
+        if (any[0] && !any[1]) {
+            rc = STORE_STOPPED;
+            break;
+        }
+        if (any[1])
+            break; /* a rank failed: the caller's agree() says which */
+        int64_t b = lo + r * POINTS_BATCH;
+        if (b >= hi)
+            continue;
         int n = (int)(hi - b < POINTS_BATCH ? hi - b : POINTS_BATCH);
         memset(key, 0, (size_t)n * sizeof *key);
         for (int i = 0; i < n; i++) {
@@ -1051,8 +1116,37 @@ static int write_axes(const Spec *spec, const DatasetDef *defs, const hid_t *dse
     return rc;
 }
 
+/* Rank 0: refuses a file larger than the free space of the file system it goes to
+ * (the datasets are allocated, not written, at creation: a full disk would show only
+ * when rows are written, or leave a file that does not read back). */
+static int check_free_space(const char *path, const StoreShape *sh, BpsErr *err)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) != 0)
+        return 0; /* cannot tell: creating it will say what is wrong */
+    double need = (double)store_file_bytes(sh) + 1048576.0; /* metadata, spec, axes */
+    double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
+    if (need <= avail)
+        return 0;
+    const double gib = 1073741824.0;
+    return bps_fail(err,
+                    "%s: the results file needs %.1f GiB and %s has %.1f GiB free: free space, "
+                    "choose another -o, or make the sweep smaller (bpsweep plan SPEC shows the "
+                    "size)",
+                    path, need / gib, dir, avail / gib);
+}
+
 int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, int n_out,
-                 BpsErr *err)
+                 const volatile sig_atomic_t *stop, BpsErr *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors become BpsErr messages */
     int rank;
@@ -1061,11 +1155,14 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
     /* Refuse an existing file: rank 0 looks, every rank follows its answer. */
     int rc = 0;
     struct stat st;
+    StoreShape sh = store_shape(spec, n_in, n_out);
     if (rank == 0 && stat(path, &st) == 0)
         rc = bps_fail(err,
                       "%s: already exists; bpsweep never overwrites results (remove it, or "
                       "choose another output file)",
                       path);
+    if (rank == 0 && rc == 0)
+        rc = check_free_space(path, &sh, err);
     if (from_root(comm, rc, err) != 0)
         return -1;
     /* The file is built under a temporary name and renamed into place once complete
@@ -1085,7 +1182,6 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
                 "bit-identical only per machine type\n",
                 prov.cpu_models);
 
-    StoreShape sh = store_shape(spec, n_in, n_out);
     DatasetDef defs[MAX_DEFS];
     int n_defs = layout_defs(defs);
     hid_t dset[MAX_DEFS], mtype[MAX_DEFS];
@@ -1129,14 +1225,17 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
     provenance_free(&prov);
     int created_ok = agree_or_abort(comm, rc, err) == 0;
 
-    /* Raw data, independent: each rank a block of /points, rank 0 the axes and spec. */
+    /* Raw data, independent: each rank a block of /points, rank 0 the axes and spec;
+     * a stop between slabs is seen by every rank alike. */
+    bool stopped = false;
     if (created_ok) {
-        rc = write_points(comm, spec, &sh, defs, dset, mtype, n_defs);
+        rc = write_points(comm, spec, &sh, defs, dset, mtype, n_defs, stop);
+        stopped = rc == STORE_STOPPED;
         if (rc == 0 && rank == 0)
             rc = write_axes(spec, defs, dset, mtype, n_defs);
-        if (rc != 0)
+        if (rc != 0 && !stopped)
             rc = h5_fail(err, path, "cannot write the point coordinates");
-        created_ok = agree(comm, rc, err, NULL) == 0;
+        created_ok = !stopped && agree(comm, rc, err, NULL) == 0;
     }
 
     bps_fault_point("create");
@@ -1157,11 +1256,14 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
         close_rc = -1;
     if (created_ok && close_rc != 0)
         h5_fail(err, path, "cannot finish creating the file");
+    if (stopped)
+        bps_fail(err, "%s: stopped while creating the file", path);
     if (agree(comm, created_ok ? close_rc : -1, err, NULL) != 0) {
-        /* We created it and it is unusable: remove it, so a rerun is not refused. */
+        /* We created it and it is unusable (or stopped): remove it, so a rerun is not
+         * refused and creates it again. */
         if (rank == 0)
             unlink(tmp);
-        return -1;
+        return stopped ? STORE_STOPPED : -1;
     }
     /* rank 0 publishes the complete file; everyone learns whether that worked */
     rc = 0;
@@ -1177,15 +1279,16 @@ struct Store {
     MPI_Comm comm;               /* our duplicate of the caller's communicator */
     hid_t file;
     StoreShape shape;
+    FileLayout layout;           /* the file's version and metrics */
+    Spec *spec;                  /* the spec stored in the file: the rows' coordinates */
     int n_defs;
     DatasetDef defs[MAX_DEFS];
-    hid_t dset[MAX_DEFS];        /* per-row datasets; H5I_INVALID_HID for the others */
+    hid_t dset[MAX_DEFS];        /* per-point datasets; H5I_INVALID_HID for the others */
     hid_t str_type[MAX_DEFS];    /* memory type of string datasets */
+    size_t row_bytes[MAX_DEFS];  /* bytes of one row of a per-point dataset */
+    unsigned char *rowbuf[MAX_DEFS]; /* one row of each per-point dataset (row_bytes) */
     hid_t fspace[N_ROW_DIMS];    /* file space per row shape; write_row selects one row */
     hid_t mspace[N_ROW_DIMS];    /* one row in memory */
-    double *row;                 /* (max(E, L)) NaN-padded metric row */
-    float *frow;                 /* (max(P, M*M, L*R)) NaN-padded float row of /weights,
-                                    /ntk or /spectra; NULL without them */
 };
 
 /* Collective: closes every handle of s and the file (s stays allocated). */
@@ -1198,12 +1301,14 @@ static int store_release(Store *s)
             rc = -1;
         if (s->str_type[d] >= 0)
             H5Tclose(s->str_type[d]);
+        s->dset[d] = s->str_type[d] = H5I_INVALID_HID;
     }
     for (int k = 0; k < N_ROW_DIMS; k++) {
         if (s->fspace[k] >= 0)
             H5Sclose(s->fspace[k]);
         if (s->mspace[k] >= 0)
             H5Sclose(s->mspace[k]);
+        s->fspace[k] = s->mspace[k] = H5I_INVALID_HID;
     }
     /* REQUIRED collective */
     if (s->file >= 0 && H5Fclose(s->file) < 0)
@@ -1216,27 +1321,31 @@ static int store_release(Store *s)
 static void store_free(Store *s)
 {
     MPI_Comm_free(&s->comm);
-    free(s->row);
-    free(s->frow);
+    for (int d = 0; d < s->n_defs; d++)
+        free(s->rowbuf[d]);
+    spec_free(s->spec);
     free(s->path);
     free(s);
 }
 
-/* Opens the per-row datasets and checks their shapes against s->shape. */
+/* Opens the per-point datasets of the file (coordinates included), checks their shapes
+ * against s->shape and makes a row buffer for each. Every dataset this bpsweep writes
+ * must be there: a file that predates a metric is resumed by the bpsweep that made it. */
 static int open_row_datasets(Store *s, BpsErr *err)
 {
     for (int d = 0; d < s->n_defs; d++) {
         const DatasetDef *def = &s->defs[d];
         if (!is_row_field(def->field))
             continue;
-        if (dataset_absent(&s->shape, def))
+        if (dataset_absent(&s->shape, def) || (def->field == F_CHECKSUM && s->layout.version < 2))
             continue;
         /* REQUIRED on every rank alike (store_open is collective): HDF5 asks for
          * collective opens of objects that will be written */
         s->dset[d] = H5Dopen2(s->file, def->path, H5P_DEFAULT);
         if (s->dset[d] < 0)
             return bps_fail(err, "%s: missing dataset %s (damaged file, or written by another "
-                            "bpsweep version)", s->path, def->path);
+                            "bpsweep version: resume it with the bpsweep that started it)",
+                            s->path, def->path);
         hsize_t want[2] = {(hsize_t)s->shape.n_points, (hsize_t)row_width(&s->shape, def->dim)};
         hsize_t got[2] = {0, 0};
         int want_rank = def->dim == DIM_POINT ? 1 : 2;
@@ -1249,6 +1358,10 @@ static int open_row_datasets(Store *s, BpsErr *err)
                             "attributes say", s->path, def->path);
         if (def->type == T_STR && (s->str_type[d] = string_type(def->str_size)) < 0)
             return h5_fail(err, s->path, "cannot make a string type");
+        s->row_bytes[d] = (size_t)want[1] * elem_size(def->type, def->str_size);
+        if (want_rank == 1)
+            s->row_bytes[d] = elem_size(def->type, def->str_size);
+        s->rowbuf[d] = xcalloc(s->row_bytes[d], 1);
     }
     return 0;
 }
@@ -1267,15 +1380,6 @@ static int make_row_spaces(Store *s, BpsErr *err)
         if (s->fspace[k] < 0 || s->mspace[k] < 0)
             return h5_fail(err, s->path, "cannot make dataspaces");
     }
-    int64_t w = s->shape.max_epochs > s->shape.max_layers ? s->shape.max_epochs
-                                                          : s->shape.max_layers;
-    w = s->shape.n_eps > w ? s->shape.n_eps : w;
-    s->row = xmalloc((size_t)w * sizeof *s->row);
-    int64_t fw = 0;
-    for (Dim d = DIM_PARAM; d <= DIM_SPECTRA; d++)
-        fw = row_width(&s->shape, d) > fw ? row_width(&s->shape, d) : fw;
-    if (fw > 0)
-        s->frow = xmalloc((size_t)fw * sizeof *s->frow);
     return 0;
 }
 
@@ -1295,17 +1399,32 @@ int store_open(MPI_Comm comm, const char *path, Store **out, BpsErr *err)
     int rank;
     MPI_Comm_rank(s->comm, &rank);
 
-    /* Rank 0 first looks at the file read-only: opened for writing, HDF5 would turn an
-     * empty file into an HDF5 file, and the serial open explains failures best. */
+    /* Rank 0 first validates the file read-only, as every reader does (so a file that
+     * is not a results file is never opened for writing, and a damaged one is refused
+     * alike by every command); it sends the stored spec to every rank. */
     int rc = 0;
+    long long len = 0;
+    char *json = NULL;
     if (rank == 0) {
-        StoreShape sh;
-        hid_t probe = open_readonly(path, &sh, err);
-        rc = probe < 0 ? -1 : 0;
-        if (probe >= 0 && H5Fclose(probe) < 0)
-            rc = h5_fail(err, path, "cannot close");
+        StoreReader *probe = NULL;
+        rc = store_reader_open(path, &probe, err);
+        if (rc == 0) {
+            json = xstrdup(store_reader_spec(probe)->canonical);
+            len = (long long)strlen(json);
+        }
+        store_reader_close(probe);
     }
     if (from_root(s->comm, rc, err) != 0) {
+        store_free(s);
+        return -1;
+    }
+    MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, s->comm);
+    if (rank != 0)
+        json = xmalloc((size_t)len + 1);
+    MPI_Bcast(json, (int)len + 1, MPI_CHAR, 0, s->comm);
+    rc = spec_parse(json, path, &s->spec, err); /* parsed on rank 0 already: alike */
+    free(json);
+    if (rc != 0) {
         store_free(s);
         return -1;
     }
@@ -1328,11 +1447,15 @@ int store_open(MPI_Comm comm, const char *path, Store **out, BpsErr *err)
     }
     /* optional collective: every rank reads the format and shape attributes itself
      * (reads change nothing, so HDF5 does not require it; every rank needs the shape) */
-    rc = check_format(s->file, path, &s->shape, err);
+    rc = check_format(s->file, path, &s->shape, &s->layout.version, err);
+    s->layout.shape = s->shape;
     if (rc == 0)
         rc = open_row_datasets(s, err);
     if (rc == 0)
         rc = make_row_spaces(s, err);
+    if (rc == 0 && grid_size(s->spec) != s->shape.n_points)
+        rc = bps_fail(err, "%s: damaged results file: n_points is not the size of its spec's "
+                      "grid", path);
     if (agree_or_abort(s->comm, rc, err) != 0) {
         store_release(s);
         store_free(s);
@@ -1342,12 +1465,115 @@ int store_open(MPI_Comm comm, const char *path, Store **out, BpsErr *err)
     return 0;
 }
 
-/* s->row holding len values of src (NULL: none), NaN-padded to width. */
-static const double *double_row(Store *s, const double *src, int len, int64_t width)
+/* The coordinates of a point, as store_create writes them to /points. */
+typedef struct {
+    char key[GRID_KEY_MAX];
+    int32_t idx[5];           /* arch cond nb wd seed_index: F_ARCH .. F_SEED_INDEX */
+    double weight_decay, norm_bias;
+    int64_t seed;
+} RowCoords;
+
+static void row_coords(const Spec *spec, int64_t index, RowCoords *c)
+{
+    memset(c, 0, sizeof *c);
+    GridPoint p = grid_point(spec, index);
+    grid_key(spec, p, c->key, sizeof c->key);
+    int32_t v[5] = {p.arch, p.cond, p.nb, p.wd, p.seed};
+    memcpy(c->idx, v, sizeof v);
+    c->weight_decay = spec->weight_decay[p.wd];
+    c->norm_bias = spec->norm_bias[p.nb];
+    c->seed = (int64_t)spec->seed[p.seed];
+}
+
+/* The bytes of coordinate field f in c. */
+static const void *coord_bytes(const RowCoords *c, Field f)
+{
+    switch (f) {
+    case F_KEY:
+        return c->key;
+    case F_WEIGHT_DECAY:
+        return &c->weight_decay;
+    case F_NORM_BIAS:
+        return &c->norm_bias;
+    case F_SEED:
+        return &c->seed;
+    default:
+        assert(f >= F_ARCH && f <= F_SEED_INDEX);
+        return &c->idx[f - F_ARCH];
+    }
+}
+
+/* Writes row `row` of s: the coordinates (from s->spec), s->rowbuf[d] of every other
+ * per-point dataset, then the row checksum (format 2): FNV-1a 64 over the row's bytes of
+ * every per-point dataset of the file in layout order (status and checksum left out),
+ * followed by the status byte; then the status byte itself. Independent. */
+static int write_row_bytes(Store *s, int64_t row, uint8_t status, BpsErr *err)
+{
+    hsize_t start[2] = {(hsize_t)row, 0};
+    for (int k = 0; k < N_ROW_DIMS; k++) {
+        if (s->fspace[k] < 0)
+            continue;
+        hsize_t count[2] = {1, (hsize_t)row_width(&s->shape, (Dim)(ROW_DIM0 + k))};
+        if (H5Sselect_hyperslab(s->fspace[k], H5S_SELECT_SET, start, NULL, count, NULL) < 0)
+            return h5_fail(err, s->path, "cannot select a row");
+    }
+    RowCoords c;
+    row_coords(s->spec, row, &c);
+    uint64_t sum = BPS_HASH_INIT;
+    int status_def = -1, checksum_def = -1;
+    for (int d = 0; d < s->n_defs; d++) {
+        const DatasetDef *def = &s->defs[d];
+        if (s->dset[d] < 0)
+            continue;
+        if (def->field == F_STATUS || def->field == F_CHECKSUM) {
+            *(def->field == F_STATUS ? &status_def : &checksum_def) = d;
+            continue; /* written last, below */
+        }
+        const void *buf = is_coord_field(def->field) ? coord_bytes(&c, def->field) : s->rowbuf[d];
+        sum = bps_hash_bytes(sum, buf, s->row_bytes[d]);
+        int k = (int)def->dim - ROW_DIM0;
+        hid_t mtype = def->type == T_STR ? s->str_type[d] : native_type(def->type);
+        /* independent transfer (default dxpl): one row, no other rank involved */
+        if (H5Dwrite(s->dset[d], mtype, s->mspace[k], s->fspace[k], H5P_DEFAULT, buf) < 0) {
+            char what[128];
+            snprintf(what, sizeof what, "point %lld: cannot write %s", (long long)row, def->path);
+            return h5_fail(err, s->path, what);
+        }
+    }
+    sum = bps_hash_bytes(sum, &status, 1);
+    if (checksum_def >= 0 &&
+        H5Dwrite(s->dset[checksum_def], H5T_NATIVE_UINT64, s->mspace[0], s->fspace[0],
+                 H5P_DEFAULT, &sum) < 0) {
+        char what[128];
+        snprintf(what, sizeof what, "point %lld: cannot write /run/checksum", (long long)row);
+        return h5_fail(err, s->path, what);
+    }
+    bps_fault_point("row");
+    /* The status byte last, alone: a row whose status is not pending is complete. */
+    assert(status_def >= 0);
+    if (H5Dwrite(s->dset[status_def], H5T_NATIVE_UINT8, s->mspace[0], s->fspace[0], H5P_DEFAULT,
+                 &status) < 0) {
+        char what[128];
+        snprintf(what, sizeof what, "point %lld: cannot write /status", (long long)row);
+        return h5_fail(err, s->path, what);
+    }
+    return 0;
+}
+
+/* dst (width values) holding len values of src (NULL: none), NaN-padded. */
+static void double_row(double *dst, const double *src, int len, int64_t width)
 {
     for (int64_t i = 0; i < width; i++)
-        s->row[i] = src && i < len ? src[i] : (double)NAN;
-    return s->row;
+        dst[i] = src && i < len ? src[i] : (double)NAN;
+}
+
+/* dst (width values) holding n values of src, NaN-padded. */
+static void float_row(float *dst, const float *src, size_t n, int64_t width)
+{
+    if (n)
+        memcpy(dst, src, n * sizeof *dst);
+    for (int64_t i = (int64_t)n; i < width; i++)
+        dst[i] = NAN;
 }
 
 static int check_row(const Store *s, const PointResult *res, BpsErr *err)
@@ -1369,20 +1595,11 @@ static int check_row(const Store *s, const PointResult *res, BpsErr *err)
                             s->path, i, POINT_METRIC_DEFS[m].name, res->metric_len[m],
                             (long long)w);
     }
-    if (res->weights && s->frow && (int64_t)res->n_params > s->shape.max_params)
+    bool has_weights = s->shape.max_params > 0;
+    if (res->weights && has_weights && (int64_t)res->n_params > s->shape.max_params)
         return bps_fail(err, "%s: point %lld: %zu parameters, the file has room for %lld", s->path,
                         i, res->n_params, (long long)s->shape.max_params);
     return 0;
-}
-
-/* s->frow holding n values of src, NaN-padded to the row width of dim. */
-static const float *float_row(Store *s, Dim dim, const float *src, size_t n)
-{
-    if (n)
-        memcpy(s->frow, src, n * sizeof *s->frow);
-    for (int64_t i = (int64_t)n; i < row_width(&s->shape, dim); i++)
-        s->frow[i] = NAN;
-    return s->frow;
 }
 
 int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsErr *err)
@@ -1390,113 +1607,83 @@ int store_write_row(Store *s, const PointResult *res, const RowInfo *info, BpsEr
     assert(s && res && info);
     if (check_row(s, res, err) != 0)
         return -1;
-    /* select the row in each row shape's file space, once for all its datasets */
-    hsize_t start[2] = {(hsize_t)res->index, 0};
-    for (int k = 0; k < N_ROW_DIMS; k++) {
-        if (s->fspace[k] < 0)
-            continue;
-        hsize_t count[2] = {1, (hsize_t)row_width(&s->shape, (Dim)(ROW_DIM0 + k))};
-        if (H5Sselect_hyperslab(s->fspace[k], H5S_SELECT_SET, start, NULL, count, NULL) < 0)
-            return h5_fail(err, s->path, "cannot select a row");
-    }
     int32_t epochs_run = res->epochs_run, diverged_epoch = res->diverged_epoch;
     int32_t rank = info->rank, attempts = info->attempts;
     int64_t n_params = (int64_t)res->n_params;
-    uint8_t status = (uint8_t)res->status;
-    char host[STORE_HOST_MAX], message[POINT_MESSAGE_MAX];
-    copy_fixed(host, sizeof host, info->host);
-    copy_fixed(message, sizeof message, res->message);
-
-    int status_def = -1;
     for (int d = 0; d < s->n_defs; d++) {
         const DatasetDef *def = &s->defs[d];
-        if (s->dset[d] < 0)
+        if (s->dset[d] < 0 || is_coord_field(def->field))
             continue;
-        const void *buf = NULL;
+        void *buf = s->rowbuf[d];
+        int64_t w = row_width(&s->shape, def->dim);
+        const void *value = NULL; /* a scalar to copy */
         switch (def->field) {
         case F_STATUS:
-            status_def = d; /* written last, below */
-            continue;
+        case F_CHECKSUM:
+            continue; /* write_row_bytes */
         case F_METRIC:
-            buf = double_row(s, res->metric[def->metric], res->metric_len[def->metric],
-                             row_width(&s->shape, def->dim));
+            double_row(buf, res->metric[def->metric], res->metric_len[def->metric], w);
             break;
         case F_PARAM_HASH:
-            buf = &res->param_hash;
+            value = &res->param_hash;
             break;
         case F_EPOCHS_RUN:
-            buf = &epochs_run;
+            value = &epochs_run;
             break;
         case F_DIVERGED_EPOCH:
-            buf = &diverged_epoch;
+            value = &diverged_epoch;
             break;
         case F_N_PARAMS:
-            buf = &n_params;
+            value = &n_params;
             break;
         case F_WALL_SECONDS:
-            buf = &res->wall_seconds;
+            value = &res->wall_seconds;
             break;
         case F_RANK:
-            buf = &rank;
+            value = &rank;
             break;
         case F_HOST:
-            buf = host;
+            copy_fixed(buf, s->row_bytes[d], info->host);
             break;
         case F_ATTEMPTS:
-            buf = &attempts;
+            value = &attempts;
             break;
         case F_FINISHED:
-            buf = &info->finished;
+            value = &info->finished;
             break;
         case F_MESSAGE:
-            buf = message;
+            copy_fixed(buf, s->row_bytes[d], res->message);
             break;
         case F_WEIGHTS:
-            buf = float_row(s, DIM_PARAM, res->weights, res->weights ? res->n_params : 0);
+            float_row(buf, res->weights, res->weights ? res->n_params : 0, w);
             break;
         case F_NTK0:
         case F_NTK1: {
             const float *k = def->field == F_NTK0 ? res->ntk0 : res->ntk1;
             bool fits = k && res->ntk_m == s->shape.ntk_m;
-            buf = float_row(s, DIM_NTK, k, fits ? (size_t)row_width(&s->shape, DIM_NTK) : 0);
+            float_row(buf, k, fits ? (size_t)w : 0, w);
             break;
         }
         case F_ROBUST_TEST:
         case F_ROBUST_TRAIN:
-            buf = double_row(s, def->field == F_ROBUST_TEST ? res->robust_test : res->robust_train,
-                             res->n_eps, row_width(&s->shape, def->dim));
+            double_row(buf, def->field == F_ROBUST_TEST ? res->robust_test : res->robust_train,
+                       res->n_eps, w);
             break;
         case F_SPECTRA: /* the point's (L, R) block into the file's (max_layers, max_rank) */
-            buf = float_row(s, DIM_SPECTRA, NULL, 0);
+            float_row(buf, NULL, 0, w);
             for (int l = 0; res->spectra && l < res->n_layers; l++)
-                memcpy(s->frow + (size_t)l * (size_t)s->shape.max_rank,
+                memcpy((float *)buf + (size_t)l * (size_t)s->shape.max_rank,
                        res->spectra + (size_t)l * (size_t)res->spectra_rank,
-                       (size_t)res->spectra_rank * sizeof *s->frow);
+                       (size_t)res->spectra_rank * sizeof(float));
             break;
         default:
             assert(!"not a row dataset");
             continue;
         }
-        int k = (int)def->dim - ROW_DIM0;
-        hid_t mtype = def->type == T_STR ? s->str_type[d] : native_type(def->type);
-        /* independent transfer (default dxpl): one row, no other rank involved */
-        if (H5Dwrite(s->dset[d], mtype, s->mspace[k], s->fspace[k], H5P_DEFAULT, buf) < 0) {
-            char what[128];
-            snprintf(what, sizeof what, "point %lld: cannot write %s", (long long)res->index,
-                     def->path);
-            return h5_fail(err, s->path, what);
-        }
+        if (value)
+            memcpy(buf, value, s->row_bytes[d]);
     }
-    bps_fault_point("row");
-    /* The status byte last, alone: a row whose status is not pending is complete. */
-    assert(status_def >= 0);
-    if (H5Dwrite(s->dset[status_def], H5T_NATIVE_UINT8, s->mspace[0], s->fspace[0], H5P_DEFAULT,
-                 &status) < 0) {
-        char what[128];
-        snprintf(what, sizeof what, "point %lld: cannot write /status", (long long)res->index);
-        return h5_fail(err, s->path, what);
-    }
-    return 0;
+    return write_row_bytes(s, res->index, (uint8_t)res->status, err);
 }
 
 int store_close(Store *s, BpsErr *err)
@@ -1509,64 +1696,29 @@ int store_close(Store *s, BpsErr *err)
     return rc;
 }
 
-/* ---- reading the table ----------------------------------------------------------------------- */
+/* ---- reading ---------------------------------------------------------------------------- */
 
-/* Reads a whole dataset of the layout into buf after checking that it is 1-D of n. */
-static int read_column(hid_t file, const char *path, const DatasetDef *def, int64_t n,
-                       void *buf, BpsErr *err)
-{
-    int rc = -1;
-    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
-    dset = H5Dopen2(file, def->path, H5P_DEFAULT);
-    if (dset < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        bps_fail(err, "%s: missing dataset %s (damaged file, or written by another bpsweep "
-                 "version)", path, def->path);
-        goto done;
-    }
-    space = H5Dget_space(dset);
-    hsize_t dims[2] = {0, 0};
-    if (space < 0 || H5Sget_simple_extent_ndims(space) != 1 ||
-        H5Sget_simple_extent_dims(space, dims, NULL) != 1 || dims[0] != (hsize_t)n) {
-        H5Eclear2(H5E_DEFAULT);
-        bps_fail(err, "%s: damaged results file: %s should have %lld rows", path, def->path,
-                 (long long)n);
-        goto done;
-    }
-    mtype = def->type == T_STR ? string_type(def->str_size) : H5Tcopy(native_type(def->type));
-    if (mtype < 0 || H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        char what[128];
-        snprintf(what, sizeof what, "cannot read %s", def->path);
-        h5_fail(err, path, what);
-        goto done;
-    }
-    rc = 0;
-done:
-    if (mtype >= 0)
-        H5Tclose(mtype);
-    if (space >= 0)
-        H5Sclose(space);
-    if (dset >= 0)
-        H5Dclose(dset);
-    return rc;
-}
+#define READ_CHUNK_BYTES (32u << 20) /* file bytes read per chunk of rows */
+#define READ_CHUNK_ROWS 65536
 
-/* Length of a 1-D dataset, or -1. */
-static int64_t column_length(hid_t file, const char *name)
-{
-    int64_t n = -1;
-    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT), space = H5I_INVALID_HID;
-    hsize_t dims[1];
-    if (dset >= 0 && (space = H5Dget_space(dset)) >= 0 &&
-        H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, dims, NULL) == 1)
-        n = (int64_t)dims[0];
-    if (space >= 0)
-        H5Sclose(space);
-    if (dset >= 0)
-        H5Dclose(dset);
-    H5Eclear2(H5E_DEFAULT);
-    return n;
-}
+struct StoreReader {
+    char *path;
+    hid_t file;
+    FileLayout layout;
+    char *spec_json, *created, *bpsweep_version;
+    char spec_hash[17];
+    Spec *spec;
+    char (*arch_names)[SPEC_NAME_MAX];  /* /axes/architectures, n_arch */
+    char (*cond_names)[SPEC_NAME_MAX];  /* /axes/conditions, n_cond */
+    int n_arch, n_cond;
+    int n_defs;
+    DatasetDef defs[MAX_DEFS];
+    hid_t dset[MAX_DEFS];           /* per-point datasets in the file */
+    hid_t mtype[MAX_DEFS];          /* their memory types */
+    size_t row_bytes[MAX_DEFS];     /* bytes of one row */
+    unsigned char *chunk[MAX_DEFS]; /* chunk_rows rows of each */
+    int64_t chunk_rows, next;       /* rows per chunk; the next row to read */
+};
 
 /* Reads /spec_json into a new string. */
 static char *read_spec_json(hid_t file)
@@ -1598,10 +1750,288 @@ done:
     return out;
 }
 
-/* The array of t that holds a per-point field, allocating it; NULL if t has none. */
+/* Which metrics the file has. Format 2 lists them in the `metrics` attribute: a listed
+ * metric must be there (a missing one is damage, found by check_datasets). A format-1
+ * file has no list: a missing metric is taken for one added to bpsweep later. */
+static int read_metric_list(hid_t file, const char *path, FileLayout *fl, BpsErr *err)
+{
+    if (fl->version < 2) {
+        for (int m = 0; m < N_METRICS; m++) {
+            char name[PATH_MAX_DSET];
+            snprintf(name, sizeof name, "/%s/%s", KIND_GROUP[POINT_METRIC_DEFS[m].kind],
+                     POINT_METRIC_DEFS[m].name);
+            fl->has_metric[m] = H5Lexists(file, KIND_GROUP[POINT_METRIC_DEFS[m].kind],
+                                          H5P_DEFAULT) > 0 &&
+                                H5Lexists(file, name, H5P_DEFAULT) > 0;
+            H5Eclear2(H5E_DEFAULT);
+        }
+        return 0;
+    }
+    char *list = attr_read_string(file, "metrics");
+    if (!list)
+        return bps_fail(err, "%s: damaged results file: the attribute `metrics` is missing",
+                        path);
+    for (int m = 0; m < N_METRICS; m++) {
+        const char *name = POINT_METRIC_DEFS[m].name;
+        size_t len = strlen(name);
+        fl->has_metric[m] = false;
+        for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+            if (strcspn(p, ",") == len && strncmp(p, name, len) == 0)
+                fl->has_metric[m] = true;
+            if (!p[strcspn(p, ",")])
+                break;
+        }
+    }
+    free(list);
+    return 0;
+}
+
+/* Opens every per-point dataset the file should have and checks its shape. */
+static int check_datasets(StoreReader *r, BpsErr *err)
+{
+    const StoreShape *sh = &r->layout.shape;
+    for (int d = 0; d < r->n_defs; d++) {
+        const DatasetDef *def = &r->defs[d];
+        if (def->dim < DIM_POINT || !file_has(&r->layout, def))
+            continue;
+        r->dset[d] = H5Dopen2(r->file, def->path, H5P_DEFAULT);
+        if (r->dset[d] < 0) {
+            H5Eclear2(H5E_DEFAULT);
+            return bps_fail(err, "%s: damaged results file: dataset %s is missing%s", r->path,
+                            def->path,
+                            def->field == F_METRIC ? " (the file's `metrics` attribute lists it)"
+                                                   : "");
+        }
+        hsize_t want[2] = {(hsize_t)sh->n_points, (hsize_t)row_width(sh, def->dim)};
+        hsize_t got[2] = {0, 0};
+        int want_rank = def->dim == DIM_POINT ? 1 : 2;
+        hid_t space = H5Dget_space(r->dset[d]);
+        int got_rank = space >= 0 && H5Sget_simple_extent_ndims(space) == want_rank
+                           ? H5Sget_simple_extent_dims(space, got, NULL)
+                           : -1;
+        hid_t ftype = H5Dget_type(r->dset[d]);
+        size_t fsize = ftype >= 0 ? H5Tget_size(ftype) : 0;
+        if (ftype >= 0)
+            H5Tclose(ftype);
+        if (space >= 0)
+            H5Sclose(space);
+        H5Eclear2(H5E_DEFAULT);
+        size_t es = elem_size(def->type, def->str_size);
+        if (got_rank != want_rank || got[0] != want[0] || (want_rank == 2 && got[1] != want[1]) ||
+            fsize != es)
+            return bps_fail(err, "%s: damaged results file: %s does not have the shape and type "
+                            "the attributes say", r->path, def->path);
+        r->mtype[d] = def->type == T_STR ? string_type(def->str_size)
+                                         : H5Tcopy(native_type(def->type));
+        if (r->mtype[d] < 0)
+            return h5_fail(err, r->path, "cannot make a memory type");
+        r->row_bytes[d] = (size_t)row_width(sh, def->dim) * es;
+    }
+    return 0;
+}
+
+/* Reads an axis of names (n of them, as the spec says). */
+static int read_names(StoreReader *r, Field f, int n, char (**out)[SPEC_NAME_MAX], BpsErr *err)
+{
+    const DatasetDef *def = NULL;
+    for (int d = 0; d < r->n_defs; d++)
+        if (r->defs[d].field == f)
+            def = &r->defs[d];
+    assert(def);
+    *out = xcalloc((size_t)n, sizeof **out);
+    hid_t dset = H5Dopen2(r->file, def->path, H5P_DEFAULT), space = H5I_INVALID_HID;
+    hid_t mtype = string_type(def->str_size);
+    hsize_t dims[1] = {0};
+    int rc = -1;
+    if (dset >= 0 && (space = H5Dget_space(dset)) >= 0 &&
+        H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, dims, NULL) == 1 &&
+        dims[0] == (hsize_t)n && mtype >= 0 &&
+        H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0)
+        rc = 0;
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (space >= 0)
+        H5Sclose(space);
+    if (dset >= 0)
+        H5Dclose(dset);
+    H5Eclear2(H5E_DEFAULT);
+    if (rc != 0)
+        return bps_fail(err, "%s: damaged results file: %s is missing or does not match the "
+                        "stored spec", r->path, def->path);
+    for (int i = 0; i < n; i++)
+        (*out)[i][SPEC_NAME_MAX - 1] = '\0';
+    return 0;
+}
+
+int store_reader_open(const char *path, StoreReader **out, BpsErr *err)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    *out = NULL;
+    StoreReader *r = xcalloc(1, sizeof *r);
+    r->path = xstrdup(path);
+    r->n_defs = layout_defs(r->defs);
+    for (int d = 0; d < r->n_defs; d++)
+        r->dset[d] = r->mtype[d] = H5I_INVALID_HID;
+    r->file = open_readonly(path, &r->layout.shape, &r->layout.version, err);
+    if (r->file < 0)
+        goto fail;
+    r->spec_json = read_spec_json(r->file);
+    char *hash = attr_read_string(r->file, "spec_hash");
+    r->created = attr_read_string(r->file, "created");
+    r->bpsweep_version = attr_read_string(r->file, "bpsweep_version");
+    if (hash)
+        snprintf(r->spec_hash, sizeof r->spec_hash, "%s", hash);
+    free(hash);
+    if (!r->spec_json || !r->spec_hash[0]) {
+        bps_fail(err, "%s: damaged results file: no /spec_json or spec_hash", path);
+        goto fail;
+    }
+    char want[17];
+    snprintf(want, sizeof want, "%016" PRIx64,
+             bps_hash_bytes(BPS_HASH_INIT, r->spec_json, strlen(r->spec_json)));
+    if (strcmp(want, r->spec_hash) != 0) {
+        bps_fail(err, "%s: damaged results file: the stored spec (/spec_json) does not match its "
+                 "hash (spec_hash %s, computed %s)", path, r->spec_hash, want);
+        goto fail;
+    }
+    if (spec_parse(r->spec_json, path, &r->spec, err) != 0) {
+        bps_err_prefix(err, "%s: damaged results file: the stored spec does not parse", path);
+        goto fail;
+    }
+    if (grid_size(r->spec) != r->layout.shape.n_points) {
+        bps_fail(err, "%s: damaged results file: n_points is not the size of the stored spec's "
+                 "grid", path);
+        goto fail;
+    }
+    r->n_arch = r->spec->n_arch;
+    r->n_cond = r->spec->n_cond;
+    if (read_metric_list(r->file, path, &r->layout, err) != 0 || check_datasets(r, err) != 0 ||
+        read_names(r, F_AXIS_ARCH, r->n_arch, &r->arch_names, err) != 0 ||
+        read_names(r, F_AXIS_COND, r->n_cond, &r->cond_names, err) != 0)
+        goto fail;
+    size_t row = 0;
+    for (int d = 0; d < r->n_defs; d++)
+        row += r->row_bytes[d];
+    r->chunk_rows = (int64_t)(READ_CHUNK_BYTES / (row ? row : 1));
+    r->chunk_rows = r->chunk_rows < 1 ? 1 : r->chunk_rows;
+    r->chunk_rows = r->chunk_rows > READ_CHUNK_ROWS ? READ_CHUNK_ROWS : r->chunk_rows;
+    if (r->chunk_rows > r->layout.shape.n_points)
+        r->chunk_rows = r->layout.shape.n_points;
+    for (int d = 0; d < r->n_defs; d++)
+        if (r->dset[d] >= 0)
+            r->chunk[d] = xmalloc((size_t)r->chunk_rows * r->row_bytes[d]);
+    *out = r;
+    return 0;
+fail:
+    store_reader_close(r);
+    return -1;
+}
+
+const Spec *store_reader_spec(const StoreReader *r)
+{
+    return r->spec;
+}
+
+void store_reader_close(StoreReader *r)
+{
+    if (!r)
+        return;
+    for (int d = 0; d < r->n_defs; d++) {
+        if (r->dset[d] >= 0)
+            H5Dclose(r->dset[d]);
+        if (r->mtype[d] >= 0)
+            H5Tclose(r->mtype[d]);
+        free(r->chunk[d]);
+    }
+    if (r->file >= 0)
+        H5Fclose(r->file);
+    H5Eclear2(H5E_DEFAULT);
+    spec_free(r->spec);
+    free(r->arch_names);
+    free(r->cond_names);
+    free(r->spec_json);
+    free(r->created);
+    free(r->bpsweep_version);
+    free(r->path);
+    free(r);
+}
+
+/* Reads rows [first, first + n) of every per-point dataset into r->chunk. */
+static int read_chunk(StoreReader *r, int64_t first, int64_t n, BpsErr *err)
+{
+    for (int d = 0; d < r->n_defs; d++) {
+        if (r->dset[d] < 0)
+            continue;
+        const DatasetDef *def = &r->defs[d];
+        int nd = def->dim == DIM_POINT ? 1 : 2;
+        hsize_t start[2] = {(hsize_t)first, 0};
+        hsize_t count[2] = {(hsize_t)n, (hsize_t)row_width(&r->layout.shape, def->dim)};
+        hid_t fs = H5Dget_space(r->dset[d]), ms = H5Screate_simple(nd, count, NULL);
+        int rc = -1;
+        if (fs >= 0 && ms >= 0 &&
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+            H5Dread(r->dset[d], r->mtype[d], ms, fs, H5P_DEFAULT, r->chunk[d]) >= 0)
+            rc = 0;
+        if (ms >= 0)
+            H5Sclose(ms);
+        if (fs >= 0)
+            H5Sclose(fs);
+        if (rc != 0) {
+            char what[128];
+            snprintf(what, sizeof what, "cannot read %s", def->path);
+            return h5_fail(err, r->path, what);
+        }
+    }
+    return 0;
+}
+
+/* Whether row i of the chunk (point first + i) is damaged: a status byte out of range,
+ * axis indices out of range, or (format 2, finished rows) a checksum that does not
+ * match the row. */
+static bool row_damaged(const StoreReader *r, int64_t i)
+{
+    uint8_t status = 0;
+    uint64_t want = 0, sum = BPS_HASH_INIT;
+    bool checksum = false;
+    for (int d = 0; d < r->n_defs; d++) {
+        if (r->dset[d] < 0)
+            continue;
+        const unsigned char *row = r->chunk[d] + (size_t)i * r->row_bytes[d];
+        Field f = r->defs[d].field;
+        if (f == F_STATUS) {
+            status = row[0];
+        } else if (f == F_CHECKSUM) {
+            memcpy(&want, row, sizeof want);
+            checksum = true;
+        } else if (f >= F_ARCH && f <= F_SEED_INDEX) {
+            int32_t v;
+            memcpy(&v, row, sizeof v);
+            int n = f == F_ARCH ? r->n_arch : f == F_COND ? r->n_cond : f == F_NB ? r->spec->n_nb
+                                                            : f == F_WD ? r->spec->n_wd
+                                                                        : r->spec->n_seed;
+            if (v < 0 || v >= n)
+                return true;
+        }
+    }
+    if (status > POINT_FAILED)
+        return true;
+    if (!checksum || status == POINT_PENDING)
+        return false;
+    for (int d = 0; d < r->n_defs; d++) {
+        Field f = r->defs[d].field;
+        if (r->dset[d] < 0 || f == F_STATUS || f == F_CHECKSUM)
+            continue;
+        sum = bps_hash_bytes(sum, r->chunk[d] + (size_t)i * r->row_bytes[d], r->row_bytes[d]);
+    }
+    sum = bps_hash_bytes(sum, &status, 1);
+    return sum != want;
+}
+
+/* The array of t that holds a per-point field, allocated for t->n_rows; NULL if t has
+ * none. */
 static void *table_column(StoreTable *t, const DatasetDef *def)
 {
-    size_t n = (size_t)t->shape.n_points;
+    size_t n = (size_t)t->n_rows;
     switch (def->field) {
 #define COLUMN(field, member)                                                                \
     case field:                                                                              \
@@ -1636,32 +2066,13 @@ static void *table_column(StoreTable *t, const DatasetDef *def)
     }
 }
 
-/* Reads an axis of names and gives every point its name through idx. */
-static int name_points(hid_t file, const char *path, const DatasetDef *def, const int32_t *idx,
-                       int64_t n_points, char (*name)[SPEC_NAME_MAX], BpsErr *err)
-{
-    int64_t n = column_length(file, def->path);
-    if (n < 1)
-        return bps_fail(err, "%s: missing dataset %s (damaged file)", path, def->path);
-    char(*axis)[SPEC_NAME_MAX] = xcalloc((size_t)n, sizeof *axis);
-    int rc = read_column(file, path, def, n, axis, err);
-    for (int64_t i = 0; rc == 0 && i < n_points; i++) {
-        if (idx[i] < 0 || idx[i] >= n) {
-            rc = bps_fail(err, "%s: damaged results file: point %lld has index %d into %s", path,
-                          (long long)i, (int)idx[i], def->path);
-            break;
-        }
-        memcpy(name[i], axis[idx[i]], sizeof name[i]);
-    }
-    free(axis);
-    return rc;
-}
-
-/* Rows of pending points were never written (datasets are not filled): give them
- * defined values instead of whatever the disk held. */
+/* Rows of pending points were never written (datasets are not filled), and damaged rows
+ * cannot be trusted: give them defined values instead of whatever the disk held. */
 static void clear_pending(StoreTable *t)
 {
-    for (int64_t i = 0; i < t->shape.n_points; i++) {
+    for (int64_t i = 0; i < t->n_rows; i++) {
+        if (t->damaged[i])
+            t->status[i] = POINT_PENDING;
         if (t->status[i] != POINT_PENDING)
             continue;
         t->param_hash[i] = 0;
@@ -1677,147 +2088,210 @@ static void clear_pending(StoreTable *t)
     }
 }
 
-/* One row of an old dataset (width w_old) widened to w_new and written into row `row`
- * of dset: extra columns NaN for floating types, zero otherwise. */
-static int copy_row(hid_t dset, hid_t mtype, const DatasetDef *def, const unsigned char *src,
-                    int64_t w_old, int64_t w_new, int64_t row, unsigned char *buf)
+/* Fills t (freed first) with rows [first, first + n) of r's current chunk. */
+static void fill_table(const StoreReader *r, int64_t first, int64_t n, StoreTable *t)
 {
-    size_t es = elem_size(def->type, def->str_size);
-    int64_t w = w_old < w_new ? w_old : w_new;
-    memcpy(buf, src, (size_t)w * es);
-    for (int64_t c = w; c < w_new; c++) {
-        if (def->type == T_F64)
-            ((double *)(void *)buf)[c] = NAN;
-        else if (def->type == T_F32)
-            ((float *)(void *)buf)[c] = NAN;
-        else
-            memset(buf + (size_t)c * es, 0, es);
+    store_table_free(t);
+    t->shape = r->layout.shape;
+    t->format_version = r->layout.version;
+    t->first = first;
+    t->n_rows = n;
+    t->spec_json = xstrdup(r->spec_json);
+    snprintf(t->spec_hash, sizeof t->spec_hash, "%s", r->spec_hash);
+    t->created = r->created ? xstrdup(r->created) : NULL;
+    t->bpsweep_version = r->bpsweep_version ? xstrdup(r->bpsweep_version) : NULL;
+    for (int d = 0; d < r->n_defs; d++) {
+        const DatasetDef *def = &r->defs[d];
+        if (def->dim != DIM_POINT)
+            continue;
+        void *col = table_column(t, def);
+        if (!col)
+            continue;
+        if (r->dset[d] >= 0)
+            memcpy(col, r->chunk[d], (size_t)n * r->row_bytes[d]);
+        else /* a scalar metric the file predates: not measured */
+            for (int64_t i = 0; i < n; i++)
+                t->scalar[def->metric][i] = NAN;
     }
-    hsize_t start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)w_new};
-    int nd = def->dim == DIM_POINT ? 1 : 2;
-    hid_t ms = H5Screate_simple(nd, count, NULL), fs = H5Dget_space(dset);
-    int rc = -1;
-    if (ms >= 0 && fs >= 0 &&
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
-        H5Dwrite(dset, mtype, ms, fs, H5P_DEFAULT, buf) >= 0) /* independent */
-        rc = 0;
-    if (fs >= 0)
-        H5Sclose(fs);
-    if (ms >= 0)
-        H5Sclose(ms);
-    return rc;
+    t->damaged = xcalloc((size_t)n, 1);
+    for (int64_t i = 0; i < n; i++) {
+        t->key[i][sizeof t->key[i] - 1] = '\0'; /* a damaged byte may have taken the NUL */
+        t->host[i][sizeof t->host[i] - 1] = t->message[i][sizeof t->message[i] - 1] = '\0';
+        if (!row_damaged(r, i))
+            continue;
+        t->damaged[i] = 1;
+        t->n_damaged++;
+        /* its coordinates as the spec says, not as the damaged row may say */
+        RowCoords c;
+        row_coords(r->spec, first + i, &c);
+        memcpy(t->key[i], c.key, sizeof t->key[i]);
+        t->arch[i] = c.idx[0], t->cond[i] = c.idx[1], t->nb[i] = c.idx[2];
+        t->wd[i] = c.idx[3], t->seed_index[i] = c.idx[4];
+        t->weight_decay[i] = c.weight_decay, t->norm_bias[i] = c.norm_bias, t->seed[i] = c.seed;
+    }
+    clear_pending(t);
+    t->arch_name = xcalloc((size_t)n, sizeof *t->arch_name);
+    t->cond_name = xcalloc((size_t)n, sizeof *t->cond_name);
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(t->arch_name[i], r->arch_names[t->arch[i]], sizeof t->arch_name[i]);
+        memcpy(t->cond_name[i], r->cond_names[t->cond[i]], sizeof t->cond_name[i]);
+    }
 }
 
-int store_copy_rows(Store *s, const char *from, const int64_t *map, BpsErr *err)
+int store_reader_next(StoreReader *r, StoreTable *t, BpsErr *err)
 {
-    StoreShape old;
-    hid_t file = open_readonly(from, &old, err);
-    if (file < 0)
+    int64_t n_points = r->layout.shape.n_points;
+    if (r->next >= n_points)
+        return 0;
+    int64_t n = n_points - r->next < r->chunk_rows ? n_points - r->next : r->chunk_rows;
+    if (read_chunk(r, r->next, n, err) != 0)
         return -1;
-    int rc = 0, status_def = -1;
-    uint8_t *status = xmalloc((size_t)old.n_points);
-    for (int d = 0; d < s->n_defs; d++)
-        if (s->defs[d].field == F_STATUS)
-            status_def = d;
-    assert(status_def >= 0);
-    if (read_column(file, from, &s->defs[status_def], old.n_points, status, err) != 0)
-        rc = -1;
-    /* every row dataset, then the status column last, as store_write_row does */
-    for (int pass = 0; pass < 2 && rc == 0; pass++)
-        for (int d = 0; d < s->n_defs && rc == 0; d++) {
-            const DatasetDef *def = &s->defs[d];
-            if (!is_row_field(def->field) || s->dset[d] < 0 || (d == status_def) != (pass == 1))
-                continue;
-            if (dataset_absent(&old, def))
-                continue; /* the old file kept no weights / kernels: NaN rows stay unwritten */
-            int64_t w_old = row_width(&old, def->dim), w_new = row_width(&s->shape, def->dim);
-            size_t es = elem_size(def->type, def->str_size);
-            unsigned char *all = xmalloc((size_t)old.n_points * (size_t)w_old * es);
-            unsigned char *buf = xmalloc((size_t)(w_new > w_old ? w_new : w_old) * es);
-            hid_t src = H5Dopen2(file, def->path, H5P_DEFAULT);
-            hid_t mtype = def->type == T_STR ? string_type(def->str_size)
-                                             : H5Tcopy(native_type(def->type));
-            if (src < 0 || mtype < 0 || H5Dread(src, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, all) < 0)
-                rc = h5_fail(err, from, "cannot read a dataset to copy");
-            for (int64_t i = 0; i < old.n_points && rc == 0; i++)
-                if (status[i] != POINT_PENDING && map[i] >= 0 &&
-                    copy_row(s->dset[d], mtype, def, all + (size_t)i * (size_t)w_old * es, w_old,
-                             w_new, map[i], buf) != 0)
-                    rc = h5_fail(err, s->path, "cannot write a copied row");
-            if (mtype >= 0)
-                H5Tclose(mtype);
-            if (src >= 0)
-                H5Dclose(src);
-            free(all);
-            free(buf);
-        }
-    free(status);
-    H5Fclose(file);
-    return rc;
+    fill_table(r, r->next, n, t);
+    r->next += n;
+    return 1;
+}
+
+/* Appends the rows of chunk c to the whole table t (allocated for every point). */
+static void table_append(StoreTable *t, const StoreTable *c)
+{
+    size_t at = (size_t)c->first, n = (size_t)c->n_rows;
+#define APPEND(member)                                                                      \
+    memcpy(t->member + at, c->member, n * sizeof *t->member)
+    APPEND(key);
+    APPEND(arch);
+    APPEND(cond);
+    APPEND(nb);
+    APPEND(wd);
+    APPEND(seed_index);
+    APPEND(arch_name);
+    APPEND(cond_name);
+    APPEND(weight_decay);
+    APPEND(norm_bias);
+    APPEND(seed);
+    APPEND(status);
+    APPEND(attempts);
+    APPEND(rank);
+    APPEND(epochs_run);
+    APPEND(diverged_epoch);
+    APPEND(host);
+    APPEND(message);
+    APPEND(param_hash);
+    APPEND(n_params);
+    APPEND(wall_seconds);
+    APPEND(finished);
+    APPEND(damaged);
+#undef APPEND
+    for (int m = 0; m < N_METRICS; m++)
+        if (c->scalar[m])
+            memcpy(t->scalar[m] + at, c->scalar[m], n * sizeof(double));
+    t->n_damaged += c->n_damaged;
 }
 
 int store_read_table(const char *path, StoreTable *t, BpsErr *err)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     memset(t, 0, sizeof *t);
-    int rc = -1;
-    hid_t file = open_readonly(path, &t->shape, err);
-    if (file < 0)
-        goto done;
-    t->spec_json = read_spec_json(file);
-    char *hash = attr_read_string(file, "spec_hash");
-    t->created = attr_read_string(file, "created");
-    t->bpsweep_version = attr_read_string(file, "bpsweep_version");
-    if (hash)
-        snprintf(t->spec_hash, sizeof t->spec_hash, "%s", hash);
-    free(hash);
-    if (!t->spec_json || !t->spec_hash[0]) {
-        bps_fail(err, "%s: damaged results file: no /spec_json or spec_hash", path);
-        goto done;
-    }
-
-    DatasetDef defs[MAX_DEFS];
-    int n_defs = layout_defs(defs);
-    for (int d = 0; d < n_defs; d++) {
-        if (defs[d].dim != DIM_POINT)
-            continue;
-        void *buf = table_column(t, &defs[d]);
-        if (!buf)
-            continue;
-        if (defs[d].field == F_METRIC && H5Lexists(file, defs[d].path, H5P_DEFAULT) <= 0) {
-            /* a metric added after the file was written: not measured */
-            H5Eclear2(H5E_DEFAULT);
-            for (int64_t i = 0; i < t->shape.n_points; i++)
-                t->scalar[defs[d].metric][i] = NAN;
+    StoreReader *r = NULL;
+    if (store_reader_open(path, &r, err) != 0)
+        return -1;
+    StoreTable chunk = {0};
+    int got;
+    while ((got = store_reader_next(r, &chunk, err)) == 1) {
+        if (chunk.first == 0) { /* the first chunk sets the table up for every point */
+            int64_t n = chunk.shape.n_points;
+            StoreTable whole = chunk;
+            memset(&chunk, 0, sizeof chunk);
+            *t = whole;
+            t->n_rows = n;
+#define GROW(member) t->member = xrealloc(t->member, (size_t)n * sizeof *t->member)
+            GROW(key);
+            GROW(arch);
+            GROW(cond);
+            GROW(nb);
+            GROW(wd);
+            GROW(seed_index);
+            GROW(arch_name);
+            GROW(cond_name);
+            GROW(weight_decay);
+            GROW(norm_bias);
+            GROW(seed);
+            GROW(status);
+            GROW(attempts);
+            GROW(rank);
+            GROW(epochs_run);
+            GROW(diverged_epoch);
+            GROW(host);
+            GROW(message);
+            GROW(param_hash);
+            GROW(n_params);
+            GROW(wall_seconds);
+            GROW(finished);
+            GROW(damaged);
+#undef GROW
+            for (int m = 0; m < N_METRICS; m++)
+                if (t->scalar[m])
+                    t->scalar[m] = xrealloc(t->scalar[m], (size_t)n * sizeof(double));
             continue;
         }
-        if (read_column(file, path, &defs[d], t->shape.n_points, buf, err) != 0)
-            goto done;
+        table_append(t, &chunk);
     }
-    t->arch_name = xcalloc((size_t)t->shape.n_points, sizeof *t->arch_name);
-    t->cond_name = xcalloc((size_t)t->shape.n_points, sizeof *t->cond_name);
-    for (int d = 0; d < n_defs; d++) {
-        if (defs[d].field == F_AXIS_ARCH &&
-            name_points(file, path, &defs[d], t->arch, t->shape.n_points, t->arch_name, err))
-            goto done;
-        if (defs[d].field == F_AXIS_COND &&
-            name_points(file, path, &defs[d], t->cond, t->shape.n_points, t->cond_name, err))
-            goto done;
-    }
-    for (int64_t i = 0; i < t->shape.n_points; i++)
-        if (t->status[i] > POINT_FAILED) {
-            bps_fail(err, "%s: damaged results file: point %lld has status %d", path,
-                     (long long)i, t->status[i]);
-            goto done;
-        }
-    clear_pending(t);
-    rc = 0;
-done:
-    if (file >= 0 && H5Fclose(file) < 0 && rc == 0)
-        rc = h5_fail(err, path, "cannot close");
-    H5Eclear2(H5E_DEFAULT);
-    if (rc != 0)
+    store_table_free(&chunk);
+    store_reader_close(r);
+    if (got != 0)
         store_table_free(t);
+    return got == 0 ? 0 : -1;
+}
+
+/* One row of an old dataset (width w_old) widened to w_new into dst: extra columns NaN
+ * for floating types, zero otherwise. */
+static void widen_row(const DatasetDef *def, const unsigned char *src, int64_t w_old,
+                      int64_t w_new, unsigned char *dst)
+{
+    size_t es = elem_size(def->type, def->str_size);
+    int64_t w = w_old < w_new ? w_old : w_new;
+    if (src)
+        memcpy(dst, src, (size_t)w * es);
+    else
+        w = 0;
+    for (int64_t c = w; c < w_new; c++) {
+        if (def->type == T_F64)
+            ((double *)(void *)dst)[c] = NAN;
+        else if (def->type == T_F32)
+            ((float *)(void *)dst)[c] = NAN;
+        else
+            memset(dst + (size_t)c * es, 0, es);
+    }
+}
+
+int store_copy_rows(Store *s, const char *from, const int64_t *map, BpsErr *err)
+{
+    StoreReader *r = NULL;
+    if (store_reader_open(from, &r, err) != 0)
+        return -1;
+    StoreTable chunk = {0};
+    int got, rc = 0;
+    while (rc == 0 && (got = store_reader_next(r, &chunk, err)) == 1) {
+        for (int64_t i = 0; i < chunk.n_rows && rc == 0; i++) {
+            int64_t p = chunk.first + i;
+            /* damaged rows read as pending: not copied, computed again */
+            if (chunk.status[i] == POINT_PENDING || map[p] < 0)
+                continue;
+            for (int d = 0; d < s->n_defs; d++) {
+                const DatasetDef *def = &s->defs[d];
+                if (s->dset[d] < 0 || is_coord_field(def->field) || def->field == F_STATUS ||
+                    def->field == F_CHECKSUM)
+                    continue;
+                const unsigned char *src =
+                    r->dset[d] >= 0 ? r->chunk[d] + (size_t)i * r->row_bytes[d] : NULL;
+                widen_row(def, src, row_width(&r->layout.shape, def->dim),
+                          row_width(&s->shape, def->dim), s->rowbuf[d]);
+            }
+            rc = write_row_bytes(s, map[p], chunk.status[i], err);
+        }
+    }
+    if (rc == 0 && got < 0)
+        rc = -1;
+    store_table_free(&chunk);
+    store_reader_close(r);
     return rc;
 }
 
@@ -1852,6 +2326,7 @@ void store_table_free(StoreTable *t)
     free(t->finished);
     for (int m = 0; m < N_METRICS; m++)
         free(t->scalar[m]);
+    free(t->damaged);
     memset(t, 0, sizeof *t);
 }
 

@@ -3,7 +3,7 @@
 
 Excluded, because they describe how a point was run rather than what it computed:
 /run/wall_seconds, /run/finished, /run/rank, /run/host, /run/attempts and
-/curves/epoch_seconds. Root attributes are not compared (creation time differs).
+/curves/epoch_seconds, and /run/checksum, which covers them. Root attributes are not compared (creation time differs).
 Exits 0 when every other dataset is byte-identical, 1 otherwise.
 usage: compare_results.py A.h5 B.h5
 """
@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 EXCLUDED = {"/run/wall_seconds", "/run/finished", "/run/rank", "/run/host", "/run/attempts",
-            "/curves/epoch_seconds"}
+            "/curves/epoch_seconds", "/run/checksum"}
 
 
 def datasets(f):

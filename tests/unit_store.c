@@ -64,7 +64,7 @@ static Store *new_store(const Spec *s, const char *path)
 {
     BpsErr err;
     Store *st = NULL;
-    if (store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0 ||
+    if (store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, path, &st, &err) != 0) {
         CHECK_MSG(0, "%s", err.msg);
         return NULL;
@@ -156,7 +156,7 @@ static RowInfo row_info(int64_t i)
 static int create_and_write(const char *path, const Spec *s, bool weights)
 {
     BpsErr err;
-    int rc = store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err);
+    int rc = store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc)
         return -1;
@@ -196,8 +196,9 @@ static void store_shape_should_follow_the_spec(void)
     /* small: 7*8+8 + 8*3+3 = 91; deep: 7*6+6 + 6*5+5 + 5*4+4 + 4*3+3 = 122 */
     CHECK(shw.max_params == 122);
     CHECK(store_file_bytes(&shw) > store_file_bytes(&sh));
-    /* key 256 + 5 int32 + 3 float64/int64 + status + run columns + metrics, per point */
-    size_t per_point = 256 + 5 * 4 + 3 * 8 + 1 + (8 + 4 + 4 + 8 + 8 + 4 + 64 + 4 + 8 + 256);
+    /* key 256 + 5 int32 + 3 float64/int64 + status + run columns (checksum included) +
+     * metrics, per point */
+    size_t per_point = 256 + 5 * 4 + 3 * 8 + 1 + (8 + 4 + 4 + 8 + 8 + 4 + 64 + 4 + 8 + 256 + 8);
     for (int m = 0; m < N_METRICS; m++) {
         MetricKind k = POINT_METRIC_DEFS[m].kind;
         per_point += 8 * (size_t)(k == METRIC_SCALAR ? 1 : k == METRIC_CURVE ? 5 : 4);
@@ -238,7 +239,7 @@ static void store_create_should_refuse_an_existing_file(void)
     tmp_path(path, sizeof path, "exists.h5");
     CHECK(test_write_bytes(path, "x", 1) == 0);
     BpsErr err = {""};
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, path) && strstr(err.msg, "already exists"), "%s", err.msg);
     FILE *f = fopen(path, "rb");
     CHECK(f && fgetc(f) == 'x'); /* untouched */
@@ -246,12 +247,12 @@ static void store_create_should_refuse_an_existing_file(void)
         fclose(f);
 
     tmp_path(path, sizeof path, "twice.h5");
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) == 0);
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) == 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, "already exists"), "%s", err.msg);
 
     tmp_path(path, sizeof path, "no/such/dir/x.h5");
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, path) && strstr(err.msg, "cannot create"), "%s", err.msg);
     spec_free(s);
 }
@@ -507,7 +508,7 @@ static void only_status_should_have_a_fill_value(void)
     char path[1024];
     tmp_path(path, sizeof path, "props.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) == 0, "%s", err.msg);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(file >= 0);
     if (file < 0) {
@@ -547,7 +548,7 @@ static void unwritten_rows_should_stay_pending(void)
     char path[1024];
     tmp_path(path, sizeof path, "fresh.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) == 0, "%s", err.msg);
     StoreTable t;
     int rc = store_read_table(path, &t, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
@@ -680,7 +681,7 @@ static void bad_files_should_be_named_and_explained(void)
         return;
     tmp_path(good, sizeof good, "good.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, good, s, N_IN, N_OUT, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, good, s, N_IN, N_OUT, NULL, &err) == 0, "%s", err.msg);
     spec_free(s);
 
     tmp_path(path, sizeof path, "newer.h5");
@@ -722,7 +723,7 @@ static void killed_writer_child(const char *path)
     Spec *s = make_spec(false);
     BpsErr err;
     Store *st = NULL;
-    if (!s || store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &err) != 0 ||
+    if (!s || store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, path, &st, &err) != 0)
         _exit(3);
     for (int64_t i = 0; i < 16; i++) {

@@ -203,12 +203,12 @@ def test_bad_files(tmp):
     newer = os.path.join(tmp, "newer.h5")
     make_results.make(newer)
     with h5py.File(newer, "a") as f:
-        f.attrs["format_version"] = np.int64(2)
+        f.attrs["format_version"] = np.int64(3)
     try:
         br.load(newer)
         check(False, "a newer format version is refused")
     except ValueError as e:
-        check("version 2" in str(e), f"message: {e}")
+        check("version 3" in str(e), f"message: {e}")
 
     p = run([os.path.join(ANALYSIS, "bpsweep_results.py"), other])
     check(p.returncode == 2 and "not a bpsweep results file" in p.stderr,
