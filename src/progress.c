@@ -85,13 +85,21 @@ static double num(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
 }
 
+/* A count from a file that anyone may have written: 0 unless a number in
+ * [0, 2^53], so that sums and conversions cannot overflow. */
+static int64_t count(const cJSON *o, const char *key)
+{
+    double v = num(o, key);
+    return v >= 0 && v <= 9007199254740992.0 ? (int64_t)v : 0;
+}
+
 static void read_counts(const cJSON *o, ProgressCounts *n)
 {
-    n->pending = (int64_t)num(o, "pending");
-    n->running = (int64_t)num(o, "running");
-    n->done = (int64_t)num(o, "done");
-    n->diverged = (int64_t)num(o, "diverged");
-    n->failed = (int64_t)num(o, "failed");
+    n->pending = count(o, "pending");
+    n->running = count(o, "running");
+    n->done = count(o, "done");
+    n->diverged = count(o, "diverged");
+    n->failed = count(o, "failed");
 }
 
 static void copy_str(const cJSON *o, const char *key, char *dst, size_t len)
@@ -116,7 +124,8 @@ int progress_read(const char *path, Progress *p, BpsErr *err)
     }
     copy_str(root, "state", p->state, sizeof p->state);
     copy_str(root, "host", p->host, sizeof p->host);
-    p->pid = (long)num(root, "pid");
+    double pid = num(root, "pid");
+    p->pid = pid >= 1 && pid <= 2147483647.0 ? (long)pid : 0;
     p->started = num(root, "started");
     p->updated = num(root, "updated");
     p->eta_seconds = num(root, "eta_seconds");
@@ -144,7 +153,7 @@ void progress_free(Progress *p)
 
 static void hms(double s, char *buf, size_t len)
 {
-    if (!isfinite(s) || s < 0) {
+    if (!(s >= 0 && s < 1e12)) { /* NaN, negative, or beyond any real sweep */
         snprintf(buf, len, "--:--:--");
         return;
     }

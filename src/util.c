@@ -165,15 +165,39 @@ int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err)
     return 0;
 }
 
+/* Creates a new temporary file beside path, "<path>.tmp.<pid>.<random>", with O_EXCL and
+ * O_NOFOLLOW: a name somebody planted (a file or a symbolic link) is never opened, the
+ * next name is tried instead. Returns the descriptor (name in tmp) or -1 with errno. */
+static int create_temp_beside(const char *path, char *tmp, size_t len)
+{
+    static unsigned long counter;
+    uint64_t h = bps_hash_bytes(BPS_HASH_INIT, path, strlen(path));
+    for (int tries = 0; tries < 64; tries++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t salt[3] = {h, (uint64_t)ts.tv_nsec, (uint64_t)++counter};
+        unsigned long r = (unsigned long)(bps_hash_bytes(BPS_HASH_INIT, salt, sizeof salt) &
+                                          0xffffffffu);
+        if (snprintf(tmp, len, "%s.tmp.%ld.%08lx", path, (long)getpid(), r) >= (int)len) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int bps_write_file_atomic(const char *path, const void *data, size_t n, const char *fault,
                           BpsErr *err)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return bps_fail(err, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char tmp[4200];
+    int fd = create_temp_beside(path, tmp, sizeof tmp);
     if (fd < 0)
-        return bps_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+        return bps_fail(err, "%s: cannot create a temporary file beside it: %s", path,
+                        strerror(errno));
     const char *p = data;
     size_t left = n;
     while (left > 0) {
@@ -196,6 +220,7 @@ int bps_write_file_atomic(const char *path, const void *data, size_t n, const ch
     }
     if (fault)
         bps_fault_point(fault);
+    /* rename replaces a symbolic link at path itself, never the file it points to */
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);

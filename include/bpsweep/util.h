@@ -71,8 +71,10 @@ uint64_t bps_hash_bytes(uint64_t h, const void *data, size_t n);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); *len gets the size. */
 int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err);
 
-/* Writes a file atomically: temporary file beside it, fsync, rename. fault (or NULL)
- * names the bps_fault_point between the fsync and the rename. */
+/* Writes a file atomically: a new temporary file beside it (an unpredictable name,
+ * created with O_EXCL|O_NOFOLLOW, so nothing planted in a shared folder is opened or
+ * truncated), fsync, rename (which replaces a symbolic link at path, never its target).
+ * fault (or NULL) names the bps_fault_point between the fsync and the rename. */
 int bps_write_file_atomic(const char *path, const void *data, size_t n, const char *fault,
                           BpsErr *err);
 
