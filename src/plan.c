@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpsweep/grid.h"
 #include "bpsweep/store.h"
@@ -24,38 +25,102 @@ static double time_steps(Trainer *t, const Dataset *train)
     return dt / steps * ((double)t->cfg.batch_size / B);
 }
 
-/* Memory of a trainer: parameters, gradients, momentum, per-layer caches, scratch. */
-static size_t trainer_bytes(const Trainer *t)
+/* Memory of a trainer of net at batch size B, from the configuration alone (nothing
+ * is allocated): parameters, gradients, momentum, batch-norm statistics, four caches
+ * per layer, two backward scratch buffers. */
+static size_t trainer_bytes(const NetConfig *net, int B)
 {
-    const Net *net = t->net;
-    size_t b = 3 * net->n_params * sizeof(float) + net->n_buffers * sizeof(float);
-    for (int l = 0; l < net->n_layers; l++)
-        b += 4 * (size_t)net->max_batch * (size_t)net->layers[l].out * sizeof(float);
-    b += 2 * (size_t)net->max_batch * (size_t)net->max_width * sizeof(float);
-    return b;
+    double floats = 3.0 * (double)nn_param_count(net), batch = B;
+    int max_width = net->n_in;
+    for (int l = 0; l <= net->n_hidden; l++) {
+        int out = l < net->n_hidden ? net->hidden[l] : net->n_out;
+        if (l < net->n_hidden && net->batch_norm)
+            floats += 2.0 * out;
+        floats += 4 * batch * out;
+        if (out > max_width)
+            max_width = out;
+    }
+    floats += 2 * batch * max_width;
+    double bytes = floats * sizeof(float);
+    return bytes < (double)SIZE_MAX ? (size_t)bytes : SIZE_MAX;
 }
 
-static int cmp_desc(const void *a, const void *b)
+/* Multiply-adds of one sample's forward pass through the dense layers. */
+static double dense_macs(const NetConfig *net)
 {
-    double x = *(const double *)a, y = *(const double *)b;
+    double macs = 0;
+    int in = net->n_in;
+    for (int l = 0; l <= net->n_hidden; l++) {
+        int out = l < net->n_hidden ? net->hidden[l] : net->n_out;
+        macs += (double)in * out;
+        in = out;
+    }
+    return macs;
+}
+
+/* Seconds per step of net, measured on a trainer built for it - or, for a net whose
+ * trainer would take more than PLAN_CALIBRATE_MAX_BYTES, scaled by multiply-adds from a
+ * net of the same depth with every hidden width PLAN_REFERENCE_WIDTH (*scaled set). */
+#define PLAN_CALIBRATE_MAX_BYTES ((size_t)256 << 20)
+#define PLAN_REFERENCE_WIDTH 256
+static int step_seconds(const NetConfig *net, const TrainConfig *cfg, uint64_t seed,
+                        const Dataset *train, double *seconds, bool *scaled)
+{
+    NetConfig timed = *net;
+    *scaled = trainer_bytes(net, cfg->batch_size) > PLAN_CALIBRATE_MAX_BYTES;
+    if (*scaled)
+        for (int l = 0; l < timed.n_hidden; l++)
+            timed.hidden[l] = PLAN_REFERENCE_WIDTH;
+    Trainer *t = trainer_new(&timed, cfg, seed);
+    if (!t)
+        return -1;
+    *seconds = time_steps(t, train) * dense_macs(net) / dense_macs(&timed);
+    trainer_free(t);
+    return 0;
+}
+
+static int cmp_group_desc(const void *a, const void *b)
+{
+    double x = ((const PlanGroup *)a)->point_seconds, y = ((const PlanGroup *)b)->point_seconds;
     return (x < y) - (x > y);
 }
 
-/* Wall time of longest-first list scheduling of the points on w workers. */
-static double makespan(double *seconds, int64_t n, int w)
+/* Restores the min-heap order of load[0..w) below slot i. */
+static void sift_down(double *load, int w, int i)
 {
-    qsort(seconds, (size_t)n, sizeof *seconds, cmp_desc);
-    double *load = xcalloc((size_t)w, sizeof *load), span = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int k = 0;
-        for (int j = 1; j < w; j++)
-            if (load[j] < load[k])
-                k = j;
-        load[k] += seconds[i];
-        if (load[k] > span)
-            span = load[k];
+    for (;;) {
+        int m = i, l = 2 * i + 1, r = l + 1;
+        if (l < w && load[l] < load[m])
+            m = l;
+        if (r < w && load[r] < load[m])
+            m = r;
+        if (m == i)
+            return;
+        double t = load[i];
+        load[i] = load[m];
+        load[m] = t;
+        i = m;
     }
+}
+
+/* Wall time of longest-first list scheduling on w workers of per_group points of each
+ * group (each point goes to a least-loaded worker; a min-heap of the loads keeps this
+ * O(points log w) in O(w) memory). */
+static double makespan(const PlanGroup *groups, int n_groups, int64_t per_group, int w)
+{
+    PlanGroup *order = xmalloc((size_t)n_groups * sizeof *order);
+    memcpy(order, groups, (size_t)n_groups * sizeof *order);
+    qsort(order, (size_t)n_groups, sizeof *order, cmp_group_desc);
+    double *load = xcalloc((size_t)w, sizeof *load), span = 0;
+    for (int g = 0; g < n_groups; g++)
+        for (int64_t i = 0; i < per_group; i++) {
+            load[0] += order[g].point_seconds;
+            if (load[0] > span)
+                span = load[0];
+            sift_down(load, w, 0);
+        }
     free(load);
+    free(order);
     return span;
 }
 
@@ -112,19 +177,16 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
             if (prev->arch == pg->arch &&
                 spec->cond[prev->cond].train.batch_size == cfg.batch_size) {
                 pg->step_seconds = prev->step_seconds;
-                pg->trainer_bytes = prev->trainer_bytes;
+                pg->scaled = prev->scaled;
             }
         }
-        if (pg->step_seconds == 0) {
-            Trainer *t = trainer_new(&net, &cfg, seed);
-            if (!t) {
-                plan_free(plan);
-                return bps_fail(err, "architecture %s: out of memory building the net "
-                                "(%zu parameters)", spec->arch[pg->arch].name, pg->n_params);
-            }
-            pg->step_seconds = time_steps(t, train);
-            pg->trainer_bytes = trainer_bytes(t);
-            trainer_free(t);
+        pg->trainer_bytes = trainer_bytes(&net, cfg.batch_size);
+        if (pg->step_seconds == 0 &&
+            step_seconds(&net, &cfg, seed, train, &pg->step_seconds, &pg->scaled) != 0) {
+            int arch = pg->arch;
+            plan_free(plan);
+            return bps_fail(err, "architecture %s: out of memory building the net "
+                            "(%zu parameters)", spec->arch[arch].name, nn_param_count(&net));
         }
         /* an epoch: its steps, plus the test-set evaluation (a forward pass costs about
          * a third of a step); at the end both sets are evaluated once more */
@@ -141,13 +203,9 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
             plan->rank_bytes = pg->trainer_bytes;
     }
     int64_t per_group = plan->n_points / plan->n_groups;
-    double *seconds = xmalloc((size_t)plan->n_points * sizeof *seconds);
-    for (int64_t i = 0; i < plan->n_points; i++) {
-        seconds[i] = plan->groups[i / per_group].point_seconds;
-        plan->core_seconds += seconds[i];
-    }
-    plan->wall_seconds = makespan(seconds, plan->n_points, plan->workers);
-    free(seconds);
+    for (int g = 0; g < plan->n_groups; g++)
+        plan->core_seconds += (double)per_group * plan->groups[g].point_seconds;
+    plan->wall_seconds = makespan(plan->groups, plan->n_groups, per_group, plan->workers);
     StoreShape shape = store_shape(spec, train->d, train->classes);
     plan->file_bytes = store_file_bytes(&shape);
     return 0;
@@ -186,6 +244,7 @@ static void human_time(double s, char *buf, size_t len)
 void plan_print(FILE *out, const Spec *spec, const Plan *plan)
 {
     char a[32], b[32], c[32];
+    bool any_scaled = false;
     fprintf(out, "sweep %s: %lld points (%d architectures x %d conditions x %d norm-bias x "
             "%d weight decays x %d seeds)\n", spec->name, (long long)plan->n_points, spec->n_arch,
             spec->n_cond, spec->n_nb, spec->n_wd, spec->n_seed);
@@ -194,9 +253,14 @@ void plan_print(FILE *out, const Spec *spec, const Plan *plan)
     for (int g = 0; g < plan->n_groups; g++) {
         const PlanGroup *pg = &plan->groups[g];
         human_time(pg->point_seconds, a, sizeof a);
-        fprintf(out, "%-28s %-14s %12zu %9.2f ms %12s\n", spec->arch[pg->arch].name,
-                spec->cond[pg->cond].name, pg->n_params, pg->step_seconds * 1e3, a);
+        fprintf(out, "%-28s %-14s %12zu %9.2f ms%c %11s\n", spec->arch[pg->arch].name,
+                spec->cond[pg->cond].name, pg->n_params, pg->step_seconds * 1e3,
+                pg->scaled ? '~' : ' ', a);
+        any_scaled |= pg->scaled;
     }
+    if (any_scaled)
+        fprintf(out, "~ too large to build for timing: scaled by multiply-adds from the same "
+                "depth at width %d\n", PLAN_REFERENCE_WIDTH);
     human_time(plan->wall_seconds, a, sizeof a);
     fprintf(out, "\ncompute:      %.2f core-hours (%.0f core-seconds)\n",
             plan->core_seconds / 3600, plan->core_seconds);
@@ -208,6 +272,12 @@ void plan_print(FILE *out, const Spec *spec, const Plan *plan)
     human_bytes(plan->file_bytes, c, sizeof c);
     fprintf(out, "memory:       %s of data once per node (shared), plus %s per rank for the "
             "largest net, plus the MPI and BLAS runtime (~30 MiB per rank)\n", a, b);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && (double)plan->rank_bytes > (double)pages * (double)page) {
+        human_bytes((size_t)pages * (size_t)page, a, sizeof a);
+        fprintf(out, "warning:      the largest net needs more memory per rank than this "
+                "machine has (%s): its points will fail here\n", a);
+    }
     fprintf(out, "results file: %s\n", c);
     fprintf(out, "(estimates from a short calibration on this machine; cluster nodes differ)\n");
 }

@@ -4,6 +4,7 @@
 #ifndef BPSWEEP_PLAN_H
 #define BPSWEEP_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,9 +16,10 @@
 typedef struct {
     int arch, cond;            /* the (architecture, condition) group */
     size_t n_params;
-    double step_seconds;       /* measured: one optimizer step at the batch size */
+    double step_seconds;       /* one optimizer step at the batch size: measured, or */
+    bool scaled;               /* scaled by multiply-adds from a narrower net (too large) */
     double point_seconds;      /* estimated: one point of the group */
-    size_t trainer_bytes;      /* memory of one trainer of the group */
+    size_t trainer_bytes;      /* memory of one trainer of the group (from its shape) */
 } PlanGroup;
 
 typedef struct {
@@ -33,7 +35,8 @@ typedef struct {
 } Plan;
 
 /* Calibrates every (architecture, batch size) on train (a few steps each, about
- * 0.2 s) and estimates the sweep on `ranks` MPI ranks (1 = serial; otherwise 1
+ * 0.2 s; a net whose trainer would exceed 256 MiB is not built: its step is scaled
+ * from a narrower net of the same depth) and estimates the sweep on `ranks` MPI ranks (1 = serial; otherwise 1
  * coordinator and ranks - 1 workers). Free with plan_free. */
 int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *test, Plan *plan,
               BpsErr *err);
