@@ -244,7 +244,9 @@ static int load_state(Trainer *t, const char *path, BpsErr *err)
 {
     char *buf = NULL;
     size_t n;
-    int rc = bps_read_file(path, &buf, &n, err);
+    /* a checkpoint has exactly the state's size; a link or a larger file is refused
+     * before it is read (the folder may be writable by others) */
+    int rc = bps_read_file_max(path, trainer_state_size(t), BPS_READ_NOFOLLOW, &buf, &n, err);
     if (rc == 0)
         rc = trainer_state_load(t, buf, n, err);
     if (rc != 0)

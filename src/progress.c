@@ -108,11 +108,14 @@ static void copy_str(const cJSON *o, const char *key, char *dst, size_t len)
     snprintf(dst, len, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
+/* A progress file is a few kilobytes per architecture; anything much larger is not one. */
+#define PROGRESS_FILE_MAX ((size_t)64 << 20)
+
 int progress_read(const char *path, Progress *p, BpsErr *err)
 {
     memset(p, 0, sizeof *p);
     char *text;
-    if (bps_read_file(path, &text, NULL, err))
+    if (bps_read_file_max(path, PROGRESS_FILE_MAX, BPS_READ_NOFOLLOW, &text, NULL, err))
         return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);

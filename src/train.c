@@ -310,12 +310,19 @@ typedef struct {
     double epoch_loss_sum, epoch_seconds;
 } StateHeader;
 
+size_t trainer_state_size(const Trainer *t)
+{
+    const Net *net = t->net;
+    size_t n_hist = (size_t)(t->cfg.epochs > 0 ? t->cfg.epochs : 1);
+    return sizeof(StateHeader) + n_hist * sizeof(EpochMetrics) +
+           (2 * net->n_params + net->n_buffers) * sizeof(float) + sizeof(uint64_t);
+}
+
 void *trainer_state_save(const Trainer *t, size_t *size)
 {
     const Net *net = t->net;
     size_t n_hist = (size_t)(t->cfg.epochs > 0 ? t->cfg.epochs : 1);
-    size_t total = sizeof(StateHeader) + n_hist * sizeof(EpochMetrics) +
-                   (2 * net->n_params + net->n_buffers) * sizeof(float) + sizeof(uint64_t);
+    size_t total = trainer_state_size(t);
     unsigned char *buf = xcalloc(1, total), *p = buf;
     StateHeader h = {
         .magic = STATE_MAGIC, .version = STATE_VERSION,
@@ -350,8 +357,7 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
 {
     Net *net = t->net;
     size_t n_hist = (size_t)(t->cfg.epochs > 0 ? t->cfg.epochs : 1);
-    size_t total = sizeof(StateHeader) + n_hist * sizeof(EpochMetrics) +
-                   (2 * net->n_params + net->n_buffers) * sizeof(float) + sizeof(uint64_t);
+    size_t total = trainer_state_size(t);
     StateHeader h;
     if (size < sizeof h)
         return bps_fail(err, "trainer state: %zu bytes, too short for a header", size);

@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,12 +136,22 @@ uint64_t bps_hash_bytes(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err)
+int bps_read_file_max(const char *path, size_t max, int flags, char **out, size_t *len,
+                      BpsErr *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bps_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+                            (flags & BPS_READ_NOFOLLOW ? O_NOFOLLOW : 0));
+    if (fd < 0)
+        return bps_fail(err, "%s: cannot open: %s", path,
+                        errno == ELOOP ? "is a symbolic link" : strerror(errno));
+    struct stat st;
+    bool no_stat = fstat(fd, &st) != 0;
+    if (no_stat || S_ISDIR(st.st_mode)) {
+        const char *why = no_stat ? strerror(errno) : "is a directory";
+        close(fd);
+        return bps_fail(err, "%s: cannot read: %s", path, why);
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = xmalloc(cap);
     for (;;) {
@@ -147,22 +159,38 @@ int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err)
             cap *= 2;
             buf = xrealloc(buf, cap);
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
+        size_t want = cap - n - 1;
+        if (want > max - n + 1) /* one byte past max tells "too large" */
+            want = max - n + 1;
+        ssize_t got = read(fd, buf + n, want);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got < 0) {
+            int e = errno;
+            close(fd);
+            free(buf);
+            return bps_fail(err, "%s: read error: %s", path, strerror(e));
+        }
         if (got == 0)
             break;
+        n += (size_t)got;
+        if (n > max) {
+            close(fd);
+            free(buf);
+            return bps_fail(err, "%s: larger than %zu bytes", path, max);
+        }
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return bps_fail(err, "%s: read error", path);
-    }
+    close(fd);
     buf[n] = '\0';
     *out = buf;
     if (len)
         *len = n;
     return 0;
+}
+
+int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err)
+{
+    return bps_read_file_max(path, SIZE_MAX - 1, 0, out, len, err);
 }
 
 /* Creates a new temporary file beside path, "<path>.tmp.<pid>.<random>", with O_EXCL and

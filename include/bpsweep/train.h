@@ -135,6 +135,8 @@ void trainer_evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc);
  * trainer_state_load checks the state against t's shapes and settings; on failure t
  * is left as it was. */
 void *trainer_state_save(const Trainer *t, size_t *size);
+/* The size in bytes of t's serialised state (what trainer_state_save returns). */
+size_t trainer_state_size(const Trainer *t);
 int trainer_state_load(Trainer *t, const void *buf, size_t size, BpsErr *err);
 
 #endif
