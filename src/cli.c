@@ -39,6 +39,8 @@ static const char USAGE[] =
     "  status FILE            points done/running/pending/failed/diverged per\n"
     "                         architecture and the best test accuracy so far\n"
     "  export FILE --csv OUT  one row per point: coordinates, status, scalar metrics\n"
+    "  verify FILE            check every finished row against its checksum and list the\n"
+    "                         damaged points (exit 4 if there are any)\n"
     "  plan SPEC [--ranks P]  points, core-hours, wall time on P ranks, memory per\n"
     "                         rank and results-file size, from a short calibration\n"
     "  train SPEC --point K   train grid point K of SPEC in this process\n"
@@ -73,7 +75,8 @@ static const char USAGE[] =
     "     a results file locked by another sweep\n"
     "  3  incomplete: stopped by a signal (SIGTERM, SIGINT, SIGUSR1) or the deadline;\n"
     "     run the same command again (or bpsweep resume FILE) to continue\n"
-    "  4  the sweep finished, but some points failed on every attempt\n";
+    "  4  the sweep finished, but some points failed on every attempt; verify: the\n"
+    "     file has damaged rows\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -308,26 +311,24 @@ static int parse_run_args(int argc, char **argv, bool resume, RunArgs *a, char *
     return 0;
 }
 
-/* resume: rank 0 reads the spec stored in the results file and sends it to all. */
+/* resume: rank 0 reads the spec stored in the results file (validating the file as
+ * every command does, store_reader_open) and sends it to all. */
 static int spec_from_results(MPI_Comm comm, const char *path, Spec **spec, BpsErr *err)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    StoreTable t;
+    StoreReader *r = NULL;
     long long len = -1;
-    if (rank == 0) {
-        if (store_read_table(path, &t, err) == 0)
-            len = (long long)strlen(t.spec_json);
-    }
+    if (rank == 0 && store_reader_open(path, &r, err) == 0)
+        len = (long long)strlen(store_reader_spec(r)->canonical);
     MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, comm);
     if (len < 0) {
         if (rank != 0)
             bps_fail(err, "%s: cannot read the results file", path);
         return -1;
     }
-    char *json = rank == 0 ? xstrdup(t.spec_json) : xmalloc((size_t)len + 1);
-    if (rank == 0)
-        store_table_free(&t);
+    char *json = rank == 0 ? xstrdup(store_reader_spec(r)->canonical) : xmalloc((size_t)len + 1);
+    store_reader_close(r);
     MPI_Bcast(json, (int)len + 1, MPI_CHAR, 0, comm);
     int rc = spec_parse(json, path, spec, err);
     free(json);
@@ -364,11 +365,10 @@ static int cmd_run(int argc, char **argv, bool resume)
 
 /* ---- status and export ----------------------------------------------------------------- */
 
-/* A Progress summary built from the results file itself. */
-static void progress_from_table(const StoreTable *t, const Spec *spec, Progress *p)
+/* Adds a chunk of the results file's rows to a Progress summary (progress_init'ed). */
+static void progress_add_rows(const StoreTable *t, Progress *p)
 {
-    progress_init(p, spec, "file");
-    for (int64_t i = 0; i < t->shape.n_points; i++) {
+    for (int64_t i = 0; i < t->n_rows; i++) {
         ProgressArch *a = &p->arch[t->arch[i]];
         int64_t *slot[2] = {NULL, NULL};
         switch ((PointStatus)t->status[i]) {
@@ -421,28 +421,83 @@ static int cmd_status(int argc, char **argv)
         return BPS_EXIT_OK;
     }
     progress_free(&p);
-    StoreTable t;
-    Spec *spec = NULL;
-    if (store_read_table(path, &t, &err) != 0) {
+    /* the file in chunks (bounded memory), validated as every command does */
+    StoreReader *r = NULL;
+    if (store_reader_open(path, &r, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         return BPS_EXIT_BADINPUT;
     }
-    if (spec_parse(t.spec_json, path, &spec, &err) != 0) {
-        fprintf(stderr, "bpsweep: %s: the stored spec does not parse: %s\n", path, err.msg);
-        store_table_free(&t);
-        return BPS_EXIT_BADINPUT;
+    const Spec *spec = store_reader_spec(r);
+    progress_init(&p, spec, "file");
+    StoreTable t = {0};
+    int got;
+    int64_t damaged = 0;
+    while ((got = store_reader_next(r, &t, &err)) == 1) {
+        progress_add_rows(&t, &p);
+        damaged += t.n_damaged;
     }
-    progress_from_table(&t, spec, &p);
-    printf("%s: %s, %lld points, spec %s, created %s\n", path, spec->name,
-           (long long)t.shape.n_points, t.spec_hash, t.created ? t.created : "?");
-    progress_print_table(stdout, &p);
+    if (got == 0)
+        printf("%s: %s, %lld points, spec %s, created %s\n", path, spec->name,
+               (long long)t.shape.n_points, t.spec_hash, t.created ? t.created : "?");
+    if (got == 0)
+        progress_print_table(stdout, &p);
+    if (got == 0 && damaged > 0)
+        fprintf(stderr, "bpsweep: warning: %s: %lld damaged rows (their checksums do not match) "
+                "are counted as pending; bpsweep verify %s lists them, resuming computes them "
+                "again\n", path, (long long)damaged, path);
+    else if (got != 0)
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
     progress_free(&p);
-    spec_free(spec);
     store_table_free(&t);
-    return BPS_EXIT_OK;
+    store_reader_close(r);
+    return got == 0 ? BPS_EXIT_OK : BPS_EXIT_BADINPUT;
 }
 
-static int cmd_export(int argc, char **argv)
+/* verify: every row of the file against its checksum; the damaged points listed. */
+static int cmd_verify(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-')
+        return usage_error("verify: expects exactly one results FILE");
+    const char *path = argv[0];
+    BpsErr err;
+    StoreReader *r = NULL;
+    if (store_reader_open(path, &r, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        return BPS_EXIT_BADINPUT;
+    }
+    StoreTable t = {0};
+    int got;
+    int64_t damaged = 0, finished = 0, n = 0;
+    int version = 0;
+    while ((got = store_reader_next(r, &t, &err)) == 1) {
+        version = t.format_version;
+        n = t.shape.n_points;
+        for (int64_t i = 0; i < t.n_rows; i++) {
+            finished += t.status[i] != POINT_PENDING;
+            if (t.damaged[i])
+                printf("damaged %lld %.*s\n", (long long)(t.first + i), (int)sizeof t.key[i],
+                       t.key[i]);
+        }
+        damaged += t.n_damaged;
+    }
+    store_table_free(&t);
+    store_reader_close(r);
+    if (got != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        return BPS_EXIT_BADINPUT;
+    }
+    printf("%s: %lld points, %lld finished rows checked, %lld damaged%s\n", path, (long long)n,
+           (long long)finished, (long long)damaged,
+           version < 2 ? " (format version 1 has no row checksums: only status bytes and "
+                         "coordinates were checked)"
+                       : "");
+    if (damaged > 0)
+        printf("resume the sweep (bpsweep resume %s) to compute the damaged points again\n",
+               path);
+    return damaged > 0 ? BPS_EXIT_POINTS_FAILED : BPS_EXIT_OK;
+}
+
+static int cmd_export(static int cmd_export(int argc, char **argv)
 {
     const char *in = NULL, *csv = NULL;
     for (int i = 0; i < argc; i++) {
@@ -576,7 +631,7 @@ static int cmd_extend(int argc, char **argv)
         goto done;
     }
     if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
-        store_create(MPI_COMM_SELF, out, spec, train.d, train.classes, &err) != 0 ||
+        store_create(MPI_COMM_SELF, out, spec, train.d, train.classes, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, out, &st, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         goto done;
@@ -631,6 +686,8 @@ int cli_main(int argc, char **argv)
         return cmd_status(argc - 2, argv + 2);
     if (strcmp(argv[1], "export") == 0)
         return cmd_export(argc - 2, argv + 2);
+    if (strcmp(argv[1], "verify") == 0)
+        return cmd_verify(argc - 2, argv + 2);
     if (strcmp(argv[1], "plan") == 0)
         return cmd_plan(argc - 2, argv + 2);
     if (strcmp(argv[1], "extend") == 0)

@@ -641,33 +641,66 @@ static int open_trace(void)
     return fd;
 }
 
-/* Rank 0: a new file, or an existing one that must hold the same sweep. Returns 0 and
- * *table (zeroed for a new file) or -1 with err. */
+/* Rank 0: a new file, or an existing one that must hold the same sweep. The file is
+ * read in chunks (store_reader_next), keeping of each point only what the coordinator
+ * needs - status, attempts and the final test accuracy, 13 bytes a point - in *table
+ * (zeroed for a new file; its other arrays stay NULL). Damaged rows (a checksum that
+ * does not match) read as pending: they are computed again, with a warning. Returns 0
+ * or -1 with err. */
 static int check_existing(const char *path, const Spec *spec, StoreTable *table, bool *exists,
-                          BpsErr *err)
+                          FILE *log, BpsErr *err)
 {
     memset(table, 0, sizeof *table);
     *exists = access(path, F_OK) == 0;
     if (!*exists)
         return 0;
-    if (store_read_table(path, table, err) != 0) {
+    StoreReader *r = NULL;
+    if (store_reader_open(path, &r, err) != 0) {
         bps_err_prefix(err, "cannot resume");
         return -1;
     }
-    Spec *stored = NULL;
-    if (spec_parse(table->spec_json, path, &stored, err) != 0) {
-        bps_err_prefix(err, "%s: the spec stored in the file does not parse", path);
-        store_table_free(table);
-        return -1;
-    }
-    char *diff = spec_diff(stored, spec);
+    char *diff = spec_diff(store_reader_spec(r), spec);
     int rc = 0;
     if (*diff)
         rc = bps_fail(err, "%s holds a different sweep; refusing to mix results. Differences "
                       "(file -> spec):\n%s(use another -o, `bpsweep resume %s`, or `bpsweep "
                       "extend` for a strict extension)", path, diff, path);
     free(diff);
-    spec_free(stored);
+    StoreTable chunk = {0};
+    int got = 0;
+    int64_t shown = 0;
+    while (rc == 0 && (got = store_reader_next(r, &chunk, err)) == 1) {
+        if (chunk.first == 0) {
+            size_t n = (size_t)chunk.shape.n_points;
+            table->shape = chunk.shape;
+            table->n_rows = chunk.shape.n_points;
+            table->status = xmalloc(n);
+            table->attempts = xmalloc(n * sizeof *table->attempts);
+            table->scalar[M_final_test_acc] = xmalloc(n * sizeof(double));
+        }
+        size_t at = (size_t)chunk.first, n = (size_t)chunk.n_rows;
+        memcpy(table->status + at, chunk.status, n);
+        memcpy(table->attempts + at, chunk.attempts, n * sizeof *table->attempts);
+        memcpy(table->scalar[M_final_test_acc] + at, chunk.scalar[M_final_test_acc],
+               n * sizeof(double));
+        table->n_damaged += chunk.n_damaged;
+        for (int64_t i = 0; i < chunk.n_rows && shown < 20; i++)
+            if (chunk.damaged[i]) {
+                fprintf(log, "bpsweep: warning: %s: point %lld: damaged row (its checksum does "
+                        "not match): it will be computed again\n", path,
+                        (long long)(chunk.first + i));
+                shown++;
+            }
+    }
+    if (rc == 0 && got < 0) {
+        bps_err_prefix(err, "cannot resume");
+        rc = -1;
+    }
+    if (rc == 0 && table->n_damaged > shown)
+        fprintf(log, "bpsweep: warning: %s: %lld damaged rows in all (bpsweep verify %s lists "
+                "them): they will be computed again\n", path, (long long)table->n_damaged, path);
+    store_table_free(&chunk);
+    store_reader_close(r);
     if (rc)
         store_table_free(table);
     return rc;
@@ -714,27 +747,36 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     }
     StoreTable table = {0};
     bool exists = false;
-    bad = rank == 0 && check_existing(opt->output, spec, &table, &exists, &err) != 0;
+    bad = rank == 0 && check_existing(opt->output, spec, &table, &exists, opt->log, &err) != 0;
     int flags[2] = {bad, exists};
     MPI_Bcast(flags, 2, MPI_INT, 0, comm);
     SharedData data = {MPI_WIN_NULL, {0}, {0}};
     if (!flags[0] && shared_data_load(comm, &spec->data, &data, &err) != 0)
         flags[0] = 1;
-    if (!flags[0] && !flags[1] &&
-        store_create(comm, opt->output, spec, data.train.d, data.train.classes, &err) != 0)
-        flags[0] = 1;
+    int created = 0;
+    if (!flags[0] && !flags[1]) {
+        /* a signal during creation stops it between slabs (STORE_STOPPED) */
+        created = store_create(comm, opt->output, spec, data.train.d, data.train.classes,
+                               &g_signal, &err);
+        flags[0] = created != 0;
+    }
     Worker w = {.comm = comm, .rank = rank, .size = size, .spec = spec, .opt = opt, .data = &data,
                 .trace_fd = -1};
     if (!flags[0] && store_open(comm, opt->output, &w.store, &err) != 0)
         flags[0] = 1;
     if (flags[0]) { /* every step above returns alike on every rank */
-        if (rank == 0)
+        if (rank == 0 && created == STORE_STOPPED)
+            fprintf(opt->log, "bpsweep: %s by %s after %.1f s; nothing was computed (run the "
+                    "same command again to start)\n", err.msg,
+                    g_signal == SIGTERM ? "SIGTERM" : g_signal == SIGINT ? "SIGINT" : "SIGUSR1",
+                    bps_now() - t0);
+        else if (rank == 0)
             fprintf(opt->log, "bpsweep: %s\n", err.msg);
         store_table_free(&table);
         shared_data_free(&data);
         if (rank == 0)
             lock_release(lock);
-        return BPS_EXIT_BADINPUT;
+        return created == STORE_STOPPED ? BPS_EXIT_INCOMPLETE : BPS_EXIT_BADINPUT;
     }
     w.trace_fd = open_trace();
     w.inject_fail = getenv("BPSWEEP_INJECT_FAIL");
