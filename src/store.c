@@ -1919,7 +1919,7 @@ int store_reader_open(const char *path, StoreReader **out, BpsErr *err)
         r->chunk_rows = r->layout.shape.n_points;
     for (int d = 0; d < r->n_defs; d++)
         if (r->dset[d] >= 0)
-            r->chunk[d] = xmalloc((size_t)r->chunk_rows * r->row_bytes[d]);
+            r->chunk[d] = xcalloc((size_t)r->chunk_rows, r->row_bytes[d]);
     *out = r;
     return 0;
 fail:
@@ -1956,31 +1956,51 @@ void store_reader_close(StoreReader *r)
     free(r);
 }
 
-/* Reads rows [first, first + n) of every per-point dataset into r->chunk. */
+/* Reads rows [first, first + n) of per-point dataset d into r->chunk[d]. */
+static int read_rows(StoreReader *r, int d, int64_t first, int64_t n, BpsErr *err)
+{
+    const DatasetDef *def = &r->defs[d];
+    int nd = def->dim == DIM_POINT ? 1 : 2;
+    hsize_t start[2] = {(hsize_t)first, 0};
+    hsize_t count[2] = {(hsize_t)n, (hsize_t)row_width(&r->layout.shape, def->dim)};
+    hid_t fs = H5Dget_space(r->dset[d]), ms = H5Screate_simple(nd, count, NULL);
+    int rc = -1;
+    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+        H5Dread(r->dset[d], r->mtype[d], ms, fs, H5P_DEFAULT, r->chunk[d]) >= 0)
+        rc = 0;
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (rc != 0) {
+        char what[128];
+        snprintf(what, sizeof what, "cannot read %s", def->path);
+        return h5_fail(err, r->path, what);
+    }
+    return 0;
+}
+
+/* Reads rows [first, first + n) of every per-point dataset into r->chunk: /status first,
+ * and when every row of the chunk is pending only the coordinates besides (the rest of
+ * a pending row is never used: the file of a sweep that has just started reads fast). */
 static int read_chunk(StoreReader *r, int64_t first, int64_t n, BpsErr *err)
 {
+    int status_def = -1;
+    for (int d = 0; d < r->n_defs; d++)
+        if (r->defs[d].field == F_STATUS)
+            status_def = d;
+    assert(status_def >= 0 && r->dset[status_def] >= 0);
+    if (read_rows(r, status_def, first, n, err) != 0)
+        return -1;
+    bool any_finished = false;
+    for (int64_t i = 0; i < n && !any_finished; i++)
+        any_finished = r->chunk[status_def][i] != POINT_PENDING;
     for (int d = 0; d < r->n_defs; d++) {
-        if (r->dset[d] < 0)
+        if (r->dset[d] < 0 || d == status_def ||
+            (!any_finished && !is_coord_field(r->defs[d].field)))
             continue;
-        const DatasetDef *def = &r->defs[d];
-        int nd = def->dim == DIM_POINT ? 1 : 2;
-        hsize_t start[2] = {(hsize_t)first, 0};
-        hsize_t count[2] = {(hsize_t)n, (hsize_t)row_width(&r->layout.shape, def->dim)};
-        hid_t fs = H5Dget_space(r->dset[d]), ms = H5Screate_simple(nd, count, NULL);
-        int rc = -1;
-        if (fs >= 0 && ms >= 0 &&
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
-            H5Dread(r->dset[d], r->mtype[d], ms, fs, H5P_DEFAULT, r->chunk[d]) >= 0)
-            rc = 0;
-        if (ms >= 0)
-            H5Sclose(ms);
-        if (fs >= 0)
-            H5Sclose(fs);
-        if (rc != 0) {
-            char what[128];
-            snprintf(what, sizeof what, "cannot read %s", def->path);
-            return h5_fail(err, r->path, what);
-        }
+        if (read_rows(r, d, first, n, err) != 0)
+            return -1;
     }
     return 0;
 }
