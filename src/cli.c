@@ -497,7 +497,7 @@ static int cmd_verify(int argc, char **argv)
     return damaged > 0 ? BPS_EXIT_POINTS_FAILED : BPS_EXIT_OK;
 }
 
-static int cmd_export(static int cmd_export(int argc, char **argv)
+static int cmd_export(int argc, char **argv)
 {
     const char *in = NULL, *csv = NULL;
     for (int i = 0; i < argc; i++) {
