@@ -7,6 +7,7 @@
 #    and ends bit-identical to the undamaged run;
 #  - a damaged stored spec (a byte that breaks the JSON, a byte that keeps it valid) and
 #    a damaged metric link: status, export, verify, resume and run all exit 2;
+#  - extend writes valid checksums; a format-1 file (no checksums) reads and resumes;
 #  - a file larger than the free disk space is refused before it is created;
 #  - SIGUSR1 while a large file is being created: exit 3 at once, no `.creating` and no
 #    lock left, and the next run creates it.
@@ -55,6 +56,35 @@ BPSWEEP_TRACE="$tmp/trace" "$here/mpirun.sh" 2 "$bin" resume "$tmp/dmg.h5" 2>"$t
     ok || bad "resume trained $(awk '$2 == "start" {print $1}' "$tmp/trace" | tr '\n' ' '), want $damaged"
 $py "$here/compare_results.py" "$tmp/ref.h5" "$tmp/dmg.h5" >"$tmp/cmp.out" && ok || bad "after resume: $(cat "$tmp/cmp.out")"
 "$bin" verify "$tmp/dmg.h5" >/dev/null && ok || bad "verify after resume"
+
+# extend copies rows with valid checksums of their new place
+$py - "$tmp/spec.json" >"$tmp/spec_ext.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["grid"]["seed"] = [0, 1, 2, 3, 4]
+print(json.dumps(s))
+PY
+"$bin" extend "$tmp/ref.h5" "$tmp/spec_ext.json" -o "$tmp/ext.h5" >/dev/null 2>&1 &&
+    "$bin" verify "$tmp/ext.h5" >"$tmp/v.out" 2>&1 && grep -q "8 finished rows checked, 0 damaged" "$tmp/v.out" &&
+    ok || bad "verify after extend: $(cat "$tmp/v.out")"
+
+# a format-1 file (no checksums, no metrics list) still reads and resumes as format 1
+cp "$tmp/ref.h5" "$tmp/v1.h5"
+$py - "$tmp/v1.h5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "a") as f:
+    del f["run/checksum"]
+    del f.attrs["metrics"]
+    f.attrs["format_version"] = np.int64(1)
+    st = f["status"][()]
+    st[[1, 5]] = 0
+    f["status"][...] = st
+PY
+"$bin" verify "$tmp/v1.h5" >"$tmp/v.out" 2>&1 && grep -q "6 finished rows checked, 0 damaged (format version 1" "$tmp/v.out" &&
+    ok || bad "verify of a format-1 file: $(cat "$tmp/v.out")"
+"$here/mpirun.sh" 1 "$bin" resume "$tmp/v1.h5" 2>"$tmp/r1.log" && ok || bad "resume of a format-1 file: $(tail -2 "$tmp/r1.log")"
+$py -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r'); sys.exit(f.attrs['format_version'] != 1 or 'checksum' in f['run'])" "$tmp/v1.h5" &&
+    $py "$here/compare_results.py" "$tmp/ref.h5" "$tmp/v1.h5" >"$tmp/cmp.out" && ok || bad "format-1 file after resume: $(cat "$tmp/cmp.out")"
 
 # every command on a damaged file: exit 2 from all of them
 all_refuse() { # file what
