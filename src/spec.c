@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -28,7 +29,6 @@
 #define SPEC_MAX_BATCH (1 << 24)
 #define SPEC_MAX_SAMPLES (1 << 28)   /* synthetic n_train, n_test */
 #define SPEC_SEED_LIMIT 9007199254740992.0 /* 2^53: seeds and data seeds are below it */
-#define SPEC_MAX_POINTS (INT64_C(1) << 40)
 #define SPEC_ARCH_NAME_MAX (SPEC_NAME_MAX - 17) /* leaves room for "@w=<width>" */
 
 /* Enum names, indexed by the enum value of the struct field they set. */
@@ -212,6 +212,90 @@ static int fail_malformed(const Ctx *c, const char *text, const char *end)
         return bps_fail(c->err, "%s:%d:%zu: malformed JSON: unexpected end of input", c->origin,
                         line, col);
     return bps_fail(c->err, "%s:%d:%zu: malformed JSON near '%s'", c->origin, line, col, near);
+}
+
+/* ---- NUL characters inside strings ---------------------------------------------------- */
+
+/* One open array or object while scanning the JSON text. */
+typedef struct {
+    bool object;
+    bool want_key;   /* object: the next string is a key */
+    int index;       /* array: the current element */
+    const char *key; /* object: the current member's key as written (not decoded) */
+    size_t key_len;
+} ScanFrame;
+
+/* The path of the value the scan is at: every frame's member, outermost first. */
+static void scan_path(const ScanFrame *f, int depth, char *out)
+{
+    char prev[SPEC_PATH_LEN], key[64], tmp[64];
+    out[0] = '\0';
+    for (int d = 0; d < depth; d++) {
+        memcpy(prev, out, SPEC_PATH_LEN);
+        if (f[d].object) {
+            size_t n = f[d].key_len < sizeof key - 1 ? f[d].key_len : sizeof key - 1;
+            memcpy(key, f[d].key ? f[d].key : "", n);
+            key[n] = '\0';
+            path_key(out, prev, clean(key, tmp, sizeof tmp));
+        } else {
+            path_index(out, prev, f[d].index);
+        }
+    }
+}
+
+/* cJSON decodes the escape \u0000 to a NUL byte inside its NUL-terminated strings, so
+ * "relu\u0000tanh" would read as "relu" and a bad name would pass its check. Walks the
+ * text, which cJSON has accepted as JSON, for a \u0000 escape inside a string or key;
+ * returns 0, or -1 with a message naming its JSON path. (\\u0000 is an escaped
+ * backslash followed by "u0000", not a NUL.) */
+static int refuse_nul_escapes(const Ctx *c, const char *text)
+{
+    if (!strstr(text, "\\u0000"))
+        return 0; /* the common case: nothing to walk */
+    ScanFrame *f = NULL;
+    int depth = 0, cap = 0, rc = 0;
+    for (const char *p = text; *p && rc == 0; p++) {
+        ScanFrame *top = depth ? &f[depth - 1] : NULL;
+        if (*p == '{' || *p == '[') {
+            if (depth == cap) {
+                cap = cap ? 2 * cap : 16;
+                f = xrealloc(f, (size_t)cap * sizeof *f);
+            }
+            f[depth++] = (ScanFrame){.object = *p == '{', .want_key = *p == '{'};
+        } else if ((*p == '}' || *p == ']') && depth) {
+            depth--;
+        } else if (*p == ',' && top) {
+            top->index++;
+            top->want_key = top->object;
+        } else if (*p == ':' && top) {
+            top->want_key = false;
+        } else if (*p == '"') {
+            const char *start = ++p;
+            bool nul = false;
+            for (; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1]) {
+                    nul = nul || strncmp(p + 1, "u0000", 5) == 0;
+                    p++; /* the escaped character, never the end of the string */
+                }
+            }
+            bool is_key = top && top->want_key;
+            if (is_key) {
+                top->key = start;
+                top->key_len = (size_t)(p - start);
+            }
+            if (nul) {
+                char path[SPEC_PATH_LEN];
+                scan_path(f, depth, path);
+                rc = fail_at(c, *path ? path : "(top level)",
+                             "%s contains a NUL character (\\u0000), which is not allowed",
+                             is_key ? "the key" : "the string");
+            }
+            if (!*p)
+                break;
+        }
+    }
+    free(f);
+    return rc;
 }
 
 /* ---- generic readers: each checks one value and names its path on failure ----------- */
@@ -432,6 +516,60 @@ static int read_array(const Ctx *c, const cJSON *v, const char *path, const char
     return 0;
 }
 
+/* ---- duplicates: sorted, not compared pairwise ----------------------------------------- */
+
+/* One value of an axis (a number, an integer or a name) and its position in the array.
+ * Only the member that the axis uses is set; the others stay zero. */
+typedef struct {
+    double num;
+    uint64_t u;
+    const char *str;
+    int pos;
+} DupKey;
+
+static bool dupkey_same(const DupKey *a, const DupKey *b)
+{
+    return a->num == b->num && a->u == b->u &&
+           (a->str == b->str || (a->str && b->str && strcmp(a->str, b->str) == 0));
+}
+
+/* By value, then by position. */
+static int dupkey_cmp(const void *pa, const void *pb)
+{
+    const DupKey *a = pa, *b = pb;
+    if (!dupkey_same(a, b)) {
+        if (a->num != b->num)
+            return a->num < b->num ? -1 : 1;
+        if (a->u != b->u)
+            return a->u < b->u ? -1 : 1;
+        return strcmp(a->str ? a->str : "", b->str ? b->str : "");
+    }
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* The first repeat of keys[0..n) in array order, as a pairwise scan would report it: the
+ * smallest position *i whose value also occurs earlier, and the first position *j of that
+ * value. Returns false if the values are distinct. Sorts keys: O(n log n) instead of the
+ * O(n^2) of comparing every pair (200000 seeds took 12 s). Numbers must not be NaN. */
+static bool first_duplicate(DupKey *keys, int n, int *i, int *j)
+{
+    bool found = false;
+    if (n < 2)
+        return false;
+    qsort(keys, (size_t)n, sizeof *keys, dupkey_cmp);
+    for (int k = 0, end; k < n; k = end) {
+        for (end = k + 1; end < n && dupkey_same(&keys[k], &keys[end]); end++)
+            ;
+        /* a run of equal values, by position: the first occurrence, then the first repeat */
+        if (end - k >= 2 && (!found || keys[k + 1].pos < *i)) {
+            *i = keys[k + 1].pos;
+            *j = keys[k].pos;
+            found = true;
+        }
+    }
+    return found;
+}
+
 /* A non-empty array of distinct numbers in r, into a new array *out (owned by the caller
  * from the moment it is allocated, so that it is freed on errors too). */
 static int read_num_axis(const Ctx *c, const cJSON *v, const char *path, const Range *r,
@@ -441,20 +579,23 @@ static int read_num_axis(const Ctx *c, const cJSON *v, const char *path, const R
     if (read_array(c, v, path, what, n))
         return -1;
     *out = xmalloc((size_t)*n * sizeof **out);
-    int i = 0;
+    DupKey *keys = xcalloc((size_t)*n, sizeof *keys);
+    int i = 0, rc = 0, dup, first;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
         path_index(ipath, path, i);
-        if (read_num(c, e, ipath, r, &(*out)[i]))
-            return -1;
-        for (int j = 0; j < i; j++) {
-            if ((*out)[j] == (*out)[i]) {
-                char g[32];
-                fmt_double((*out)[i], g, sizeof g);
-                return fail_at(c, ipath, "duplicate value %s (also %s[%d])", g, path, j);
-            }
-        }
+        if ((rc = read_num(c, e, ipath, r, &(*out)[i])) != 0)
+            break;
+        keys[i] = (DupKey){.num = (*out)[i], .pos = i};
     }
-    return 0;
+    /* values 0..i-1 are good; a repeat among them comes before a bad value i */
+    if (first_duplicate(keys, i, &dup, &first)) {
+        char g[32];
+        path_index(ipath, path, dup);
+        fmt_double((*out)[dup], g, sizeof g);
+        rc = fail_at(c, ipath, "duplicate value %s (also %s[%d])", g, path, first);
+    }
+    free(keys);
+    return rc;
 }
 
 /* ---- data ---------------------------------------------------------------------------- */
@@ -825,20 +966,30 @@ static void arch_name(char *dst, const char *family, int w)
     }
 }
 
-/* Appends a zeroed ArchSpec made by entry src_index of "architectures". */
-static ArchSpec *arch_push(Spec *s, int src_index, int **srcs)
+/* The expanded architectures while they are parsed: which entry of "architectures"
+ * made each (for duplicate-name messages) and the room allocated in s->arch. */
+typedef struct {
+    int *srcs; /* (cap) */
+    int cap;
+} ArchList;
+
+/* Appends a zeroed ArchSpec made by entry src_index of "architectures" (the arrays grow
+ * geometrically: a template may expand to a million widths). */
+static ArchSpec *arch_push(Spec *s, int src_index, ArchList *list)
 {
-    s->arch = xrealloc(s->arch, (size_t)(s->n_arch + 1) * sizeof *s->arch);
-    *srcs = xrealloc(*srcs, (size_t)(s->n_arch + 1) * sizeof **srcs);
-    (*srcs)[s->n_arch] = src_index;
+    if (s->n_arch == list->cap) {
+        list->cap = list->cap ? 2 * list->cap : 8;
+        s->arch = xrealloc(s->arch, (size_t)list->cap * sizeof *s->arch);
+        list->srcs = xrealloc(list->srcs, (size_t)list->cap * sizeof *list->srcs);
+    }
+    list->srcs[s->n_arch] = src_index;
     ArchSpec *a = &s->arch[s->n_arch++];
     memset(a, 0, sizeof *a);
     return a;
 }
 
-/* One entry of "architectures": appends one ArchSpec, or one per width for a template.
- * srcs[k] records which entry produced s->arch[k] (for duplicate-name messages). */
-static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, int **srcs)
+/* One entry of "architectures": appends one ArchSpec, or one per width for a template. */
+static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList *list)
 {
     char path[SPEC_PATH_LEN], kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN], g[80];
     char name[SPEC_NAME_MAX], family[SPEC_NAME_MAX];
@@ -930,7 +1081,7 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, int **sr
         if (jwidths)
             return fail_at(c, kpath,
                            "only allowed when hidden uses width templates (\"w\", \"2w\", ...)");
-        ArchSpec *a = arch_push(s, index, srcs);
+        ArchSpec *a = arch_push(s, index, list);
         memcpy(a->name, name, sizeof a->name);
         memcpy(a->family, family, sizeof a->family);
         a->width = (int)width;
@@ -944,63 +1095,135 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, int **sr
     int n_widths;
     if (read_array(c, jwidths, kpath, "positive integers", &n_widths))
         return -1;
-    int j = 0;
-    for (const cJSON *e = jwidths->child; e; e = e->next, j++) {
+    const int first_arch = s->n_arch;
+    DupKey *keys = xcalloc((size_t)n_widths, sizeof *keys);
+    int j = 0, n_good = n_widths, rc = 0;
+    for (const cJSON *e = jwidths->child; e && rc == 0; e = e->next, j++) {
         path_index(ipath, kpath, j);
         int64_t w;
-        if (read_int(c, e, ipath, 1, SPEC_MAX_WIDTH, NULL, &w))
-            return -1;
-        int k = 0;
-        for (const cJSON *f = jwidths->child; f != e; f = f->next, k++)
-            if (f->valuedouble == e->valuedouble)
-                return fail_at(c, ipath, "duplicate value %d (also %s[%d])", (int)w, kpath, k);
-        ArchSpec *a = arch_push(s, index, srcs);
+        if ((rc = read_int(c, e, ipath, 1, SPEC_MAX_WIDTH, NULL, &w)) != 0) {
+            n_good = j;
+            break;
+        }
+        keys[j] = (DupKey){.u = (uint64_t)w, .pos = j};
+        ArchSpec *a = arch_push(s, index, list);
         arch_name(a->name, name, (int)w);
         memcpy(a->family, name, sizeof a->family);
         a->width = (int)w;
         a->net = net;
-        for (int l = 0; l < net.n_hidden; l++) {
-            if (!mult[l])
-                continue;
+        for (int l = 0; l < net.n_hidden && rc == 0; l++) {
             int64_t h = (int64_t)mult[l] * w;
-            if (h > SPEC_MAX_WIDTH)
-                return fail_at(c, ipath,
-                               "width %d makes %s.hidden[%d] (\"%dw\") %" PRId64
-                               ", expected at most %d", (int)w, path, l, mult[l], h,
-                               SPEC_MAX_WIDTH);
-            a->net.hidden[l] = (int)h;
+            if (h > SPEC_MAX_WIDTH) {
+                rc = fail_at(c, ipath,
+                             "width %d makes %s.hidden[%d] (\"%dw\") %" PRId64
+                             ", expected at most %d", (int)w, path, l, mult[l], h,
+                             SPEC_MAX_WIDTH);
+                n_good = j + 1; /* a repeat of width j is reported before its size */
+            } else if (mult[l]) {
+                a->net.hidden[l] = (int)h;
+            }
         }
     }
-    return 0;
+    int dup, orig;
+    if (first_duplicate(keys, n_good, &dup, &orig)) {
+        path_index(ipath, kpath, dup);
+        rc = fail_at(c, ipath, "duplicate value %d (also %s[%d])", s->arch[first_arch + dup].width,
+                     kpath, orig);
+    }
+    free(keys);
+    return rc;
 }
 
 static int parse_architectures(const Ctx *c, const cJSON *v, Spec *s)
 {
     int n, rc = -1, i = 0;
-    int *srcs = NULL; /* (n_arch) entry of "architectures" that made each ArchSpec */
+    ArchList list = {NULL, 0};
+    DupKey *keys = NULL;
     if (read_array(c, v, "architectures", "architecture objects", &n))
         goto fail;
     for (const cJSON *e = v->child; e; e = e->next, i++)
-        if (parse_arch(c, e, i, s, &srcs))
+        if (parse_arch(c, e, i, s, &list))
             goto fail;
-    for (int b = 1; b < s->n_arch; b++) {
-        for (int a = 0; a < b; a++) {
-            if (strcmp(s->arch[a].name, s->arch[b].name) == 0) {
-                char path[SPEC_PATH_LEN];
-                path_index(path, "architectures", srcs[b]);
-                fail_at(c, path, "duplicate architecture name \"%s\" (also architectures[%d])",
-                        s->arch[b].name, srcs[a]);
-                goto fail;
-            }
-        }
+    keys = xcalloc((size_t)s->n_arch, sizeof *keys);
+    for (int k = 0; k < s->n_arch; k++)
+        keys[k] = (DupKey){.str = s->arch[k].name, .pos = k};
+    int b, a;
+    if (first_duplicate(keys, s->n_arch, &b, &a)) {
+        char path[SPEC_PATH_LEN];
+        path_index(path, "architectures", list.srcs[b]);
+        fail_at(c, path, "duplicate architecture name \"%s\" (also architectures[%d])",
+                s->arch[b].name, list.srcs[a]);
+        goto fail;
     }
     rc = 0;
 fail:
-    free(srcs);
+    free(keys);
+    free(list.srcs);
     return rc;
 }
 
 /* ---- grid -------------------------------------------------------------------------- */
+
+/* Refuses a grid of more than SPEC_MAX_POINTS points; dims are the lengths of the axes in
+ * grid order (architectures, conditions, norm_bias, weight_decay, seed), each >= 1. The
+ * product is formed only while it stays within the limit, so it cannot overflow. */
+static int check_points(const Ctx *c, const int64_t dims[5])
+{
+    int64_t points = 1;
+    double approx = 1;
+    bool over = false;
+    for (int k = 0; k < 5; k++) {
+        assert(dims[k] >= 1);
+        approx *= (double)dims[k];
+        if (over || dims[k] > SPEC_MAX_POINTS / points)
+            over = true;
+        else
+            points *= dims[k];
+    }
+    if (!over)
+        return 0;
+    return fail_at(c, "grid",
+                   "the sweep has %.4g points (%" PRId64 " architectures x %" PRId64
+                   " conditions x %" PRId64 " norm_bias targets x %" PRId64
+                   " weight_decay values x %" PRId64 " seeds), more than the limit of 2^31 "
+                   "(%" PRId64 "); split it into smaller sweeps",
+                   approx, dims[0], dims[1], dims[2], dims[3], dims[4], SPEC_MAX_POINTS);
+}
+
+/* The length of an axis array as written, 1 when it is absent, empty or not an array
+ * (those are reported with their paths later). */
+static int64_t axis_length(const cJSON *v)
+{
+    int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
+    return n > 0 ? n : 1;
+}
+
+/* Counts the grid from the lengths of the JSON arrays alone (a template entry counts its
+ * widths) and refuses a grid beyond the limit before any value is read or expanded. */
+static int check_grid_size(const Ctx *c, const cJSON *root)
+{
+    const cJSON *archs = field(root, "architectures"), *grid = field(root, "grid");
+    int64_t dims[5] = {0, 1, 1, 1, 1};
+    for (const cJSON *e = cJSON_IsArray(archs) ? archs->child : NULL; e; e = e->next) {
+        const cJSON *hidden = cJSON_IsObject(e) ? field(e, "hidden") : NULL;
+        bool template_ = false;
+        for (const cJSON *h = cJSON_IsArray(hidden) ? hidden->child : NULL; h; h = h->next)
+            template_ = template_ || cJSON_IsString(h);
+        dims[0] += template_ ? axis_length(field(e, "widths")) : 1;
+        if (dims[0] > SPEC_MAX_POINTS)
+            break; /* enough to refuse; the sum cannot overflow */
+    }
+    if (dims[0] == 0)
+        dims[0] = 1;
+    if (cJSON_IsObject(grid)) {
+        const cJSON *nb = field(grid, "norm_bias");
+        dims[1] = axis_length(field(grid, "conditions"));
+        dims[2] = axis_length(cJSON_IsObject(nb) ? field(nb, "targets") : nb);
+        dims[3] = axis_length(field(grid, "weight_decay"));
+        dims[4] = axis_length(field(grid, "seed"));
+    }
+    return check_points(c, dims);
+}
 
 static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
 {
@@ -1016,32 +1239,40 @@ static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base
     if (read_array(c, v, path, "condition objects", &n))
         return -1;
     s->cond = xcalloc((size_t)n, sizeof *s->cond);
-    int i = 0;
-    for (const cJSON *e = v->child; e; e = e->next, i++) {
+    /* names are checked for repeats after the loop; a condition's own errors come after
+     * the repeat of its name, as in a pairwise scan */
+    DupKey *keys = xcalloc((size_t)n, sizeof *keys);
+    int i = 0, named = 0, rc = 0;
+    for (const cJSON *e = v->child; e && rc == 0; e = e->next, i++) {
         CondSpec *cs = &s->cond[i];
         const cJSON *jname;
         path_index(cpath, path, i);
-        if (expect_object(c, e, cpath) || check_keys(c, e, cpath, COND_KEYS, NULL) ||
-            require(c, e, cpath, "name", &jname))
-            return -1;
         path_key(kpath, cpath, "name");
-        if (read_name(c, jname, kpath, SPEC_NAME_MAX - 1, cs->name))
-            return -1;
-        s->n_cond = i + 1;
-        for (int j = 0; j < i; j++)
-            if (strcmp(s->cond[j].name, cs->name) == 0)
-                return fail_at(c, kpath, "duplicate condition name \"%s\" (also %s[%d])",
-                               cs->name, path, j);
+        if (expect_object(c, e, cpath) || check_keys(c, e, cpath, COND_KEYS, NULL) ||
+            require(c, e, cpath, "name", &jname) ||
+            read_name(c, jname, kpath, SPEC_NAME_MAX - 1, cs->name)) {
+            rc = -1;
+            break;
+        }
+        s->n_cond = named = i + 1;
+        keys[i] = (DupKey){.str = cs->name, .pos = i};
         TrainDraft d = *base;
         d.ms_inherited = d.t.schedule == SCHED_MULTISTEP;
         const cJSON *jt = field(e, "train");
         path_key(kpath, cpath, "train");
-        if (jt && parse_train(c, jt, kpath, &d))
-            return -1;
-        if (finish_train(c, &d, kpath, &cs->train))
-            return -1;
+        rc = (jt && parse_train(c, jt, kpath, &d)) || finish_train(c, &d, kpath, &cs->train)
+                 ? -1
+                 : 0;
     }
-    return 0;
+    int dup, first;
+    if (first_duplicate(keys, named, &dup, &first)) {
+        path_index(cpath, path, dup);
+        path_key(kpath, cpath, "name");
+        rc = fail_at(c, kpath, "duplicate condition name \"%s\" (also %s[%d])",
+                     s->cond[dup].name, path, first);
+    }
+    free(keys);
+    return rc;
 }
 
 static int parse_grid(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
@@ -1096,30 +1327,29 @@ static int parse_grid(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec
         return -1;
     s->seed = xmalloc((size_t)n * sizeof *s->seed);
     s->n_seed = n;
-    int i = 0;
+    DupKey *keys = xcalloc((size_t)n, sizeof *keys);
+    int i = 0, rc = 0, dup, first;
     for (const cJSON *e = seeds->child; e; e = e->next, i++) {
         int64_t x;
         path_index(ipath, kpath, i);
-        if (read_int(c, e, ipath, 0, (int64_t)SPEC_SEED_LIMIT - 1,
-                     "a non-negative integer < 2^53", &x))
-            return -1;
+        if ((rc = read_int(c, e, ipath, 0, (int64_t)SPEC_SEED_LIMIT - 1,
+                           "a non-negative integer < 2^53", &x)) != 0)
+            break;
         s->seed[i] = (uint64_t)x;
-        for (int j = 0; j < i; j++)
-            if (s->seed[j] == s->seed[i])
-                return fail_at(c, ipath, "duplicate value %" PRIu64 " (also %s[%d])",
-                               s->seed[i], kpath, j);
+        keys[i] = (DupKey){.u = s->seed[i], .pos = i};
     }
+    if (first_duplicate(keys, i, &dup, &first)) { /* seeds 0..i-1 are good */
+        path_index(ipath, kpath, dup);
+        rc = fail_at(c, ipath, "duplicate value %" PRIu64 " (also %s[%d])", s->seed[dup], kpath,
+                     first);
+    }
+    free(keys);
+    if (rc)
+        return -1;
 
-    int64_t points = 1;
-    const int dims[] = {s->n_arch, s->n_cond, s->n_nb, s->n_wd, s->n_seed};
-    for (int k = 0; k < 5; k++) {
-        if (points > SPEC_MAX_POINTS / dims[k])
-            return fail_at(c, path, "the sweep has more than 2^40 points (%d architectures x "
-                           "%d conditions x %d norm_bias x %d weight_decay x %d seeds)",
-                           s->n_arch, s->n_cond, s->n_nb, s->n_wd, s->n_seed);
-        points *= dims[k];
-    }
-    return 0;
+    /* can't fail here: check_grid_size counted the same axes from the JSON */
+    const int64_t dims[5] = {s->n_arch, s->n_cond, s->n_nb, s->n_wd, s->n_seed};
+    return check_points(c, dims);
 }
 
 /* ---- canonical JSON ------------------------------------------------------------------ */
@@ -1129,13 +1359,19 @@ typedef struct {
     size_t len, cap;
 } StrBuf;
 
-static void sb_put(StrBuf *b, const char *s, size_t n)
+/* Makes room for n more bytes and the terminating NUL. */
+static void sb_reserve(StrBuf *b, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         while (b->len + n + 1 > b->cap)
             b->cap = b->cap ? 2 * b->cap : 1024;
         b->buf = xrealloc(b->buf, b->cap);
     }
+}
+
+static void sb_put(StrBuf *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
     memcpy(b->buf + b->len, s, n);
     b->len += n;
     b->buf[b->len] = '\0';
@@ -1148,15 +1384,24 @@ static void sb_puts(StrBuf *b, const char *s)
 
 static void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Formats straight into the growing buffer: measures first, then writes, so a message
+ * of any length fits (differences quote whole JSON values). */
 static void sb_printf(StrBuf *b, const char *fmt, ...)
 {
-    char tmp[128];
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    assert(n >= 0 && (size_t)n < sizeof tmp);
-    sb_put(b, tmp, (size_t)n);
+    if (n < 0) { /* can't happen: the formats here have no wide characters */
+        va_end(again);
+        fprintf(stderr, "bpsweep: internal error: cannot format \"%s\"\n", fmt);
+        abort();
+    }
+    sb_reserve(b, (size_t)n);
+    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, again);
+    va_end(again);
+    b->len += (size_t)n;
 }
 
 static void sb_num(StrBuf *b, double x)
@@ -1469,6 +1714,8 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
         fail_malformed(c, text, end);
         goto fail;
     }
+    if (refuse_nul_escapes(c, text))
+        goto fail;
     if (!cJSON_IsObject(root)) {
         char g[80];
         bps_fail(err, "%s: expected a JSON object at the top level, got %s", c->origin,
@@ -1486,7 +1733,7 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
                 "versions up to %d); upgrade bpsweep", s->schema_version, SPEC_SCHEMA_VERSION);
         goto fail;
     }
-    if (check_keys(c, root, "", TOP_KEYS, NULL))
+    if (check_keys(c, root, "", TOP_KEYS, NULL) || check_grid_size(c, root))
         goto fail;
 
     snprintf(s->name, sizeof s->name, "sweep");
@@ -1526,12 +1773,51 @@ fail:
     return rc;
 }
 
+/* Reads a spec file of at most SPEC_MAX_BYTES into a NUL-terminated buffer (caller
+ * frees): stops reading one byte past the limit, so /dev/zero or a FIFO that never ends
+ * cannot grow it without bound. */
+static int read_spec_file(const char *path, char **out, size_t *len, BpsErr *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return bps_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+        size_t want = cap - n - 1;
+        if (want > (size_t)SPEC_MAX_BYTES + 1 - n)
+            want = (size_t)SPEC_MAX_BYTES + 1 - n;
+        size_t got = fread(buf + n, 1, want, f);
+        n += got;
+        if (got == 0 || n > SPEC_MAX_BYTES)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n > SPEC_MAX_BYTES) {
+        free(buf);
+        if (bad)
+            return bps_fail(err, "%s: read error", path);
+        return bps_fail(err, "%s: larger than %d MiB, the limit for a spec file (stopped "
+                        "reading there); is it a sweep spec?", path, SPEC_MAX_BYTES >> 20);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 int spec_load(const char *path, Spec **out, BpsErr *err)
 {
     char *text = NULL;
     size_t len = 0;
     *out = NULL;
-    if (bps_read_file(path, &text, &len, err))
+    if (read_spec_file(path, &text, &len, err))
         return -1;
     int rc;
     if (strlen(text) != len)
@@ -1544,6 +1830,66 @@ int spec_load(const char *path, Spec **out, BpsErr *err)
 }
 
 /* ---- differences between two specs ----------------------------------------------- */
+
+/* Exact equality of two JSON values. cJSON_Compare takes numbers within a relative
+ * DBL_EPSILON as equal, which would call a learning rate changed by one ulp the same
+ * sweep. Object members compare in order: canonical forms have a fixed key order. */
+static bool json_equal(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return a == b;
+    if ((a->type & 0xFF) != (b->type & 0xFF))
+        return false;
+    if (cJSON_IsNumber(a))
+        return a->valuedouble == b->valuedouble;
+    if (cJSON_IsString(a))
+        return strcmp(a->valuestring, b->valuestring) == 0;
+    if (cJSON_IsArray(a) || cJSON_IsObject(a)) {
+        const cJSON *x = a->child, *y = b->child;
+        for (; x && y; x = x->next, y = y->next)
+            if ((cJSON_IsObject(a) && strcmp(x->string, y->string) != 0) || !json_equal(x, y))
+                return false;
+        return !x && !y;
+    }
+    return true; /* true, false, null: the type says it all */
+}
+
+/* Writes a JSON value compactly, numbers as in the canonical form (cJSON's printer
+ * takes a number that reads back within DBL_EPSILON as exact, so 0.10000000000000002
+ * would print as 0.1). */
+static void sb_json(StrBuf *b, const cJSON *v)
+{
+    if (cJSON_IsNumber(v)) {
+        sb_num(b, v->valuedouble);
+    } else if (cJSON_IsString(v)) {
+        sb_str(b, v->valuestring);
+    } else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+        sb_puts(b, cJSON_IsArray(v) ? "[" : "{");
+        for (const cJSON *e = v->child; e; e = e->next) {
+            if (e != v->child)
+                sb_puts(b, ",");
+            if (cJSON_IsObject(v)) {
+                sb_str(b, e->string);
+                sb_puts(b, ":");
+            }
+            sb_json(b, e);
+        }
+        sb_puts(b, cJSON_IsArray(v) ? "]" : "}");
+    } else {
+        sb_puts(b, cJSON_IsTrue(v) ? "true" : cJSON_IsFalse(v) ? "false" : "null");
+    }
+}
+
+/* A JSON value as text for a message (caller frees); "(absent)" for NULL. */
+static char *json_text(const cJSON *v)
+{
+    StrBuf b = {0};
+    if (v)
+        sb_json(&b, v);
+    else
+        sb_puts(&b, "(absent)");
+    return b.buf;
+}
 
 /* Appends "path: a -> b" lines for every leaf where two canonical JSON trees differ;
  * stops after `max` lines. Arrays compare element by element (their order is part of
@@ -1576,11 +1922,10 @@ static void diff_json(const cJSON *a, const cJSON *b, const char *path, StrBuf *
         }
         return;
     }
-    if (a && b && cJSON_Compare(a, b, true))
+    if (json_equal(a, b))
         return;
-    char *ta = a ? cJSON_PrintUnformatted(a) : NULL, *tb = b ? cJSON_PrintUnformatted(b) : NULL;
-    sb_printf(out, "  %s: %.200s -> %.200s\n", *path ? path : "(top level)", ta ? ta : "(absent)",
-              tb ? tb : "(absent)");
+    char *ta = json_text(a), *tb = json_text(b);
+    sb_printf(out, "  %s: %.200s -> %.200s\n", *path ? path : "(top level)", ta, tb);
     free(ta);
     free(tb);
     (*n)++;
@@ -1603,51 +1948,66 @@ char *spec_diff(const Spec *a, const Spec *b)
 
 /* ---- strict extensions -------------------------------------------------------------- */
 
-static const cJSON *find_named(const cJSON *arr, const char *name)
+/* An element of an axis array, found by its name (architectures, conditions) or by its
+ * number (axis values). */
+typedef struct {
+    const char *name; /* NULL for a number */
+    double num;
+    const cJSON *node;
+} Member;
+
+static int member_cmp(const void *pa, const void *pb)
 {
-    for (const cJSON *e = arr ? arr->child : NULL; e; e = e->next) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
-        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-            return e;
-    }
-    return NULL;
+    const Member *a = pa, *b = pb;
+    if (a->name && b->name)
+        return strcmp(a->name, b->name);
+    if (!a->name != !b->name)
+        return a->name ? 1 : -1;
+    return (a->num > b->num) - (a->num < b->num);
 }
 
-static bool contains_value(const cJSON *arr, const cJSON *v)
+static Member member_of(const cJSON *e)
 {
-    for (const cJSON *e = arr ? arr->child : NULL; e; e = e->next)
-        if (cJSON_Compare(e, v, true))
-            return true;
-    return false;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+    Member m = {NULL, 0, e};
+    if (cJSON_IsString(name))
+        m.name = name->valuestring;
+    else if (cJSON_IsNumber(e))
+        m.num = e->valuedouble;
+    return m;
 }
 
 /* Every element of old's array at path is in new's: by name for named objects
- * (and then identical), by value otherwise. */
+ * (and then identical), by value otherwise. new's elements are sorted once and looked up
+ * by binary search: an axis of 200000 seeds is checked in milliseconds. */
 static void check_superset(const cJSON *old, const cJSON *new_, const char *path, StrBuf *out,
                            int *n)
 {
+    int n_new = cJSON_IsArray(new_) ? cJSON_GetArraySize(new_) : 0, k = 0;
+    Member *index = xcalloc((size_t)n_new + 1, sizeof *index);
+    for (const cJSON *e = n_new ? new_->child : NULL; e; e = e->next)
+        index[k++] = member_of(e);
+    qsort(index, (size_t)n_new, sizeof *index, member_cmp);
     int i = 0;
     for (const cJSON *e = old ? old->child : NULL; e; e = e->next, i++) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+        Member key = member_of(e);
+        const Member *match = bsearch(&key, index, (size_t)n_new, sizeof *index, member_cmp);
         char sub[SPEC_PATH_LEN];
         path_index(sub, path, i);
-        if (cJSON_IsString(name)) {
-            const cJSON *match = find_named(new_, name->valuestring);
-            if (!match) {
-                sb_printf(out, "  %s: \"%s\" is missing from the new spec\n", sub,
-                          name->valuestring);
-                (*n)++;
-            } else if (!cJSON_Compare(e, match, true)) {
-                sb_printf(out, "  %s: \"%s\" is defined differently\n", sub, name->valuestring);
-                (*n)++;
-            }
-        } else if (!contains_value(new_, e)) {
-            char *t = cJSON_PrintUnformatted(e);
-            sb_printf(out, "  %s: value %s is missing from the new spec\n", sub, t ? t : "?");
+        if (key.name && !match) {
+            sb_printf(out, "  %s: \"%s\" is missing from the new spec\n", sub, key.name);
+            (*n)++;
+        } else if (key.name && !json_equal(e, match->node)) {
+            sb_printf(out, "  %s: \"%s\" is defined differently\n", sub, key.name);
+            (*n)++;
+        } else if (!key.name && !(match && json_equal(e, match->node))) {
+            char *t = json_text(e);
+            sb_printf(out, "  %s: value %s is missing from the new spec\n", sub, t);
             free(t);
             (*n)++;
         }
     }
+    free(index);
 }
 
 char *spec_extension_problems(const Spec *old, const Spec *new_)
@@ -1673,12 +2033,12 @@ char *spec_extension_problems(const Spec *old, const Spec *new_)
             check_superset(cJSON_GetObjectItemCaseSensitive(nba, "targets"),
                            cJSON_GetObjectItemCaseSensitive(nbb, "targets"),
                            "grid.norm_bias.targets", &out, &n);
-            if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(nba, "relative"),
-                               cJSON_GetObjectItemCaseSensitive(nbb, "relative"), true)) {
+            if (!json_equal(cJSON_GetObjectItemCaseSensitive(nba, "relative"),
+                            cJSON_GetObjectItemCaseSensitive(nbb, "relative"))) {
                 sb_puts(&out, "  grid.norm_bias.relative: differs\n");
                 n++;
             }
-        } else if (strcmp(x->string, "name") != 0 && !cJSON_Compare(x, y, true)) {
+        } else if (strcmp(x->string, "name") != 0 && !json_equal(x, y)) {
             sb_printf(&out, "  %s: differs (only values may be added to the axes)\n", x->string);
             n++;
         }

@@ -33,6 +33,27 @@ expect_bad point_out_of_range "the grid of" "$bin" train "$specs/tiny.json" --po
 expect_bad unknown_option "unknown option '--frobnicate'" "$bin" train "$specs/tiny.json" --frobnicate
 expect_bad unknown_command "unknown command 'fly'" "$bin" fly
 
+# issue 20: limits and strings the parser used to take
+expect_bad spec_too_large "/dev/zero: larger than 16 MiB" "$bin" plan /dev/zero
+printf '{"architectures": [{"name": "a", "hidden": [4], "activation": "relu\\u0000tanh"}],
+ "grid": {"seed": [0]}}\n' >"$tmp/nul.json"
+expect_bad nul_in_string "nul.json: architectures[0].activation: the string contains a NUL" \
+    "$bin" train "$tmp/nul.json" --point 0
+$py -c 'import json; print(json.dumps({"architectures": [{"name": "a", "hidden": [4]}],
+  "grid": {"seed": list(range(2048)), "weight_decay": list(range(1024)),
+           "norm_bias": list(range(1025))}}))' >"$tmp/huge.json"
+expect_bad grid_over_limit "more than the limit of 2^31" "$bin" plan "$tmp/huge.json"
+# run B -o A.h5 where A.h5 holds another sweep: a difference longer than 127 characters
+# went through a 128-byte stack buffer (SIGABRT, or the stack copied into the message)
+if "$bin" run "$specs/tiny.json" -o "$tmp/A.h5" >"$tmp/out" 2>"$tmp/err"; then
+    long='[1000,1001,1002,1003,1004,1005,1006,1007,1008,1009,1010,1011,1012,1013,1014,1015,1016,1017,1018,1019,1020,1021,1022,1023,1024,1025,1026,1027,1028,1029]'
+    sed "s/\"hidden\": \[16, 16\]/\"hidden\": $long/" "$specs/tiny.json" >"$tmp/B.json"
+    expect_bad different_sweep_long_difference "  architectures[0].hidden: [16,16] -> $long" \
+        "$bin" run "$tmp/B.json" -o "$tmp/A.h5"
+else
+    bad "run tiny.json -o A.h5 failed: $(head -c 400 "$tmp/err")"
+fi
+
 # bad data: an IDX spec pointing at a folder of corrupt files
 make_spec() { # dir
     printf '{"data": {"source": "idx", "path": "%s"}, "architectures": [{"name": "m", "hidden": [4]}],

@@ -7,6 +7,8 @@
 #include "bpsweep/spec.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -693,6 +695,57 @@ static const BadCase BAD[] = {
     {"parse_should_reject_duplicate_widths",
      "{'architectures': [{'name': 'a', 'hidden': ['w'], 'widths': [4, 8, 4]}], " MIN_GRID "}",
      "architectures[0].widths[2]: duplicate value 4"},
+    /* duplicates found by sorting report what a pairwise scan in array order reports:
+     * the first repeat, the first occurrence, and errors before or after it in order */
+    {"parse_should_report_the_first_repeat_in_array_order",
+     "{" MIN_ARCH ", 'grid': {'seed': [5, 7, 7, 5]}}",
+     "grid.seed[2]: duplicate value 7 (also grid.seed[1])"},
+    {"parse_should_report_a_repeat_before_a_later_bad_value",
+     "{" MIN_ARCH ", 'grid': {'seed': [3, 3, -1]}}", "grid.seed[1]: duplicate value 3"},
+    {"parse_should_report_a_bad_value_before_a_later_repeat",
+     "{" MIN_ARCH ", 'grid': {'seed': [3, -1, 3]}}", "grid.seed[1]: expected a non-negative"},
+    {"parse_should_report_a_repeated_weight_decay_before_a_bad_one",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'weight_decay': [0.1, 0.2, 0.1, -1]}}",
+     "grid.weight_decay[2]: duplicate value 0.1 (also grid.weight_decay[0])"},
+    {"parse_should_report_a_repeated_width_before_its_size",
+     "{'architectures': [{'name': 't', 'hidden': ['w', '3w'], 'widths': [5, 9, 5, 400000]}], "
+     MIN_GRID "}", "architectures[0].widths[2]: duplicate value 5 (also architectures[0].widths[0])"},
+    {"parse_should_report_a_too_wide_width_before_a_later_repeat",
+     "{'architectures': [{'name': 't', 'hidden': ['w', '3w'], 'widths': [5, 400000, 5]}], "
+     MIN_GRID "}", "architectures[0].widths[1]: width 400000 makes architectures[0].hidden[1]"},
+    {"parse_should_report_a_repeated_condition_before_its_bad_train",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'x'}, {'name': 'y'}, "
+     "{'name': 'x', 'train': {'lr': -1}}]}}",
+     "grid.conditions[2].name: duplicate condition name \"x\" (also grid.conditions[0])"},
+    {"parse_should_report_a_bad_train_before_a_later_repeated_condition",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'x', 'train': {'lr': -1}}, "
+     "{'name': 'x'}]}}", "grid.conditions[0].train.lr: expected a number > 0"},
+    {"parse_should_report_the_first_repeated_architecture_name",
+     "{'architectures': [{'name': 'b', 'hidden': []}, {'name': 'a', 'hidden': []}, "
+     "{'name': 'a', 'hidden': [1]}, {'name': 'b', 'hidden': [2]}], " MIN_GRID "}",
+     "architectures[2]: duplicate architecture name \"a\" (also architectures[1])"},
+    /* NUL characters: cJSON decodes \u0000 into its NUL-terminated strings, which would
+     * cut "relu\u0000tanh" to "relu" and let a bad name pass */
+    {"parse_should_reject_nul_in_an_enum_string",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'activation': 'relu\\u0000tanh'}], "
+     MIN_GRID "}",
+     "t.json: architectures[0].activation: the string contains a NUL character (\\u0000)"},
+    {"parse_should_reject_nul_in_a_name",
+     "{'name': 'ok\\u0000/../x y', " MIN "}", "t.json: name: the string contains a NUL"},
+    {"parse_should_reject_nul_in_a_key",
+     "{" MIN ", 'train': {'lr\\u0000junk': 0.1}}",
+     "t.json: train.lr\\u0000junk: the key contains a NUL character"},
+    {"parse_should_reject_nul_in_an_array_element",
+     "{'architectures': [{'name': 'a', 'hidden': [4, 'w\\u0000']}], " MIN_GRID "}",
+     "architectures[0].hidden[1]: the string contains a NUL"},
+    {"parse_should_reject_nul_after_an_escaped_backslash",
+     "{'data': {'path': '/d/\\\\\\u0000'}, " MIN "}", "data.path: the string contains a NUL"},
+    {"parse_should_reject_nul_in_a_deep_path_after_escaped_quotes",
+     "{'data': {'path': '\\'{[,'}, 'grid': {'seed': [0], 'conditions': [{'name': 'c'}, "
+     "{'name': 'd', 'train': {'schedule': {'type': 'cosine\\u0000'}}}]}, " MIN_ARCH "}",
+     "grid.conditions[1].train.schedule.type: the string contains a NUL"},
+    {"parse_should_reject_nul_in_a_top_level_string", "'\\u0000'",
+     "t.json: (top level): the string contains a NUL"},
     /* names */
     {"parse_should_reject_bad_architecture_name",
      "{'architectures': [{'name': 'a b', 'hidden': [4]}], " MIN_GRID "}",
@@ -891,6 +944,289 @@ static void parse_should_escape_strings_in_canonical_form(void)
     free(c1);
 }
 
+/* ---- differences, limits and scale (issue 20) ------------------------------------------ */
+
+/* Builds a spec text with printf-like pieces (open_memstream); caller frees. */
+typedef struct {
+    char *text;
+    size_t len;
+    FILE *f;
+} TextBuf;
+
+static void tb_open(TextBuf *t)
+{
+    t->text = NULL;
+    t->len = 0;
+    t->f = open_memstream(&t->text, &t->len);
+}
+
+static char *tb_close(TextBuf *t)
+{
+    fclose(t->f);
+    return t->text;
+}
+
+/* "a, a+1, ..., a+n-1" */
+static void tb_range(TextBuf *t, long a, long n)
+{
+    for (long i = 0; i < n; i++)
+        fprintf(t->f, "%s%ld", i ? "," : "", a + i);
+}
+
+/* Valgrind makes everything some 50 times slower: timing checks are skipped under it. */
+static bool under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
+static Spec *parse_text(const char *text, BpsErr *err)
+{
+    Spec *s = NULL;
+    err->msg[0] = '\0';
+    if (spec_parse(text, "t.json", &s, err) != 0)
+        CHECK_MSG(s == NULL, "failed parse left a Spec");
+    return s;
+}
+
+/* bpsweep run B.json -o A.h5, A.h5 holding another sweep, quotes the values that differ.
+ * A difference longer than 127 characters went through a 128-byte stack buffer: an
+ * assertion (SIGABRT) in debug builds, an over-read of the stack into the message
+ * otherwise. */
+static void diff_should_show_differences_longer_than_127_characters(void)
+{
+    char path_a[301], path_b[301];
+    memset(path_a, 'a', 300);
+    memset(path_b, 'b', 300);
+    path_a[0] = path_b[0] = '/';
+    path_a[300] = path_b[300] = '\0';
+    char text[1024];
+    BpsErr err;
+    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\"}, \"architectures\": "
+             "[{\"name\": \"a\", \"hidden\": [4]}], \"grid\": {\"seed\": [0]}}", path_a);
+    Spec *a = parse_text(text, &err);
+    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\"}, \"architectures\": "
+             "[{\"name\": \"a\", \"hidden\": [1000,1001,1002,1003,1004,1005,1006,1007,1008,"
+             "1009,1010,1011,1012,1013,1014,1015,1016,1017,1018,1019,1020,1021,1022,1023,"
+             "1024,1025,1026,1027,1028,1029]}], \"grid\": {\"seed\": [0]}}", path_b);
+    Spec *b = parse_text(text, &err);
+    CHECK_MSG(a && b, "%s", err.msg);
+    if (!a || !b) {
+        spec_free(a);
+        spec_free(b);
+        return;
+    }
+    char *d = spec_diff(a, b);
+    char want[1024];
+    /* each side is quoted up to 200 characters: "/aaa...a (199 characters of the value) */
+    snprintf(want, sizeof want, "  data.path: \"%.199s -> \"%.199s\n"
+             "  architectures[0].hidden: [4] -> [1000,1001,1002,1003,1004,1005,1006,1007,1008,"
+             "1009,1010,1011,1012,1013,1014,1015,1016,1017,1018,1019,1020,1021,1022,1023,"
+             "1024,1025,1026,1027,1028,1029]\n", path_a, path_b);
+    CHECK_MSG(strcmp(d, want) == 0, "differences\n%s\nwanted\n%s", d, want);
+    free(d);
+    spec_free(a);
+    spec_free(b);
+}
+
+/* cJSON_Compare takes numbers within a relative DBL_EPSILON as equal: a learning rate
+ * changed by one ulp must still be a different sweep (its hash differs). */
+static void diff_should_see_a_change_of_one_ulp(void)
+{
+    BpsErr err;
+    Spec *a = parse_text("{\"architectures\": [{\"name\": \"a\", \"hidden\": [4]}], "
+                         "\"grid\": {\"seed\": [0]}, \"train\": {\"lr\": 0.1}}", &err);
+    Spec *b = parse_text("{\"architectures\": [{\"name\": \"a\", \"hidden\": [4]}], "
+                         "\"grid\": {\"seed\": [0]}, \"train\": {\"lr\": 0.10000000000000002}}",
+                         &err);
+    CHECK_MSG(a && b, "%s", err.msg);
+    if (a && b) {
+        CHECK(a->hash != b->hash);
+        char *d = spec_diff(a, b);
+        CHECK_MSG(strstr(d, "  train.lr: 0.1 -> 0.10000000000000002\n") != NULL, "%s", d);
+        free(d);
+        d = spec_extension_problems(a, b);
+        CHECK_MSG(strstr(d, "train: differs") != NULL, "%s", d);
+        free(d);
+    }
+    spec_free(a);
+    spec_free(b);
+}
+
+/* A grid of at most 2^31 points is accepted; one point more per 1024 is refused with the
+ * axes in the message. 2^31 is accepted exactly. */
+static void parse_should_refuse_a_grid_above_2e31_points(void)
+{
+    for (int over = 0; over <= 1; over++) {
+        TextBuf t;
+        tb_open(&t);
+        fprintf(t.f, "{\"architectures\": [{\"name\": \"a\", \"hidden\": [4]}], \"grid\": "
+                "{\"seed\": [");
+        tb_range(&t, 0, 2048);
+        fprintf(t.f, "], \"weight_decay\": [");
+        tb_range(&t, 0, 1024);
+        fprintf(t.f, "], \"norm_bias\": [");
+        tb_range(&t, 0, 1024 + over);
+        fprintf(t.f, "]}}");
+        char *text = tb_close(&t);
+        BpsErr err;
+        Spec *s = parse_text(text, &err);
+        if (!over) {
+            CHECK_MSG(s && s->n_seed == 2048 && s->n_nb == 1024, "2^31 points: %s", err.msg);
+        } else {
+            CHECK(s == NULL);
+            CHECK_MSG(strstr(err.msg, "t.json: grid: the sweep has 2.15e+09 points (1 "
+                             "architectures x 1 conditions x 1025 norm_bias targets x 1024 "
+                             "weight_decay values x 2048 seeds), more than the limit of 2^31 "
+                             "(2147483648); split it into smaller sweeps"), "%s", err.msg);
+        }
+        spec_free(s);
+        free(text);
+    }
+}
+
+/* A grid of 2^41 points is refused from the lengths of its arrays, before any value is
+ * read or compared: the repeated and the bad seed in it are never reached. It used to
+ * be refused only after the quadratic duplicate checks (still running after 600 s). */
+static void parse_should_refuse_a_huge_grid_before_reading_values(void)
+{
+    TextBuf t;
+    tb_open(&t);
+    fprintf(t.f, "{\"architectures\": [{\"name\": \"t\", \"hidden\": [\"w\"], \"widths\": [");
+    tb_range(&t, 1, 1024);
+    fprintf(t.f, "]}], \"grid\": {\"seed\": [-1, 0, 0, ");
+    tb_range(&t, 1, 300000 - 3);
+    fprintf(t.f, "], \"weight_decay\": [");
+    tb_range(&t, 0, 8192);
+    fprintf(t.f, "]}}");
+    char *text = tb_close(&t);
+    BpsErr err;
+    double t0 = bps_now();
+    Spec *s = parse_text(text, &err);
+    double dt = bps_now() - t0;
+    CHECK(s == NULL);
+    CHECK_MSG(strstr(err.msg, "t.json: grid: the sweep has 2.517e+12 points (1024 architectures "
+                     "x 1 conditions x 1 norm_bias targets x 8192 weight_decay values x 300000 "
+                     "seeds), more than the limit of 2^31"), "%s", err.msg);
+    CHECK_MSG(dt < 2 || under_valgrind(), "refusing took %.2f s", dt);
+    printf("  refusing a 2^41-point grid (%zu bytes of JSON) took %.3f s\n", strlen(text), dt);
+    spec_free(s);
+    free(text);
+}
+
+/* 200000 seeds: the duplicate check sorts (it compared every pair: 11.8 s), and a repeat
+ * is still reported with both of its positions. */
+static void parse_should_check_200000_seeds_quickly(void)
+{
+    for (int dup = 0; dup <= 1; dup++) {
+        TextBuf t;
+        tb_open(&t);
+        fprintf(t.f, "{\"architectures\": [{\"name\": \"a\", \"hidden\": [4]}], \"grid\": "
+                "{\"seed\": [");
+        tb_range(&t, 1000000, 199999);
+        fprintf(t.f, ",%d]}}", dup ? 1150000 : 7); /* seed[199999] repeats seed[150000] */
+        char *text = tb_close(&t);
+        BpsErr err;
+        double t0 = bps_now();
+        Spec *s = parse_text(text, &err);
+        double dt = bps_now() - t0;
+        if (!dup) {
+            CHECK_MSG(s && s->n_seed == 200000 && s->seed[199999] == 7, "%s", err.msg);
+        } else {
+            CHECK(s == NULL);
+            CHECK_MSG(strstr(err.msg, "t.json: grid.seed[199999]: duplicate value 1150000 "
+                             "(also grid.seed[150000])"), "%s", err.msg);
+        }
+        CHECK_MSG(dt < 2 || under_valgrind(), "200000 seeds took %.2f s", dt);
+        printf("  200000 seeds%s: %.3f s\n", dup ? " with a repeat" : "", dt);
+        spec_free(s);
+        free(text);
+    }
+}
+
+/* bpsweep extend checks that every old value is in the new spec: by sorting, not by a
+ * scan of the new values per old value. */
+static void extension_should_check_200000_seeds_quickly(void)
+{
+    Spec *sp[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        TextBuf t;
+        tb_open(&t);
+        fprintf(t.f, "{\"architectures\": [{\"name\": \"a\", \"hidden\": [4]}], \"grid\": "
+                "{\"seed\": [");
+        tb_range(&t, 0, 200000 + k); /* the new spec has one seed more */
+        fprintf(t.f, "]}}");
+        char *text = tb_close(&t);
+        BpsErr err;
+        sp[k] = parse_text(text, &err);
+        CHECK_MSG(sp[k] != NULL, "%s", err.msg);
+        free(text);
+    }
+    if (sp[0] && sp[1]) {
+        double t0 = bps_now();
+        char *p = spec_extension_problems(sp[0], sp[1]);
+        char *q2 = spec_extension_problems(sp[1], sp[0]);
+        double dt = bps_now() - t0;
+        CHECK_MSG(*p == '\0', "%s", p);
+        CHECK_MSG(strcmp(q2, "  grid.seed[200000]: value 200000 is missing from the new spec\n") == 0,
+                  "%s", q2);
+        CHECK_MSG(dt < 2 || under_valgrind(), "extension check took %.2f s", dt);
+        printf("  extension check of 200000 seeds, both ways: %.3f s\n", dt);
+        free(p);
+        free(q2);
+    }
+    spec_free(sp[0]);
+    spec_free(sp[1]);
+}
+
+/* spec_load stops reading at 16 MiB: `bpsweep plan /dev/zero` grew without bound. */
+static void load_should_stop_at_the_size_limit(void)
+{
+    Spec *s = NULL;
+    BpsErr err;
+    double t0 = bps_now();
+    CHECK(spec_load("/dev/zero", &s, &err) != 0 && s == NULL);
+    CHECK_MSG(strstr(err.msg, "/dev/zero: larger than 16 MiB, the limit for a spec file"),
+              "%s", err.msg);
+    printf("  /dev/zero refused after %.3f s\n", bps_now() - t0);
+
+    /* a valid spec padded with spaces to exactly the limit is read; one byte more is not */
+    static const char head[] = "{\"architectures\": [{\"name\": \"a\", \"hidden\": [4]}], "
+                               "\"grid\": {\"seed\": [0]}}";
+    char path[1100];
+    snprintf(path, sizeof path, "%s/big.json", test_tmpdir());
+    size_t n = SPEC_MAX_BYTES;
+    char *text = xmalloc(n + 1);
+    memset(text, ' ', n + 1);
+    memcpy(text, head, sizeof head - 1);
+    for (int extra = 0; extra <= 1; extra++) {
+        CHECK(test_write_bytes(path, text, n + (size_t)extra) == 0);
+        int rc = spec_load(path, &s, &err);
+        if (!extra)
+            CHECK_MSG(rc == 0 && s != NULL, "16 MiB: %s", err.msg);
+        else
+            CHECK_MSG(rc != 0 && s == NULL && strstr(err.msg, "larger than 16 MiB"),
+                      "16 MiB + 1: %s", rc ? err.msg : "accepted");
+        spec_free(s);
+        s = NULL;
+    }
+    remove(path);
+    free(text);
+}
+
+/* \\u0000 in a string is an escaped backslash followed by "u0000", not a NUL. */
+static void parse_should_accept_an_escaped_backslash_before_u0000(void)
+{
+    BpsErr err;
+    Spec *s = parse_text("{\"data\": {\"path\": \"/d/\\\\u0000x\"}, \"architectures\": "
+                         "[{\"name\": \"a\", \"hidden\": [4]}], \"grid\": {\"seed\": [0]}}",
+                         &err);
+    CHECK_MSG(s != NULL, "%s", err.msg);
+    if (s)
+        CHECK_MSG(strcmp(s->data.path, "/d/\\u0000x") == 0, "%s", s->data.path);
+    spec_free(s);
+}
+
 int main(void)
 {
     RUN(parse_should_accept_full_example);
@@ -917,5 +1253,13 @@ int main(void)
     RUN(load_should_reject_bad_spec_files);
     RUN(parse_should_reject_bad_inputs);
     RUN(parse_should_reject_overlong_data_path);
+    RUN(parse_should_accept_an_escaped_backslash_before_u0000);
+    RUN(diff_should_show_differences_longer_than_127_characters);
+    RUN(diff_should_see_a_change_of_one_ulp);
+    RUN(parse_should_refuse_a_grid_above_2e31_points);
+    RUN(parse_should_refuse_a_huge_grid_before_reading_values);
+    RUN(parse_should_check_200000_seeds_quickly);
+    RUN(extension_should_check_200000_seeds_quickly);
+    RUN(load_should_stop_at_the_size_limit);
     return test_summary();
 }

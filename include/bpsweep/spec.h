@@ -24,6 +24,10 @@
 
 #define SPEC_SCHEMA_VERSION 1
 #define SPEC_NAME_MAX 64
+/* Limits (docs/spec.md#limits): a grid has at most 2^31 points, so every point index fits
+ * in a signed 32-bit integer; spec_load reads spec files of at most 16 MiB. */
+#define SPEC_MAX_POINTS (INT64_C(1) << 31)
+#define SPEC_MAX_BYTES (16 << 20)
 
 typedef struct {
     char name[SPEC_NAME_MAX];  /* unique; a template expands to "<name>@w=<w>" per width */
@@ -104,8 +108,9 @@ int spec_load(const char *path, Spec **out, BpsErr *err);
 void spec_free(Spec *spec);
 
 /* The differences between the canonical forms of a and b, one line per differing
- * value ("  train.lr: 0.01 -> 0.02"), at most 20; "" when they are the same sweep.
- * The caller frees the string. */
+ * value ("  train.lr: 0.01 -> 0.02"), at most 20, each side quoted up to 200
+ * characters; numbers compare and print exactly. "" when they are the same sweep (the
+ * same canonical text). The caller frees the string. */
 char *spec_diff(const Spec *a, const Spec *b);
 
 /* Why new_ is not a strict extension of old ("" if it is): a strict extension keeps
