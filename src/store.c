@@ -1139,7 +1139,8 @@ static int check_free_space(const char *path, const StoreShape *sh, BpsErr *err)
         return 0;
     const double gib = 1073741824.0;
     return bps_fail(err,
-                    "%s: the results file needs %.1f GiB and %s has %.1f GiB free: free space, "
+                    "%s: the results file needs %.1f GiB and its file system (%s) has %.1f GiB "
+                    "free: free space, "
                     "choose another -o, or make the sweep smaller (bpsweep plan SPEC shows the "
                     "size)",
                     path, need / gib, dir, avail / gib);

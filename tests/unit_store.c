@@ -586,6 +586,157 @@ static void read_table_should_work_while_a_writer_holds_the_file(void)
     spec_free(s);
 }
 
+/* ---- damage ----------------------------------------------------------------------------- */
+
+static void expect_read_error(const char *path, const char *want);
+
+/* XORs byte `byte` of row `row` of the contiguous 1-D or 2-D dataset name with mask. */
+static void flip_byte(const char *path, const char *name, int64_t row, size_t byte,
+                      unsigned char mask)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = f >= 0 ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
+    hid_t space = d >= 0 ? H5Dget_space(d) : -1, type = d >= 0 ? H5Dget_type(d) : -1;
+    hsize_t dims[2] = {0, 1};
+    int nd = space >= 0 ? H5Sget_simple_extent_dims(space, dims, NULL) : -1;
+    haddr_t offset = d >= 0 ? H5Dget_offset(d) : HADDR_UNDEF;
+    size_t row_bytes = type >= 0 ? H5Tget_size(type) * (nd == 2 ? dims[1] : 1) : 0;
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (d >= 0)
+        H5Dclose(d);
+    if (f >= 0)
+        H5Fclose(f);
+    CHECK_MSG(offset != HADDR_UNDEF && byte < row_bytes, "%s: no offset", name);
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL);
+    if (!fp || offset == HADDR_UNDEF)
+        return;
+    long at = (long)(offset + (haddr_t)row * row_bytes + byte);
+    unsigned char c = 0;
+    CHECK(fseek(fp, at, SEEK_SET) == 0 && fread(&c, 1, 1, fp) == 1);
+    c ^= mask;
+    CHECK(fseek(fp, at, SEEK_SET) == 0 && fwrite(&c, 1, 1, fp) == 1);
+    fclose(fp);
+}
+
+/* A file with the done rows 0 and 9 written. */
+static int write_two_rows(const Spec *s, const char *path, bool with_weights)
+{
+    BpsErr err;
+    Store *st = new_store(s, path);
+    if (!st)
+        return -1;
+    int rc = 0;
+    for (int64_t i = 0; i <= 9 && rc == 0; i += 9) {
+        PointResult r;
+        make_result(s, i, with_weights, &r);
+        RowInfo info = row_info(i);
+        rc = store_write_row(st, &r, &info, &err);
+        CHECK_MSG(rc == 0, "%s", err.msg);
+        point_result_free(&r);
+    }
+    CHECK(store_close(st, &err) == 0);
+    return rc;
+}
+
+static void read_table_should_flag_a_flipped_byte_of_a_finished_row(void)
+{
+    Spec *s = make_spec(true);
+    if (!s)
+        return;
+    const char *names[] = {"/points/key", "/metrics/final_test_acc", "/curves/test_acc",
+                           "/run/host", "/run/checksum", "/weights", "/ntk/K1", "/status"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/flip%zu.h5", dir, k);
+        if (write_two_rows(s, path, true) != 0)
+            break;
+        flip_byte(path, names[k], 9, 0, 0x10); /* status 1 -> 17: out of range */
+        StoreTable t;
+        BpsErr err;
+        int rc = store_read_table(path, &t, &err);
+        CHECK_MSG(rc == 0, "%s", err.msg);
+        CHECK_MSG(rc != 0 || (t.n_damaged == 1 && t.damaged[9] && !t.damaged[0]),
+                  "%s: %lld damaged", names[k], (long long)t.n_damaged);
+        /* the damaged row reads as pending, with its coordinates from the spec */
+        CHECK(rc != 0 || (t.status[9] == POINT_PENDING && t.status[0] == POINT_DONE &&
+                          isnan(t.scalar[M_final_test_acc][9]) &&
+                          t.seed[9] == (int64_t)s->seed[9 % s->n_seed]));
+        store_table_free(&t);
+    }
+    spec_free(s);
+}
+
+static void readers_should_refuse_a_listed_metric_that_is_missing(void)
+{
+    Spec *s = make_spec(false);
+    if (!s)
+        return;
+    char path[1024];
+    tmp_path(path, sizeof path, "nometric.h5");
+    if (write_two_rows(s, path, false) != 0) {
+        spec_free(s);
+        return;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    CHECK(f >= 0 && H5Lmove(f, "/metrics/final_test_acc", f, "/metrics/renamed", H5P_DEFAULT,
+                            H5P_DEFAULT) >= 0);
+    if (f >= 0)
+        H5Fclose(f);
+    expect_read_error(path, "/metrics/final_test_acc is missing (the file's `metrics` attribute "
+                      "lists it)");
+    spec_free(s);
+}
+
+static void store_create_should_stop_when_asked(void)
+{
+    Spec *s = make_spec(false);
+    if (!s)
+        return;
+    char path[1024], tmp[1100];
+    tmp_path(path, sizeof path, "stopped.h5");
+    snprintf(tmp, sizeof tmp, "%s.creating", path);
+    volatile sig_atomic_t stop = 1;
+    BpsErr err;
+    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &stop, &err) == STORE_STOPPED);
+    CHECK(access(path, F_OK) != 0 && access(tmp, F_OK) != 0);
+    stop = 0;
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &stop, &err) == 0, "%s", err.msg);
+    spec_free(s);
+}
+
+static void reader_chunks_should_cover_every_row_once(void)
+{
+    Spec *s = make_spec(true);
+    if (!s)
+        return;
+    char path[1024];
+    tmp_path(path, sizeof path, "chunks.h5");
+    if (write_two_rows(s, path, true) != 0) {
+        spec_free(s);
+        return;
+    }
+    StoreReader *r = NULL;
+    BpsErr err;
+    CHECK_MSG(store_reader_open(path, &r, &err) == 0, "%s", err.msg);
+    StoreTable t = {0};
+    int64_t next = 0, done = 0;
+    int got;
+    while (r && (got = store_reader_next(r, &t, &err)) == 1) {
+        CHECK(t.first == next && t.n_rows > 0);
+        for (int64_t i = 0; i < t.n_rows; i++)
+            done += t.status[i] == POINT_DONE;
+        next += t.n_rows;
+    }
+    CHECK(next == t.shape.n_points && done == 2);
+    store_table_free(&t);
+    store_reader_close(r);
+    spec_free(s);
+}
+
 /* ---- writing refusals --------------------------------------------------------------------- */
 
 static void store_write_row_should_refuse_what_does_not_fit(void)
@@ -993,6 +1144,10 @@ int main(void)
     RUN(unwritten_rows_should_stay_pending);
     RUN(read_table_should_work_while_a_writer_holds_the_file);
     RUN(store_write_row_should_refuse_what_does_not_fit);
+    RUN(read_table_should_flag_a_flipped_byte_of_a_finished_row);
+    RUN(readers_should_refuse_a_listed_metric_that_is_missing);
+    RUN(store_create_should_stop_when_asked);
+    RUN(reader_chunks_should_cover_every_row_once);
     RUN(bad_files_should_be_named_and_explained);
     RUN(killed_writer_should_leave_a_readable_file);
     RUN(export_csv_should_write_a_tidy_table);
