@@ -489,7 +489,7 @@ static int cmd_verify(int argc, char **argv)
     printf("%s: %lld points, %lld finished rows checked, %lld damaged%s\n", path, (long long)n,
            (long long)finished, (long long)damaged,
            version < 2 ? " (format version 1 has no row checksums: only status bytes and "
-                         "coordinates were checked)"
+                         "axis indices were checked)"
                        : "");
     if (damaged > 0)
         printf("resume the sweep (bpsweep resume %s) to compute the damaged points again\n",
