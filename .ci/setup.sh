@@ -17,6 +17,7 @@ PACKAGES=(
     dataset-fashion-mnist
     python3-h5py python3-numpy python3-matplotlib python3-torch python3-mpi4py
     slurm-wlm munge
+    clang libfuzzer-14-dev
 )
 
 deps() {
@@ -56,6 +57,8 @@ run_tests() {
     build "$root/build-asan" -DBPSWEEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     local rc=0
     (cd "$root/build-asan" && ctest -L unit --output-on-failure) || rc=1
+    # the spec parser under libFuzzer (ASan + UBSan): every seed, then 60 s of fuzzing
+    bash "$root/tests/fuzz/run.sh" "$root/build-fuzz" 60 || rc=1
     (cd "$root/build" && ctest --output-on-failure) 2>&1 | tee "$root/build/ctest.out" || rc=1
     print_slowest "$root/build/ctest.out"
     echo "test suite finished in $((SECONDS - t0)) s"
