@@ -1,4 +1,5 @@
 /* cli: `bpsweep train`, help and version. */
+#define _POSIX_C_SOURCE 200809L
 #include "bpsweep/cli.h"
 
 #include <cblas.h>
@@ -9,11 +10,14 @@
 
 #include <math.h>
 #include <mpi.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bpsweep/data.h"
 #include "bpsweep/export.h"
 #include "bpsweep/grid.h"
+#include "bpsweep/lock.h"
 #include "bpsweep/plan.h"
 #include "bpsweep/point.h"
 #include "bpsweep/progress.h"
@@ -117,6 +121,26 @@ static void print_result(const PointResult *r)
         printf("result %s", POINT_METRIC_DEFS[m].name);
         for (int i = 0; i < r->metric_len[m]; i++)
             printf(" %.17g", r->metric[m][i]);
+        printf("\n");
+    }
+    for (int i = 0; r->robust_test && i < r->n_eps; i++)
+        printf("result robust_eps%d %.17g %.17g\n", i, r->robust_test[i], r->robust_train[i]);
+    for (int l = 0; r->spectra && l < r->n_layers; l++) {
+        printf("result spectrum%d", l);
+        for (int i = 0; i < r->spectra_rank; i++)
+            printf(" %.9g", (double)r->spectra[(size_t)l * (size_t)r->spectra_rank + (size_t)i]);
+        printf("\n");
+    }
+    /* the kernels' diagonals and first rows: enough to tell two kernels apart */
+    const float *kernel[2] = {r->ntk0, r->ntk1};
+    for (int k = 0; k < 2; k++) {
+        if (!kernel[k])
+            continue;
+        printf("result ntk%d_diagonal_row0", k);
+        for (int i = 0; i < r->ntk_m; i++)
+            printf(" %.9g", (double)kernel[k][(size_t)i * (size_t)r->ntk_m + (size_t)i]);
+        for (int i = 0; i < r->ntk_m; i++)
+            printf(" %.9g", (double)kernel[k][i]);
         printf("\n");
     }
     if (r->status == POINT_DONE || r->status == POINT_DIVERGED)
@@ -258,9 +282,12 @@ static int parse_run_args(int argc, char **argv, bool resume, RunArgs *a, char *
     o->checkpoint_interval = 60.0;
     o->drain_seconds = 10.0;
     o->log = stderr;
+    /* set by Slurm; a value that is not a time is ignored, with a warning */
     const char *env_end = getenv("SLURM_JOB_END_TIME");
-    if (env_end && *env_end)
-        o->deadline = strtod(env_end, NULL);
+    if (env_end && *env_end && (parse_seconds(env_end, &o->deadline) != 0 || o->deadline < 1)) {
+        fprintf(stderr, "bpsweep: warning: SLURM_JOB_END_TIME is not a Unix time; ignored\n");
+        o->deadline = 0;
+    }
     const char *cmd = resume ? "resume" : "run";
     for (int i = 0; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -292,6 +319,8 @@ static int parse_run_args(int argc, char **argv, bool resume, RunArgs *a, char *
             if (parse_seconds(val && val[0] == '+' ? val + 1 : val, &v) != 0)
                 return snprintf(msg, len, "--deadline expects Unix seconds or +seconds"), -1;
             o->deadline = val[0] == '+' ? progress_clock() + v : v;
+            if (o->deadline < 1) /* 0 means "none" inside; a time in the past stops at once */
+                o->deadline = 1;
             i++;
         } else if (opt[0] == '-') {
             return snprintf(msg, len, "%s: unknown option '%s'", cmd, opt), -1;
@@ -394,11 +423,15 @@ static void progress_add_rows(const StoreTable *t, Progress *p)
     }
 }
 
-/* A progress file counts as live while its sweep says it is running and has written
- * it within the last minute (the coordinator rewrites it at least every 10 s). */
-static bool progress_is_live(const Progress *p)
+/* A progress file counts as live while its sweep says it is running, has written it
+ * within the last minute (the coordinator rewrites it at least every 10 s; a time in
+ * the future is not believed), and the results file's lock is held by the process the
+ * progress file names, alive if it runs on this host. */
+static bool progress_is_live(const Progress *p, const char *results)
 {
-    return strcmp(p->state, "running") == 0 && progress_clock() - p->updated < 60.0;
+    double age = progress_clock() - p->updated;
+    return strcmp(p->state, "running") == 0 && age < 60.0 && age > -5.0 &&
+           lock_held_by(results, p->host, p->pid);
 }
 
 static int cmd_status(int argc, char **argv)
@@ -410,7 +443,7 @@ static int cmd_status(int argc, char **argv)
     progress_path(path, ppath, sizeof ppath);
     BpsErr err;
     Progress p;
-    if (progress_read(ppath, &p, &err) == 0 && progress_is_live(&p)) {
+    if (progress_read(ppath, &p, &err) == 0 && progress_is_live(&p, path)) {
         char line[512];
         printf("%s: sweep running on %s (pid %ld); progress file updated %.0f s ago\n", path,
                p.host, p.pid, progress_clock() - p.updated);
@@ -497,6 +530,62 @@ static int cmd_verify(int argc, char **argv)
     return damaged > 0 ? BPS_EXIT_POINTS_FAILED : BPS_EXIT_OK;
 }
 
+/* Whether path is an HDF5 file: its signature at offset 0, 512, 1024, 2048, ... */
+static bool is_hdf5_file(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    bool found = false;
+    for (long off = 0; !found && off <= (1L << 20); off = off ? 2 * off : 512) {
+        unsigned char buf[8];
+        found = fseek(f, off, SEEK_SET) == 0 && fread(buf, 1, 8, f) == 8 &&
+                memcmp(buf, sig, 8) == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+static bool same_file(const struct stat *a, const char *path)
+{
+    struct stat b;
+    return stat(path, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
+}
+
+/* export writes only CSV: it refuses a target that is an HDF5 file, the results file
+ * itself, or one of its companions (lock, progress file, checkpoint folder and what is
+ * in it), which replacing would destroy a sweep. */
+static int check_csv_target(const char *results, const char *csv, BpsErr *err)
+{
+    char parent[4200], companion[4200];
+    snprintf(parent, sizeof parent, "%s", csv);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0'; /* "/name": the parent is "/" */
+    else if (slash)
+        *slash = '\0';
+    snprintf(companion, sizeof companion, "%s.ckpt", results);
+    struct stat st;
+    if (stat(companion, &st) == 0 && same_file(&st, slash ? parent : "."))
+        return bps_fail(err, "%s: is in the sweep's checkpoint folder %s", csv, companion);
+    if (stat(csv, &st) != 0)
+        return 0; /* nothing there yet: a new file */
+    if (S_ISDIR(st.st_mode))
+        return bps_fail(err, "%s: is a directory", csv);
+    const char *suffix[] = {"", ".lock", ".progress.json"};
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        snprintf(companion, sizeof companion, "%s%s", results, suffix[i]);
+        if (same_file(&st, companion))
+            return bps_fail(err, "%s: is %s%s; export writes a new CSV file: choose another "
+                            "name", csv, i ? "the sweep's " : "the results file", suffix[i]);
+    }
+    if (is_hdf5_file(csv))
+        return bps_fail(err, "%s: is an HDF5 file, not a CSV file; export does not write over "
+                        "it", csv);
+    return 0;
+}
+
 static int cmd_export(int argc, char **argv)
 {
     const char *in = NULL, *csv = NULL;
@@ -511,7 +600,7 @@ static int cmd_export(int argc, char **argv)
     if (!in || !csv)
         return usage_error("export: expects FILE --csv OUT");
     BpsErr err;
-    if (export_csv(in, csv, &err) != 0) {
+    if (check_csv_target(in, csv, &err) != 0 || export_csv(in, csv, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         return BPS_EXIT_BADINPUT;
     }

@@ -46,6 +46,16 @@ enum { TAG_REPORT = 1, TAG_LEASE = 2, TAG_STOP = 3 };
 
 static volatile sig_atomic_t g_signal; /* the first SIGTERM / SIGINT / SIGUSR1 seen */
 
+/* When the sweep stops for the deadline (Unix time), 0 when it has none. A deadline
+ * at or below the drain time - one already past - stops the sweep at once. */
+static double stop_time(const SweepOptions *opt)
+{
+    if (!(opt->deadline > 0))
+        return 0;
+    double t = opt->deadline - opt->drain_seconds;
+    return t >= 1 ? t : 1;
+}
+
 /* The first signal asks for a clean stop; a second one ends the process at once
  * (finished rows are on disk already; a row being written keeps status pending). */
 static void on_signal(int sig)
@@ -401,7 +411,7 @@ static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt
     c->expected_end = xcalloc((size_t)size, sizeof *c->expected_end);
     for (int r = 0; r < size; r++)
         c->running_on[r] = -1;
-    c->stop_at = opt->deadline > 0 ? opt->deadline - opt->drain_seconds : 0;
+    c->stop_at = stop_time(opt);
 
     Progress *p = &c->progress;
     progress_init(p, spec, "running");
@@ -635,7 +645,7 @@ static int open_trace(void)
     const char *path = getenv("BPSWEEP_TRACE");
     if (!path || !*path)
         return -1;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
     if (fd < 0)
         fprintf(stderr, "bpsweep: warning: BPSWEEP_TRACE=%s: %s\n", path, strerror(errno));
     return fd;
@@ -706,25 +716,43 @@ static int check_existing(const char *path, const Spec *spec, StoreTable *table,
     return rc;
 }
 
+/* Rank 0: "<output>.ckpt" is absent or a real directory - a symbolic link there would
+ * send every checkpoint, and the removal of old ones, into its target. */
+static int check_checkpoint_dir(const char *output, BpsErr *err)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s.ckpt", output);
+    struct stat st;
+    if (lstat(dir, &st) != 0)
+        return errno == ENOENT ? 0 : bps_fail(err, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return bps_fail(err, "%s: is not a directory (%s); bpsweep keeps its checkpoints "
+                        "there: remove it", dir, S_ISLNK(st.st_mode) ? "a symbolic link"
+                                                                     : "another kind of file");
+    return 0;
+}
+
 /* Rank 0: the checkpoint folder exists; checkpoints of finished points are removed
- * (left by a kill between a row's write and its checkpoint's removal). */
+ * (left by a kill between a row's write and its checkpoint's removal). The folder is
+ * opened without following a symbolic link, and the files are removed relative to it. */
 static void prepare_checkpoints(const char *dir, const StoreTable *table, FILE *log)
 {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         fprintf(log, "bpsweep: warning: %s: %s (points will not be checkpointed)\n", dir,
                 strerror(errno));
-    DIR *d = opendir(dir);
-    if (!d)
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         long long p;
-        char path[8192];
         if (sscanf(e->d_name, "point-%lld.state", &p) == 1 && table && table->status &&
-            p >= 0 && p < table->shape.n_points && table->status[p] != POINT_PENDING) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
+            p >= 0 && p < table->shape.n_points && table->status[p] != POINT_PENDING)
+            unlinkat(fd, e->d_name, 0);
     }
     closedir(d);
 }
@@ -739,6 +767,10 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     BpsErr err;
     char lock[LOCK_PATH_MAX] = "";
     int bad = rank == 0 && lock_acquire(opt->output, lock, opt->log, &err) != 0;
+    if (rank == 0 && !bad && check_checkpoint_dir(opt->output, &err) != 0) {
+        lock_release(lock);
+        bad = 1;
+    }
     MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
     if (bad) {
         if (rank == 0)
@@ -780,7 +812,7 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     }
     w.trace_fd = open_trace();
     w.inject_fail = getenv("BPSWEEP_INJECT_FAIL");
-    w.stop_at = opt->deadline > 0 ? opt->deadline - opt->drain_seconds : 0;
+    w.stop_at = stop_time(opt);
     gethostname(w.host, sizeof w.host - 1);
     snprintf(w.ckpt_dir, sizeof w.ckpt_dir, "%s.ckpt", opt->output);
     if (rank == 0)
