@@ -13,15 +13,12 @@
 enum { CHUNK = 256 };
 
 typedef struct {
-    const Net *net;        /* shapes and flags only; parameters come from theta */
+    const Net *net;        /* shapes, op list and running statistics; parameters: theta */
     const Dataset *d;
     int n;
     double lambda, c;
-    double *a[NN_MAX_HIDDEN + 2];  /* per layer: its input (CHUNK, I); a[L] the logits */
-    double *ra[NN_MAX_HIDDEN + 2]; /* R{a}: their directional derivatives along v */
-    double *z[NN_MAX_HIDDEN + 1];  /* per hidden layer: pre-activation (CHUNK, O) */
-    double *buf[6];       /* (CHUNK, widest): dh_out, d, dh_in and their R{} */
-    double *x;            /* (CHUNK, D) */
+    NnRWork *w;            /* activations of a chunk, in double */
+    double *x;             /* (CHUNK, D) */
 } Ctx;
 
 static double sign_of(double v)
@@ -40,69 +37,68 @@ static double reg_sign(const Ctx *cx, const double *theta)
     return sign_of(sq - cx->c);
 }
 
-/* One pass over the samples. Returns the mean cross-entropy; with g, g = its gradient +
- * R's; with v and hv, hv = (Hessian of loss + R) v, exactly: the R-operator (Pearlmutter)
- * through the forward and backward passes, the ReLU pattern of theta held fixed (as
- * autograd's Hessian does). neg (L) counts negative pre-activations if not NULL. */
-static double pass(Ctx *cx, const double *theta, double *g, const double *v, double *hv,
-                   long *neg)
+/* The weight layer a ReLU op belongs to: the last op with a weight matrix before it. */
+static int relu_layer(const Net *net, int op)
+{
+    int layer = -1;
+    for (int i = 0; i < op; i++)
+        layer = net->ops[i].layer >= 0 ? net->ops[i].layer : layer;
+    return layer;
+}
+
+/* Negative inputs of every ReLU op in the chunk's forward pass, per weight layer. */
+static void count_negative(const Ctx *cx, int B, long *neg, long *total)
 {
     const Net *net = cx->net;
-    const int L = net->n_layers, D = cx->d->d, K = net->cfg.n_out;
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        int l = op->d.kind == OP_RELU ? relu_layer(net, i) : -1;
+        if (l < 0)
+            continue;
+        const size_t n = (size_t)B * shape_size(op->in_shape);
+        const double *z = cx->w->act[op->d.in[0]];
+        for (size_t k = 0; k < n; k++)
+            neg[l] += z[k] < 0;
+        total[l] += (long)n;
+    }
+}
+
+/* One pass over the samples. Returns the mean cross-entropy; with g, g = its gradient +
+ * R's; with v and hv, hv = (Hessian of loss + R) v, exactly: the R-operator (Pearlmutter)
+ * through the ops' forward and backward passes (op.h), batch norm in evaluation mode.
+ * neg, total (L) count negative ReLU inputs per layer if not NULL. */
+static double pass(Ctx *cx, const double *theta, double *g, const double *v, double *hv,
+                   long *neg, long *total)
+{
+    const Net *net = cx->net;
+    const int D = cx->d->d, K = net->cfg.n_out;
     const size_t P = net->n_params;
     if (g)
         memset(g, 0, P * sizeof *g);
     if (hv)
         memset(hv, 0, P * sizeof *hv);
-    double total = 0;
+    double loss = 0;
     for (int s0 = 0; s0 < cx->n; s0 += CHUNK) {
         const int B = cx->n - s0 < CHUNK ? cx->n - s0 : CHUNK;
         for (size_t k = 0; k < (size_t)B * (size_t)D; k++)
             cx->x[k] = (double)cx->d->x[(size_t)s0 * (size_t)D + k];
-        cx->a[0] = cx->x;
-        if (hv)
-            memset(cx->ra[0], 0, (size_t)B * (size_t)D * sizeof(double));
-        for (int l = 0; l < L; l++) { /* forward, and R{} of it along v */
-            const NnLayer *ly = &net->layers[l];
-            const int fi = ly->in, fo = ly->out;
-            double *z = l < L - 1 ? cx->z[l] : cx->a[L], *rz = cx->ra[l + 1];
-            for (int i = 0; i < B; i++)
-                memcpy(z + (size_t)i * fo, theta + ly->b, (size_t)fo * sizeof *z);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, fo, fi, 1.0, cx->a[l], fi,
-                        theta + ly->w, fi, 1.0, z, fo);
-            if (hv) { /* R{z} = R{a} W^T + a V_W^T + V_b */
-                for (int i = 0; i < B; i++)
-                    memcpy(rz + (size_t)i * fo, v + ly->b, (size_t)fo * sizeof *rz);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, fo, fi, 1.0, cx->ra[l], fi,
-                            theta + ly->w, fi, 1.0, rz, fo);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, fo, fi, 1.0, cx->a[l], fi,
-                            v + ly->w, fi, 1.0, rz, fo);
-            }
-            if (l == L - 1)
-                break;
-            double *h = cx->a[l + 1];
-            for (size_t k = 0; k < (size_t)B * (size_t)fo; k++) {
-                bool off = ly->relu && z[k] < 0;
-                if (neg && off)
-                    neg[l]++;
-                h[k] = (off ? 0.0 : z[k]) + (ly->skip ? cx->a[l][k] : 0.0);
-                if (hv) /* R{h} = mask * R{z} (+ R{a} through the skip), in place */
-                    rz[k] = (off ? 0.0 : rz[k]) + (ly->skip ? cx->ra[l][k] : 0.0);
-            }
-        }
+        nn_r_forward(net, cx->w, theta, hv ? v : NULL, cx->x, B);
+        if (neg)
+            count_negative(cx, B, neg, total);
         /* softmax cross-entropy: d = (p - onehot) / n; R{d} = (p * R{o} - p (p . R{o})) / n */
-        double *dout = cx->buf[1], *rdout = cx->buf[4];
+        const double *logits = cx->w->act[net->out_slot], *rlogits = cx->w->ract[net->out_slot];
+        double *dout = cx->w->grad[net->out_slot], *rdout = cx->w->rgrad[net->out_slot];
         for (int i = 0; i < B; i++) {
-            const double *o = cx->a[L] + (size_t)i * K;
+            const double *o = logits + (size_t)i * K;
             double m = o[0], sum = 0, pr = 0;
             for (int k = 1; k < K; k++)
                 m = o[k] > m ? o[k] : m;
             for (int k = 0; k < K; k++)
                 sum += exp(o[k] - m);
             int y = cx->d->y[s0 + i];
-            total += log(sum) + m - o[y];
+            loss += log(sum) + m - o[y];
             double *d = dout + (size_t)i * K, *rd = rdout + (size_t)i * K;
-            const double *ro = cx->ra[L] + (size_t)i * K;
+            const double *ro = rlogits + (size_t)i * K;
             for (int k = 0; k < K; k++) {
                 double p = exp(o[k] - m) / sum;
                 d[k] = (p - (k == y)) / cx->n;
@@ -112,65 +108,15 @@ static double pass(Ctx *cx, const double *theta, double *g, const double *v, dou
             for (int k = 0; hv && k < K; k++)
                 rd[k] = exp(o[k] - m) / sum * (ro[k] - pr) / cx->n;
         }
-        if (!g && !hv)
-            continue;
-        /* backward: dh = dL/dh of the layer's output, d = dL/dz, din = dL/d(input) */
-        double *dh = cx->buf[0], *d = dout, *din = cx->buf[2];
-        double *rdh = cx->buf[3], *rd = rdout, *rdin = cx->buf[5];
-        for (int l = L - 1; l >= 0; l--) {
-            const NnLayer *ly = &net->layers[l];
-            const int fi = ly->in, fo = ly->out;
-            const size_t n = (size_t)B * (size_t)fo;
-            if (l < L - 1) /* d = mask * dh (and R{}), for a hidden layer */
-                for (size_t k = 0; k < n; k++) {
-                    bool off = ly->relu && cx->z[l][k] < 0;
-                    d[k] = off ? 0.0 : dh[k];
-                    if (hv)
-                        rd[k] = off ? 0.0 : rdh[k];
-                }
-            if (g) {
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, fo, fi, B, 1.0, d, fo,
-                            cx->a[l], fi, 1.0, g + ly->w, fi);
-                for (size_t k = 0; k < n; k++)
-                    g[ly->b + k % (size_t)fo] += d[k];
-            }
-            if (hv) { /* R{gW} = R{d}^T a + d^T R{a}; R{gb} = sum R{d} */
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, fo, fi, B, 1.0, rd, fo,
-                            cx->a[l], fi, 1.0, hv + ly->w, fi);
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, fo, fi, B, 1.0, d, fo,
-                            cx->ra[l], fi, 1.0, hv + ly->w, fi);
-                for (size_t k = 0; k < n; k++)
-                    hv[ly->b + k % (size_t)fo] += rd[k];
-            }
-            if (l == 0)
-                break;
-            /* din = d W (+ dh through the skip); R{din} = R{d} W + d V_W (+ R{dh}) */
-            const size_t ni = (size_t)B * (size_t)fi;
-            if (ly->skip)
-                memcpy(din, dh, ni * sizeof *din);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, fi, fo, 1.0, d, fo,
-                        theta + ly->w, fi, ly->skip ? 1.0 : 0.0, din, fi);
-            if (hv) {
-                if (ly->skip)
-                    memcpy(rdin, rdh, ni * sizeof *rdin);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, fi, fo, 1.0, rd, fo,
-                            theta + ly->w, fi, ly->skip ? 1.0 : 0.0, rdin, fi);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, fi, fo, 1.0, d, fo,
-                            v + ly->w, fi, 1.0, rdin, fi);
-            }
-            /* the input's gradient is the next layer's output gradient; d and R{d} keep
-             * their buffers (the logits' gradient is consumed) */
-            double *t = dh;
-            dh = din, din = t;
-            t = rdh, rdh = rdin, rdin = t;
-        }
+        if (g || hv)
+            nn_r_backward(net, cx->w, theta, hv ? v : NULL, B, g, hv);
     }
     double s = reg_sign(cx, theta);
     for (size_t k = 0; g && cx->lambda != 0 && k < P; k++)
         g[k] += cx->lambda * s * theta[k];
     for (size_t k = 0; hv && cx->lambda != 0 && k < P; k++)
         hv[k] += cx->lambda * s * v[k];
-    return total / cx->n;
+    return loss / cx->n;
 }
 
 static double dot(const double *a, const double *b, size_t n)
@@ -202,7 +148,7 @@ static int lanczos(Ctx *cx, const double *theta, int iterations, uint64_t seed, 
     int m = 0;
     for (int j = 0; j < k; j++) {
         double *q = Q + (size_t)j * P;
-        pass(cx, theta, NULL, q, w, NULL);
+        pass(cx, theta, NULL, q, w, NULL, NULL);
         alpha[j] = dot(q, w, P);
         m = j + 1;
         for (int pass = 0; pass < 2; pass++) /* w -= Q Q^T w, twice */
@@ -234,50 +180,28 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
                  int iterations, uint64_t seed, Certificate *out, double *neg_frac)
 {
     const int L = net->n_layers;
-    if (net->cfg.batch_norm)
-        return -1;
     Ctx cx = {.net = net, .d = d, .n = n > 0 && n < d->n ? n : d->n, .lambda = lambda, .c = c};
-    int maxw = net->cfg.n_in;
-    for (int l = 0; l < L; l++)
-        maxw = net->layers[l].out > maxw ? net->layers[l].out : maxw;
-    for (int l = 0; l <= L; l++) { /* a[0] is the input chunk; a[L], ra[L] the logits */
-        int w = l == 0 ? net->cfg.n_in : net->layers[l - 1].out;
-        if (l > 0)
-            cx.a[l] = xmalloc((size_t)CHUNK * (size_t)w * sizeof(double));
-        cx.ra[l] = xmalloc((size_t)CHUNK * (size_t)w * sizeof(double));
-    }
-    for (int l = 0; l < L - 1; l++)
-        cx.z[l] = xmalloc((size_t)CHUNK * (size_t)net->layers[l].out * sizeof(double));
-    for (int i = 0; i < 6; i++)
-        cx.buf[i] = xmalloc((size_t)CHUNK * (size_t)maxw * sizeof(double));
+    cx.w = nn_rwork_new(net, CHUNK);
     cx.x = xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(double));
     const size_t P = net->n_params;
     double *theta = xmalloc(P * sizeof *theta), *g = xmalloc(P * sizeof *g);
     for (size_t k = 0; k < P; k++)
         theta[k] = (double)net->params[k];
-    long neg[NN_MAX_HIDDEN + 1] = {0};
-    out->loss_data = pass(&cx, theta, g, NULL, NULL, neg);
+    long *neg = xcalloc((size_t)L, sizeof *neg), *total = xcalloc((size_t)L, sizeof *total);
+    out->loss_data = pass(&cx, theta, g, NULL, NULL, neg, total);
     double sq = dot(theta, theta, P);
     out->loss = out->loss_data + lambda / 2 * (c == 0 ? sq : fabs(sq - c));
     out->grad_norm = sqrt(dot(g, g, P));
     for (int l = 0; l < L; l++)
-        neg_frac[l] = l < L - 1 && net->layers[l].relu
-                          ? (double)neg[l] / ((double)cx.n * net->layers[l].out)
-                          : (double)NAN;
+        neg_frac[l] = total[l] > 0 ? (double)neg[l] / (double)total[l] : (double)NAN;
     out->hess_max_abs = out->hess_min = NAN;
     out->hess_iterations = 0;
     int rc = iterations > 0 ? lanczos(&cx, theta, iterations, seed, out) : 0;
     free(theta);
     free(g);
-    for (int l = 0; l <= L; l++) {
-        if (l > 0)
-            free(cx.a[l]);
-        free(cx.ra[l]);
-    }
-    for (int l = 0; l < L - 1; l++)
-        free(cx.z[l]);
-    for (int i = 0; i < 6; i++)
-        free(cx.buf[i]);
+    free(neg);
+    free(total);
+    nn_rwork_free(net, cx.w);
     free(cx.x);
     return rc;
 }

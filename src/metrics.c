@@ -17,13 +17,13 @@ double metrics_param_norm(const Net *net)
 
 int metrics_max_rank(const NetConfig *cfg)
 {
-    int r = 0, in = cfg->n_in;
-    for (int l = 0; l <= cfg->n_hidden; l++) {
-        int out = l < cfg->n_hidden ? cfg->hidden[l] : cfg->n_out;
-        int k = out < in ? out : in;
+    WeightView *v = xmalloc(NN_MAX_OPS * sizeof *v);
+    int r = 0, L = nn_weight_views(cfg, v);
+    for (int l = 0; l < L; l++) {
+        int k = v[l].rows < v[l].cols ? v[l].rows : v[l].cols;
         r = k > r ? k : r;
-        in = out;
     }
+    free(v);
     return r;
 }
 

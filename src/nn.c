@@ -1,39 +1,229 @@
-/* nn: dense / batch-norm / ReLU / skip layers, forward and backward with cblas_sgemm.
- * Conventions and dimension letters are in nn.h; derivations in docs/numerics.md. */
+/* nn: the op list - building it, checking it, and walking it forward and backward.
+ * What each op computes is in its own src/op_<kind>.c; conventions in nn.h and op.h;
+ * derivations in docs/numerics.md. */
 #include "bpsweep/nn.h"
 
 #include <assert.h>
-#include <cblas.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpsweep/rng.h"
 #include "bpsweep/util.h"
 
+/* ---- the op list ------------------------------------------------------------------ */
+
+int nn_expand(const NetConfig *cfg, OpDesc *ops)
+{
+    if (cfg->n_ops > 0) {
+        memcpy(ops, cfg->ops, (size_t)cfg->n_ops * sizeof *ops);
+        return cfg->n_ops;
+    }
+    int n = 0, slot = 0, next = 1, width = cfg->n_in;
+    for (int l = 0; l < cfg->n_hidden; l++) {
+        const int in_slot = slot, out = cfg->hidden[l];
+        ops[n++] = (OpDesc){OP_DENSE, {slot, -1}, next, out};
+        slot = next++;
+        if (cfg->batch_norm) {
+            ops[n++] = (OpDesc){OP_BATCH_NORM, {slot, -1}, next, 0};
+            slot = next++;
+        }
+        if (cfg->act == ACT_RELU) {
+            ops[n++] = (OpDesc){OP_RELU, {slot, -1}, next, 0};
+            slot = next++;
+        }
+        if (cfg->skip && width == out) {
+            ops[n++] = (OpDesc){OP_ADD, {slot, in_slot}, next, 0};
+            slot = next++;
+        }
+        width = out;
+    }
+    ops[n++] = (OpDesc){OP_DENSE, {slot, -1}, next, cfg->n_out};
+    return n;
+}
+
+/* Formats msg and returns -1. */
+static int say(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int say(char *msg, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Resolves shapes; with ops, fills them (shapes, parameter and buffer offsets, layer
+ * index). Returns the number of slots, or -1 with msg and *bad_op. */
+static int resolve(const NetConfig *cfg, const OpDesc *desc, int n_ops, Op *ops, Shape *shapes,
+                   char *msg, size_t len, int *bad_op)
+{
+    *bad_op = -1;
+    if (n_ops < 1)
+        return say(msg, len, "a net needs at least one op");
+    /* slots are numbered 0 (the input) .. n_ops: each op writes a new one */
+    Shape *shape = shapes ? shapes : xmalloc((size_t)(n_ops + 1) * sizeof *shape);
+    bool *written = xcalloc((size_t)n_ops + 1, sizeof *written);
+    shape[0] = (Shape){cfg->n_in, 1, 1};
+    written[0] = true;
+    size_t p = 0, buf = 0;
+    int layer = 0, rc = 0, max_slot = 0;
+    for (int i = 0; i < n_ops && rc == 0; i++) {
+        const OpDesc *d = &desc[i];
+        *bad_op = i;
+        if ((int)d->kind < 0 || d->kind >= OP_N_KINDS) {
+            rc = say(msg, len, "unknown op kind %d", (int)d->kind);
+            break;
+        }
+        const OpKindDef *k = OP_KINDS[d->kind];
+        Shape in[OP_MAX_INPUTS];
+        for (int j = 0; j < k->n_inputs && rc == 0; j++) {
+            int s = d->in[j];
+            if (s < 0 || s > n_ops || !written[s])
+                rc = say(msg, len, "%s reads slot %d, which no earlier op writes", k->name,
+                              s);
+            else
+                in[j] = shape[s];
+        }
+        if (rc)
+            break;
+        if (d->out < 1 || d->out > n_ops) {
+            rc = say(msg, len, "writes slot %d: slots are numbered 1..%d (one per op)",
+                          d->out, n_ops);
+            break;
+        }
+        if (written[d->out]) {
+            rc = say(msg, len, "writes slot %d, which an earlier op wrote", d->out);
+            break;
+        }
+        Shape out;
+        if (k->shape(d, in, &out, msg, len) != 0) {
+            rc = -1;
+            break;
+        }
+        written[d->out] = true;
+        shape[d->out] = out;
+        max_slot = d->out > max_slot ? d->out : max_slot;
+        size_t np = k->n_params(d, in[0], out), nb = k->n_buffers(d, in[0], out);
+        if (ops) {
+            ops[i] = (Op){.d = *d, .in_shape = in[0], .out_shape = out, .p = p, .n_p = np,
+                          .buf = buf, .n_buf = nb, .layer = k->weight_view ? layer : -1};
+        }
+        layer += k->weight_view != NULL;
+        p += np;
+        buf += nb;
+    }
+    if (rc == 0) {
+        Shape last = shape[desc[n_ops - 1].out];
+        *bad_op = n_ops - 1;
+        if (last.c != cfg->n_out || last.h != 1 || last.w != 1)
+            rc = say(msg, len, "the last op's output is (%d, %d, %d), not the %d classes",
+                          last.c, last.h, last.w, cfg->n_out);
+    }
+    if (rc == 0)
+        *bad_op = -1;
+    free(written);
+    if (!shapes)
+        free(shape);
+    return rc == 0 ? max_slot + 1 : -1;
+}
+
+int nn_check(const NetConfig *cfg, char *msg, size_t len, int *bad_op)
+{
+    OpDesc *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
+    int n = nn_expand(cfg, ops);
+    int rc = resolve(cfg, ops, n, NULL, NULL, msg, len, bad_op) < 0 ? -1 : 0;
+    free(ops);
+    return rc;
+}
+
+/* The resolved ops of a configuration that passes nn_check (the caller frees both). */
+static int resolved_ops(const NetConfig *cfg, Op **ops, Shape **shapes, int *n_slots)
+{
+    OpDesc *desc = xmalloc(NN_MAX_OPS * sizeof *desc);
+    int n = nn_expand(cfg, desc), bad;
+    char msg[256];
+    *ops = xcalloc((size_t)n, sizeof **ops);
+    *shapes = xcalloc((size_t)n + 1, sizeof **shapes);
+    *n_slots = resolve(cfg, desc, n, *ops, *shapes, msg, sizeof msg, &bad);
+    assert(*n_slots > 0); /* callers build nets from checked configurations */
+    free(desc);
+    return n;
+}
+
 size_t nn_param_count(const NetConfig *cfg)
 {
-    size_t n = 0;
-    int in = cfg->n_in;
-    for (int l = 0; l <= cfg->n_hidden; l++) {
-        int out = l < cfg->n_hidden ? cfg->hidden[l] : cfg->n_out;
-        n += (size_t)in * (size_t)out + (size_t)out;
-        if (l < cfg->n_hidden && cfg->batch_norm)
-            n += 2 * (size_t)out;
-        in = out;
+    Op *ops;
+    Shape *shapes;
+    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots);
+    size_t p = ops[n - 1].p + ops[n - 1].n_p;
+    free(ops);
+    free(shapes);
+    return p;
+}
+
+double nn_flops(const NetConfig *cfg)
+{
+    Op *ops;
+    Shape *shapes;
+    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots);
+    double f = 0;
+    for (int i = 0; i < n; i++)
+        f += OP_KINDS[ops[i].d.kind]->flops(&ops[i]);
+    free(ops);
+    free(shapes);
+    return f;
+}
+
+int nn_weight_views(const NetConfig *cfg, WeightView *views)
+{
+    Op *ops;
+    Shape *shapes;
+    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots), L = 0;
+    for (int i = 0; i < n; i++) {
+        const OpKindDef *k = OP_KINDS[ops[i].d.kind];
+        if (k->weight_view && views)
+            k->weight_view(&ops[i], &views[L]);
+        L += k->weight_view != NULL;
     }
-    return n;
+    free(ops);
+    free(shapes);
+    return L;
+}
+
+size_t nn_work_bytes(const NetConfig *cfg, int max_batch)
+{
+    Op *ops;
+    Shape *shapes;
+    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots);
+    size_t floats = 0;
+    for (int s = 0; s < n_slots; s++) /* values (not the input's) and gradients */
+        floats += (s > 0 ? 2 : 1) * (size_t)max_batch * shape_size(shapes[s]);
+    for (int i = 0; i < n; i++)
+        floats += OP_KINDS[ops[i].d.kind]->cache_floats(&ops[i], max_batch) +
+                  OP_KINDS[ops[i].d.kind]->aux_floats(&ops[i]);
+    free(ops);
+    free(shapes);
+    return floats * sizeof(float);
 }
 
 int nn_shape_dims(const NetConfig *cfg, int *dims)
 {
-    int n = 0;
-    dims[n++] = cfg->n_in;
-    for (int l = 0; l < cfg->n_hidden; l++)
-        dims[n++] = cfg->hidden[l];
-    dims[n++] = cfg->n_out;
-    return n;
+    Op *ops;
+    Shape *shapes;
+    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots), k = 0;
+    dims[k++] = cfg->n_in;
+    for (int i = 0; i < n; i++)
+        if (OP_KINDS[ops[i].d.kind]->weight_view)
+            dims[k++] = (int)shape_size(ops[i].out_shape);
+    free(ops);
+    free(shapes);
+    return k;
 }
+
+/* ---- allocation ---------------------------------------------------------------------- */
 
 /* Allocation that may fail: counts failures in *bad instead of exiting. */
 static void *try_alloc(size_t n, int *bad)
@@ -44,71 +234,121 @@ static void *try_alloc(size_t n, int *bad)
     return p;
 }
 
+static size_t widest_features(const Net *net)
+{
+    size_t c = 1;
+    for (int s = 0; s < net->n_slots; s++)
+        c = (size_t)net->slot_shape[s].c > c ? (size_t)net->slot_shape[s].c : c;
+    return c;
+}
+
+NnWork *nn_work_new(const Net *net, int max_batch)
+{
+    int bad = 0;
+    NnWork *w = xcalloc(1, sizeof *w);
+    w->max_batch = max_batch;
+    w->act = xcalloc((size_t)net->n_slots, sizeof *w->act);
+    w->grad = xcalloc((size_t)net->n_slots, sizeof *w->grad);
+    w->grad_set = xcalloc((size_t)net->n_slots, sizeof *w->grad_set);
+    w->cache = xcalloc((size_t)net->n_ops, sizeof *w->cache);
+    w->aux = xcalloc((size_t)net->n_ops, sizeof *w->aux);
+    for (int s = 0; s < net->n_slots; s++) {
+        size_t n = (size_t)max_batch * shape_size(net->slot_shape[s]) * sizeof(float);
+        if (s > 0) /* act[0] points at the caller's input */
+            w->act[s] = try_alloc(n, &bad);
+        w->grad[s] = try_alloc(n, &bad);
+    }
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        const OpKindDef *k = OP_KINDS[op->d.kind];
+        size_t nc = k->cache_floats(op, max_batch), na = k->aux_floats(op);
+        w->cache[i] = nc ? try_alloc(nc * sizeof(float), &bad) : NULL;
+        w->aux[i] = na ? try_alloc(na * sizeof(float), &bad) : NULL;
+    }
+    w->red = try_alloc(2 * widest_features(net) * sizeof(double), &bad);
+    if (bad) {
+        nn_work_free(net, w);
+        return NULL;
+    }
+    return w;
+}
+
+void nn_work_free(const Net *net, NnWork *w)
+{
+    if (!w)
+        return;
+    for (int s = 0; s < net->n_slots; s++) {
+        if (s > 0)
+            free(w->act[s]);
+        free(w->grad[s]);
+    }
+    for (int i = 0; i < net->n_ops; i++) {
+        free(w->cache[i]);
+        free(w->aux[i]);
+    }
+    free(w->act);
+    free(w->grad);
+    free(w->grad_set);
+    free(w->cache);
+    free(w->aux);
+    free(w->red);
+    free(w);
+}
+
+/* The weight layers, and the batch norm that reads each one's output. */
+static void find_layers(Net *net)
+{
+    net->n_layers = 0;
+    for (int i = 0; i < net->n_ops; i++)
+        net->n_layers += OP_KINDS[net->ops[i].d.kind]->weight_view != NULL;
+    net->layers = xcalloc((size_t)(net->n_layers ? net->n_layers : 1), sizeof *net->layers);
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        if (op->layer < 0)
+            continue;
+        NnLayer *ly = &net->layers[op->layer];
+        WeightView wv;
+        OP_KINDS[op->d.kind]->weight_view(op, &wv);
+        *ly = (NnLayer){.op = i, .in = wv.cols, .out = wv.rows, .w = wv.off,
+                        .b = wv.off + (size_t)wv.rows * (size_t)wv.cols};
+        for (int j = i + 1; j < net->n_ops; j++) {
+            const Op *bn = &net->ops[j];
+            if (bn->d.kind == OP_BATCH_NORM && bn->d.in[0] == op->d.out) {
+                ly->bn = true;
+                ly->gamma = bn->p;
+                ly->beta = bn->p + (size_t)bn->out_shape.c;
+                ly->rmean = bn->buf;
+                ly->rvar = bn->buf + (size_t)bn->out_shape.c;
+            }
+        }
+    }
+}
+
 Net *nn_new(const NetConfig *cfg, int max_batch)
 {
     assert(cfg->n_in > 0 && cfg->n_out > 0 && max_batch > 0);
-    assert(cfg->n_hidden >= 0 && cfg->n_hidden <= NN_MAX_HIDDEN);
     Net *net = xcalloc(1, sizeof *net);
     net->cfg = *cfg;
-    net->n_layers = cfg->n_hidden + 1;
-    net->layers = xcalloc((size_t)net->n_layers, sizeof *net->layers);
     net->max_batch = max_batch;
-
+    net->n_ops = resolved_ops(cfg, &net->ops, &net->slot_shape, &net->n_slots);
+    net->out_slot = net->ops[net->n_ops - 1].d.out;
+    const Op *last = &net->ops[net->n_ops - 1];
+    net->n_params = last->p + last->n_p;
+    for (int i = 0; i < net->n_ops; i++)
+        net->n_buffers += net->ops[i].n_buf;
+    find_layers(net);
     int bad = 0;
-    size_t p = 0, buf = 0;
-    int in = cfg->n_in, max_width = cfg->n_in;
-    for (int l = 0; l < net->n_layers; l++) {
-        NnLayer *ly = &net->layers[l];
-        bool hidden = l < cfg->n_hidden;
-        ly->in = in;
-        ly->out = hidden ? cfg->hidden[l] : cfg->n_out;
-        ly->bn = hidden && cfg->batch_norm;
-        ly->relu = hidden && cfg->act == ACT_RELU;
-        ly->skip = hidden && cfg->skip && ly->in == ly->out;
-        ly->w = p;
-        p += (size_t)ly->in * (size_t)ly->out;
-        ly->b = p;
-        p += (size_t)ly->out;
-        if (ly->bn) {
-            ly->gamma = p;
-            p += (size_t)ly->out;
-            ly->beta = p;
-            p += (size_t)ly->out;
-            ly->rmean = buf;
-            buf += (size_t)ly->out;
-            ly->rvar = buf;
-            buf += (size_t)ly->out;
-        }
-        size_t cache = (size_t)max_batch * (size_t)ly->out * sizeof(float);
-        ly->z = try_alloc(cache, &bad);
-        /* u aliases z unless batch norm transforms it; h aliases u when the layer
-         * is the identity map of u (identity activation, no skip) */
-        ly->xhat = ly->bn ? try_alloc(cache, &bad) : NULL;
-        ly->u = ly->bn ? try_alloc(cache, &bad) : ly->z;
-        ly->h = (ly->relu || ly->skip) ? try_alloc(cache, &bad) : ly->u;
-        ly->inv_std = ly->bn ? try_alloc((size_t)ly->out * sizeof(float), &bad) : NULL;
-        if (ly->out > max_width)
-            max_width = ly->out;
-        in = ly->out;
-    }
-    assert(p == nn_param_count(cfg));
-    net->n_params = p;
-    net->params = try_alloc(p * sizeof(float), &bad);
-    net->grads = try_alloc(p * sizeof(float), &bad);
-    net->n_buffers = buf;
-    net->buffers = try_alloc((buf ? buf : 1) * sizeof(float), &bad);
-    net->max_width = max_width;
-    net->dlogits = try_alloc((size_t)max_batch * (size_t)cfg->n_out * sizeof(float), &bad);
-    for (int i = 0; i < 2; i++)
-        net->scratch[i] =
-            try_alloc((size_t)max_batch * (size_t)max_width * sizeof(float), &bad);
-    net->colsum = try_alloc(2 * (size_t)max_width * sizeof(double), &bad);
-    if (bad) {
+    net->params = try_alloc(net->n_params * sizeof(float), &bad);
+    net->grads = try_alloc(net->n_params * sizeof(float), &bad);
+    net->buffers = try_alloc((net->n_buffers ? net->n_buffers : 1) * sizeof(float), &bad);
+    net->work = bad ? NULL : nn_work_new(net, max_batch);
+    if (bad || !net->work) {
         nn_free(net);
         return NULL;
     }
-    memset(net->params, 0, p * sizeof(float));
-    memset(net->grads, 0, p * sizeof(float));
+    net->dlogits = net->work->grad[net->out_slot];
+    memset(net->params, 0, net->n_params * sizeof(float));
+    memset(net->grads, 0, net->n_params * sizeof(float));
     return net;
 }
 
@@ -116,210 +356,122 @@ void nn_free(Net *net)
 {
     if (!net)
         return;
-    for (int l = 0; l < net->n_layers; l++) {
-        NnLayer *ly = &net->layers[l];
-        if (ly->h != ly->u)
-            free(ly->h);
-        if (ly->u != ly->z)
-            free(ly->u);
-        free(ly->z);
-        free(ly->xhat);
-        free(ly->inv_std);
-    }
+    nn_work_free(net, net->work);
+    free(net->ops);
+    free(net->slot_shape);
     free(net->layers);
     free(net->params);
     free(net->grads);
     free(net->buffers);
-    free(net->dlogits);
-    free(net->scratch[0]);
-    free(net->scratch[1]);
-    free(net->colsum);
     free(net);
 }
 
 /* ---- initialisation ------------------------------------------------------------ */
 
+static void init_dense(const NetConfig *cfg, const Op *op, float *p, RngStream *ws,
+                       RngStream *bs)
+{
+    const int I = op->in_shape.c, O = op->out_shape.c;
+    float *W = p, *b = p + (size_t)O * I;
+    size_t nw = (size_t)I * (size_t)O;
+    /* nn.Linear: kaiming_uniform(a = sqrt(5)) gives bound 1/sqrt(fan_in) for weights,
+     * and the bias bound is 1/sqrt(fan_in) too */
+    double bound = 1.0 / sqrt((double)I);
+    switch (cfg->w_init) {
+    case WINIT_TORCH:
+        for (size_t i = 0; i < nw; i++)
+            W[i] = (float)((2.0 * rng_uniform(ws) - 1.0) * bound);
+        break;
+    case WINIT_HE_NORMAL: {
+        double sd = sqrt(2.0 / (double)I);
+        for (size_t i = 0; i < nw; i++)
+            W[i] = (float)(sd * rng_normal(ws));
+        break;
+    }
+    case WINIT_CONSTANT:
+        for (size_t i = 0; i < nw; i++)
+            W[i] = (float)cfg->w_value;
+        break;
+    }
+    for (int j = 0; j < O; j++) {
+        switch (cfg->b_init) {
+        case BINIT_TORCH:
+            b[j] = (float)((2.0 * rng_uniform(bs) - 1.0) * bound);
+            break;
+        case BINIT_ZERO:
+            b[j] = 0.0f;
+            break;
+        case BINIT_CONSTANT:
+            b[j] = (float)cfg->b_value;
+            break;
+        case BINIT_UNIFORM:
+            b[j] = (float)((2.0 * rng_uniform(bs) - 1.0) * cfg->b_value);
+            break;
+        }
+    }
+}
+
 void nn_init_params(Net *net, uint64_t seed)
 {
     const NetConfig *cfg = &net->cfg;
-    int dims[NN_MAX_HIDDEN + 2];
+    int *dims = xmalloc(NN_MAX_DIMS * sizeof *dims);
     int n_dims = nn_shape_dims(cfg, dims);
-    for (int l = 0; l < net->n_layers; l++) {
-        NnLayer *ly = &net->layers[l];
-        float *W = net->params + ly->w, *b = net->params + ly->b;
-        size_t nw = (size_t)ly->in * (size_t)ly->out;
-        /* nn.Linear: kaiming_uniform(a = sqrt(5)) gives bound 1/sqrt(fan_in) for
-         * weights, and the bias bound is 1/sqrt(fan_in) too */
-        double bound = 1.0 / sqrt((double)ly->in);
-        RngStream ws = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_WEIGHT, l));
-        RngStream bs = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_BIAS, l));
-        switch (cfg->w_init) {
-        case WINIT_TORCH:
-            for (size_t i = 0; i < nw; i++)
-                W[i] = (float)((2.0 * rng_uniform(&ws) - 1.0) * bound);
-            break;
-        case WINIT_HE_NORMAL: {
-            double sd = sqrt(2.0 / (double)ly->in);
-            for (size_t i = 0; i < nw; i++)
-                W[i] = (float)(sd * rng_normal(&ws));
-            break;
-        }
-        case WINIT_CONSTANT:
-            for (size_t i = 0; i < nw; i++)
-                W[i] = (float)cfg->w_value;
-            break;
-        }
-        for (int j = 0; j < ly->out; j++) {
-            switch (cfg->b_init) {
-            case BINIT_TORCH:
-                b[j] = (float)((2.0 * rng_uniform(&bs) - 1.0) * bound);
-                break;
-            case BINIT_ZERO:
-                b[j] = 0.0f;
-                break;
-            case BINIT_CONSTANT:
-                b[j] = (float)cfg->b_value;
-                break;
-            case BINIT_UNIFORM:
-                b[j] = (float)((2.0 * rng_uniform(&bs) - 1.0) * cfg->b_value);
-                break;
-            }
-        }
-        if (ly->bn) {
-            for (int j = 0; j < ly->out; j++) {
-                net->params[ly->gamma + (size_t)j] = 1.0f;
-                net->params[ly->beta + (size_t)j] = 0.0f;
-                net->buffers[ly->rmean + (size_t)j] = 0.0f;
-                net->buffers[ly->rvar + (size_t)j] = 1.0f;
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        float *p = net->params + op->p;
+        if (op->d.kind == OP_DENSE) {
+            RngStream ws = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_WEIGHT, op->layer));
+            RngStream bs = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_BIAS, op->layer));
+            init_dense(cfg, op, p, &ws, &bs);
+        } else if (op->d.kind == OP_BATCH_NORM) {
+            const int C = op->out_shape.c;
+            float *buf = net->buffers + op->buf;
+            for (int c = 0; c < C; c++) {
+                p[c] = 1.0f;     /* gamma */
+                p[C + c] = 0.0f; /* beta */
+                buf[c] = 0.0f;   /* running mean */
+                buf[C + c] = 1.0f;
             }
         }
     }
+    free(dims);
 }
 
-/* ---- forward --------------------------------------------------------------------- */
+/* ---- forward and backward in float ------------------------------------------------ */
 
-/* Training-mode batch norm of z (B,O) (bias already added): batch mean and biased
- * variance normalise, running statistics move by NN_BN_MOMENTUM with the unbiased
- * variance (PyTorch). Writes xhat and u = gamma * xhat + beta. */
-static void bn_forward_train(Net *net, NnLayer *ly, int B)
+static OpPass op_pass(const Net *net, NnWork *w, int i, int B, bool train)
 {
-    const int fan_out = ly->out;
-    double *mean = net->colsum, *var = net->colsum + net->max_width;
-    const float *gamma = net->params + ly->gamma, *beta = net->params + ly->beta;
-    float *rmean = net->buffers + ly->rmean, *rvar = net->buffers + ly->rvar;
-    memset(mean, 0, (size_t)fan_out * sizeof *mean);
-    memset(var, 0, (size_t)fan_out * sizeof *var);
-    for (int i = 0; i < B; i++) {
-        const float *z = ly->z + (size_t)i * (size_t)fan_out;
-        for (int j = 0; j < fan_out; j++)
-            mean[j] += (double)z[j];
-    }
-    for (int j = 0; j < fan_out; j++)
-        mean[j] /= B;
-    for (int i = 0; i < B; i++) {
-        const float *z = ly->z + (size_t)i * (size_t)fan_out;
-        for (int j = 0; j < fan_out; j++) {
-            double c = (double)z[j] - mean[j];
-            var[j] += c * c;
-        }
-    }
-    /* B = 1 has no unbiased variance (PyTorch refuses it); keep the biased one */
-    double unbias = B > 1 ? (double)B / (double)(B - 1) : 1.0;
-    for (int j = 0; j < fan_out; j++) {
-        var[j] /= B;
-        ly->inv_std[j] = (float)(1.0 / sqrt(var[j] + (double)NN_BN_EPS));
-        rmean[j] = (1.0f - NN_BN_MOMENTUM) * rmean[j] + NN_BN_MOMENTUM * (float)mean[j];
-        rvar[j] = (1.0f - NN_BN_MOMENTUM) * rvar[j] + NN_BN_MOMENTUM * (float)(var[j] * unbias);
-    }
-    for (int i = 0; i < B; i++) {
-        size_t r = (size_t)i * (size_t)fan_out;
-        for (int j = 0; j < fan_out; j++) {
-            float xh = (ly->z[r + j] - (float)mean[j]) * ly->inv_std[j];
-            ly->xhat[r + j] = xh;
-            ly->u[r + j] = gamma[j] * xh + beta[j];
-        }
-    }
+    const Op *op = &net->ops[i];
+    OpPass a = {.B = B, .train = train, .y = w->act[op->d.out], .p = net->params + op->p,
+                .buf = net->buffers + op->buf, .work = w->red, .cache = w->cache[i],
+                .aux = w->aux[i]};
+    for (int j = 0; j < OP_KINDS[op->d.kind]->n_inputs; j++)
+        a.x[j] = w->act[op->d.in[j]];
+    return a;
 }
 
-/* Evaluation-mode batch norm with the running statistics. */
-static void bn_forward_eval(const Net *net, NnLayer *ly, int B)
+const float *nn_forward_work(const Net *net, NnWork *w, const float *x, int B, bool train)
 {
-    const int fan_out = ly->out;
-    const float *gamma = net->params + ly->gamma, *beta = net->params + ly->beta;
-    const float *rmean = net->buffers + ly->rmean, *rvar = net->buffers + ly->rvar;
-    float *scale = ly->inv_std; /* reused as per-feature scale; training refills it */
-    for (int j = 0; j < fan_out; j++)
-        scale[j] = gamma[j] / sqrtf(rvar[j] + NN_BN_EPS);
-    for (int i = 0; i < B; i++) {
-        size_t r = (size_t)i * (size_t)fan_out;
-        for (int j = 0; j < fan_out; j++)
-            ly->u[r + j] = (ly->z[r + j] - rmean[j]) * scale[j] + beta[j];
+    assert(B > 0 && B <= w->max_batch);
+    w->last_train = train;
+    w->act[0] = (float *)(uintptr_t)x; /* read only: no op writes slot 0 */
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        OpPass a = op_pass(net, w, i, B, train);
+        OP_KINDS[op->d.kind]->forward(op, &a);
     }
+    return w->act[net->out_slot];
 }
 
 const float *nn_forward(Net *net, const float *x, int B, bool train)
 {
-    assert(B > 0 && B <= net->max_batch);
-    net->last_train = train;
-    const float *in = x; /* (B,I) */
-    for (int l = 0; l < net->n_layers; l++) {
-        NnLayer *ly = &net->layers[l];
-        const int fan_in = ly->in, fan_out = ly->out;
-        const float *W = net->params + ly->w, *b = net->params + ly->b;
-        /* z = x W^T: (B,I) x (I,O) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, fan_out, fan_in, 1.0f, in, fan_in, W, fan_in, 0.0f,
-                    ly->z, fan_out);
-        if (ly->bn) {
-            for (int i = 0; i < B; i++) {
-                float *z = ly->z + (size_t)i * (size_t)fan_out;
-                for (int j = 0; j < fan_out; j++)
-                    z[j] += b[j];
-            }
-            if (train)
-                bn_forward_train(net, ly, B);
-            else
-                bn_forward_eval(net, ly, B);
-            if (ly->relu || ly->skip) {
-                for (int i = 0; i < B; i++) {
-                    size_t r = (size_t)i * (size_t)fan_out;
-                    const float *u = ly->u + r, *xs = in + (size_t)i * (size_t)fan_in;
-                    float *h = ly->h + r;
-                    for (int j = 0; j < fan_out; j++) {
-                        float a = ly->relu ? (u[j] > 0.0f ? u[j] : 0.0f) : u[j];
-                        h[j] = ly->skip ? a + xs[j] : a;
-                    }
-                }
-            }
-        } else {
-            /* one pass: u = z + b (in place, u aliases z), h = act(u) [+ x] */
-            for (int i = 0; i < B; i++) {
-                size_t r = (size_t)i * (size_t)fan_out;
-                float *u = ly->z + r, *h = ly->h + r;
-                const float *xs = in + (size_t)i * (size_t)fan_in;
-                if (ly->relu && !ly->skip) {
-                    for (int j = 0; j < fan_out; j++) {
-                        u[j] += b[j];
-                        h[j] = (u[j] > 0.0f ? u[j] : 0.0f);
-                    }
-                } else if (ly->skip) {
-                    for (int j = 0; j < fan_out; j++) {
-                        u[j] += b[j];
-                        h[j] = (ly->relu ? (u[j] > 0.0f ? u[j] : 0.0f) : u[j]) + xs[j];
-                    }
-                } else {
-                    for (int j = 0; j < fan_out; j++)
-                        u[j] += b[j];
-                }
-            }
-        }
-        in = ly->h;
-    }
-    return net->layers[net->n_layers - 1].h;
+    assert(B <= net->max_batch);
+    return nn_forward_work(net, net->work, x, B, train);
 }
 
 const float *nn_logits(const Net *net)
 {
-    return net->layers[net->n_layers - 1].h;
+    return net->work->act[net->out_slot];
 }
 
 double nn_loss(Net *net, const uint8_t *y, int B, long *correct, bool want_grad)
@@ -354,130 +506,137 @@ double nn_loss(Net *net, const uint8_t *y, int B, long *correct, bool want_grad)
     return total / B;
 }
 
-/* ---- backward -------------------------------------------------------------------- */
-
-/* Batch-norm backward, in place on d (B,O): on entry d = dL/du, on exit d = dL/dz.
- * With u = gamma * xhat + beta, xhat = (z - mean) * inv_std (batch statistics):
- *   dbeta = sum_i du,  dgamma = sum_i du * xhat,
- *   dz = gamma * inv_std / B * (B du - dbeta - xhat * dgamma)   (docs/numerics.md) */
-static void bn_backward(Net *net, const NnLayer *ly, float *d, int B)
+void nn_backward_work(const Net *net, NnWork *w, int B, float *dparams, float *dx,
+                      NnRangeHook hook, void *ctx, NnOpObserver observe, void *obs_ctx)
 {
-    const int fan_out = ly->out;
-    double *sum_du = net->colsum, *sum_du_xhat = net->colsum + net->max_width;
-    memset(sum_du, 0, (size_t)fan_out * sizeof *sum_du);
-    memset(sum_du_xhat, 0, (size_t)fan_out * sizeof *sum_du_xhat);
-    for (int i = 0; i < B; i++) {
-        size_t r = (size_t)i * (size_t)fan_out;
-        for (int j = 0; j < fan_out; j++) {
-            sum_du[j] += (double)d[r + j];
-            sum_du_xhat[j] += (double)d[r + j] * (double)ly->xhat[r + j];
+    assert(B > 0 && B <= w->max_batch);
+    memset(w->grad_set, 0, (size_t)net->n_slots * sizeof *w->grad_set);
+    w->grad_set[net->out_slot] = true;
+    for (int i = net->n_ops - 1; i >= 0; i--) {
+        const Op *op = &net->ops[i];
+        const OpKindDef *k = OP_KINDS[op->d.kind];
+        if (!w->grad_set[op->d.out])
+            continue; /* nothing downstream of this op reaches the logits */
+        OpPass a = op_pass(net, w, i, B, w->last_train);
+        a.dy = w->grad[op->d.out];
+        a.dp = dparams && op->n_p ? dparams + op->p : NULL;
+        for (int j = 0; j < k->n_inputs; j++) {
+            int s = op->d.in[j];
+            /* the input's gradient is wanted unless it is the net's input and dx is not */
+            a.dx[j] = s == 0 && !dx ? NULL : w->grad[s];
+            a.dx_add[j] = w->grad_set[s];
         }
+        if (a.dp || a.dx[0] || (k->n_inputs > 1 && a.dx[1]))
+            k->backward(op, &a);
+        for (int j = 0; j < k->n_inputs; j++)
+            w->grad_set[op->d.in[j]] |= a.dx[j] != NULL;
+        if (observe)
+            observe(obs_ctx, net, w, i, B);
+        if (hook && a.dp)
+            hook(ctx, op->p, op->n_p);
     }
-    const float *gamma = net->params + ly->gamma;
-    float *dgamma = net->grads + ly->gamma, *dbeta = net->grads + ly->beta;
-    for (int j = 0; j < fan_out; j++) {
-        dbeta[j] = (float)sum_du[j];
-        dgamma[j] = (float)sum_du_xhat[j];
-    }
-    for (int i = 0; i < B; i++) {
-        size_t r = (size_t)i * (size_t)fan_out;
-        for (int j = 0; j < fan_out; j++) {
-            float k = gamma[j] * ly->inv_std[j] / (float)B;
-            d[r + j] = k * ((float)B * d[r + j] - dbeta[j] - ly->xhat[r + j] * dgamma[j]);
-        }
+    if (dx) {
+        const size_t n = (size_t)B * shape_size(net->slot_shape[0]);
+        if (w->grad_set[0])
+            memcpy(dx, w->grad[0], n * sizeof *dx);
+        else
+            memset(dx, 0, n * sizeof *dx);
     }
 }
 
 void nn_backward(Net *net, const float *x, int B, NnRangeHook hook, void *ctx)
 {
-    assert(B > 0 && B <= net->max_batch);
-    const int L = net->n_layers;
-    float *dh = net->dlogits; /* dL/dh of the current layer, (B,O) */
-    int cur = 0;              /* scratch[cur] is free; dh is never in it */
-    for (int l = L - 1; l >= 0; l--) {
-        NnLayer *ly = &net->layers[l];
-        const int fan_in = ly->in, fan_out = ly->out;
-        const float *in = l > 0 ? net->layers[l - 1].h : x; /* (B,I) */
-        const float *W = net->params + ly->w;
-        float *dW = net->grads + ly->w, *db = net->grads + ly->b;
-
-        /* dz = dL/dz (B,O). Without a skip, dh is not needed afterwards and dz
-         * overwrites it; with a skip, dh is kept for dx = dh + dz W. */
-        float *dz = ly->skip ? net->scratch[cur] : dh;
-        const size_t n = (size_t)B * (size_t)fan_out;
-        if (ly->relu) {
-            /* h = relu(u) [+ x]: du = dh * [u > 0] */
-            const float *u = ly->u;
-            for (size_t k = 0; k < n; k++) {
-                float g = dh[k]; /* loaded unconditionally so the loop vectorises */
-                dz[k] = u[k] > 0.0f ? g : 0.0f;
-            }
-        } else if (ly->skip) {
-            memcpy(dz, dh, n * sizeof *dz);
-        }
-        if (ly->bn)
-            bn_backward(net, ly, dz, B);
-
-        /* z = x W^T + b:  db = sum_i dz,  dW = dz^T x (O,B)x(B,I),  dx = dz W (B,O)x(O,I) */
-        memset(db, 0, (size_t)fan_out * sizeof *db);
-        for (int i = 0; i < B; i++) {
-            const float *row = dz + (size_t)i * (size_t)fan_out;
-            for (int j = 0; j < fan_out; j++)
-                db[j] += row[j];
-        }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, fan_out, fan_in, B, 1.0f, dz, fan_out, in, fan_in, 0.0f,
-                    dW, fan_in);
-        if (l > 0) {
-            if (ly->skip) {
-                /* dx = dh + dz W, accumulated into dh's buffer */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, fan_in, fan_out, 1.0f, dz, fan_out, W, fan_in,
-                            1.0f, dh, fan_in);
-            } else {
-                float *dx = net->scratch[cur];
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, fan_in, fan_out, 1.0f, dz, fan_out, W, fan_in,
-                            0.0f, dx, fan_in);
-                dh = dx;
-                cur = 1 - cur;
-            }
-        }
-        if (hook) {
-            /* the layer's parameters are no longer read by this backward pass */
-            size_t end = ly->bn ? ly->beta + (size_t)fan_out : ly->b + (size_t)fan_out;
-            hook(ctx, ly->w, end - ly->w);
-        }
-    }
+    assert(B <= net->max_batch && x == net->work->act[0]);
+    (void)x;
+    nn_backward_work(net, net->work, B, net->grads, NULL, hook, ctx, NULL, NULL);
 }
 
 void nn_input_grad(Net *net, int B, float *dx)
 {
-    assert(B > 0 && B <= net->max_batch);
-    assert(!(net->cfg.batch_norm && net->last_train));
-    float *dh = net->dlogits; /* dL/dh of the current layer, (B,O) */
-    int cur = 0;              /* scratch[cur] is free; dh is never in it */
-    for (int l = net->n_layers - 1; l >= 0; l--) {
-        const NnLayer *ly = &net->layers[l];
-        const int fan_in = ly->in, fan_out = ly->out;
-        const size_t n = (size_t)B * (size_t)fan_out;
-        /* dz = dL/dz; in place unless the skip still needs dh */
-        float *dz = ly->skip ? net->scratch[cur] : dh;
-        for (size_t k = 0; k < n; k++) {
-            float g = dh[k];
-            dz[k] = ly->relu && !(ly->u[k] > 0.0f) ? 0.0f : g;
+    bool has_bn = false;
+    for (int i = 0; i < net->n_ops; i++)
+        has_bn |= net->ops[i].d.kind == OP_BATCH_NORM;
+    assert(!(has_bn && net->work->last_train));
+    (void)has_bn;
+    nn_backward_work(net, net->work, B, NULL, dx, NULL, NULL, NULL, NULL);
+}
+
+/* ---- double precision with the R-operator -------------------------------------------- */
+
+NnRWork *nn_rwork_new(const Net *net, int max_batch)
+{
+    NnRWork *w = xcalloc(1, sizeof *w);
+    w->max_batch = max_batch;
+    double ***arrays[4] = {&w->act, &w->ract, &w->grad, &w->rgrad};
+    for (int a = 0; a < 4; a++) {
+        *arrays[a] = xcalloc((size_t)net->n_slots, sizeof **arrays[a]);
+        for (int s = 0; s < net->n_slots; s++)
+            (*arrays[a])[s] = xmalloc((size_t)max_batch * shape_size(net->slot_shape[s]) *
+                                      sizeof(double));
+    }
+    w->grad_set = xcalloc((size_t)net->n_slots, sizeof *w->grad_set);
+    return w;
+}
+
+void nn_rwork_free(const Net *net, NnRWork *w)
+{
+    if (!w)
+        return;
+    double **arrays[4] = {w->act, w->ract, w->grad, w->rgrad};
+    for (int a = 0; a < 4; a++) {
+        for (int s = 0; s < net->n_slots; s++)
+            free(arrays[a][s]);
+        free(arrays[a]);
+    }
+    free(w->grad_set);
+    free(w);
+}
+
+void nn_r_forward(const Net *net, NnRWork *w, const double *theta, const double *v,
+                  const double *x, int B)
+{
+    assert(B > 0 && B <= w->max_batch);
+    memcpy(w->act[0], x, (size_t)B * shape_size(net->slot_shape[0]) * sizeof *x);
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        const OpKindDef *k = OP_KINDS[op->d.kind];
+        OpRPass a = {.B = B, .y = w->act[op->d.out], .ry = v ? w->ract[op->d.out] : NULL,
+                     .p = theta + op->p, .v = v ? v + op->p : NULL,
+                     .buf = net->buffers + op->buf};
+        for (int j = 0; j < k->n_inputs; j++) {
+            a.x[j] = w->act[op->d.in[j]];
+            /* the input has no tangent: R{x} = 0 */
+            a.rx[j] = v && op->d.in[j] != 0 ? w->ract[op->d.in[j]] : NULL;
         }
-        if (ly->bn) /* evaluation mode: u = (z - mean) * scale + beta, scale in inv_std */
-            for (int i = 0; i < B; i++)
-                for (int j = 0; j < fan_out; j++)
-                    dz[(size_t)i * (size_t)fan_out + (size_t)j] *= ly->inv_std[j];
-        /* dx = dz W, plus dh through the skip */
-        const float *W = net->params + ly->w;
-        float *out = l == 0 ? dx : ly->skip ? dh : net->scratch[cur];
-        if (ly->skip && out != dh)
-            memcpy(out, dh, (size_t)B * (size_t)fan_in * sizeof *out);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, fan_in, fan_out, 1.0f, dz,
-                    fan_out, W, fan_in, ly->skip ? 1.0f : 0.0f, out, fan_in);
-        if (out != dh && l > 0) {
-            dh = out;
-            cur = 1 - cur;
+        k->r_forward(op, &a);
+    }
+}
+
+void nn_r_backward(const Net *net, NnRWork *w, const double *theta, const double *v, int B,
+                   double *g, double *hv)
+{
+    memset(w->grad_set, 0, (size_t)net->n_slots * sizeof *w->grad_set);
+    w->grad_set[net->out_slot] = true;
+    for (int i = net->n_ops - 1; i >= 0; i--) {
+        const Op *op = &net->ops[i];
+        const OpKindDef *k = OP_KINDS[op->d.kind];
+        if (!w->grad_set[op->d.out])
+            continue;
+        OpRPass a = {.B = B, .p = theta + op->p, .v = v ? v + op->p : NULL,
+                     .buf = net->buffers + op->buf, .dy = w->grad[op->d.out],
+                     .rdy = v ? w->rgrad[op->d.out] : NULL,
+                     .dp = g && op->n_p ? g + op->p : NULL,
+                     .rdp = hv && op->n_p ? hv + op->p : NULL};
+        for (int j = 0; j < k->n_inputs; j++) {
+            int s = op->d.in[j];
+            a.x[j] = w->act[s];
+            a.rx[j] = v && s != 0 ? w->ract[s] : NULL;
+            a.dx[j] = s != 0 ? w->grad[s] : NULL; /* the input's gradient is not needed */
+            a.rdx[j] = s != 0 && v ? w->rgrad[s] : NULL;
+            a.dx_add[j] = w->grad_set[s];
         }
+        k->r_backward(op, &a);
+        for (int j = 0; j < k->n_inputs; j++)
+            w->grad_set[op->d.in[j]] |= a.dx[j] != NULL;
     }
 }

@@ -21,47 +21,6 @@ int ntk_select(const uint8_t *labels, int n_samples, int pool, int n, int *idx)
     return k;
 }
 
-/* Per hidden layer, the evaluation-mode forward pass of the n inputs. */
-typedef struct {
-    float *h;     /* (n, O) output: the next layer's input */
-    float *u;     /* (n, O) pre-activation (ReLU mask) */
-    float *xhat;  /* (n, O) normalised z, batch norm only */
-    float *scale; /* (O) gamma / sqrt(running var + eps), batch norm only */
-} Fwd;
-
-static void forward_eval(const Net *net, const float *x, int n, Fwd *fw)
-{
-    const float *in = x;
-    for (int l = 0; l < net->n_layers - 1; l++) {
-        const NnLayer *ly = &net->layers[l];
-        const int fan_in = ly->in, fan_out = ly->out;
-        const float *W = net->params + ly->w, *b = net->params + ly->b;
-        float *z = fw[l].u; /* z, then u in place */
-        for (int i = 0; i < n; i++)
-            memcpy(z + (size_t)i * fan_out, b, (size_t)fan_out * sizeof *z);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, fan_out, fan_in, 1.0f, in, fan_in, W, fan_in, 1.0f,
-                    z, fan_out);
-        if (ly->bn) {
-            const float *g = net->params + ly->gamma, *beta = net->params + ly->beta;
-            const float *mean = net->buffers + ly->rmean, *var = net->buffers + ly->rvar;
-            for (int o = 0; o < fan_out; o++)
-                fw[l].scale[o] = g[o] / sqrtf(var[o] + NN_BN_EPS);
-            for (int i = 0; i < n; i++)
-                for (int o = 0; o < fan_out; o++) {
-                    size_t k = (size_t)i * fan_out + (size_t)o;
-                    float xh = (z[k] - mean[o]) / sqrtf(var[o] + NN_BN_EPS);
-                    fw[l].xhat[k] = xh;
-                    z[k] = g[o] * xh + beta[o];
-                }
-        }
-        for (size_t k = 0; k < (size_t)n * (size_t)fan_out; k++) {
-            float v = ly->relu && z[k] < 0.0f ? 0.0f : z[k];
-            fw[l].h[k] = ly->skip ? v + in[k] : v;
-        }
-        in = fw[l].h;
-    }
-}
-
 /* K[r,s] += G[r,s] * (c == NULL ? 1 : c[r/k_out, s/k_out]) for the upper triangle G of an
  * ssyrk, mirrored. */
 static void add_gram(double *K, const float *G, const double *c, int n, int k_out)
@@ -78,110 +37,156 @@ static void add_gram(double *K, const float *G, const double *c, int n, int k_ou
         }
 }
 
-/* c = A A^T + 1 for the layer inputs A (n, I), in double. */
-static void input_gram(const float *A, int n, int fan_in, double *c)
+/* c = A A^T + 1 for the rows i * k_out of A (n k_out, I): the samples' layer inputs, in
+ * double. */
+static void input_gram(const float *A, int n, int k_out, int fan_in, double *c)
 {
     for (int i = 0; i < n; i++)
         for (int j = i; j < n; j++) {
             double s = 1.0;
-            const float *a = A + (size_t)i * fan_in, *b = A + (size_t)j * fan_in;
+            const float *a = A + (size_t)i * k_out * fan_in, *b = A + (size_t)j * k_out * fan_in;
             for (int k = 0; k < fan_in; k++)
                 s += (double)a[k] * (double)b[k];
             c[(size_t)i * n + j] = c[(size_t)j * n + i] = s;
         }
 }
 
+typedef struct {
+    double *K;      /* (R, R) */
+    float *G, *t;   /* (R, R) Gram; (R, widest) */
+    double *c;      /* (n, n) */
+    int n, k_out;
+} Factorised;
+
+/* After an op's backward pass over the R rows (row r: logit r % K of sample r / K), its
+ * parameters' share of the kernel, from the factorisation of their gradients:
+ *   dense (dW_r = dz_r a_r^T, db_r = dz_r):   (a_i . a_j + 1) (dz_r . dz_s)
+ *   batch norm (dgamma_r = dy_r xhat_i, dbeta_r = dy_r):  (dy_r xhat_i).(dy_s xhat_j) + dy_r.dy_s */
+static void factorised_share(void *ctx, const Net *net, const NnWork *w, int i, int R)
+{
+    Factorised *f = ctx;
+    const Op *op = &net->ops[i];
+    const float *dy = w->grad[op->d.out], *x = w->act[op->d.in[0]];
+    const int O = (int)shape_size(op->out_shape);
+    if (op->d.kind == OP_DENSE) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, O, 1.0f, dy, O, 0.0f, f->G, R);
+        input_gram(x, f->n, f->k_out, op->in_shape.c, f->c);
+        add_gram(f->K, f->G, f->c, f->n, f->k_out);
+    } else if (op->d.kind == OP_BATCH_NORM) {
+        const float *mean = net->buffers + op->buf, *var = mean + O;
+        for (int r = 0; r < R; r++)
+            for (int o = 0; o < O; o++) {
+                size_t k = (size_t)r * O + (size_t)o;
+                f->t[k] = dy[k] * ((x[k] - mean[o]) / sqrtf(var[o] + BN_EPS));
+            }
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, O, 1.0f, f->t, O, 0.0f, f->G, R);
+        add_gram(f->K, f->G, NULL, f->n, f->k_out);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, O, 1.0f, dy, O, 0.0f, f->G, R);
+        add_gram(f->K, f->G, NULL, f->n, f->k_out);
+    }
+}
+
+/* Every sample repeated K times and the one-hot logit gradients of its rows. */
+static NnWork *rows_forward(const Net *net, const float *x, int n, float **xr)
+{
+    const int D = net->cfg.n_in, K = net->cfg.n_out, R = n * K;
+    NnWork *w = nn_work_new(net, R);
+    *xr = bps_try_alloc_aligned((size_t)R * (size_t)D * sizeof **xr);
+    if (!w || !*xr) {
+        nn_work_free(net, w);
+        free(*xr);
+        *xr = NULL;
+        return NULL;
+    }
+    for (int r = 0; r < R; r++)
+        memcpy(*xr + (size_t)r * D, x + (size_t)(r / K) * D, (size_t)D * sizeof **xr);
+    nn_forward_work(net, w, *xr, R, false);
+    float *dlogits = w->grad[net->out_slot];
+    memset(dlogits, 0, (size_t)R * (size_t)K * sizeof *dlogits);
+    for (int r = 0; r < R; r++)
+        dlogits[(size_t)r * K + (size_t)(r % K)] = 1.0f;
+    return w;
+}
+
+bool ntk_factorised_applies(const Net *net)
+{
+    for (int i = 0; i < net->n_ops; i++)
+        if (net->ops[i].n_p > 0 && net->ops[i].d.kind != OP_DENSE &&
+            net->ops[i].d.kind != OP_BATCH_NORM)
+            return false;
+    return true;
+}
+
+int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K)
+{
+    assert(ntk_factorised_applies(net));
+    const int R = n * net->cfg.n_out;
+    size_t widest = 1;
+    for (int s = 0; s < net->n_slots; s++)
+        widest = shape_size(net->slot_shape[s]) > widest ? shape_size(net->slot_shape[s]) : widest;
+    float *xr;
+    NnWork *w = rows_forward(net, x, n, &xr);
+    Factorised f = {K, bps_try_alloc_aligned((size_t)R * R * sizeof(float)),
+                    bps_try_alloc_aligned((size_t)R * widest * sizeof(float)),
+                    bps_try_alloc_aligned((size_t)n * n * sizeof(double)), n, net->cfg.n_out};
+    int rc = w && f.G && f.t && f.c ? 0 : -1;
+    if (rc == 0) {
+        memset(K, 0, (size_t)R * R * sizeof *K);
+        nn_backward_work(net, w, R, NULL, NULL, NULL, NULL, factorised_share, &f);
+    }
+    nn_work_free(net, w);
+    free(xr);
+    free(f.G);
+    free(f.t);
+    free(f.c);
+    return rc;
+}
+
+int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t chunk_bytes)
+{
+    const int D = net->cfg.n_in, k_out = net->cfg.n_out, R = n * k_out;
+    const size_t P = net->n_params;
+    /* parameters per chunk: R rows of the Jacobian in double within chunk_bytes */
+    size_t pc = chunk_bytes / ((size_t)R * sizeof(double));
+    pc = pc < 1 ? 1 : pc > P ? P : pc;
+    NnWork *w = nn_work_new(net, 1);
+    float *grad = bps_try_alloc_aligned(P * sizeof *grad);
+    double *J = bps_try_alloc_aligned((size_t)R * pc * sizeof *J);
+    int rc = w && grad && J ? 0 : -1;
+    if (rc == 0)
+        memset(K, 0, (size_t)R * R * sizeof *K);
+    for (size_t p0 = 0; rc == 0 && p0 < P; p0 += pc) {
+        const size_t np = P - p0 < pc ? P - p0 : pc;
+        /* J[r, :] = d f_l(x_i) / d theta[p0, p0 + np), row r = i K + l */
+        for (int i = 0; i < n; i++) {
+            nn_forward_work(net, w, x + (size_t)i * D, 1, false);
+            for (int l = 0; l < k_out; l++) {
+                float *dlogits = w->grad[net->out_slot];
+                memset(dlogits, 0, (size_t)k_out * sizeof *dlogits);
+                dlogits[l] = 1.0f;
+                nn_backward_work(net, w, 1, grad, NULL, NULL, NULL, NULL, NULL);
+                double *row = J + (size_t)(i * k_out + l) * np;
+                for (size_t k = 0; k < np; k++)
+                    row[k] = (double)grad[p0 + k];
+            }
+        }
+        /* K += J J^T (upper triangle), mirrored at the end */
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, (int)np, 1.0, J, (int)np, 1.0, K,
+                    R);
+    }
+    for (int r = 0; rc == 0 && r < R; r++)
+        for (int s = 0; s < r; s++)
+            K[(size_t)r * R + (size_t)s] = K[(size_t)s * R + (size_t)r];
+    nn_work_free(net, w);
+    free(grad);
+    free(J);
+    return rc;
+}
+
 int ntk_kernel(const Net *net, const float *x, int n, double *K)
 {
-    const int L = net->n_layers, k_out = net->cfg.n_out, R = n * k_out;
-    int maxw = net->cfg.n_in;
-    for (int l = 0; l < L; l++)
-        if (net->layers[l].out > maxw)
-            maxw = net->layers[l].out;
-    const size_t rw = (size_t)R * (size_t)maxw;
-    Fwd *fw = xcalloc((size_t)L, sizeof *fw);
-    float *buf[4] = {NULL}; /* dh, du, dx, t: (R, maxw) each */
-    float *G = bps_try_alloc_aligned((size_t)R * R * sizeof *G);
-    double *c = bps_try_alloc_aligned((size_t)n * n * sizeof *c);
-    int bad = !G || !c;
-    for (int i = 0; i < 4; i++)
-        bad |= !(buf[i] = bps_try_alloc_aligned(rw * sizeof(float)));
-    for (int l = 0; l < L - 1 && !bad; l++) {
-        size_t no = (size_t)n * (size_t)net->layers[l].out;
-        bad |= !(fw[l].h = bps_try_alloc_aligned(no * sizeof(float)));
-        bad |= !(fw[l].u = bps_try_alloc_aligned(no * sizeof(float)));
-        if (net->layers[l].bn) {
-            bad |= !(fw[l].xhat = bps_try_alloc_aligned(no * sizeof(float)));
-            bad |= !(fw[l].scale = bps_try_alloc_aligned((size_t)net->layers[l].out * sizeof(float)));
-        }
-    }
-    if (!bad) {
-        forward_eval(net, x, n, fw);
-        memset(K, 0, (size_t)R * R * sizeof *K);
-
-        /* output layer: dz_r = e_l, so dz_r . dz_s = [l == m] */
-        const NnLayer *out = &net->layers[L - 1];
-        input_gram(L > 1 ? fw[L - 2].h : x, n, out->in, c);
-        for (int r = 0; r < R; r++)
-            for (int s = r % k_out; s < R; s += k_out)
-                K[(size_t)r * R + (size_t)s] += c[(size_t)(r / k_out) * n + (size_t)(s / k_out)];
-        /* dh = dz W: row (i, l) is row l of W */
-        float *dh = buf[0], *du = buf[1], *dx = buf[2], *t = buf[3];
-        for (int r = 0; r < R; r++)
-            memcpy(dh + (size_t)r * out->in, net->params + out->w + (size_t)(r % k_out) * out->in,
-                   (size_t)out->in * sizeof *dh);
-
-        for (int l = L - 2; l >= 0; l--) {
-            const NnLayer *ly = &net->layers[l];
-            const int fan_in = ly->in, fan_out = ly->out;
-            for (int r = 0; r < R; r++) { /* du = dh * relu'(u) */
-                const float *u = fw[l].u + (size_t)(r / k_out) * fan_out;
-                const float *g = dh + (size_t)r * fan_out;
-                float *d = du + (size_t)r * fan_out;
-                for (int o = 0; o < fan_out; o++)
-                    d[o] = ly->relu && u[o] <= 0.0f ? 0.0f : g[o];
-            }
-            if (ly->bn) { /* gamma: du * xhat; beta: du; then dz = du * gamma / std */
-                for (int r = 0; r < R; r++) {
-                    const float *xh = fw[l].xhat + (size_t)(r / k_out) * fan_out;
-                    for (int o = 0; o < fan_out; o++)
-                        t[(size_t)r * fan_out + o] = du[(size_t)r * fan_out + o] * xh[o];
-                }
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, fan_out, 1.0f, t, fan_out, 0.0f, G, R);
-                add_gram(K, G, NULL, n, k_out);
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, fan_out, 1.0f, du, fan_out, 0.0f, G, R);
-                add_gram(K, G, NULL, n, k_out);
-                for (int r = 0; r < R; r++)
-                    for (int o = 0; o < fan_out; o++)
-                        du[(size_t)r * fan_out + o] *= fw[l].scale[o];
-            }
-            /* W and b: (a_i . a_j + 1) (dz_r . dz_s), dz = du */
-            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, fan_out, 1.0f, du, fan_out, 0.0f, G, R);
-            input_gram(l > 0 ? fw[l - 1].h : x, n, fan_in, c);
-            add_gram(K, G, c, n, k_out);
-            if (l > 0) { /* dx = dz W (+ dh through the skip) */
-                if (ly->skip)
-                    memcpy(dx, dh, (size_t)R * fan_in * sizeof *dx);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, fan_in, fan_out, 1.0f, du, fan_out,
-                            net->params + ly->w, fan_in, ly->skip ? 1.0f : 0.0f, dx, fan_in);
-                float *tmp = dh;
-                dh = dx;
-                dx = tmp;
-            }
-        }
-    }
-    for (int l = 0; l < L; l++) {
-        free(fw[l].h);
-        free(fw[l].u);
-        free(fw[l].xhat);
-        free(fw[l].scale);
-    }
-    free(fw);
-    for (int i = 0; i < 4; i++)
-        free(buf[i]);
-    free(G);
-    free(c);
-    return bad ? -1 : 0;
+    return ntk_factorised_applies(net) ? ntk_kernel_factorised(net, x, n, K)
+                                       : ntk_kernel_generic(net, x, n, K, NTK_CHUNK_BYTES);
 }
 
 NtkCompare ntk_compare(const double *K0, const double *K1, size_t m)

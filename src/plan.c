@@ -26,41 +26,17 @@ static double time_steps(Trainer *t, const Dataset *train)
 }
 
 /* Memory of a trainer of net at batch size B, from the configuration alone (nothing
- * is allocated): parameters, gradients, momentum, batch-norm statistics, four caches
- * per layer, two backward scratch buffers. */
+ * is allocated): parameters, gradients, momentum, and the work space of a batch. */
 static size_t trainer_bytes(const NetConfig *net, int B)
 {
-    double floats = 3.0 * (double)nn_param_count(net), batch = B;
-    int max_width = net->n_in;
-    for (int l = 0; l <= net->n_hidden; l++) {
-        int out = l < net->n_hidden ? net->hidden[l] : net->n_out;
-        if (l < net->n_hidden && net->batch_norm)
-            floats += 2.0 * out;
-        floats += 4 * batch * out;
-        if (out > max_width)
-            max_width = out;
-    }
-    floats += 2 * batch * max_width;
-    double bytes = floats * sizeof(float);
+    double bytes = 3.0 * (double)nn_param_count(net) * sizeof(float) +
+                   (double)nn_work_bytes(net, B);
     return bytes < (double)SIZE_MAX ? (size_t)bytes : SIZE_MAX;
 }
 
-/* Multiply-adds of one sample's forward pass through the dense layers. */
-static double dense_macs(const NetConfig *net)
-{
-    double macs = 0;
-    int in = net->n_in;
-    for (int l = 0; l <= net->n_hidden; l++) {
-        int out = l < net->n_hidden ? net->hidden[l] : net->n_out;
-        macs += (double)in * out;
-        in = out;
-    }
-    return macs;
-}
-
 /* Seconds per step of net, measured on a trainer built for it - or, for a net whose
- * trainer would take more than PLAN_CALIBRATE_MAX_BYTES, scaled by multiply-adds from a
- * net of the same depth with every hidden width PLAN_REFERENCE_WIDTH (*scaled set). */
+ * trainer would take more than PLAN_CALIBRATE_MAX_BYTES, scaled by multiply-adds from
+ * the MLP D-256-256-K at the same batch size (*scaled set). */
 #define PLAN_CALIBRATE_MAX_BYTES ((size_t)256 << 20)
 #define PLAN_REFERENCE_WIDTH 256
 static int step_seconds(const NetConfig *net, const TrainConfig *cfg, uint64_t seed,
@@ -68,13 +44,16 @@ static int step_seconds(const NetConfig *net, const TrainConfig *cfg, uint64_t s
 {
     NetConfig timed = *net;
     *scaled = trainer_bytes(net, cfg->batch_size) > PLAN_CALIBRATE_MAX_BYTES;
-    if (*scaled)
-        for (int l = 0; l < timed.n_hidden; l++)
-            timed.hidden[l] = PLAN_REFERENCE_WIDTH;
+    if (*scaled) {
+        timed.n_ops = 0;
+        timed.n_hidden = 2;
+        timed.hidden[0] = timed.hidden[1] = PLAN_REFERENCE_WIDTH;
+        timed.batch_norm = timed.skip = false;
+    }
     Trainer *t = trainer_new(&timed, cfg, seed);
     if (!t)
         return -1;
-    *seconds = time_steps(t, train) * dense_macs(net) / dense_macs(&timed);
+    *seconds = time_steps(t, train) * nn_flops(net) / nn_flops(&timed);
     trainer_free(t);
     return 0;
 }
@@ -259,8 +238,8 @@ void plan_print(FILE *out, const Spec *spec, const Plan *plan)
         any_scaled |= pg->scaled;
     }
     if (any_scaled)
-        fprintf(out, "~ too large to build for timing: scaled by multiply-adds from the same "
-                "depth at width %d\n", PLAN_REFERENCE_WIDTH);
+        fprintf(out, "~ too large to build for timing: scaled by multiply-adds from the MLP "
+                "D-%d-%d-K\n", PLAN_REFERENCE_WIDTH, PLAN_REFERENCE_WIDTH);
     human_time(plan->wall_seconds, a, sizeof a);
     fprintf(out, "\ncompute:      %.2f core-hours (%.0f core-seconds)\n",
             plan->core_seconds / 3600, plan->core_seconds);

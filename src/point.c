@@ -179,7 +179,7 @@ static void measure_robust(Net *net, const Spec *spec, uint64_t seed, const Data
     const RobustSpec *rs = &spec->robust;
     float lo, hi;
     pgd_data_range(train, &lo, &hi);
-    int dims[NN_MAX_HIDDEN + 2];
+    int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(&net->cfg, dims);
     res->n_eps = rs->n_eps;
     res->robust_test = xmalloc((size_t)rs->n_eps * sizeof(double));
@@ -307,7 +307,7 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
     res->index = index;
     grid_key(spec, gp, res->key, sizeof res->key);
     res->epochs = cfg.epochs;
-    res->n_layers = net_cfg.n_hidden + 1;
+    res->n_layers = nn_weight_views(&net_cfg, NULL);
     res->n_params = nn_param_count(&net_cfg);
     alloc_metrics(res, cfg.epochs, res->n_layers);
 

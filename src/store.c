@@ -475,8 +475,9 @@ StoreShape store_shape(const Spec *spec, int n_in, int n_out)
         NetConfig net = spec->arch[a].net;
         net.n_in = n_in;
         net.n_out = n_out;
-        if (net.n_hidden + 1 > sh.max_layers)
-            sh.max_layers = net.n_hidden + 1;
+        int layers = nn_weight_views(&net, NULL);
+        if (layers > sh.max_layers)
+            sh.max_layers = layers;
         int64_t p = (int64_t)nn_param_count(&net);
         if (spec->store_weights && p > sh.max_params)
             sh.max_params = p;

@@ -59,7 +59,7 @@ Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t 
     memset(t->momentum, 0, P * sizeof(float));
     t->init_sq_norm = sq_norm(net->params, P);
     t->norm_bias_c = cfg->norm_bias_relative ? cfg->norm_bias * t->init_sq_norm : cfg->norm_bias;
-    int dims[NN_MAX_HIDDEN + 2];
+    int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(net_cfg, dims);
     t->shuffle_rng = rng_stream(rng_key(seed, dims, n_dims, RNG_SHUFFLE, 0));
     t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
@@ -212,7 +212,7 @@ static const float *adversarial_batch(Trainer *t, const Dataset *train, int B)
     float eps = (float)(t->cfg.adv_eps * (double)(t->data_hi - t->data_lo));
     PgdConfig c = {eps, (float)(t->cfg.adv_step_ratio * (double)eps), t->cfg.adv_steps,
                    t->data_lo, t->data_hi};
-    int dims[NN_MAX_HIDDEN + 2];
+    int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(&t->net->cfg, dims);
     RngStream r = rng_stream(rng_key(t->seed, dims, n_dims, RNG_ADVERSARIAL, 0));
     r.counter = t->step << 32; /* 2^32 draws per step, far more than a batch takes */
@@ -372,7 +372,7 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     memcpy(&stored, (const unsigned char *)data + total - sizeof stored, sizeof stored);
     if (bps_hash_bytes(BPS_HASH_INIT, data, total - sizeof stored) != stored)
         return bps_fail(err, "trainer state: checksum mismatch (corrupt file)");
-    int dims[NN_MAX_HIDDEN + 2];
+    int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(&net->cfg, dims);
     if (h.n_params != net->n_params || h.n_buffers != net->n_buffers ||
         h.epochs != (uint64_t)t->cfg.epochs || h.batch_size != (uint64_t)t->cfg.batch_size ||

@@ -46,14 +46,18 @@ static double ref_loss(const Net *net, const double *p, const double *rbuf, cons
                 }
                 for (int i = 0; i < n; i++)
                     nxt[i][o] = p[ly->gamma + (size_t)o] * (nxt[i][o] - mean) /
-                                    sqrt(var + (double)NN_BN_EPS) +
+                                    sqrt(var + (double)BN_EPS) +
                                 p[ly->beta + (size_t)o];
             }
         }
+        /* the MLP shorthand: hidden layers have the activation and, where I == O, the skip */
+        bool hidden = l < net->n_layers - 1;
+        bool relu = hidden && net->cfg.act == ACT_RELU;
+        bool skip = hidden && net->cfg.skip && ly->in == ly->out;
         for (int i = 0; i < n; i++)
             for (int o = 0; o < ly->out; o++) {
-                double a = ly->relu && nxt[i][o] < 0 ? 0.0 : nxt[i][o];
-                nxt[i][o] = ly->skip ? a + act[i][o] : a;
+                double a = relu && nxt[i][o] < 0 ? 0.0 : nxt[i][o];
+                nxt[i][o] = skip ? a + act[i][o] : a;
             }
         memcpy(act, nxt, sizeof act);
     }
@@ -194,13 +198,14 @@ static void eval_mode_should_use_running_statistics(void)
     /* running stats after one training pass: 0.9 * (0, 1) + 0.1 * (mean, unbiased var) */
     nn_forward(net, x, B, true);
     const NnLayer *ly = &net->layers[0];
+    const float *z = net->work->act[net->ops[ly->op].d.out]; /* the dense output */
     for (int o = 0; o < ly->out; o++) {
         double mean = 0, var = 0;
         for (int i = 0; i < B; i++)
-            mean += (double)ly->z[i * ly->out + o];
+            mean += (double)z[i * ly->out + o];
         mean /= B;
         for (int i = 0; i < B; i++)
-            var += ((double)ly->z[i * ly->out + o] - mean) * ((double)ly->z[i * ly->out + o] - mean);
+            var += ((double)z[i * ly->out + o] - mean) * ((double)z[i * ly->out + o] - mean);
         var /= B - 1;
         double rm = (double)net->buffers[ly->rmean + (size_t)o];
         double rv = (double)net->buffers[ly->rvar + (size_t)o];

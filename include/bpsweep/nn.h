@@ -1,22 +1,23 @@
-/* nn: multilayer perceptrons with dense layers, optional batch norm, ReLU or
- * identity activations and residual skips; forward and backward through
- * cblas_sgemm. Numerics only: no MPI, HDF5 or JSON here.
+/* nn: a network as an ordered list of operations over numbered activation slots (op.h),
+ * run forward and backward in float with BLAS, and in double with the R-operator for
+ * exact Hessian-vector products. Numerics only: no MPI, HDF5 or JSON here.
  *
  * Dimension letters used in shape comments throughout:
  *   B  samples in a batch        I  inputs of a layer (in)
  *   O  outputs of a layer (out)  D  input features of the net (n_in)
  *   K  classes (n_out)           P  parameters of the net (n_params)
  *
- * A net with hidden widths [h_1 .. h_H] has L = H + 1 dense layers. Hidden layer l
- * computes, for its input x (B,I):
- *     z = x W^T + b                      W (O,I), b (O)
- *     u = batch_norm(z) if enabled, else z    (gamma, beta (O); PyTorch semantics)
- *     h = act(u) + x if skip and I == O, else act(u)
- * The output layer is dense only: logits = x W^T + b, (B,K).
+ * A NetConfig describes a net either as an explicit op list (ops, n_ops > 0) or, for
+ * n_ops == 0, as the MLP shorthand: hidden widths [h_1 .. h_H], each hidden layer
+ *     dense -> batch_norm (if enabled) -> relu (unless identity) -> add of the layer's
+ *     input (if skip and I == O)
+ * and a final dense layer to the K logits. nn_expand writes the MLP as that op list.
  *
- * Memory: every parameter lives in one contiguous block `params` (P floats) in
- * layer order W, b[, gamma, beta]; `grads` mirrors it. Batch-norm running
- * statistics (mean, var per layer) live in the block `buffers`. */
+ * Memory: every parameter lives in one contiguous block `params` (P floats) in op
+ * order (dense: W (O,I) then b (O); batch norm: gamma then beta), so an MLP keeps the
+ * layout W, b[, gamma, beta] per layer; `grads` mirrors it. Batch-norm running
+ * statistics (mean, var per batch-norm op) live in the block `buffers`. Activations,
+ * their gradients and the ops' caches live in an NnWork sized for a batch. */
 #ifndef BPSWEEP_NN_H
 #define BPSWEEP_NN_H
 
@@ -24,9 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpsweep/op.h"
+
 #define NN_MAX_HIDDEN 32
-#define NN_BN_MOMENTUM 0.1f
-#define NN_BN_EPS 1e-5f
+#define NN_MAX_OPS 512
+#define NN_MAX_DIMS (NN_MAX_OPS + 1) /* length of a shape vector (nn_shape_dims) */
 
 typedef enum { ACT_RELU = 0, ACT_IDENTITY = 1 } Activation;
 
@@ -45,7 +48,7 @@ typedef enum {
 
 typedef struct {
     int n_in, n_out;              /* D, K: set from the data set */
-    int n_hidden;                 /* H */
+    int n_hidden;                 /* H (MLP shorthand) */
     int hidden[NN_MAX_HIDDEN];    /* h_1 .. h_H */
     Activation act;
     bool skip, batch_norm;
@@ -53,25 +56,30 @@ typedef struct {
     double w_value;
     BiasInit b_init;
     double b_value;
+    int n_ops;                    /* > 0: the explicit op list below; 0: the MLP above */
+    OpDesc ops[NN_MAX_OPS];
 } NetConfig;
 
+/* A layer with a weight matrix (a dense op), and the batch norm that follows it. */
 typedef struct {
+    int op;                /* its index in Net.ops */
     int in, out;           /* I, O */
-    bool bn, relu, skip;   /* skip only where I == O on hidden layers */
     size_t w, b;           /* offsets of W (O,I) and b (O) in params/grads */
+    bool bn;               /* a batch norm op reads the layer's output */
     size_t gamma, beta;    /* offsets of gamma, beta (O) if bn */
     size_t rmean, rvar;    /* offsets of running mean, var (O) in buffers if bn */
-    /* caches of the last forward pass, each (max_batch, O) */
-    float *z;              /* dense output x W^T + b */
-    float *xhat;           /* normalised z (bn, training mode) */
-    float *u;              /* pre-activation (after bn) */
-    float *h;              /* layer output */
-    float *inv_std;        /* (O) 1/sqrt(var_batch + eps) of the last training pass */
 } NnLayer;
+
+typedef struct NnWork NnWork;
 
 typedef struct {
     NetConfig cfg;
-    int n_layers;          /* L */
+    int n_ops;
+    Op *ops;               /* (n_ops) */
+    int n_slots;           /* slot 0 is the input; the last op writes out_slot */
+    Shape *slot_shape;     /* (n_slots) */
+    int out_slot;
+    int n_layers;          /* L: ops with a weight matrix */
     NnLayer *layers;       /* (L) */
     size_t n_params;       /* P */
     float *params;         /* (P) */
@@ -79,38 +87,78 @@ typedef struct {
     size_t n_buffers;
     float *buffers;        /* batch-norm running statistics */
     int max_batch;
-    int max_width;
+    NnWork *work;          /* activations for batches of up to max_batch */
     float *dlogits;        /* (max_batch, K) gradient of the mean loss wrt logits */
-    float *scratch[2];     /* (max_batch, max_width) backward ping-pong buffers */
-    double *colsum;        /* (2, max_width) per-feature reductions */
-    bool last_train;       /* the last forward was in training mode */
 } Net;
+
+/* Activations of a net for batches of up to max_batch: per slot its values and their
+ * gradient, per op its cache; owned by whoever made it (nn_work_new). */
+struct NnWork {
+    int max_batch;
+    float **act;           /* per slot (max_batch, size); act[0] is the last input */
+    float **grad;          /* per slot (max_batch, size) */
+    bool *grad_set;        /* per slot: reached by the running backward pass */
+    float **cache, **aux;  /* per op, OpKindDef.cache_floats / aux_floats */
+    double *red;           /* (2, widest feature count) reductions */
+    bool last_train;       /* the last forward was in training mode */
+};
+
+/* The op list of cfg: the explicit one, or the MLP shorthand expanded. Returns n_ops
+ * (<= NN_MAX_OPS). */
+int nn_expand(const NetConfig *cfg, OpDesc *ops);
+
+/* Checks cfg's op list for inputs of cfg->n_in features and cfg->n_out classes: every
+ * input slot written before it is read (no dangling slot, no cycle), every slot written
+ * once, shapes that fit, the last op's output the class count. Returns 0, or -1 with a
+ * message in msg and the index of the offending op in *bad_op (-1: the list as a whole). */
+int nn_check(const NetConfig *cfg, char *msg, size_t len, int *bad_op);
+
+/* Multiply-adds of one sample's forward pass. */
+double nn_flops(const NetConfig *cfg);
+
+/* The weight matrices of cfg's ops (the layers of metrics and rank projections), in op
+ * order, into views (NN_MAX_OPS entries, or NULL); returns their number L. */
+int nn_weight_views(const NetConfig *cfg, WeightView *views);
+
+/* Bytes of an NnWork for batches of max_batch (activations, gradients, caches). */
+size_t nn_work_bytes(const NetConfig *cfg, int max_batch);
 
 /* Called by nn_backward when the gradient of params[off, off+n) is final and the
  * backward pass will not read those parameters again: an optimizer may update them
  * there, while the gradient is still in cache. */
 typedef void (*NnRangeHook)(void *ctx, size_t off, size_t n);
 
-/* Allocates a net for batches of at most max_batch samples. Parameters are zero until
- * nn_init_params. Returns NULL when its memory cannot be allocated (the width is the
- * user's choice: a too-large point must fail alone). Free with nn_free (accepts NULL). */
+/* Allocates a net for batches of at most max_batch samples (cfg must pass nn_check).
+ * Parameters are zero until nn_init_params. Returns NULL when its memory cannot be
+ * allocated (the width is the user's choice: a too-large point must fail alone). Free
+ * with nn_free (accepts NULL). */
 Net *nn_new(const NetConfig *cfg, int max_batch);
 void nn_free(Net *net);
 
-/* Number of parameters P of a configuration (weights, biases, batch-norm gamma/beta). */
+/* Work space for batches of up to max_batch, for passes beside the net's own (NULL
+ * when out of memory); nn_work_free accepts NULL. */
+NnWork *nn_work_new(const Net *net, int max_batch);
+void nn_work_free(const Net *net, NnWork *w);
+
+/* Number of parameters P of a configuration. */
 size_t nn_param_count(const NetConfig *cfg);
 
-/* The shape vector that keys random streams: (D, h_1..h_H, K); returns its length.
- * dims must hold NN_MAX_HIDDEN + 2 ints. */
+/* The shape vector that keys random streams: (D, the output size of every op with a
+ * weight matrix) - for an MLP (D, h_1..h_H, K); returns its length. dims must hold
+ * NN_MAX_DIMS ints. */
 int nn_shape_dims(const NetConfig *cfg, int *dims);
 
-/* Initialises parameters per cfg from the random streams of `seed` (see rng.h);
- * batch norm: gamma 1, beta 0, running mean 0, running var 1. */
+/* Initialises parameters per cfg from the random streams of `seed` (see rng.h): the
+ * l-th dense op from streams (RNG_INIT_WEIGHT, l) and (RNG_INIT_BIAS, l); batch norm:
+ * gamma 1, beta 0, running mean 0, running var 1. */
 void nn_init_params(Net *net, uint64_t seed);
 
-/* Forward pass. x (B,D) row-major, B <= max_batch. train selects batch statistics
- * (and updates the running ones) or running statistics for batch norm.
- * Returns the logits (B,K), valid until the next forward. */
+/* Forward pass through w (the net's own: nn_forward). x (B,D) row-major, B <= the
+ * work's max_batch. train selects batch statistics (and updates the running ones in
+ * net->buffers: the only write to the net) or
+ * running statistics for batch norm. Returns the logits (B,K), valid until the next
+ * forward through w. */
+const float *nn_forward_work(const Net *net, NnWork *w, const float *x, int B, bool train);
 const float *nn_forward(Net *net, const float *x, int B, bool train);
 
 /* Softmax cross-entropy of the last forward's logits against labels y (B), mean
@@ -118,10 +166,23 @@ const float *nn_forward(Net *net, const float *x, int B, bool train);
  * non-NULL. With want_grad, fills net->dlogits = (softmax - onehot) / B. */
 double nn_loss(Net *net, const uint8_t *y, int B, long *correct, bool want_grad);
 
-/* Backward pass for the last forward (which must have been with train=true or
- * without batch norm) and the dlogits of the last nn_loss: overwrites
- * net->grads with d(mean loss)/d(params). x is the same input as forward.
- * hook (may be NULL) is called once per layer, last layer first. */
+/* Called after an op's backward pass, when the gradient of params[off, off+n) is final
+ * and the backward pass will not read those parameters again: an optimizer may update
+ * them there, while the gradient is still in cache. */
+typedef void (*NnRangeHook)(void *ctx, size_t off, size_t n);
+
+/* Called after op `op`'s backward pass (the NTK reads activations and gradients). */
+typedef void (*NnOpObserver)(void *ctx, const Net *net, const NnWork *w, int op, int B);
+
+/* Backward pass through w for its last forward, from dL/dlogits in w->grad[out_slot]:
+ * parameter gradients into dparams (P, overwritten) unless NULL, dL/dx (B,D) into dx
+ * unless NULL. hook (with dparams) and observe may be NULL. */
+void nn_backward_work(const Net *net, NnWork *w, int B, float *dparams, float *dx,
+                      NnRangeHook hook, void *ctx, NnOpObserver observe, void *obs_ctx);
+
+/* The net's own backward pass for the last nn_forward and the dlogits of the last
+ * nn_loss: overwrites net->grads with d(mean loss)/d(params). x is the same input as
+ * forward. hook (may be NULL) is called once per op with parameters, last op first. */
 void nn_backward(Net *net, const float *x, int B, NnRangeHook hook, void *ctx);
 
 /* d(mean loss)/d(input) (B,D) into dx for the last forward and the dlogits of the last
@@ -132,5 +193,27 @@ void nn_input_grad(Net *net, int B, float *dx);
 
 /* Logits of the last forward pass. */
 const float *nn_logits(const Net *net);
+
+/* ---- double precision with the R-operator (the certificate) ------------------------ */
+
+/* Activations, their R{}, gradients and their R{} per slot, in double. */
+typedef struct {
+    int max_batch;
+    double **act, **ract, **grad, **rgrad;
+    bool *grad_set;
+} NnRWork;
+
+NnRWork *nn_rwork_new(const Net *net, int max_batch);
+void nn_rwork_free(const Net *net, NnRWork *w);
+
+/* Forward pass of x (B,D) at parameters theta (P), batch norm in evaluation mode, and
+ * with v (P, or NULL) R{activations} along v. The logits are in w->act[out_slot]. */
+void nn_r_forward(const Net *net, NnRWork *w, const double *theta, const double *v,
+                  const double *x, int B);
+
+/* Backward pass from dL/dlogits in w->grad[out_slot] (and, with v, its R{} in
+ * w->rgrad[out_slot]): g += dL/dtheta, hv += R{dL/dtheta} (either may be NULL). */
+void nn_r_backward(const Net *net, NnRWork *w, const double *theta, const double *v, int B,
+                   double *g, double *hv);
 
 #endif

@@ -3,17 +3,16 @@
  *
  * For inputs x_1..x_n and logits f_1..f_K, with M = n K and rows r = i K + l,
  *     K[r, s] = < d f_l(x_i) / d theta , d f_m(x_j) / d theta >     (r = (i,l), s = (j,m))
- * with the net in evaluation mode (batch norm uses its running statistics). No M x P
- * gradient matrix is formed: a dense layer z = a W^T + b contributes
- *     (a_i . a_j + 1) (dz_r . dz_s)
- * where a_i is the layer's input for sample i and dz_r = d f_l(x_i) / dz, a row of a
- * backward pass of M rows; batch norm's gamma and beta add (du_r * xhat_i).(du_s * xhat_j)
- * and du_r . du_s. So each layer costs an n x n Gram of inputs and an M x M Gram of
- * back-propagated signals (ssyrk), and memory is O(M x width), whatever P is.
- * Derivation: docs/metrics.md. */
+ * with the net in evaluation mode (batch norm uses its running statistics). On the
+ * factorised path no M x P gradient matrix is formed: a dense layer z = a W^T + b
+ * contributes (a_i . a_j + 1) (dz_r . dz_s), where a_i is the layer's input for sample i
+ * and dz_r = d f_l(x_i) / dz, a row of a backward pass of M rows through the op list;
+ * batch norm's gamma and beta add (dy_r * xhat_i).(dy_s * xhat_j) and dy_r . dy_s. The
+ * generic path forms the Jacobian in chunks of parameters. Derivation: docs/metrics.md. */
 #ifndef BPSWEEP_NTK_H
 #define BPSWEEP_NTK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +23,24 @@
  * number available if fewer. */
 int ntk_select(const uint8_t *labels, int n_samples, int pool, int n, int *idx);
 
-/* K (M x M, row-major, M = n * net->cfg.n_out) of net at the inputs x (n, D). Does not
- * touch the net's caches, so it can run between training steps. Returns 0, or -1 if
- * its work space (O(M x widest layer) floats) cannot be allocated. */
+/* K (M x M, row-major, M = n * net->cfg.n_out) of net at the inputs x (n, D), batch norm
+ * in evaluation mode. Does not touch the net's own work space, so it can run between
+ * training steps. Takes the factorised path where it applies, else the generic one.
+ * Returns 0, or -1 if its work space cannot be allocated. */
 int ntk_kernel(const Net *net, const float *x, int n, double *K);
+
+/* The factorised path: every op with parameters is dense or batch norm. One evaluation
+ * forward of the M rows (sample i repeated K times) and one backward of their one-hot
+ * logit gradients; each op adds its share from Gram matrices (ssyrk), so memory is
+ * O(M x widest layer) whatever P is. */
+bool ntk_factorised_applies(const Net *net);
+int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K);
+
+/* The generic path, for any op list: the Jacobian's rows (one backward pass per sample
+ * and logit, batch 1) over chunks of parameters of at most chunk_bytes of doubles,
+ * K += J_c J_c^T with dsyrk. Costs (chunks x M) backward passes. */
+#define NTK_CHUNK_BYTES ((size_t)64 << 20)
+int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t chunk_bytes);
 
 typedef struct {
     double norm0, norm1;   /* ||K0||_F, ||K1||_F */

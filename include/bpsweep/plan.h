@@ -17,7 +17,7 @@ typedef struct {
     int arch, cond;            /* the (architecture, condition) group */
     size_t n_params;
     double step_seconds;       /* one optimizer step at the batch size: measured, or */
-    bool scaled;               /* scaled by multiply-adds from a narrower net (too large) */
+    bool scaled;               /* scaled by multiply-adds from a small net (too large) */
     double point_seconds;      /* estimated: one point of the group */
     size_t trainer_bytes;      /* memory of one trainer of the group (from its shape) */
 } PlanGroup;
@@ -36,7 +36,7 @@ typedef struct {
 
 /* Calibrates every (architecture, batch size) on train (a few steps each, about
  * 0.2 s; a net whose trainer would exceed 256 MiB is not built: its step is scaled
- * from a narrower net of the same depth) and estimates the sweep on `ranks` MPI ranks (1 = serial; otherwise 1
+ * by multiply-adds from the MLP D-256-256-K) and estimates the sweep on `ranks` MPI ranks (1 = serial; otherwise 1
  * coordinator and ranks - 1 workers). Free with plan_free. */
 int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *test, Plan *plan,
               BpsErr *err);

@@ -1,0 +1,148 @@
+/* op: the operations a network is made of. A network (nn.h) is an ordered list of ops
+ * over numbered activation slots: slot 0 is the input, every op reads one or two slots
+ * written before it and writes one new slot, and the last op's slot holds the logits.
+ * Each op kind is one source file (src/op_<kind>.c) that fills one OpKindDef; the table
+ * OP_KINDS maps OpKind to it. Nothing outside those files knows what a kind computes.
+ * Numerics only: no MPI, HDF5 or JSON.
+ *
+ * Shapes are per sample, (C, H, W); a vector of D features is (D, 1, 1). Activations are
+ * row-major (B, C*H*W) for a batch of B samples.
+ *
+ * Every kind has, over a batch:
+ *   forward      y = f(x; theta), in float, in training or evaluation mode
+ *   backward     dx (+)= dL/dx and, if asked for, dtheta = dL/dtheta, from dy = dL/dy,
+ *                for the last forward (either mode: evaluation-mode backward is what
+ *                attacks, the NTK and the certificate need)
+ *   r_forward    in double: y and R{y} = d/dt y(x + t R{x}; theta + t v), the R-operator
+ *   r_backward   in double: dx, dtheta and their R{} along v (exact Hessian-vector
+ *                products, Pearlmutter 1994), evaluation mode, with the ReLU pattern of
+ *                theta held fixed as autograd's Hessian does
+ * and optionally a weight view (a matrix in the parameter block, for spectra and rank
+ * projections) and its forward cost. Derivations: docs/numerics.md. */
+#ifndef BPSWEEP_OP_H
+#define BPSWEEP_OP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int c, h, w;
+} Shape;
+
+static inline size_t shape_size(Shape s)
+{
+    return (size_t)s.c * (size_t)s.h * (size_t)s.w;
+}
+
+typedef enum {
+    OP_DENSE = 0,   /* y = x W^T + b, W (O, I); input (I, 1, 1), output (O, 1, 1) */
+    OP_BATCH_NORM,  /* per feature (channel): PyTorch's BatchNorm1d/2d, gamma and beta */
+    OP_RELU,        /* y = max(x, 0); relu'(0) = 0, as PyTorch */
+    OP_IDENTITY,    /* y = x */
+    OP_ADD,         /* y = x_0 + x_1 (a residual add), equal shapes */
+    OP_FLATTEN,     /* (C, H, W) -> (C*H*W, 1, 1), the same bytes */
+    OP_N_KINDS
+} OpKind;
+
+#define OP_MAX_INPUTS 2
+
+/* One op as a network description gives it. */
+typedef struct {
+    OpKind kind;
+    int in[OP_MAX_INPUTS]; /* input slots; in[1] = -1 unless the kind takes two */
+    int out;               /* output slot */
+    int units;             /* dense: output features O */
+} OpDesc;
+
+/* An op placed in a network: shapes resolved, its parameters and buffers located. */
+typedef struct {
+    OpDesc d;
+    Shape in_shape, out_shape; /* of in[0] and out */
+    size_t p, n_p;             /* its parameters: params[p, p + n_p) */
+    size_t buf, n_buf;         /* its buffers (batch-norm running statistics) */
+    int layer;                 /* index among the ops with a weight view, or -1 */
+} Op;
+
+/* The arguments of a float pass of one op over a batch. */
+typedef struct {
+    int B;
+    bool train;                       /* forward: batch statistics (and update them);
+                                         backward: the mode of the last forward */
+    const float *x[OP_MAX_INPUTS];    /* inputs (B, in size) */
+    float *y;                         /* output (B, out size) */
+    const float *p;                   /* parameters of this op (its n_p) */
+    float *buf;                       /* buffers of this op (its n_buf) */
+    double *work;                     /* (2, widest feature count) reductions */
+    float *cache;                     /* the op's work space between its forward and
+                                         backward (cache_floats(B)), e.g. xhat */
+    float *aux;                       /* (aux_floats) e.g. batch norm's 1/std */
+    /* backward */
+    const float *dy;                  /* dL/dy (B, out size) */
+    float *dx[OP_MAX_INPUTS];         /* dL/dx, NULL where not wanted */
+    bool dx_add[OP_MAX_INPUTS];       /* accumulate into dx (it holds another path's) */
+    float *dp;                        /* dL/dtheta of this op (overwritten), or NULL */
+} OpPass;
+
+/* The arguments of a double-precision pass with the R-operator along v. */
+typedef struct {
+    int B;
+    const double *x[OP_MAX_INPUTS], *rx[OP_MAX_INPUTS]; /* inputs and R{inputs} */
+    double *y, *ry;                                     /* output and R{output} */
+    const double *p, *v;                                /* parameters, direction */
+    const float *buf;                                   /* running statistics */
+    /* backward: dy, R{dy} in; dx, R{dx} (+)= out; dp, R{dp} += (accumulated over
+     * chunks of samples); any output may be NULL where not wanted */
+    const double *dy, *rdy;
+    double *dx[OP_MAX_INPUTS], *rdx[OP_MAX_INPUTS];
+    bool dx_add[OP_MAX_INPUTS];
+    double *dp, *rdp;
+} OpRPass;
+
+/* A weight matrix inside the parameter block: W (rows, cols) row-major at params + off
+ * (for dense, (O, I)). */
+typedef struct {
+    size_t off;
+    int rows, cols;
+} WeightView;
+
+typedef struct {
+    const char *name;   /* as in specs: "dense", "batch_norm", ... */
+    int n_inputs;
+    /* Output shape of op->d for the input shapes in[0..n_inputs), or -1 with a reason
+     * in msg. */
+    int (*shape)(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len);
+    size_t (*n_params)(const OpDesc *d, Shape in, Shape out);
+    size_t (*n_buffers)(const OpDesc *d, Shape in, Shape out);
+    /* floats of OpPass.cache and .aux for batches of B */
+    size_t (*cache_floats)(const Op *op, int B);
+    size_t (*aux_floats)(const Op *op);
+    void (*forward)(const Op *op, const OpPass *a);
+    void (*backward)(const Op *op, const OpPass *a);
+    void (*r_forward)(const Op *op, const OpRPass *a);
+    void (*r_backward)(const Op *op, const OpRPass *a);
+    /* NULL for kinds without a weight matrix */
+    void (*weight_view)(const Op *op, WeightView *w);
+    /* multiply-adds of one sample's forward pass */
+    double (*flops)(const Op *op);
+} OpKindDef;
+
+extern const OpKindDef *const OP_KINDS[OP_N_KINDS];
+
+/* The kind of a name as specs write it, or -1. */
+int op_kind_by_name(const char *name);
+
+/* dst = (add ? dst : 0) + src over n floats / doubles: how a gradient reaches an input
+ * slot that other paths may have reached first. */
+void op_grad_store(float *dst, const float *src, size_t n, bool add);
+void op_grad_store_d(double *dst, const double *src, size_t n, bool add);
+
+/* Table entries for kinds without parameters, buffers, cache or aux. */
+size_t op_none(const OpDesc *d, Shape in, Shape out);
+size_t op_no_cache(const Op *op, int B);
+size_t op_no_aux(const Op *op);
+
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+#endif

@@ -1,0 +1,60 @@
+/* op: the table of op kinds (one entry per src/op_<kind>.c) and what they share. */
+#include "bpsweep/op.h"
+
+#include <string.h>
+
+extern const OpKindDef OP_DENSE_DEF, OP_BATCH_NORM_DEF, OP_RELU_DEF, OP_IDENTITY_DEF,
+    OP_ADD_DEF, OP_FLATTEN_DEF;
+
+const OpKindDef *const OP_KINDS[OP_N_KINDS] = {
+    [OP_DENSE] = &OP_DENSE_DEF,
+    [OP_BATCH_NORM] = &OP_BATCH_NORM_DEF,
+    [OP_RELU] = &OP_RELU_DEF,
+    [OP_IDENTITY] = &OP_IDENTITY_DEF,
+    [OP_ADD] = &OP_ADD_DEF,
+    [OP_FLATTEN] = &OP_FLATTEN_DEF,
+};
+
+int op_kind_by_name(const char *name)
+{
+    for (int k = 0; k < OP_N_KINDS; k++)
+        if (strcmp(OP_KINDS[k]->name, name) == 0)
+            return k;
+    return -1;
+}
+
+void op_grad_store(float *dst, const float *src, size_t n, bool add)
+{
+    if (add)
+        for (size_t i = 0; i < n; i++)
+            dst[i] += src[i];
+    else
+        memcpy(dst, src, n * sizeof *dst);
+}
+
+void op_grad_store_d(double *dst, const double *src, size_t n, bool add)
+{
+    if (add)
+        for (size_t i = 0; i < n; i++)
+            dst[i] += src[i];
+    else
+        memcpy(dst, src, n * sizeof *dst);
+}
+
+size_t op_none(const OpDesc *d, Shape in, Shape out)
+{
+    (void)d, (void)in, (void)out;
+    return 0;
+}
+
+size_t op_no_cache(const Op *op, int B)
+{
+    (void)op, (void)B;
+    return 0;
+}
+
+size_t op_no_aux(const Op *op)
+{
+    (void)op;
+    return 0;
+}

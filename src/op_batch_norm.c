@@ -1,0 +1,267 @@
+/* op batch_norm: per feature c of (C, H, W) over the B*H*W values of the batch
+ * (PyTorch's BatchNorm1d for vectors, BatchNorm2d for images), with parameters gamma,
+ * beta (C) and buffers running mean, running var (C):
+ *   training:   xhat = (x - mean_batch) / sqrt(var_batch + eps),  y = gamma xhat + beta,
+ *               running statistics move by BN_MOMENTUM, with the unbiased variance
+ *   evaluation: y = (x - running_mean) * gamma / sqrt(running_var + eps) + beta
+ * Derivation of the backward pass: docs/numerics.md. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bpsweep/op.h"
+
+static int bn_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
+{
+    (void)d, (void)msg, (void)len;
+    *out = in[0];
+    return 0;
+}
+
+static size_t bn_params(const OpDesc *d, Shape in, Shape out)
+{
+    (void)d, (void)out;
+    return 2 * (size_t)in.c;
+}
+
+static size_t bn_cache(const Op *op, int B)
+{
+    return (size_t)B * shape_size(op->out_shape); /* xhat */
+}
+
+static size_t bn_aux(const Op *op)
+{
+    /* 1/std (training) or the evaluation scale; dgamma and dbeta of the backward */
+    return 3 * (size_t)op->out_shape.c;
+}
+
+/* x (B, C, S) at sample i, feature c, position s */
+#define AT(p, i, c, s) ((p)[((size_t)(i) * (size_t)C + (size_t)(c)) * (size_t)S + (size_t)(s)])
+
+static void bn_forward_train(const Op *op, const OpPass *a)
+{
+    const int B = a->B, C = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const float *gamma = a->p, *beta = a->p + C, *x = a->x[0];
+    float *rmean = a->buf, *rvar = a->buf + C, *inv_std = a->aux, *xhat = a->cache, *y = a->y;
+    double *mean = a->work, *var = a->work + C;
+    const double N = (double)B * S;
+    memset(mean, 0, (size_t)C * sizeof *mean);
+    memset(var, 0, (size_t)C * sizeof *var);
+    if (S == 1) { /* features innermost: the loops vectorise */
+        for (int i = 0; i < B; i++)
+            for (int c = 0; c < C; c++)
+                mean[c] += (double)x[(size_t)i * C + c];
+        for (int c = 0; c < C; c++)
+            mean[c] /= B;
+        for (int i = 0; i < B; i++)
+            for (int c = 0; c < C; c++) {
+                double d = (double)x[(size_t)i * C + c] - mean[c];
+                var[c] += d * d;
+            }
+    } else {
+        for (int i = 0; i < B; i++)
+            for (int c = 0; c < C; c++)
+                for (int s = 0; s < S; s++)
+                    mean[c] += (double)AT(x, i, c, s);
+        for (int c = 0; c < C; c++)
+            mean[c] /= N;
+        for (int i = 0; i < B; i++)
+            for (int c = 0; c < C; c++)
+                for (int s = 0; s < S; s++) {
+                    double d = (double)AT(x, i, c, s) - mean[c];
+                    var[c] += d * d;
+                }
+    }
+    /* N = 1 has no unbiased variance (PyTorch refuses it); keep the biased one */
+    double unbias = N > 1 ? N / (N - 1) : 1.0;
+    for (int c = 0; c < C; c++) {
+        var[c] /= N;
+        inv_std[c] = (float)(1.0 / sqrt(var[c] + (double)BN_EPS));
+        rmean[c] = (1.0f - BN_MOMENTUM) * rmean[c] + BN_MOMENTUM * (float)mean[c];
+        rvar[c] = (1.0f - BN_MOMENTUM) * rvar[c] + BN_MOMENTUM * (float)(var[c] * unbias);
+    }
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++)
+            for (int s = 0; s < S; s++) {
+                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                float xh = (x[k] - (float)mean[c]) * inv_std[c];
+                xhat[k] = xh;
+                y[k] = gamma[c] * xh + beta[c];
+            }
+}
+
+static void bn_forward_eval(const Op *op, const OpPass *a)
+{
+    const int B = a->B, C = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const float *gamma = a->p, *beta = a->p + C, *rmean = a->buf, *rvar = a->buf + C;
+    float *scale = a->aux;
+    for (int c = 0; c < C; c++)
+        scale[c] = gamma[c] / sqrtf(rvar[c] + BN_EPS);
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++)
+            for (int s = 0; s < S; s++) {
+                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                a->y[k] = (a->x[0][k] - rmean[c]) * scale[c] + beta[c];
+            }
+}
+
+static void bn_forward(const Op *op, const OpPass *a)
+{
+    if (a->train)
+        bn_forward_train(op, a);
+    else
+        bn_forward_eval(op, a);
+}
+
+/* Training mode, with batch statistics: dbeta = sum dy, dgamma = sum dy xhat,
+ *   dx = gamma inv_std / N (N dy - dbeta - xhat dgamma)            (docs/numerics.md) */
+static void bn_backward_train(const Op *op, const OpPass *a)
+{
+    const int B = a->B, C = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const float *gamma = a->p, *inv_std = a->aux, *xhat = a->cache, *dy = a->dy;
+    double *sum_dy = a->work, *sum_dy_xhat = a->work + C;
+    memset(sum_dy, 0, (size_t)C * sizeof *sum_dy);
+    memset(sum_dy_xhat, 0, (size_t)C * sizeof *sum_dy_xhat);
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++)
+            for (int s = 0; s < S; s++) {
+                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                sum_dy[c] += (double)dy[k];
+                sum_dy_xhat[c] += (double)dy[k] * (double)xhat[k];
+            }
+    /* the sums as the float gradients hold them: the input gradient uses those */
+    float *dgamma = a->aux + C, *dbeta = a->aux + 2 * C;
+    for (int c = 0; c < C; c++) {
+        dbeta[c] = (float)sum_dy[c];
+        dgamma[c] = (float)sum_dy_xhat[c];
+    }
+    if (a->dp) {
+        memcpy(a->dp, dgamma, (size_t)C * sizeof *dgamma);
+        memcpy(a->dp + C, dbeta, (size_t)C * sizeof *dbeta);
+    }
+    if (!a->dx[0])
+        return;
+    const float N = (float)B * (float)S;
+    float *dx = a->dx[0];
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++) {
+            float k = gamma[c] * inv_std[c] / N;
+            for (int s = 0; s < S; s++) {
+                size_t r = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                float v = k * (N * dy[r] - dbeta[c] - xhat[r] * dgamma[c]);
+                dx[r] = a->dx_add[0] ? dx[r] + v : v;
+            }
+        }
+}
+
+/* Evaluation mode, an affine map per feature: dx = dy * scale; dgamma = sum dy xhat
+ * with xhat = (x - running_mean) / sqrt(running_var + eps); dbeta = sum dy. */
+static void bn_backward_eval(const Op *op, const OpPass *a)
+{
+    const int B = a->B, C = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const float *scale = a->aux, *dy = a->dy;
+    if (a->dp) {
+        const float *rmean = a->buf, *rvar = a->buf + C;
+        float *dgamma = a->dp, *dbeta = a->dp + C;
+        memset(a->dp, 0, 2 * (size_t)C * sizeof *a->dp);
+        for (int i = 0; i < B; i++)
+            for (int c = 0; c < C; c++)
+                for (int s = 0; s < S; s++) {
+                    size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                    float xh = (a->x[0][k] - rmean[c]) / sqrtf(rvar[c] + BN_EPS);
+                    dgamma[c] += dy[k] * xh;
+                    dbeta[c] += dy[k];
+                }
+    }
+    if (!a->dx[0])
+        return;
+    float *dx = a->dx[0];
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++)
+            for (int s = 0; s < S; s++) {
+                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                float v = dy[k] * scale[c];
+                dx[k] = a->dx_add[0] ? dx[k] + v : v;
+            }
+}
+
+static void bn_backward(const Op *op, const OpPass *a)
+{
+    if (a->train)
+        bn_backward_train(op, a);
+    else
+        bn_backward_eval(op, a);
+}
+
+/* R-operator, evaluation mode, in double: with std = sqrt(running_var + eps),
+ * xhat = (x - running_mean) / std and s = gamma / std:
+ *   y = xhat gamma + beta                R{y} = R{x} s + xhat V_gamma + V_beta */
+static void bn_r_forward(const Op *op, const OpRPass *a)
+{
+    const int B = a->B, C = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const double *gamma = a->p, *beta = a->p + C;
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++) {
+            double std = sqrt((double)a->buf[C + c] + (double)BN_EPS), m = a->buf[c];
+            for (int s = 0; s < S; s++) {
+                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                double xh = (a->x[0][k] - m) / std;
+                a->y[k] = xh * gamma[c] + beta[c];
+                if (a->ry)
+                    a->ry[k] = (a->rx[0] ? a->rx[0][k] * gamma[c] / std : 0.0) +
+                               xh * a->v[c] + a->v[C + c];
+            }
+        }
+}
+
+/*   dx = dy s                            R{dx} = R{dy} s + dy V_gamma / std
+ *   dgamma += dy xhat, dbeta += dy       R{dgamma} += R{dy} xhat + dy R{x} / std,
+ *                                        R{dbeta} += R{dy} */
+static void bn_r_backward(const Op *op, const OpRPass *a)
+{
+    const int B = a->B, C = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const double *gamma = a->p;
+    const bool add = a->dx_add[0];
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++) {
+            double std = sqrt((double)a->buf[C + c] + (double)BN_EPS), m = a->buf[c];
+            for (int s = 0; s < S; s++) {
+                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+                double xh = (a->x[0][k] - m) / std, dy = a->dy[k];
+                double rdy = a->rdy ? a->rdy[k] : 0.0, rx = a->rx[0] ? a->rx[0][k] : 0.0;
+                if (a->dp) {
+                    a->dp[c] += dy * xh;
+                    a->dp[C + c] += dy;
+                }
+                if (a->rdp) {
+                    a->rdp[c] += rdy * xh + dy * rx / std;
+                    a->rdp[C + c] += rdy;
+                }
+                if (a->dx[0])
+                    a->dx[0][k] = (add ? a->dx[0][k] : 0.0) + dy * gamma[c] / std;
+                if (a->rdx[0])
+                    a->rdx[0][k] =
+                        (add ? a->rdx[0][k] : 0.0) + rdy * gamma[c] / std + dy * a->v[c] / std;
+            }
+        }
+}
+
+static double bn_flops(const Op *op)
+{
+    return 2.0 * (double)shape_size(op->out_shape);
+}
+
+const OpKindDef OP_BATCH_NORM_DEF = {
+    .name = "batch_norm",
+    .n_inputs = 1,
+    .shape = bn_shape,
+    .n_params = bn_params,
+    .n_buffers = bn_params, /* running mean and var: as many as gamma and beta */
+    .cache_floats = bn_cache,
+    .aux_floats = bn_aux,
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .r_forward = bn_r_forward,
+    .r_backward = bn_r_backward,
+    .flops = bn_flops,
+};
