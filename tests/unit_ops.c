@@ -1,0 +1,495 @@
+/* ops: every op kind's backward pass and R-operator against central finite differences
+ * in double precision on tiny shapes; its float passes against its double ones; at the
+ * net level, Hessian-vector products against finite differences of gradients, the
+ * generic NTK against the factorised one and against a finite-difference Jacobian, an
+ * explicit op list against the MLP shorthand, and the op-list checks. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpsweep/nn.h"
+#include "bpsweep/ntk.h"
+#include "bpsweep/op.h"
+#include "bpsweep/rng.h"
+#include "test_util.h"
+
+enum { NB = 3 }; /* batch */
+
+static RngStream g_rng;
+
+static double uniform(double lo, double hi)
+{
+    return lo + (hi - lo) * rng_uniform(&g_rng);
+}
+
+/* A random value away from 0, so that a ReLU's pattern does not flip within a step. */
+static double away_from_zero(void)
+{
+    double v = uniform(0.2, 1.5);
+    return rng_uniform(&g_rng) < 0.5 ? -v : v;
+}
+
+typedef struct {
+    Op op;
+    size_t nx[OP_MAX_INPUTS], ny; /* floats per batch */
+    int n_in;
+    double *x[OP_MAX_INPUTS], *rx[OP_MAX_INPUTS], *p, *v, *dy, *rdy;
+    float *buf;
+} Case;
+
+static double *rand_vec(size_t n)
+{
+    double *a = malloc((n ? n : 1) * sizeof *a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = away_from_zero();
+    return a;
+}
+
+static Case make_case(OpKind kind, Shape in, int units)
+{
+    Case c = {0};
+    const OpKindDef *k = OP_KINDS[kind];
+    OpDesc d = {kind, {0, k->n_inputs > 1 ? 1 : -1}, 2, units};
+    Shape ins[2] = {in, in}, out;
+    char msg[128];
+    CHECK_MSG(k->shape(&d, ins, &out, msg, sizeof msg) == 0, "%s", msg);
+    c.op = (Op){.d = d, .in_shape = in, .out_shape = out, .p = 0,
+                .n_p = k->n_params(&d, in, out), .n_buf = k->n_buffers(&d, in, out), .layer = 0};
+    c.n_in = k->n_inputs;
+    for (int j = 0; j < c.n_in; j++) {
+        c.nx[j] = NB * shape_size(in);
+        c.x[j] = rand_vec(c.nx[j]);
+        c.rx[j] = rand_vec(c.nx[j]);
+    }
+    c.ny = NB * shape_size(out);
+    c.p = rand_vec(c.op.n_p);
+    c.v = rand_vec(c.op.n_p);
+    c.dy = rand_vec(c.ny);
+    c.rdy = rand_vec(c.ny);
+    c.buf = malloc((c.op.n_buf ? c.op.n_buf : 1) * sizeof *c.buf);
+    for (size_t i = 0; i < c.op.n_buf; i++) /* running mean, then a positive variance */
+        c.buf[i] = (float)(i < c.op.n_buf / 2 ? uniform(-0.3, 0.3) : uniform(0.5, 2.0));
+    return c;
+}
+
+static void free_case(Case *c)
+{
+    for (int j = 0; j < c->n_in; j++)
+        free(c->x[j]), free(c->rx[j]);
+    free(c->p), free(c->v), free(c->dy), free(c->rdy), free(c->buf);
+}
+
+/* y (and ry) at x + t rx, p + t v */
+static void forward_at(const Case *c, double t, double *y, double *ry)
+{
+    double *x[2] = {NULL, NULL}, *p = malloc((c->op.n_p ? c->op.n_p : 1) * sizeof *p);
+    for (int j = 0; j < c->n_in; j++) {
+        x[j] = malloc(c->nx[j] * sizeof(double));
+        for (size_t i = 0; i < c->nx[j]; i++)
+            x[j][i] = c->x[j][i] + t * c->rx[j][i];
+    }
+    for (size_t i = 0; i < c->op.n_p; i++)
+        p[i] = c->p[i] + t * c->v[i];
+    OpRPass a = {.B = NB, .x = {x[0], x[1]}, .rx = {c->rx[0], c->rx[1]}, .y = y, .ry = ry,
+                 .p = p, .v = c->v, .buf = c->buf};
+    OP_KINDS[c->op.d.kind]->r_forward(&c->op, &a);
+    for (int j = 0; j < c->n_in; j++)
+        free(x[j]);
+    free(p);
+}
+
+/* dx, dp (and their R{}) at x + t rx, p + t v, dy + t rdy */
+static void backward_at(const Case *c, double t, double **dx, double *dp, double **rdx,
+                        double *rdp)
+{
+    double *x[2] = {NULL, NULL}, *p = malloc((c->op.n_p ? c->op.n_p : 1) * sizeof *p);
+    double *dy = malloc(c->ny * sizeof *dy);
+    for (int j = 0; j < c->n_in; j++) {
+        x[j] = malloc(c->nx[j] * sizeof(double));
+        for (size_t i = 0; i < c->nx[j]; i++)
+            x[j][i] = c->x[j][i] + t * c->rx[j][i];
+    }
+    for (size_t i = 0; i < c->op.n_p; i++)
+        p[i] = c->p[i] + t * c->v[i];
+    for (size_t i = 0; i < c->ny; i++)
+        dy[i] = c->dy[i] + t * c->rdy[i];
+    if (dp)
+        memset(dp, 0, c->op.n_p * sizeof *dp);
+    if (rdp)
+        memset(rdp, 0, c->op.n_p * sizeof *rdp);
+    OpRPass a = {.B = NB, .x = {x[0], x[1]}, .rx = {c->rx[0], c->rx[1]}, .p = p, .v = c->v,
+                 .buf = c->buf, .dy = dy, .rdy = c->rdy, .dx = {dx[0], dx[1]},
+                 .rdx = {rdx ? rdx[0] : NULL, rdx ? rdx[1] : NULL}, .dp = c->op.n_p ? dp : NULL,
+                 .rdp = c->op.n_p ? rdp : NULL};
+    OP_KINDS[c->op.d.kind]->r_backward(&c->op, &a);
+    for (int j = 0; j < c->n_in; j++)
+        free(x[j]);
+    free(p);
+    free(dy);
+}
+
+static double rel_err(double a, double b)
+{
+    return fabs(a - b) / (fabs(b) + 1e-8);
+}
+
+static void check_close(const char *what, const char *kind, const double *a, const double *ref,
+                        size_t n, double tol)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, rel_err(a[i], ref[i]));
+    CHECK_MSG(worst <= tol, "%s %s: worst relative error %.3g > %.3g", kind, what, worst, tol);
+}
+
+/* The double passes against finite differences, and the float passes against the double
+ * ones (batch norm in evaluation mode; training mode is in unit_nn). */
+static void check_kind(OpKind kind, Shape in, int units)
+{
+    const char *name = OP_KINDS[kind]->name;
+    Case c = make_case(kind, in, units);
+    const double h = 1e-6;
+    const size_t ny = c.ny, np = c.op.n_p;
+    double *y = malloc(ny * sizeof *y), *ry = malloc(ny * sizeof *ry);
+    double *yp = malloc(ny * sizeof *yp), *ym = malloc(ny * sizeof *ym);
+    double *fd = malloc((ny > np ? ny : np) * sizeof *fd + 64 * sizeof *fd);
+    /* R-forward: R{y} = d/dt y(x + t rx, p + t v) */
+    forward_at(&c, 0, y, ry);
+    forward_at(&c, h, yp, NULL);
+    forward_at(&c, -h, ym, NULL);
+    for (size_t i = 0; i < ny; i++)
+        fd[i] = (yp[i] - ym[i]) / (2 * h);
+    check_close("R-forward", name, ry, fd, ny, 1e-6);
+
+    /* backward: dx = d(dy . y)/dx, dp = d(dy . y)/dp, one coordinate at a time */
+    double *dx[2] = {NULL, NULL}, *rdx[2] = {NULL, NULL};
+    for (int j = 0; j < c.n_in; j++) {
+        dx[j] = calloc(c.nx[j], sizeof(double));
+        rdx[j] = calloc(c.nx[j], sizeof(double));
+    }
+    double *dp = calloc(np + 1, sizeof *dp), *rdp = calloc(np + 1, sizeof *rdp);
+    backward_at(&c, 0, dx, dp, rdx, rdp);
+    for (int j = 0; j < c.n_in; j++) {
+        double *fdx = malloc(c.nx[j] * sizeof *fdx);
+        for (size_t i = 0; i < c.nx[j]; i++) {
+            double keep = c.x[j][i], lp = 0, lm = 0;
+            c.x[j][i] = keep + h;
+            forward_at(&c, 0, yp, NULL);
+            c.x[j][i] = keep - h;
+            forward_at(&c, 0, ym, NULL);
+            c.x[j][i] = keep;
+            for (size_t k = 0; k < ny; k++)
+                lp += c.dy[k] * yp[k], lm += c.dy[k] * ym[k];
+            fdx[i] = (lp - lm) / (2 * h);
+        }
+        check_close("backward dx", name, dx[j], fdx, c.nx[j], 1e-6);
+        free(fdx);
+    }
+    for (size_t i = 0; i < np; i++) {
+        double keep = c.p[i], lp = 0, lm = 0;
+        c.p[i] = keep + h;
+        forward_at(&c, 0, yp, NULL);
+        c.p[i] = keep - h;
+        forward_at(&c, 0, ym, NULL);
+        c.p[i] = keep;
+        for (size_t k = 0; k < ny; k++)
+            lp += c.dy[k] * yp[k], lm += c.dy[k] * ym[k];
+        fd[i] = (lp - lm) / (2 * h);
+    }
+    check_close("backward dp", name, dp, fd, np, 1e-6);
+
+    /* R-backward: R{dx}, R{dp} = d/dt of dx, dp at (x + t rx, p + t v, dy + t rdy) */
+    double *dxp[2] = {NULL, NULL}, *dxm[2] = {NULL, NULL};
+    for (int j = 0; j < c.n_in; j++) {
+        dxp[j] = calloc(c.nx[j], sizeof(double));
+        dxm[j] = calloc(c.nx[j], sizeof(double));
+    }
+    double *dpp = calloc(np + 1, sizeof *dpp), *dpm = calloc(np + 1, sizeof *dpm);
+    backward_at(&c, h, dxp, dpp, NULL, NULL);
+    backward_at(&c, -h, dxm, dpm, NULL, NULL);
+    for (int j = 0; j < c.n_in; j++) {
+        double *fdx = malloc(c.nx[j] * sizeof *fdx);
+        for (size_t i = 0; i < c.nx[j]; i++)
+            fdx[i] = (dxp[j][i] - dxm[j][i]) / (2 * h);
+        check_close("R-backward dx", name, rdx[j], fdx, c.nx[j], 1e-6);
+        free(fdx);
+    }
+    for (size_t i = 0; i < np; i++)
+        fd[i] = (dpp[i] - dpm[i]) / (2 * h);
+    check_close("R-backward dp", name, rdp, fd, np, 1e-6);
+
+    /* the float passes, evaluation mode, against the double ones */
+    const OpKindDef *k = OP_KINDS[kind];
+    float *xf[2] = {NULL, NULL}, *dxf[2] = {NULL, NULL};
+    float *pf = malloc((np + 1) * sizeof *pf), *yf = malloc(ny * sizeof *yf);
+    float *dyf = malloc(ny * sizeof *dyf), *dpf = malloc((np + 1) * sizeof *dpf);
+    float *cache = malloc((k->cache_floats(&c.op, NB) + 1) * sizeof *cache);
+    float *aux = malloc((k->aux_floats(&c.op) + 1) * sizeof *aux);
+    double work[2 * 64];
+    for (int j = 0; j < c.n_in; j++) {
+        xf[j] = malloc(c.nx[j] * sizeof(float));
+        dxf[j] = malloc(c.nx[j] * sizeof(float));
+        for (size_t i = 0; i < c.nx[j]; i++)
+            xf[j][i] = (float)c.x[j][i];
+    }
+    for (size_t i = 0; i < np; i++)
+        pf[i] = (float)c.p[i];
+    for (size_t i = 0; i < ny; i++)
+        dyf[i] = (float)c.dy[i];
+    OpPass a = {.B = NB, .train = false, .x = {xf[0], xf[1]}, .y = yf, .p = pf, .buf = c.buf,
+                .work = work, .cache = cache, .aux = aux, .dy = dyf, .dx = {dxf[0], dxf[1]},
+                .dp = np ? dpf : NULL};
+    k->forward(&c.op, &a);
+    k->backward(&c.op, &a);
+    double *tmp = malloc((ny > np ? ny : np) * sizeof *tmp + 8);
+    for (size_t i = 0; i < ny; i++)
+        tmp[i] = yf[i];
+    check_close("float forward", name, tmp, y, ny, 1e-5);
+    for (int j = 0; j < c.n_in; j++) {
+        double *t2 = malloc(c.nx[j] * sizeof *t2);
+        for (size_t i = 0; i < c.nx[j]; i++)
+            t2[i] = dxf[j][i];
+        check_close("float backward dx", name, t2, dx[j], c.nx[j], 1e-4);
+        free(t2);
+    }
+    for (size_t i = 0; i < np; i++)
+        tmp[i] = dpf[i];
+    check_close("float backward dp", name, tmp, dp, np, 1e-4);
+
+    for (int j = 0; j < c.n_in; j++)
+        free(dx[j]), free(rdx[j]), free(dxp[j]), free(dxm[j]), free(xf[j]), free(dxf[j]);
+    free(y), free(ry), free(yp), free(ym), free(fd), free(dp), free(rdp), free(dpp), free(dpm);
+    free(pf), free(yf), free(dyf), free(dpf), free(cache), free(aux), free(tmp);
+    free_case(&c);
+}
+
+static void every_kind_should_match_finite_differences(void)
+{
+    check_kind(OP_DENSE, (Shape){4, 1, 1}, 3);
+    check_kind(OP_BATCH_NORM, (Shape){3, 1, 1}, 0);
+    check_kind(OP_BATCH_NORM, (Shape){2, 2, 3}, 0); /* per channel over positions */
+    check_kind(OP_RELU, (Shape){5, 1, 1}, 0);
+    check_kind(OP_IDENTITY, (Shape){2, 2, 1}, 0);
+    check_kind(OP_ADD, (Shape){4, 1, 1}, 0);
+    check_kind(OP_FLATTEN, (Shape){2, 2, 2}, 0);
+}
+
+/* ---- the net level ----------------------------------------------------------------- */
+
+enum { ND = 4, NK = 3 };
+
+static NetConfig mlp(int h1, int h2, bool bn, bool skip, Activation act)
+{
+    NetConfig c = {.n_in = ND, .n_out = NK, .n_hidden = 2, .hidden = {h1, h2}, .act = act,
+                   .skip = skip, .batch_norm = bn};
+    return c;
+}
+
+/* A net with random parameters and, for batch norm, random running statistics. */
+static Net *random_net(const NetConfig *cfg, int max_batch, uint64_t seed)
+{
+    Net *net = nn_new(cfg, max_batch);
+    nn_init_params(net, seed);
+    RngStream r = rng_stream(seed + 99);
+    for (int l = 0; l < net->n_layers; l++) {
+        const NnLayer *ly = &net->layers[l];
+        for (int o = 0; ly->bn && o < ly->out; o++) {
+            net->params[ly->gamma + (size_t)o] = (float)(0.5 + rng_uniform(&r));
+            net->params[ly->beta + (size_t)o] = (float)(rng_uniform(&r) - 0.5);
+            net->buffers[ly->rmean + (size_t)o] = (float)(0.4 * rng_uniform(&r) - 0.2);
+            net->buffers[ly->rvar + (size_t)o] = (float)(0.5 + rng_uniform(&r));
+        }
+    }
+    return net;
+}
+
+/* g = d/dtheta of 0.5 ||logits||^2 summed over the batch, and with v, hv = H v. */
+static void grad_sq_logits(const Net *net, NnRWork *w, const double *theta, const double *v,
+                           const double *x, int B, double *g, double *hv)
+{
+    nn_r_forward(net, w, theta, v, x, B);
+    size_t n = (size_t)B * NK;
+    memcpy(w->grad[net->out_slot], w->act[net->out_slot], n * sizeof(double));
+    if (v)
+        memcpy(w->rgrad[net->out_slot], w->ract[net->out_slot], n * sizeof(double));
+    memset(g, 0, net->n_params * sizeof *g);
+    if (hv)
+        memset(hv, 0, net->n_params * sizeof *hv);
+    nn_r_backward(net, w, theta, v, B, g, hv);
+}
+
+static void hvp_should_match_finite_differences_of_gradients(void)
+{
+    const NetConfig cfgs[3] = {mlp(5, 5, false, true, ACT_RELU), mlp(5, 5, true, true, ACT_RELU),
+                               mlp(6, 4, true, false, ACT_IDENTITY)};
+    for (int ci = 0; ci < 3; ci++) {
+        Net *net = random_net(&cfgs[ci], 8, 7 + (uint64_t)ci);
+        const size_t P = net->n_params;
+        NnRWork *w = nn_rwork_new(net, 8);
+        double x[8 * ND], *theta = malloc(P * sizeof *theta), *v = malloc(P * sizeof *v);
+        double *g = malloc(P * sizeof *g), *hv = malloc(P * sizeof *hv);
+        double *gp = malloc(P * sizeof *gp), *gm = malloc(P * sizeof *gm), *fd = malloc(P * sizeof *fd);
+        for (int i = 0; i < 8 * ND; i++)
+            x[i] = uniform(-1, 1);
+        for (size_t k = 0; k < P; k++) {
+            theta[k] = net->params[k];
+            v[k] = uniform(-1, 1);
+        }
+        grad_sq_logits(net, w, theta, v, x, 8, g, hv);
+        const double h = 1e-6;
+        for (size_t k = 0; k < P; k++)
+            theta[k] += h * v[k];
+        grad_sq_logits(net, w, theta, NULL, x, 8, gp, NULL);
+        for (size_t k = 0; k < P; k++)
+            theta[k] -= 2 * h * v[k];
+        grad_sq_logits(net, w, theta, NULL, x, 8, gm, NULL);
+        double scale = 0;
+        for (size_t k = 0; k < P; k++) {
+            fd[k] = (gp[k] - gm[k]) / (2 * h);
+            scale = fmax(scale, fabs(fd[k]));
+        }
+        double worst = 0;
+        for (size_t k = 0; k < P; k++)
+            worst = fmax(worst, fabs(hv[k] - fd[k]) / scale);
+        CHECK_MSG(worst < 1e-6, "net %d: Hv vs finite differences of gradients: %.3g", ci, worst);
+        nn_rwork_free(net, w);
+        nn_free(net);
+        free(theta), free(v), free(g), free(hv), free(gp), free(gm), free(fd);
+    }
+}
+
+static double max_abs(const double *a, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+static void generic_ntk_should_match_factorised_and_finite_differences(void)
+{
+    const NetConfig cfgs[4] = {mlp(6, 5, false, false, ACT_RELU), mlp(5, 5, false, true, ACT_RELU),
+                               mlp(5, 5, true, true, ACT_RELU), mlp(6, 4, false, false, ACT_IDENTITY)};
+    enum { N = 3, M = N * NK };
+    for (int ci = 0; ci < 4; ci++) {
+        Net *net = random_net(&cfgs[ci], 8, 21 + (uint64_t)ci);
+        float x[N * ND];
+        for (int i = 0; i < N * ND; i++)
+            x[i] = (float)uniform(-1, 1);
+        double kf[M * M], kg[M * M], kc[M * M], kd[M * M];
+        CHECK(ntk_kernel_factorised(net, x, N, kf) == 0);
+        CHECK(ntk_kernel_generic(net, x, N, kg, NTK_CHUNK_BYTES) == 0);
+        /* chunks of 3 parameters give the same kernel */
+        CHECK(ntk_kernel_generic(net, x, N, kc, 3 * M * sizeof(double)) == 0);
+        double s = max_abs(kf, M * M), worst = 0, worst_c = 0;
+        for (int i = 0; i < M * M; i++) {
+            worst = fmax(worst, fabs(kg[i] - kf[i]) / s);
+            worst_c = fmax(worst_c, fabs(kc[i] - kg[i]) / s);
+        }
+        CHECK_MSG(worst < 1e-5, "net %d: generic vs factorised NTK %.3g", ci, worst);
+        CHECK_MSG(worst_c < 1e-12, "net %d: chunked vs whole generic NTK %.3g", ci, worst_c);
+        /* K = J J^T with J from central differences of the double forward */
+        const size_t P = net->n_params;
+        NnRWork *w = nn_rwork_new(net, N);
+        double *theta = malloc(P * sizeof *theta), *J = malloc(M * P * sizeof *J), xd[N * ND];
+        for (int i = 0; i < N * ND; i++)
+            xd[i] = x[i];
+        for (size_t k = 0; k < P; k++)
+            theta[k] = net->params[k];
+        const double h = 1e-6;
+        for (size_t k = 0; k < P; k++) {
+            double keep = theta[k], lp[M], lm[M];
+            theta[k] = keep + h;
+            nn_r_forward(net, w, theta, NULL, xd, N);
+            memcpy(lp, w->act[net->out_slot], sizeof lp);
+            theta[k] = keep - h;
+            nn_r_forward(net, w, theta, NULL, xd, N);
+            memcpy(lm, w->act[net->out_slot], sizeof lm);
+            theta[k] = keep;
+            for (int r = 0; r < M; r++)
+                J[(size_t)r * P + k] = (lp[r] - lm[r]) / (2 * h);
+        }
+        for (int r = 0; r < M; r++)
+            for (int q = 0; q < M; q++) {
+                double d = 0;
+                for (size_t k = 0; k < P; k++)
+                    d += J[(size_t)r * P + k] * J[(size_t)q * P + k];
+                kd[r * M + q] = d;
+            }
+        worst = 0;
+        for (int i = 0; i < M * M; i++)
+            worst = fmax(worst, fabs(kg[i] - kd[i]) / s);
+        CHECK_MSG(worst < 1e-5, "net %d: generic NTK vs finite-difference Jacobian %.3g", ci, worst);
+        nn_rwork_free(net, w);
+        free(theta), free(J);
+        nn_free(net);
+    }
+}
+
+static void explicit_ops_should_equal_the_mlp_shorthand(void)
+{
+    NetConfig a = mlp(6, 6, true, true, ACT_RELU);
+    NetConfig b = a;
+    b.n_ops = nn_expand(&a, b.ops);
+    b.n_hidden = 0; /* the shorthand is ignored once there is an op list */
+    b.batch_norm = b.skip = false;
+    Net *na = nn_new(&a, 4), *nb = nn_new(&b, 4);
+    CHECK(na->n_params == nb->n_params && na->n_buffers == nb->n_buffers);
+    nn_init_params(na, 3);
+    nn_init_params(nb, 3);
+    CHECK(memcmp(na->params, nb->params, na->n_params * sizeof(float)) == 0);
+    float x[4 * ND];
+    for (int i = 0; i < 4 * ND; i++)
+        x[i] = (float)uniform(-1, 1);
+    const float *la = nn_forward(na, x, 4, true), *lb = nn_forward(nb, x, 4, true);
+    CHECK(memcmp(la, lb, 4 * NK * sizeof(float)) == 0);
+    nn_free(na);
+    nn_free(nb);
+}
+
+static void expect_check_error(const char *what, NetConfig c, const char *want, int want_op)
+{
+    char msg[256] = "";
+    int bad = -2;
+    int rc = nn_check(&c, msg, sizeof msg, &bad);
+    CHECK_MSG(rc == -1 && strstr(msg, want) && bad == want_op,
+              "%s: rc %d, op %d (want %d), message \"%s\" (want \"%s\")", what, rc, bad, want_op,
+              msg, want);
+}
+
+static void bad_op_lists_should_be_refused(void)
+{
+    NetConfig c = {.n_in = ND, .n_out = NK, .n_ops = 3};
+    c.ops[0] = (OpDesc){OP_DENSE, {0, -1}, 1, 5};
+    c.ops[1] = (OpDesc){OP_RELU, {1, -1}, 2, 0};
+    c.ops[2] = (OpDesc){OP_DENSE, {2, -1}, 3, NK};
+    char msg[256];
+    int bad;
+    CHECK(nn_check(&c, msg, sizeof msg, &bad) == 0);
+    NetConfig e = c;
+    e.ops[2].units = 4;
+    expect_check_error("last output", e, "not the 3 classes", 2);
+    e = c;
+    e.ops[1].in[0] = 3; /* read before it is written: a cycle or a dangling slot */
+    expect_check_error("dangling", e, "reads slot 3, which no earlier op writes", 1);
+    e = c;
+    e.ops[1] = (OpDesc){OP_ADD, {1, 0}, 2, 0};
+    expect_check_error("shape", e, "add needs equal shapes", 1);
+    e = c;
+    e.ops[2].out = 2;
+    expect_check_error("written twice", e, "which an earlier op wrote", 2);
+    e = c;
+    e.ops[1].kind = (OpKind)77;
+    expect_check_error("kind", e, "unknown op kind", 1);
+}
+
+int main(void)
+{
+    g_rng = rng_stream(12345);
+    RUN(every_kind_should_match_finite_differences);
+    RUN(hvp_should_match_finite_differences_of_gradients);
+    RUN(generic_ntk_should_match_factorised_and_finite_differences);
+    RUN(explicit_ops_should_equal_the_mlp_shorthand);
+    RUN(bad_op_lists_should_be_refused);
+    return test_summary();
+}
