@@ -91,13 +91,21 @@ static int run_case(const char *dir, const Case *c, FILE *index, int k)
 /* The local-minimum certificate of a small net on 40 samples: every value, for PyTorch's
  * dense Hessian and autograd gradient to redo. */
 static int cert_case(const char *dir, const char *name, int h1, int h2, bool relu, bool skip,
-                     double lambda, double c, FILE *index)
+                     bool bn, double lambda, double c, FILE *index)
 {
     enum { N = 40, DD = 6, KK = 3 };
     NetConfig cfg = {.n_in = DD, .n_out = KK, .n_hidden = h2 ? 2 : 1, .hidden = {h1, h2},
-                     .act = relu ? ACT_RELU : ACT_IDENTITY, .skip = skip};
+                     .act = relu ? ACT_RELU : ACT_IDENTITY, .skip = skip, .batch_norm = bn};
     Net *net = nn_new(&cfg, 1);
     nn_init_params(net, 11);
+    RngStream rb = rng_stream(rng_key(9, NULL, 0, RNG_DATA, 0));
+    for (int l = 0; l < net->n_layers; l++) /* gamma, beta and statistics of a trained net */
+        for (int o = 0; net->layers[l].bn && o < net->layers[l].out; o++) {
+            net->params[net->layers[l].gamma + (size_t)o] = (float)(0.5 + rng_uniform(&rb));
+            net->params[net->layers[l].beta + (size_t)o] = (float)(rng_uniform(&rb) - 0.5);
+            net->buffers[net->layers[l].rmean + (size_t)o] = (float)(0.4 * rng_uniform(&rb) - 0.2);
+            net->buffers[net->layers[l].rvar + (size_t)o] = (float)(0.5 + rng_uniform(&rb));
+        }
     static float x[N * DD];
     static uint8_t y[N];
     RngStream r = rng_stream(rng_key(8, NULL, 0, RNG_DATA, 0));
@@ -111,15 +119,16 @@ static int cert_case(const char *dir, const char *name, int h1, int h2, bool rel
     int rc = cert_measure(net, &d, 0, lambda, c, (int)net->n_params, 3, &ct, neg);
     if (rc == 0)
         rc = write_file(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+             write_file(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float)) ||
              write_file(dir, name, "x.f32", x, sizeof x) || write_file(dir, name, "y.u8", y, sizeof y);
     fprintf(index, "{\"name\": \"%s\", \"n_in\": %d, \"n_out\": %d, \"hidden\": [%d", name,
             DD, KK, h1);
     if (h2)
         fprintf(index, ", %d", h2);
-    fprintf(index, "], \"relu\": %s, \"skip\": %s, \"n\": %d, \"lambda\": %.17g, \"c\": %.17g, "
+    fprintf(index, "], \"relu\": %s, \"skip\": %s, \"batch_norm\": %s, \"n\": %d, \"lambda\": %.17g, \"c\": %.17g, "
             "\"loss\": %.17g, \"loss_data\": %.17g, \"grad_norm\": %.17g, \"hess_max_abs\": "
             "%.17g, \"hess_min\": %.17g, \"iterations\": %d, \"neg_frac\": [",
-            relu ? "true" : "false", skip ? "true" : "false", N, lambda, c, ct.loss, ct.loss_data,
+            relu ? "true" : "false", skip ? "true" : "false", bn ? "true" : "false", N, lambda, c, ct.loss, ct.loss_data,
             ct.grad_norm, ct.hess_max_abs, ct.hess_min, ct.hess_iterations);
     for (int l = 0; l < net->n_layers; l++)
         fprintf(index, "%s%.17g", l ? ", " : "", isnan(neg[l]) ? -1.0 : neg[l]);
@@ -226,13 +235,16 @@ int main(int argc, char **argv)
         rc = pgd_case(argv[1], "pgd_bn_skip", true, true, index);
     fprintf(index, "\n],\n\"cert\": [\n");
     if (rc == 0)
-        rc = cert_case(argv[1], "cert_relu", 8, 0, true, false, 0.01, 0.0, index);
+        rc = cert_case(argv[1], "cert_relu", 8, 0, true, false, false, 0.01, 0.0, index);
     fprintf(index, ",\n");
     if (rc == 0)
-        rc = cert_case(argv[1], "cert_skip_nb", 6, 6, true, true, 0.05, 3.0, index);
+        rc = cert_case(argv[1], "cert_skip_nb", 6, 6, true, true, false, 0.05, 3.0, index);
+    fprintf(index, ",\n");
+    if (rc == 0) /* batch norm in evaluation mode, with a skip */
+        rc = cert_case(argv[1], "cert_bn_skip", 6, 6, true, true, true, 0.01, 0.0, index);
     fprintf(index, ",\n");
     if (rc == 0)
-        rc = cert_case(argv[1], "cert_linear", 5, 0, false, false, 0.0, 0.0, index);
+        rc = cert_case(argv[1], "cert_linear", 5, 0, false, false, false, 0.0, 0.0, index);
     fprintf(index, "\n]}\n");
     if (fclose(index) != 0)
         rc = 1;

@@ -115,16 +115,17 @@ def check_pgd(d, c):
     return ok
 
 
-def cert_reference(c, theta, x, y):
+def cert_reference(c, theta, x, y, buffers):
     """Loss, gradient, dense Hessian and ReLU negative fractions of the regularised
     full-batch loss, float64, from a functional MLP on the flat parameter vector
-    (bpsweep's layout)."""
+    (bpsweep's layout: W, b[, gamma, beta] per layer), batch norm in evaluation mode
+    with the running statistics in buffers (mean, var per layer)."""
     dims = [c["n_in"]] + c["hidden"] + [c["n_out"]]
     lam, target = c["lambda"], c["c"]
 
     def forward(t):
         """Logits, and per layer the fraction of negative pre-activations (-1: no ReLU)."""
-        off, h, negs = 0, x, []
+        off, boff, h, negs = 0, 0, x, []
         for li, (i, o) in enumerate(zip(dims[:-1], dims[1:])):
             W = t[off:off + o * i].reshape(o, i)
             b = t[off + o * i:off + o * i + o]
@@ -132,6 +133,11 @@ def cert_reference(c, theta, x, y):
             z = h @ W.T + b
             if li == len(dims) - 2:
                 return z, negs + [-1.0]
+            if c.get("batch_norm"):
+                gamma, beta = t[off:off + o], t[off + o:off + 2 * o]
+                mean, var = buffers[boff:boff + o], buffers[boff + o:boff + 2 * o]
+                off, boff = off + 2 * o, boff + 2 * o
+                z = (z - mean) / torch.sqrt(var + 1e-5) * gamma + beta
             negs.append(float((z < 0).double().mean()) if c["relu"] else -1.0)
             a = torch.relu(z) if c["relu"] else z
             h = a + h if c["skip"] and a.shape == h.shape else a
@@ -153,7 +159,8 @@ def check_cert(d, c):
     x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).astype(np.float64)
                          .reshape(c["n"], c["n_in"]))
     y = torch.from_numpy(load(d, c["name"], "y.u8", np.uint8).astype(np.int64))
-    loss, data, gnorm, ev, negs = cert_reference(c, theta, x, y)
+    buffers = torch.from_numpy(load(d, c["name"], "buffers.f32", np.float32).astype(np.float64))
+    loss, data, gnorm, ev, negs = cert_reference(c, theta, x, y, buffers)
     lmax = ev[np.argmax(np.abs(ev))]
     tol = 1e-3 * abs(lmax)
     errs = [abs(c["loss"] - loss) / abs(loss), abs(c["loss_data"] - data) / abs(data),

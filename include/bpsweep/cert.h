@@ -11,7 +11,8 @@
  *     Lanczos with full reorthogonalisation on exact Hessian-vector products (the
  *     R-operator through the forward and backward passes, with the ReLU pattern held
  *     fixed, as autograd's Hessian does).
- * Nets with batch norm are not covered (the paper's claim-1 nets have none). */
+ * Any op list: the passes are the ops' own (nn_r_forward, nn_r_backward); batch norm
+ * is in evaluation mode (an affine map per feature with its running statistics). */
 #ifndef BPSWEEP_CERT_H
 #define BPSWEEP_CERT_H
 
@@ -33,7 +34,7 @@ typedef struct {
  * strength lambda and target c (absolute). neg_frac (L values) gets each layer's fraction
  * of negative pre-activations, NaN for layers without ReLU. iterations bounds the
  * Lanczos iterations (at most P); seed picks its start vector. Returns 0, or -1 if
- * the net has batch norm or memory runs out (then nothing is filled in). */
+ * LAPACK fails or the Lanczos basis cannot be allocated. */
 int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double c,
                  int iterations, uint64_t seed, Certificate *out, double *neg_frac);
 
