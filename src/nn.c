@@ -139,87 +139,88 @@ int nn_check(const NetConfig *cfg, char *msg, size_t len, int *bad_op)
     return rc;
 }
 
-/* The resolved ops of a configuration that passes nn_check (the caller frees both). */
-static int resolved_ops(const NetConfig *cfg, Op **ops, Shape **shapes, int *n_slots)
+/* The ops of a configuration that passes nn_check, resolved. */
+typedef struct {
+    Op *ops;       /* (n) */
+    Shape *shapes; /* per slot */
+    int n, n_slots;
+} Resolved;
+
+static Resolved resolve_cfg(const NetConfig *cfg)
 {
+    Resolved r;
     OpDesc *desc = xmalloc(NN_MAX_OPS * sizeof *desc);
-    int n = nn_expand(cfg, desc), bad;
+    int bad;
     char msg[256];
-    *ops = xcalloc((size_t)n, sizeof **ops);
-    *shapes = xcalloc((size_t)n + 1, sizeof **shapes);
-    *n_slots = resolve(cfg, desc, n, *ops, *shapes, msg, sizeof msg, &bad);
-    assert(*n_slots > 0); /* callers build nets from checked configurations */
+    r.n = nn_expand(cfg, desc);
+    r.ops = xcalloc((size_t)r.n, sizeof *r.ops);
+    r.shapes = xcalloc((size_t)r.n + 1, sizeof *r.shapes);
+    r.n_slots = resolve(cfg, desc, r.n, r.ops, r.shapes, msg, sizeof msg, &bad);
+    assert(r.n_slots > 0); /* callers build nets from checked configurations */
     free(desc);
-    return n;
+    return r;
+}
+
+static void resolved_free(Resolved *r)
+{
+    free(r->ops);
+    free(r->shapes);
 }
 
 size_t nn_param_count(const NetConfig *cfg)
 {
-    Op *ops;
-    Shape *shapes;
-    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots);
-    size_t p = ops[n - 1].p + ops[n - 1].n_p;
-    free(ops);
-    free(shapes);
+    Resolved r = resolve_cfg(cfg);
+    size_t p = r.ops[r.n - 1].p + r.ops[r.n - 1].n_p;
+    resolved_free(&r);
     return p;
 }
 
 double nn_flops(const NetConfig *cfg)
 {
-    Op *ops;
-    Shape *shapes;
-    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots);
+    Resolved r = resolve_cfg(cfg);
     double f = 0;
-    for (int i = 0; i < n; i++)
-        f += OP_KINDS[ops[i].d.kind]->flops(&ops[i]);
-    free(ops);
-    free(shapes);
+    for (int i = 0; i < r.n; i++)
+        f += OP_KINDS[r.ops[i].d.kind]->flops(&r.ops[i]);
+    resolved_free(&r);
     return f;
 }
 
 int nn_weight_views(const NetConfig *cfg, WeightView *views)
 {
-    Op *ops;
-    Shape *shapes;
-    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots), L = 0;
-    for (int i = 0; i < n; i++) {
-        const OpKindDef *k = OP_KINDS[ops[i].d.kind];
+    Resolved r = resolve_cfg(cfg);
+    int L = 0;
+    for (int i = 0; i < r.n; i++) {
+        const OpKindDef *k = OP_KINDS[r.ops[i].d.kind];
         if (k->weight_view && views)
-            k->weight_view(&ops[i], &views[L]);
+            k->weight_view(&r.ops[i], &views[L]);
         L += k->weight_view != NULL;
     }
-    free(ops);
-    free(shapes);
+    resolved_free(&r);
     return L;
 }
 
 size_t nn_work_bytes(const NetConfig *cfg, int max_batch)
 {
-    Op *ops;
-    Shape *shapes;
-    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots);
+    Resolved r = resolve_cfg(cfg);
     size_t floats = 0;
-    for (int s = 0; s < n_slots; s++) /* values (not the input's) and gradients */
-        floats += (s > 0 ? 2 : 1) * (size_t)max_batch * shape_size(shapes[s]);
-    for (int i = 0; i < n; i++)
-        floats += OP_KINDS[ops[i].d.kind]->cache_floats(&ops[i], max_batch) +
-                  OP_KINDS[ops[i].d.kind]->aux_floats(&ops[i]);
-    free(ops);
-    free(shapes);
+    for (int s = 0; s < r.n_slots; s++) /* values (not the input's) and gradients */
+        floats += (s > 0 ? 2 : 1) * (size_t)max_batch * shape_size(r.shapes[s]);
+    for (int i = 0; i < r.n; i++)
+        floats += OP_KINDS[r.ops[i].d.kind]->cache_floats(&r.ops[i], max_batch) +
+                  OP_KINDS[r.ops[i].d.kind]->aux_floats(&r.ops[i]);
+    resolved_free(&r);
     return floats * sizeof(float);
 }
 
 int nn_shape_dims(const NetConfig *cfg, int *dims)
 {
-    Op *ops;
-    Shape *shapes;
-    int n_slots, n = resolved_ops(cfg, &ops, &shapes, &n_slots), k = 0;
+    Resolved r = resolve_cfg(cfg);
+    int k = 0;
     dims[k++] = cfg->n_in;
-    for (int i = 0; i < n; i++)
-        if (OP_KINDS[ops[i].d.kind]->weight_view)
-            dims[k++] = (int)shape_size(ops[i].out_shape);
-    free(ops);
-    free(shapes);
+    for (int i = 0; i < r.n; i++)
+        if (OP_KINDS[r.ops[i].d.kind]->weight_view)
+            dims[k++] = (int)shape_size(r.ops[i].out_shape);
+    resolved_free(&r);
     return k;
 }
 
@@ -330,7 +331,11 @@ Net *nn_new(const NetConfig *cfg, int max_batch)
     Net *net = xcalloc(1, sizeof *net);
     net->cfg = *cfg;
     net->max_batch = max_batch;
-    net->n_ops = resolved_ops(cfg, &net->ops, &net->slot_shape, &net->n_slots);
+    Resolved r = resolve_cfg(cfg);
+    net->n_ops = r.n;
+    net->ops = r.ops;
+    net->slot_shape = r.shapes;
+    net->n_slots = r.n_slots;
     net->out_slot = net->ops[net->n_ops - 1].d.out;
     const Op *last = &net->ops[net->n_ops - 1];
     net->n_params = last->p + last->n_p;

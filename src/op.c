@@ -58,3 +58,41 @@ size_t op_no_aux(const Op *op)
     (void)op;
     return 0;
 }
+
+/* ---- the passes of kinds that copy their input (identity, flatten) ---------------- */
+
+void op_copy_forward(const Op *op, const OpPass *a)
+{
+    memcpy(a->y, a->x[0], (size_t)a->B * shape_size(op->out_shape) * sizeof *a->y);
+}
+
+void op_copy_backward(const Op *op, const OpPass *a)
+{
+    if (a->dx[0])
+        op_grad_store(a->dx[0], a->dy, (size_t)a->B * shape_size(op->out_shape), a->dx_add[0]);
+}
+
+void op_copy_r_forward(const Op *op, const OpRPass *a)
+{
+    const size_t n = (size_t)a->B * shape_size(op->out_shape);
+    memcpy(a->y, a->x[0], n * sizeof *a->y);
+    if (a->ry && a->rx[0])
+        memcpy(a->ry, a->rx[0], n * sizeof *a->ry);
+    else if (a->ry)
+        memset(a->ry, 0, n * sizeof *a->ry);
+}
+
+void op_copy_r_backward(const Op *op, const OpRPass *a)
+{
+    const size_t n = (size_t)a->B * shape_size(op->out_shape);
+    if (a->dx[0])
+        op_grad_store_d(a->dx[0], a->dy, n, a->dx_add[0]);
+    if (a->rdx[0])
+        op_grad_store_d(a->rdx[0], a->rdy, n, a->dx_add[0]);
+}
+
+double op_no_flops(const Op *op)
+{
+    (void)op;
+    return 0;
+}

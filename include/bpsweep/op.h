@@ -141,6 +141,13 @@ void op_grad_store_d(double *dst, const double *src, size_t n, bool add);
 size_t op_none(const OpDesc *d, Shape in, Shape out);
 size_t op_no_cache(const Op *op, int B);
 size_t op_no_aux(const Op *op);
+double op_no_flops(const Op *op);
+
+/* The passes of a kind whose output is its input (identity, flatten): y = x, dx (+)= dy. */
+void op_copy_forward(const Op *op, const OpPass *a);
+void op_copy_backward(const Op *op, const OpPass *a);
+void op_copy_r_forward(const Op *op, const OpRPass *a);
+void op_copy_r_backward(const Op *op, const OpRPass *a);
 
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
