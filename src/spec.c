@@ -1199,7 +1199,9 @@ static int64_t axis_length(const cJSON *v)
 }
 
 /* Counts the grid from the lengths of the JSON arrays alone (a template entry counts its
- * widths) and refuses a grid beyond the limit before any value is read or expanded. */
+ * widths) and refuses a grid beyond the limits before any value is read or expanded:
+ * each architecture and condition is a struct of its own (an ArchSpec is some 10 kB), so
+ * a 16 MiB spec of template widths would otherwise ask for tens of gigabytes. */
 static int check_grid_size(const Ctx *c, const cJSON *root)
 {
     const cJSON *archs = field(root, "architectures"), *grid = field(root, "grid");
@@ -1209,9 +1211,7 @@ static int check_grid_size(const Ctx *c, const cJSON *root)
         bool template_ = false;
         for (const cJSON *h = cJSON_IsArray(hidden) ? hidden->child : NULL; h; h = h->next)
             template_ = template_ || cJSON_IsString(h);
-        dims[0] += template_ ? axis_length(field(e, "widths")) : 1;
-        if (dims[0] > SPEC_MAX_POINTS)
-            break; /* enough to refuse; the sum cannot overflow */
+        dims[0] += template_ ? axis_length(field(e, "widths")) : 1; /* < 2^31 nodes */
     }
     if (dims[0] == 0)
         dims[0] = 1;
@@ -1222,6 +1222,13 @@ static int check_grid_size(const Ctx *c, const cJSON *root)
         dims[3] = axis_length(field(grid, "weight_decay"));
         dims[4] = axis_length(field(grid, "seed"));
     }
+    if (dims[0] > SPEC_MAX_ARCHS)
+        return fail_at(c, "architectures",
+                       "%" PRId64 " architectures after template expansion, more than the "
+                       "limit of %d", dims[0], SPEC_MAX_ARCHS);
+    if (dims[1] > SPEC_MAX_CONDS)
+        return fail_at(c, "grid.conditions", "%" PRId64 " conditions, more than the limit of %d",
+                       dims[1], SPEC_MAX_CONDS);
     return check_points(c, dims);
 }
 

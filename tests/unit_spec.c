@@ -1087,6 +1087,50 @@ static void parse_should_refuse_a_grid_above_2e31_points(void)
     }
 }
 
+/* At most 4096 architectures after template expansion and 4096 conditions: a 14 MiB spec
+ * of two templates with 2^20 widths each asked for 2 million ArchSpecs of 10 kB. Both
+ * are refused from the array lengths, before anything is expanded. */
+static void parse_should_refuse_more_than_4096_architectures_or_conditions(void)
+{
+    for (int over = 0; over <= 1; over++) {
+        TextBuf t;
+        tb_open(&t);
+        fprintf(t.f, "{\"architectures\": [{\"name\": \"fixed\", \"hidden\": [4]}, "
+                "{\"name\": \"t\", \"hidden\": [\"w\", 8], \"widths\": [");
+        tb_range(&t, 1, 2047);
+        fprintf(t.f, "]}, {\"name\": \"u\", \"hidden\": [\"2w\"], \"widths\": [");
+        tb_range(&t, 1, 2048 + over);
+        fprintf(t.f, "]}], \"grid\": {\"seed\": [0]}}");
+        char *text = tb_close(&t);
+        BpsErr err;
+        Spec *s = parse_text(text, &err);
+        if (!over)
+            CHECK_MSG(s && s->n_arch == 4096, "4096 architectures: %s", err.msg);
+        else
+            CHECK_MSG(!s && strstr(err.msg, "t.json: architectures: 4097 architectures after "
+                                            "template expansion, more than the limit of 4096"),
+                      "%s", err.msg);
+        spec_free(s);
+        free(text);
+
+        tb_open(&t);
+        fprintf(t.f, "{\"architectures\": [{\"name\": \"a\", \"hidden\": [4]}], \"grid\": "
+                "{\"seed\": [0], \"conditions\": [");
+        for (int i = 0; i < 4096 + over; i++)
+            fprintf(t.f, "%s{\"name\": \"c%d\"}", i ? "," : "", i);
+        fprintf(t.f, "]}}");
+        text = tb_close(&t);
+        s = parse_text(text, &err);
+        if (!over)
+            CHECK_MSG(s && s->n_cond == 4096, "4096 conditions: %s", err.msg);
+        else
+            CHECK_MSG(!s && strstr(err.msg, "t.json: grid.conditions: 4097 conditions, more "
+                                            "than the limit of 4096"), "%s", err.msg);
+        spec_free(s);
+        free(text);
+    }
+}
+
 /* A grid of 2^41 points is refused from the lengths of its arrays, before any value is
  * read or compared: the repeated and the bad seed in it are never reached. It used to
  * be refused only after the quadratic duplicate checks (still running after 600 s). */
@@ -1260,6 +1304,7 @@ int main(void)
     RUN(diff_should_see_a_change_of_one_ulp);
     RUN(parse_should_refuse_a_grid_above_2e31_points);
     RUN(parse_should_refuse_a_huge_grid_before_reading_values);
+    RUN(parse_should_refuse_more_than_4096_architectures_or_conditions);
     RUN(parse_should_check_200000_seeds_quickly);
     RUN(extension_should_check_200000_seeds_quickly);
     RUN(load_should_stop_at_the_size_limit);

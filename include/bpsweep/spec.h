@@ -25,8 +25,11 @@
 #define SPEC_SCHEMA_VERSION 1
 #define SPEC_NAME_MAX 64
 /* Limits (docs/spec.md#limits): a grid has at most 2^31 points, so every point index fits
- * in a signed 32-bit integer; spec_load reads spec files of at most 16 MiB. */
+ * in a signed 32-bit integer, and at most 4096 architectures (after template expansion)
+ * and 4096 conditions; spec_load reads spec files of at most 16 MiB. */
 #define SPEC_MAX_POINTS (INT64_C(1) << 31)
+#define SPEC_MAX_ARCHS 4096
+#define SPEC_MAX_CONDS 4096
 #define SPEC_MAX_BYTES (16 << 20)
 
 typedef struct {
