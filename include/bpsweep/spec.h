@@ -103,7 +103,8 @@ typedef struct {
  * starts with `origin` (a file name naming the text; NULL gives "<spec>"). */
 int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err);
 
-/* Reads and parses a spec file; messages start with the path. Same ownership as
+/* Reads and parses a spec file of at most SPEC_MAX_BYTES (reading stops there, so
+ * /dev/zero is an error, not a hang); messages start with the path. Same ownership as
  * spec_parse. */
 int spec_load(const char *path, Spec **out, BpsErr *err);
 
