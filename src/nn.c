@@ -468,6 +468,26 @@ const float *nn_forward_work(const Net *net, NnWork *w, const float *x, int B, b
     return w->act[net->out_slot];
 }
 
+void nn_work_repeat(const Net *net, const NnWork *src, int n, int k, NnWork *dst)
+{
+    assert(n * k <= dst->max_batch && n <= src->max_batch && !src->last_train);
+    dst->last_train = false;
+    for (int s = 0; s < net->n_slots; s++) {
+        const size_t row = shape_size(net->slot_shape[s]);
+        if (s == 0)
+            continue; /* the input stays the caller's */
+        for (int r = 0; r < n * k; r++)
+            memcpy(dst->act[s] + (size_t)r * row, src->act[s] + (size_t)(r / k) * row,
+                   row * sizeof(float));
+    }
+    for (int i = 0; i < net->n_ops; i++) { /* evaluation mode: aux is per feature */
+        const Op *op = &net->ops[i];
+        size_t na = OP_KINDS[op->d.kind]->aux_floats(op);
+        if (na)
+            memcpy(dst->aux[i], src->aux[i], na * sizeof(float));
+    }
+}
+
 const float *nn_forward(Net *net, const float *x, int B, bool train)
 {
     assert(B <= net->max_batch);

@@ -37,14 +37,14 @@ static void add_gram(double *K, const float *G, const double *c, int n, int k_ou
         }
 }
 
-/* c = A A^T + 1 for the rows i * k_out of A (n k_out, I): the samples' layer inputs, in
+/* c = A A^T + 1 for the rows i * step of A (n step, I): the samples' layer inputs, in
  * double. */
-static void input_gram(const float *A, int n, int k_out, int fan_in, double *c)
+static void input_gram(const float *A, int n, int step, int fan_in, double *c)
 {
     for (int i = 0; i < n; i++)
         for (int j = i; j < n; j++) {
             double s = 1.0;
-            const float *a = A + (size_t)i * k_out * fan_in, *b = A + (size_t)j * k_out * fan_in;
+            const float *a = A + (size_t)i * step * fan_in, *b = A + (size_t)j * step * fan_in;
             for (int k = 0; k < fan_in; k++)
                 s += (double)a[k] * (double)b[k];
             c[(size_t)i * n + j] = c[(size_t)j * n + i] = s;
@@ -86,25 +86,29 @@ static void factorised_share(void *ctx, const Net *net, const NnWork *w, int i, 
     }
 }
 
-/* Every sample repeated K times and the one-hot logit gradients of its rows. */
+/* The M rows of a backward pass per sample and logit: the samples' evaluation-mode
+ * forward pass, each row repeated K times (the input too, into *xr), with the one-hot
+ * logit gradients. */
 static NnWork *rows_forward(const Net *net, const float *x, int n, float **xr)
 {
     const int D = net->cfg.n_in, K = net->cfg.n_out, R = n * K;
-    NnWork *w = nn_work_new(net, R);
+    NnWork *w = nn_work_new(net, R), *wn = nn_work_new(net, n);
     *xr = bps_try_alloc_aligned((size_t)R * (size_t)D * sizeof **xr);
-    if (!w || !*xr) {
+    if (w && wn && *xr) {
+        nn_forward_work(net, wn, x, n, false);
+        nn_work_repeat(net, wn, n, K, w);
+        for (int r = 0; r < R; r++)
+            memcpy(*xr + (size_t)r * D, x + (size_t)(r / K) * D, (size_t)D * sizeof **xr);
+        w->act[0] = *xr;
+        float *dlogits = w->grad[net->out_slot];
+        memset(dlogits, 0, (size_t)R * (size_t)K * sizeof *dlogits);
+        for (int r = 0; r < R; r++)
+            dlogits[(size_t)r * K + (size_t)(r % K)] = 1.0f;
+    } else {
         nn_work_free(net, w);
-        free(*xr);
-        *xr = NULL;
-        return NULL;
+        w = NULL;
     }
-    for (int r = 0; r < R; r++)
-        memcpy(*xr + (size_t)r * D, x + (size_t)(r / K) * D, (size_t)D * sizeof **xr);
-    nn_forward_work(net, w, *xr, R, false);
-    float *dlogits = w->grad[net->out_slot];
-    memset(dlogits, 0, (size_t)R * (size_t)K * sizeof *dlogits);
-    for (int r = 0; r < R; r++)
-        dlogits[(size_t)r * K + (size_t)(r % K)] = 1.0f;
+    nn_work_free(net, wn);
     return w;
 }
 

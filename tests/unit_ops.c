@@ -291,13 +291,14 @@ static Net *random_net(const NetConfig *cfg, int max_batch, uint64_t seed)
     Net *net = nn_new(cfg, max_batch);
     nn_init_params(net, seed);
     RngStream r = rng_stream(seed + 99);
-    for (int l = 0; l < net->n_layers; l++) {
-        const NnLayer *ly = &net->layers[l];
-        for (int o = 0; ly->bn && o < ly->out; o++) {
-            net->params[ly->gamma + (size_t)o] = (float)(0.5 + rng_uniform(&r));
-            net->params[ly->beta + (size_t)o] = (float)(rng_uniform(&r) - 0.5);
-            net->buffers[ly->rmean + (size_t)o] = (float)(0.4 * rng_uniform(&r) - 0.2);
-            net->buffers[ly->rvar + (size_t)o] = (float)(0.5 + rng_uniform(&r));
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        const int C = op->out_shape.c;
+        for (int o = 0; op->d.kind == OP_BATCH_NORM && o < C; o++) {
+            net->params[op->p + (size_t)o] = (float)(0.5 + rng_uniform(&r));          /* gamma */
+            net->params[op->p + (size_t)(C + o)] = (float)(rng_uniform(&r) - 0.5);    /* beta */
+            net->buffers[op->buf + (size_t)o] = (float)(0.4 * rng_uniform(&r) - 0.2); /* mean */
+            net->buffers[op->buf + (size_t)(C + o)] = (float)(0.5 + rng_uniform(&r)); /* var */
         }
     }
     return net;
@@ -368,10 +369,16 @@ static double max_abs(const double *a, size_t n)
 
 static void generic_ntk_should_match_factorised_and_finite_differences(void)
 {
-    const NetConfig cfgs[4] = {mlp(6, 5, false, false, ACT_RELU), mlp(5, 5, false, true, ACT_RELU),
-                               mlp(5, 5, true, true, ACT_RELU), mlp(6, 4, false, false, ACT_IDENTITY)};
+    NetConfig cfgs[5] = {mlp(6, 5, false, false, ACT_RELU), mlp(5, 5, false, true, ACT_RELU),
+                         mlp(5, 5, true, true, ACT_RELU), mlp(6, 4, false, false, ACT_IDENTITY),
+                         {.n_in = ND, .n_out = NK, .n_ops = 4}};
+    /* batch norm straight on the input */
+    cfgs[4].ops[0] = (OpDesc){OP_BATCH_NORM, {0, -1}, 1, 0};
+    cfgs[4].ops[1] = (OpDesc){OP_DENSE, {1, -1}, 2, 5};
+    cfgs[4].ops[2] = (OpDesc){OP_RELU, {2, -1}, 3, 0};
+    cfgs[4].ops[3] = (OpDesc){OP_DENSE, {3, -1}, 4, NK};
     enum { N = 3, M = N * NK };
-    for (int ci = 0; ci < 4; ci++) {
+    for (int ci = 0; ci < 5; ci++) {
         Net *net = random_net(&cfgs[ci], 8, 21 + (uint64_t)ci);
         float x[N * ND];
         for (int i = 0; i < N * ND; i++)

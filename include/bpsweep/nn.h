@@ -161,6 +161,12 @@ void nn_init_params(Net *net, uint64_t seed);
 const float *nn_forward_work(const Net *net, NnWork *w, const float *x, int B, bool train);
 const float *nn_forward(Net *net, const float *x, int B, bool train);
 
+/* dst as if it had run the evaluation-mode forward pass of src's first n inputs, each
+ * repeated k times (row r of dst is row r / k of src): the rows of a backward pass per
+ * sample and logit, at the cost of one forward pass of n rows. dst->act[0] is left to
+ * the caller. */
+void nn_work_repeat(const Net *net, const NnWork *src, int n, int k, NnWork *dst);
+
 /* Softmax cross-entropy of the last forward's logits against labels y (B), mean
  * over the batch. Adds the number of correct argmax predictions to *correct if
  * non-NULL. With want_grad, fills net->dlogits = (softmax - onehot) / B. */
