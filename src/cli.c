@@ -219,8 +219,11 @@ static int cmd_train(int argc, char **argv)
         return BPS_EXIT_BADINPUT;
     }
     Dataset train = {0}, test = {0};
-    if (dataset_load(&spec->data, &train, &test, &err) != 0) {
+    if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
+        spec_check_nets(spec, train.d, train.classes, spec_path, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
+        dataset_free(&train);
+        dataset_free(&test);
         spec_free(spec);
         return BPS_EXIT_BADINPUT;
     }
@@ -631,6 +634,7 @@ static int cmd_plan(int argc, char **argv)
     int rc = BPS_EXIT_BADINPUT;
     if (spec_load(spec_path, &spec, &err) == 0 &&
         dataset_load(&spec->data, &train, &test, &err) == 0 &&
+        spec_check_nets(spec, train.d, train.classes, spec_path, &err) == 0 &&
         plan_make(spec, (int)ranks, &train, &test, &plan, &err) == 0) {
         plan_print(stdout, spec, &plan);
         plan_free(&plan);
@@ -720,6 +724,7 @@ static int cmd_extend(int argc, char **argv)
         goto done;
     }
     if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
+        spec_check_nets(spec, train.d, train.classes, spec_path, &err) != 0 ||
         store_create(MPI_COMM_SELF, out, spec, train.d, train.classes, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, out, &st, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);

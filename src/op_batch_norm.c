@@ -202,7 +202,7 @@ static void bn_r_forward(const Op *op, const OpRPass *a)
     const double *gamma = a->p, *beta = a->p + C;
     for (int i = 0; i < B; i++)
         for (int c = 0; c < C; c++) {
-            double std = sqrt((double)a->buf[C + c] + (double)BN_EPS), m = a->buf[c];
+            double std = sqrt((double)a->buf[C + c] + (double)BN_EPS), m = (double)a->buf[c];
             for (int s = 0; s < S; s++) {
                 size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
                 double xh = (a->x[0][k] - m) / std;
@@ -224,7 +224,7 @@ static void bn_r_backward(const Op *op, const OpRPass *a)
     const bool add = a->dx_add[0];
     for (int i = 0; i < B; i++)
         for (int c = 0; c < C; c++) {
-            double std = sqrt((double)a->buf[C + c] + (double)BN_EPS), m = a->buf[c];
+            double std = sqrt((double)a->buf[C + c] + (double)BN_EPS), m = (double)a->buf[c];
             for (int s = 0; s < S; s++) {
                 size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
                 double xh = (a->x[0][k] - m) / std, dy = a->dy[k];

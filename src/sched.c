@@ -785,6 +785,9 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     SharedData data = {MPI_WIN_NULL, {0}, {0}};
     if (!flags[0] && shared_data_load(comm, &spec->data, &data, &err) != 0)
         flags[0] = 1;
+    /* every rank has the same data and spec: the same verdict */
+    if (!flags[0] && spec_check_nets(spec, data.train.d, data.train.classes, "spec", &err) != 0)
+        flags[0] = 1;
     int created = 0;
     if (!flags[0] && !flags[1]) {
         /* a signal during creation stops it between slabs (STORE_STOPPED) */

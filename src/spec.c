@@ -56,7 +56,14 @@ static const char *const SYN_KEYS[] = {"source", "n_train", "n_test", "features"
                                        "classes", "clusters_per_class", "noise", "seed",
                                        NULL};
 static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
-                                        "activation", "skip", "batch_norm", "init", NULL};
+                                        "activation", "skip", "batch_norm", "init", "layers",
+                                        NULL};
+/* with "layers": the op list says everything the MLP keys would */
+static const char *const LAYERS_ARCH_KEYS[] = {"name", "layers", "init", NULL};
+/* keys of one entry of "layers", by the number of inputs of its kind */
+static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
+static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
+static const char *const LAYER_ADD_KEYS[] = {"type", "name", "inputs", NULL};
 static const char *const INIT_KEYS[] = {"weights", "weights_value", "bias", "bias_value", NULL};
 static const char *const GRID_KEYS[] = {"weight_decay", "seed", "norm_bias", "conditions", NULL};
 static const char *const NB_KEYS[] = {"targets", "relative", NULL};
@@ -985,7 +992,123 @@ static ArchSpec *arch_push(Spec *s, int src_index, ArchList *list)
     list->srcs[s->n_arch] = src_index;
     ArchSpec *a = &s->arch[s->n_arch++];
     memset(a, 0, sizeof *a);
+    a->source = src_index;
     return a;
+}
+
+/* ---- explicit op lists ("layers") ---------------------------------------------------- */
+
+/* The slot a reference names: "input" is slot 0, the name of layers[j] is slot j + 1.
+ * names (n of them, "" for an unnamed layer) are every layer's, so a reference to a
+ * later layer is told from one to no layer. Returns the slot or -1 (message in c). */
+static int layer_ref(const Ctx *c, const cJSON *v, const char *path, char (*names)[SPEC_NAME_MAX],
+                     int n, int self)
+{
+    char g[80];
+    if (!cJSON_IsString(v))
+        return fail_at(c, path, "expected the name of an earlier layer or \"input\", got %s",
+                       got(v, g, sizeof g));
+    if (strcmp(v->valuestring, "input") == 0)
+        return 0;
+    for (int j = 0; j < n; j++)
+        if (strcmp(names[j], v->valuestring) == 0) {
+            if (j >= self)
+                return fail_at(c, path, "names layers[%d], which is not before this layer: a "
+                               "layer reads only the net's input and earlier layers", j);
+            return j + 1;
+        }
+    return fail_at(c, path, "no layer is named %s", got(v, g, sizeof g));
+}
+
+/* "layers": the op list of net. Layer k writes slot k + 1 and reads, unless it says
+ * otherwise ("input" for one input, "inputs" for add), the previous layer's output (the
+ * net's input for the first). Shapes are checked once the data's size is known
+ * (spec_check_nets). */
+static int parse_layers(const Ctx *c, const cJSON *v, const char *path, NetConfig *net)
+{
+    char ipath[SPEC_PATH_LEN], kpath[SPEC_PATH_LEN], g[80];
+    int n;
+    if (read_array(c, v, path, "layer objects", &n))
+        return -1;
+    if (n > NN_MAX_OPS)
+        return fail_at(c, path, "expected at most %d layers, got %d", NN_MAX_OPS, n);
+    const char *kinds[OP_N_KINDS + 1];
+    for (int k = 0; k < OP_N_KINDS; k++)
+        kinds[k] = OP_KINDS[k]->name;
+    kinds[OP_N_KINDS] = NULL;
+    char(*names)[SPEC_NAME_MAX] = xcalloc((size_t)n, sizeof *names);
+    int k = 0, rc = 0;
+    /* the names first, so that a reference to a later layer is told apart */
+    for (const cJSON *e = v->child; e && rc == 0; e = e->next, k++) {
+        path_index(ipath, path, k);
+        const cJSON *jn = cJSON_IsObject(e) ? field(e, "name") : NULL;
+        path_key(kpath, ipath, "name");
+        if (!jn)
+            continue;
+        if ((rc = read_name(c, jn, kpath, SPEC_NAME_MAX - 1, names[k])) != 0)
+            break;
+        if (strcmp(names[k], "input") == 0)
+            rc = fail_at(c, kpath, "\"input\" names the net's input; choose another name");
+        for (int j = 0; j < k && rc == 0; j++)
+            if (strcmp(names[j], names[k]) == 0)
+                rc = fail_at(c, kpath, "duplicate layer name \"%s\" (also %s[%d])", names[k],
+                             path, j);
+    }
+    k = 0;
+    for (const cJSON *e = v->child; e && rc == 0; e = e->next, k++) {
+        path_index(ipath, path, k);
+        const cJSON *jt;
+        int kind;
+        if ((rc = expect_object(c, e, ipath)) != 0 || (rc = require(c, e, ipath, "type", &jt)) != 0)
+            break;
+        path_key(kpath, ipath, "type");
+        if ((rc = read_enum(c, jt, kpath, kinds, &kind)) != 0)
+            break;
+        const OpKindDef *def = OP_KINDS[kind];
+        const char *const *keys = def->n_inputs > 1 ? LAYER_ADD_KEYS
+                                  : kind == OP_DENSE ? LAYER_DENSE_KEYS
+                                                     : LAYER_KEYS;
+        char qual[64];
+        snprintf(qual, sizeof qual, " for a %s layer", def->name);
+        if ((rc = check_keys(c, e, ipath, keys, qual)) != 0)
+            break;
+        OpDesc *op = &net->ops[k];
+        *op = (OpDesc){(OpKind)kind, {k, -1}, k + 1, 0};
+        if (def->n_inputs > 1) {
+            const cJSON *ji;
+            if ((rc = require(c, e, ipath, "inputs", &ji)) != 0)
+                break;
+            path_key(kpath, ipath, "inputs");
+            if (!cJSON_IsArray(ji) || cJSON_GetArraySize(ji) != def->n_inputs) {
+                rc = fail_at(c, kpath, "expected an array of %d layer names, got %s",
+                             def->n_inputs, got(ji, g, sizeof g));
+                break;
+            }
+            int j = 0;
+            for (const cJSON *r = ji->child; r && rc == 0; r = r->next, j++) {
+                char rpath[SPEC_PATH_LEN];
+                path_index(rpath, kpath, j);
+                int slot = layer_ref(c, r, rpath, names, n, k);
+                rc = slot < 0 ? -1 : 0;
+                op->in[j] = slot;
+            }
+        } else if (field(e, "input")) {
+            path_key(kpath, ipath, "input");
+            op->in[0] = layer_ref(c, field(e, "input"), kpath, names, n, k);
+            rc = op->in[0] < 0 ? -1 : 0;
+        }
+        if (rc == 0 && kind == OP_DENSE) {
+            const cJSON *jo;
+            int64_t out;
+            path_key(kpath, ipath, "out");
+            if ((rc = require(c, e, ipath, "out", &jo)) == 0 &&
+                (rc = read_int(c, jo, kpath, 1, SPEC_MAX_WIDTH, NULL, &out)) == 0)
+                op->units = (int)out;
+        }
+    }
+    free(names);
+    net->n_ops = n;
+    return rc;
 }
 
 /* One entry of "architectures": appends one ArchSpec, or one per width for a template. */
@@ -995,8 +1118,37 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     char name[SPEC_NAME_MAX], family[SPEC_NAME_MAX];
     const cJSON *jname, *jhidden;
     path_index(path, "architectures", index);
-    if (expect_object(c, v, path) || check_keys(c, v, path, ARCH_KEYS, NULL) ||
-        require(c, v, path, "name", &jname) || require(c, v, path, "hidden", &jhidden))
+    if (expect_object(c, v, path))
+        return -1;
+    const cJSON *jlayers = field(v, "layers");
+    if (jlayers && field(v, "hidden")) {
+        path_key(kpath, path, "layers");
+        return fail_at(c, kpath, "give either \"hidden\" (an MLP) or \"layers\" (an op list), "
+                       "not both");
+    }
+    if (jlayers) { /* an explicit op list */
+        ArchSpec a;
+        memset(&a, 0, sizeof a);
+        if (check_keys(c, v, path, LAYERS_ARCH_KEYS, " with \"layers\"") ||
+            require(c, v, path, "name", &jname))
+            return -1;
+        path_key(kpath, path, "name");
+        if (read_name(c, jname, kpath, SPEC_ARCH_NAME_MAX, a.name))
+            return -1;
+        const cJSON *init = field(v, "init");
+        path_key(kpath, path, "init");
+        if (init && parse_init(c, init, kpath, &a.net))
+            return -1;
+        path_key(kpath, path, "layers");
+        if (parse_layers(c, jlayers, kpath, &a.net))
+            return -1;
+        snprintf(a.family, sizeof a.family, "%s", a.name);
+        a.source = index;
+        *arch_push(s, index, list) = a;
+        return 0;
+    }
+    if (check_keys(c, v, path, ARCH_KEYS, NULL) || require(c, v, path, "name", &jname) ||
+        require(c, v, path, "hidden", &jhidden))
         return -1;
 
     NetConfig net;
@@ -1497,6 +1649,51 @@ static void emit_num_array(StrBuf *b, const double *x, int n)
     sb_puts(b, "]");
 }
 
+/* A reference to slot `slot` after `before`: "input", or the generated name of the
+ * layer that writes it. */
+static void emit_layer_ref(StrBuf *b, const char *before, int slot)
+{
+    sb_puts(b, before);
+    if (slot == 0)
+        sb_puts(b, "\"input\"");
+    else
+        sb_printf(b, "\"l%d\"", slot - 1);
+}
+
+/* The canonical "layers": types, outputs and inputs; an input is written only where it
+ * is not the previous layer's output, and a layer is named ("l<k>") only where a later
+ * one reads it that way - so the names a spec chose do not change its hash. */
+static void emit_layers(StrBuf *b, const NetConfig *n)
+{
+    bool *named = xcalloc((size_t)n->n_ops + 1, sizeof *named);
+    for (int k = 0; k < n->n_ops; k++)
+        for (int j = 0; j < OP_KINDS[n->ops[k].kind]->n_inputs; j++)
+            if (OP_KINDS[n->ops[k].kind]->n_inputs > 1 || n->ops[k].in[j] != k)
+                named[n->ops[k].in[j]] = true;
+    sb_puts(b, ",\"layers\":[");
+    for (int k = 0; k < n->n_ops; k++) {
+        const OpDesc *op = &n->ops[k];
+        const OpKindDef *def = OP_KINDS[op->kind];
+        sb_puts(b, k ? ",{\"type\":" : "{\"type\":");
+        sb_str(b, def->name);
+        if (named[k + 1])
+            sb_printf(b, ",\"name\":\"l%d\"", k);
+        if (def->n_inputs > 1) {
+            sb_puts(b, ",\"inputs\":[");
+            for (int j = 0; j < def->n_inputs; j++)
+                emit_layer_ref(b, j ? "," : "", op->in[j]);
+            sb_puts(b, "]");
+        } else if (op->in[0] != k) {
+            emit_layer_ref(b, ",\"input\":", op->in[0]);
+        }
+        if (op->kind == OP_DENSE)
+            sb_printf(b, ",\"out\":%d", op->units);
+        sb_puts(b, "}");
+    }
+    sb_puts(b, "]");
+    free(named);
+}
+
 static char *emit_canonical(const Spec *s, const TrainConfig *base)
 {
     StrBuf b = {0};
@@ -1531,15 +1728,19 @@ static char *emit_canonical(const Spec *s, const TrainConfig *base)
             sb_str(&b, a->family);
             sb_printf(&b, ",\"width\":%d", a->width);
         }
-        sb_puts(&b, ",\"hidden\":[");
-        for (int l = 0; l < n->n_hidden; l++)
-            sb_printf(&b, "%s%d", l ? "," : "", n->hidden[l]);
-        sb_puts(&b, "],\"activation\":");
-        sb_str(&b, ACT_NAMES[n->act]);
-        sb_puts(&b, ",\"skip\":");
-        sb_bool(&b, n->skip);
-        sb_puts(&b, ",\"batch_norm\":");
-        sb_bool(&b, n->batch_norm);
+        if (n->n_ops > 0) {
+            emit_layers(&b, n);
+        } else {
+            sb_puts(&b, ",\"hidden\":[");
+            for (int l = 0; l < n->n_hidden; l++)
+                sb_printf(&b, "%s%d", l ? "," : "", n->hidden[l]);
+            sb_puts(&b, "],\"activation\":");
+            sb_str(&b, ACT_NAMES[n->act]);
+            sb_puts(&b, ",\"skip\":");
+            sb_bool(&b, n->skip);
+            sb_puts(&b, ",\"batch_norm\":");
+            sb_bool(&b, n->batch_norm);
+        }
         sb_puts(&b, ",\"init\":{\"weights\":");
         sb_str(&b, WINIT_NAMES[n->w_init]);
         if (n->w_init == WINIT_CONSTANT) {
@@ -1703,6 +1904,28 @@ static int parse_measure(const Ctx *c, const cJSON *v, Spec *s)
 
 /* ---- entry points ------------------------------------------------------------------ */
 
+int spec_check_nets(const Spec *spec, int n_in, int n_out, const char *origin, BpsErr *err)
+{
+    for (int a = 0; a < spec->n_arch; a++) {
+        NetConfig net = spec->arch[a].net;
+        if (net.n_ops == 0)
+            continue; /* the MLP shorthand fits any data */
+        net.n_in = n_in;
+        net.n_out = n_out;
+        char msg[256];
+        int op;
+        if (nn_check(&net, msg, sizeof msg, &op) != 0) {
+            if (op >= 0)
+                return bps_fail(err, "%s: architectures[%d].layers[%d]: %s (for %d input "
+                                "features and %d classes)", origin, spec->arch[a].source, op,
+                                msg, n_in, n_out);
+            return bps_fail(err, "%s: architectures[%d].layers: %s", origin,
+                            spec->arch[a].source, msg);
+        }
+    }
+    return 0;
+}
+
 int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
 {
     Ctx ctx = {origin ? origin : "<spec>", err};
@@ -1767,6 +1990,10 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
          opt_bool(c, v, "output", "store_weights", &s->store_weights)))
         goto fail;
     if ((v = field(root, "measure")) && parse_measure(c, v, s))
+        goto fail;
+    /* synthetic data: its size is known, and so is whether every op list fits it */
+    if (s->data.kind == DATA_SYNTHETIC &&
+        spec_check_nets(s, s->data.features, s->data.classes, c->origin, err) != 0)
         goto fail;
 
     s->canonical = emit_canonical(s, &base_train);

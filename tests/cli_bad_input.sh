@@ -80,6 +80,20 @@ if [ -d "$good" ]; then
     head -c 100000 "$good/t10k-images-idx3-ubyte.gz" >"$tmp/badgzip/t10k-images-idx3-ubyte.gz"
     make_spec "$tmp/badgzip"
     expect_bad data_bad_gzip "t10k-images-idx3-ubyte.gz" "$bin" train "$tmp/data.json" --point 0
+    # an op list whose last output is not the 10 classes of the files: known only once
+    # they are read, refused before anything is trained or written, with its JSON path
+    cat >"$tmp/layers.json" <<EOF
+{"data": {"path": "$good", "train_subset": 100, "test_subset": 50},
+ "architectures": [{"name": "a", "hidden": [8]},
+                   {"name": "b", "layers": [{"type": "dense", "out": 8}, {"type": "relu"},
+                                            {"type": "dense", "out": 5}]}],
+ "grid": {"seed": [0]}, "train": {"epochs": 1}}
+EOF
+    want="architectures[1].layers[2]: the last op's output is (5, 1, 1), not the 10 classes (for 784"
+    expect_bad layers_train "$want" "$bin" train "$tmp/layers.json" --point 0
+    expect_bad layers_plan "$want" "$bin" plan "$tmp/layers.json"
+    expect_bad layers_run "$want" "$bin" run "$tmp/layers.json" -o "$tmp/layers.h5"
+    [ ! -e "$tmp/layers.h5" ] && ok || bad "run of a bad op list created its results file"
 else
     echo "note: $good absent; corrupt-IDX cases run in unit_data only"
 fi

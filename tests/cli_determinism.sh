@@ -3,7 +3,8 @@
 #  * the same point trained twice gives identical result lines (every metric printed
 #    with 17 digits, and the hash of the final parameter bytes; not the epoch timings);
 #  * 3 epochs, save, restore in a new process, 2 more epochs == 5 epochs straight,
-#    for a batch-norm + skip + Nesterov + cosine + norm-bias point and a plain one.
+#    for a batch-norm + skip + Nesterov + cosine + norm-bias point and a plain one;
+#  * an explicit op list that spells out an MLP gives the MLP's bits.
 # usage: cli_determinism.sh BPSWEEP
 set -u
 bin=$1
@@ -42,4 +43,12 @@ if "$bin" train "$specs/state5.json" --point 0 --quiet --load-state "$tmp/s1" >/
 else
     pass=$((pass + 1))
 fi
+# an explicit op list ("layers") that spells out an MLP trains the same bits as "hidden":
+# points k (hidden) and k + 4 (layers) of layers_mlp.json, every result line but the key
+for point in 0 1 2 3; do
+    "$bin" train "$specs/layers_mlp.json" --point $point --quiet | grep -v '^result \(key\|index\)' >"$tmp/h" &&
+        "$bin" train "$specs/layers_mlp.json" --point $((point + 4)) --quiet |
+        grep -v '^result \(key\|index\)' >"$tmp/l" || fail=$((fail + 1))
+    check_same "layers vs hidden, point $point" "$tmp/h" "$tmp/l"
+done
 summary

@@ -57,6 +57,9 @@ static char *canonical_of(const char *s, uint64_t *hash)
     return c;
 }
 
+/* Synthetic data of 3 features and 2 classes: op lists are checked against them. */
+#define SYN "'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 4, 'features': 3, 'classes': 2}"
+
 /* The smallest valid spec's two required members, for building cases. */
 #define MIN_ARCH "'architectures': [{'name': 'a', 'hidden': [4]}]"
 #define MIN_GRID "'grid': {'seed': [0]}"
@@ -882,6 +885,60 @@ static const BadCase BAD[] = {
     {"parse_should_reject_non_object_condition_train",
      "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'a', 'train': 1}]}}",
      "grid.conditions[0].train: expected an object, got 1"},
+    /* explicit op lists ("layers") */
+    {"parse_should_reject_layers_with_hidden",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'layers': []}], " MIN_GRID "}",
+     "architectures[0].layers: give either \"hidden\" (an MLP) or \"layers\" (an op list), not both"},
+    {"parse_should_reject_mlp_keys_with_layers",
+     "{'architectures': [{'name': 'a', 'skip': true, 'layers': [{'type': 'dense', 'out': 2}]}], "
+     MIN_GRID "}", "architectures[0].skip: unknown key with \"layers\" (known: name, layers, init)"},
+    {"parse_should_reject_an_empty_layer_list",
+     "{'architectures': [{'name': 'a', 'layers': []}], " MIN_GRID "}",
+     "architectures[0].layers: expected a non-empty array"},
+    {"parse_should_reject_an_unknown_layer_type",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'conv'}]}], " MIN_GRID "}",
+     "architectures[0].layers[0].type: expected one of \"dense\", \"batch_norm\", \"relu\", "
+     "\"identity\", \"add\", \"flatten\", got \"conv\""},
+    {"parse_should_reject_a_key_of_another_layer_type",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'relu', 'out': 3}]}], " MIN_GRID "}",
+     "architectures[0].layers[0].out: unknown key for a relu layer (known: type, name, input)"},
+    {"parse_should_require_the_width_of_a_dense_layer",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'dense'}]}], " MIN_GRID "}",
+     "architectures[0].layers[0].out: required key is missing"},
+    {"parse_should_reject_a_dangling_layer_name",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'dense', 'out': 4}, "
+     "{'type': 'add', 'inputs': ['input', 'h']}]}], " MIN_GRID "}",
+     "architectures[0].layers[1].inputs[1]: no layer is named \"h\""},
+    {"parse_should_reject_a_reference_to_a_later_layer",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'relu', 'input': 'h'}, "
+     "{'type': 'dense', 'out': 4, 'name': 'h'}]}], " MIN_GRID "}",
+     "architectures[0].layers[0].input: names layers[1], which is not before this layer"},
+    {"parse_should_reject_a_layer_reading_itself",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'relu', 'name': 'r', 'input': 'r'}]}], "
+     MIN_GRID "}", "architectures[0].layers[0].input: names layers[0], which is not before"},
+    {"parse_should_reject_a_duplicate_layer_name",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'relu', 'name': 'r'}, "
+     "{'type': 'relu', 'name': 'r'}]}], " MIN_GRID "}",
+     "architectures[0].layers[1].name: duplicate layer name \"r\" (also architectures[0].layers[0])"},
+    {"parse_should_reject_input_as_a_layer_name",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'relu', 'name': 'input'}]}], " MIN_GRID "}",
+     "architectures[0].layers[0].name: \"input\" names the net's input"},
+    {"parse_should_reject_an_add_of_one_input",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'add', 'inputs': ['input']}]}], "
+     MIN_GRID "}", "architectures[0].layers[0].inputs: expected an array of 2 layer names"},
+    /* shapes are checked at parse time when the data's size is known (synthetic) */
+    {"parse_should_reject_an_add_of_different_shapes",
+     "{" SYN ", 'architectures': [{'name': 'a', 'layers': [{'type': 'dense', 'out': 4}, "
+     "{'type': 'add', 'inputs': ['input', 'l0']}]}], " MIN_GRID "}",
+     "no layer is named \"l0\""},
+    {"parse_should_reject_an_add_of_different_widths",
+     "{" SYN ", 'architectures': [{'name': 'a', 'layers': [{'type': 'dense', 'out': 4, 'name': 'd'}, "
+     "{'type': 'add', 'inputs': ['input', 'd']}, {'type': 'dense', 'out': 2}]}], " MIN_GRID "}",
+     "architectures[0].layers[1]: add needs equal shapes, not (3, 1, 1) and (4, 1, 1) (for 3 input "
+     "features and 2 classes)"},
+    {"parse_should_reject_a_last_output_that_is_not_the_class_count",
+     "{" SYN ", 'architectures': [{'name': 'a', 'layers': [{'type': 'dense', 'out': 4}]}], "
+     MIN_GRID "}", "architectures[0].layers[0]: the last op's output is (4, 1, 1), not the 2 classes"},
 };
 
 static void parse_should_reject_bad_inputs(void)
@@ -1273,9 +1330,80 @@ static void parse_should_accept_an_escaped_backslash_before_u0000(void)
     spec_free(s);
 }
 
+static void layers_should_parse_into_the_op_list(void)
+{
+    Spec *s = must_parse("{" SYN ", 'architectures': [{'name': 'res', 'layers': ["
+                         "{'type': 'dense', 'out': 3, 'name': 'd'}, {'type': 'batch_norm'}, "
+                         "{'type': 'relu', 'name': 'r'}, {'type': 'add', 'inputs': ['r', 'input']}, "
+                         "{'type': 'identity'}, {'type': 'flatten'}, {'type': 'dense', 'out': 2, "
+                         "'input': 'd'}], 'init': {'bias': 'zero'}}], " MIN_GRID "}");
+    if (!s)
+        return;
+    const NetConfig *n = &s->arch[0].net;
+    CHECK(n->n_ops == 7 && n->b_init == BINIT_ZERO);
+    CHECK(n->ops[0].kind == OP_DENSE && n->ops[0].in[0] == 0 && n->ops[0].out == 1 &&
+          n->ops[0].units == 3);
+    CHECK(n->ops[3].kind == OP_ADD && n->ops[3].in[0] == 3 && n->ops[3].in[1] == 0 &&
+          n->ops[3].out == 4);
+    CHECK(n->ops[6].kind == OP_DENSE && n->ops[6].in[0] == 1 && n->ops[6].units == 2);
+    /* canonical: generated names only where a layer is read other than by the next one */
+    CHECK_MSG(strstr(s->canonical,
+                     "\"layers\":[{\"type\":\"dense\",\"name\":\"l0\",\"out\":3},"
+                     "{\"type\":\"batch_norm\"},{\"type\":\"relu\",\"name\":\"l2\"},"
+                     "{\"type\":\"add\",\"inputs\":[\"l2\",\"input\"]},{\"type\":\"identity\"},"
+                     "{\"type\":\"flatten\"},{\"type\":\"dense\",\"input\":\"l0\",\"out\":2}]") != NULL,
+              "canonical: %s", s->canonical);
+    /* the canonical form parses to itself */
+    BpsErr err;
+    Spec *again = NULL;
+    CHECK_MSG(spec_parse(s->canonical, "c.json", &again, &err) == 0, "%s", err.msg);
+    CHECK(again && strcmp(again->canonical, s->canonical) == 0 && again->hash == s->hash);
+    spec_free(again);
+    spec_free(s);
+}
+
+static void layer_names_should_not_change_the_hash(void)
+{
+    uint64_t h1, h2, h3;
+    char *a = canonical_of("{" SYN ", 'architectures': [{'name': 'a', 'layers': ["
+                           "{'type': 'dense', 'out': 3, 'name': 'first'}, {'type': 'relu', 'name': 'x'}, "
+                           "{'type': 'add', 'inputs': ['x', 'first']}, {'type': 'dense', 'out': 2}]}], "
+                           MIN_GRID "}", &h1);
+    char *b = canonical_of("{" SYN ", 'architectures': [{'name': 'a', 'layers': ["
+                           "{'type': 'dense', 'out': 3, 'name': 'z'}, {'type': 'relu', 'name': 'y', "
+                           "'input': 'z'}, {'type': 'add', 'inputs': ['y', 'z']}, "
+                           "{'type': 'dense', 'out': 2}]}], " MIN_GRID "}", &h2);
+    char *c = canonical_of("{" SYN ", 'architectures': [{'name': 'a', 'layers': ["
+                           "{'type': 'dense', 'out': 3, 'name': 'z'}, {'type': 'relu', 'name': 'y'}, "
+                           "{'type': 'add', 'inputs': ['z', 'y']}, {'type': 'dense', 'out': 2}]}], "
+                           MIN_GRID "}", &h3);
+    CHECK(a && b && strcmp(a, b) == 0 && h1 == h2);
+    CHECK(c && h3 != h1); /* the inputs in another order are another list */
+    free(a), free(b), free(c);
+}
+
+static void layers_should_be_checked_against_loaded_data(void)
+{
+    /* IDX data: the size is known once the files are read; spec_check_nets then */
+    Spec *s = must_parse("{'architectures': [{'name': 'a', 'hidden': [5]}, {'name': 'b', "
+                         "'layers': [{'type': 'dense', 'out': 7}, {'type': 'relu'}, "
+                         "{'type': 'dense', 'out': 10}]}], " MIN_GRID "}");
+    if (!s)
+        return;
+    BpsErr err;
+    CHECK(spec_check_nets(s, 784, 10, "x.json", &err) == 0);
+    CHECK(spec_check_nets(s, 784, 3, "x.json", &err) == -1 &&
+          strstr(err.msg, "x.json: architectures[1].layers[2]: the last op's output is (10, 1, 1), "
+                          "not the 3 classes (for 784 input features and 3 classes)"));
+    spec_free(s);
+}
+
 int main(void)
 {
     RUN(parse_should_accept_full_example);
+    RUN(layers_should_parse_into_the_op_list);
+    RUN(layer_names_should_not_change_the_hash);
+    RUN(layers_should_be_checked_against_loaded_data);
     RUN(parse_should_fill_defaults);
     RUN(parse_should_accept_empty_hidden_list);
     RUN(parse_should_accept_synthetic_data);

@@ -37,6 +37,7 @@ typedef struct {
     char family[SPEC_NAME_MAX];/* the name as written (the template's name) */
     int width;                 /* template width multiplier w; 0 for a fixed architecture */
     NetConfig net;             /* n_in, n_out are 0 here: they come from the data */
+    int source;                /* its index in the spec's "architectures" array */
 } ArchSpec;
 
 typedef struct {
@@ -107,6 +108,13 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err);
  * /dev/zero is an error, not a hang); messages start with the path. Same ownership as
  * spec_parse. */
 int spec_load(const char *path, Spec **out, BpsErr *err);
+
+/* Checks every architecture given as an op list ("layers") against data of n_in
+ * features and n_out classes (shapes, slots, the last output; nn_check). spec_parse does
+ * this for synthetic data; for files, the commands do it once the data are loaded.
+ * Returns 0, or -1 with a message starting with origin and naming the JSON path
+ * (architectures[i].layers[k]). */
+int spec_check_nets(const Spec *spec, int n_in, int n_out, const char *origin, BpsErr *err);
 
 /* Frees a Spec and everything it owns; accepts NULL. */
 void spec_free(Spec *spec);
