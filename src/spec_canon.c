@@ -1,0 +1,305 @@
+/* spec_canon.c: the canonical JSON of a parsed spec (docs/spec.md#canonical-form): every
+ * default filled in, in a fixed key order, numbers in their shortest exact form. Keys
+ * written only when used keep the hashes of older specs. */
+#define _POSIX_C_SOURCE 200809L
+#include "spec_internal.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Makes room for n more bytes and the terminating NUL. */
+static void sb_reserve(SpecBuf *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap)
+            b->cap = b->cap ? 2 * b->cap : 1024;
+        b->buf = xrealloc(b->buf, b->cap);
+    }
+}
+
+void spec_sb_put(SpecBuf *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+void spec_sb_puts(SpecBuf *b, const char *s)
+{
+    spec_sb_put(b, s, strlen(s));
+}
+
+/* Formats straight into the growing buffer: measures first, then writes, so a message
+ * of any length fits (differences quote whole JSON values). */
+void spec_sb_printf(SpecBuf *b, const char *fmt, ...)
+{
+    va_list ap, again;
+    va_start(ap, fmt);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) { /* can't happen: the formats here have no wide characters */
+        va_end(again);
+        fprintf(stderr, "bpsweep: internal error: cannot format \"%s\"\n", fmt);
+        abort();
+    }
+    sb_reserve(b, (size_t)n);
+    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, again);
+    va_end(again);
+    b->len += (size_t)n;
+}
+
+void spec_sb_num(SpecBuf *b, double x)
+{
+    char tmp[32];
+    assert(isfinite(x));
+    spec_fmt_double(x, tmp, sizeof tmp);
+    spec_sb_puts(b, tmp);
+}
+
+void spec_sb_bool(SpecBuf *b, bool x)
+{
+    spec_sb_puts(b, x ? "true" : "false");
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; other bytes
+ * (UTF-8 included) as they are. */
+void spec_sb_str(SpecBuf *b, const char *s)
+{
+    spec_sb_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            spec_sb_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            spec_sb_printf(b, "\\u%04x", ch);
+        else
+            spec_sb_put(b, s, 1);
+    }
+    spec_sb_puts(b, "\"");
+}
+
+static void emit_train(SpecBuf *b, const TrainConfig *t)
+{
+    spec_sb_printf(b, "{\"epochs\":%d,\"batch_size\":%d,\"lr\":", t->epochs, t->batch_size);
+    spec_sb_num(b, t->lr);
+    spec_sb_puts(b, ",\"momentum\":");
+    spec_sb_num(b, t->momentum);
+    spec_sb_puts(b, ",\"nesterov\":");
+    spec_sb_bool(b, t->nesterov);
+    spec_sb_puts(b, ",\"schedule\":{\"type\":");
+    spec_sb_str(b, SPEC_SCHED_NAMES[t->schedule]);
+    if (t->schedule == SCHED_MULTISTEP) {
+        spec_sb_puts(b, ",\"milestones\":[");
+        for (int i = 0; i < t->n_milestones; i++)
+            spec_sb_printf(b, "%s%d", i ? "," : "", t->milestones[i]);
+        spec_sb_puts(b, "],\"gamma\":");
+        spec_sb_num(b, t->gamma);
+    }
+    spec_sb_puts(b, "},\"shuffle\":");
+    spec_sb_bool(b, t->shuffle);
+    spec_sb_puts(b, ",\"drop_last\":");
+    spec_sb_bool(b, t->drop_last);
+    spec_sb_puts(b, ",\"clip_value\":");
+    spec_sb_num(b, t->clip_value);
+    if (t->rank_mode != RANK_OFF) { /* only when on: older hashes hold */
+        spec_sb_puts(b, ",\"rank_projection\":{\"mode\":");
+        spec_sb_str(b, SPEC_RANK_NAMES[t->rank_mode]);
+        spec_sb_puts(b, ",\"threshold\":");
+        spec_sb_num(b, t->rank_threshold);
+        spec_sb_puts(b, ",\"relative\":");
+        spec_sb_bool(b, t->rank_relative);
+        spec_sb_puts(b, ",\"epochs\":[");
+        for (int i = 0; i < t->n_rank_epochs; i++)
+            spec_sb_printf(b, "%s%d", i ? "," : "", t->rank_epochs[i]);
+        spec_sb_puts(b, "]}");
+    }
+    if (t->adv_eps > 0) {
+        spec_sb_puts(b, ",\"adversarial\":{\"eps\":");
+        spec_sb_num(b, t->adv_eps);
+        spec_sb_puts(b, ",\"step_ratio\":");
+        spec_sb_num(b, t->adv_step_ratio);
+        spec_sb_printf(b, ",\"steps\":%d}", t->adv_steps);
+    }
+    spec_sb_puts(b, "}");
+}
+
+static void emit_num_array(SpecBuf *b, const double *x, int n)
+{
+    spec_sb_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            spec_sb_puts(b, ",");
+        spec_sb_num(b, x[i]);
+    }
+    spec_sb_puts(b, "]");
+}
+
+/* A reference to slot `slot` after `before`: "input", or the generated name of the
+ * layer that writes it. */
+static void emit_layer_ref(SpecBuf *b, const char *before, int slot)
+{
+    spec_sb_puts(b, before);
+    if (slot == 0)
+        spec_sb_puts(b, "\"input\"");
+    else
+        spec_sb_printf(b, "\"l%d\"", slot - 1);
+}
+
+/* The canonical "layers": types, outputs and inputs; an input is written only where it
+ * is not the previous layer's output, and a layer is named ("l<k>") only where a later
+ * one reads it that way - so the names a spec chose do not change its hash. */
+static void emit_layers(SpecBuf *b, const NetConfig *n)
+{
+    bool *named = xcalloc((size_t)n->n_ops + 1, sizeof *named);
+    for (int k = 0; k < n->n_ops; k++)
+        for (int j = 0; j < OP_KINDS[n->ops[k].kind]->n_inputs; j++)
+            if (OP_KINDS[n->ops[k].kind]->n_inputs > 1 || n->ops[k].in[j] != k)
+                named[n->ops[k].in[j]] = true;
+    spec_sb_puts(b, ",\"layers\":[");
+    for (int k = 0; k < n->n_ops; k++) {
+        const OpDesc *op = &n->ops[k];
+        const OpKindDef *def = OP_KINDS[op->kind];
+        spec_sb_puts(b, k ? ",{\"type\":" : "{\"type\":");
+        spec_sb_str(b, def->name);
+        if (named[k + 1])
+            spec_sb_printf(b, ",\"name\":\"l%d\"", k);
+        if (def->n_inputs > 1) {
+            spec_sb_puts(b, ",\"inputs\":[");
+            for (int j = 0; j < def->n_inputs; j++)
+                emit_layer_ref(b, j ? "," : "", op->in[j]);
+            spec_sb_puts(b, "]");
+        } else if (op->in[0] != k) {
+            emit_layer_ref(b, ",\"input\":", op->in[0]);
+        }
+        if (op->kind == OP_DENSE)
+            spec_sb_printf(b, ",\"out\":%d", op->units);
+        spec_sb_puts(b, "}");
+    }
+    spec_sb_puts(b, "]");
+    free(named);
+}
+
+char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
+{
+    SpecBuf b = {0};
+    const DataConfig *d = &s->data;
+    spec_sb_printf(&b, "{\"schema_version\":%d,\"name\":", SPEC_SCHEMA_VERSION);
+    spec_sb_str(&b, s->name);
+    spec_sb_puts(&b, ",\"data\":{\"source\":");
+    spec_sb_str(&b, SPEC_SOURCE_NAMES[d->kind]);
+    if (d->kind == DATA_IDX) {
+        spec_sb_puts(&b, ",\"path\":");
+        spec_sb_str(&b, d->path);
+        spec_sb_printf(&b, ",\"train_subset\":%d,\"test_subset\":%d,\"normalization\":",
+                  d->train_subset, d->test_subset);
+        spec_sb_str(&b, SPEC_NORM_NAMES[d->norm]);
+    } else {
+        spec_sb_printf(&b, ",\"n_train\":%d,\"n_test\":%d,\"features\":%d,\"classes\":%d,",
+                  d->n_train, d->n_test, d->features, d->classes);
+        if (d->clusters > 1) /* written only when used: older hashes hold */
+            spec_sb_printf(&b, "\"clusters_per_class\":%d,", d->clusters);
+        spec_sb_puts(&b, "\"noise\":");
+        spec_sb_num(&b, d->noise);
+        spec_sb_printf(&b, ",\"seed\":%" PRIu64, d->seed);
+    }
+    spec_sb_puts(&b, "},\"architectures\":[");
+    for (int i = 0; i < s->n_arch; i++) {
+        const ArchSpec *a = &s->arch[i];
+        const NetConfig *n = &a->net;
+        spec_sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+        spec_sb_str(&b, a->name);
+        if (a->width > 0) {
+            spec_sb_puts(&b, ",\"family\":");
+            spec_sb_str(&b, a->family);
+            spec_sb_printf(&b, ",\"width\":%d", a->width);
+        }
+        if (n->n_ops > 0) {
+            emit_layers(&b, n);
+        } else {
+            spec_sb_puts(&b, ",\"hidden\":[");
+            for (int l = 0; l < n->n_hidden; l++)
+                spec_sb_printf(&b, "%s%d", l ? "," : "", n->hidden[l]);
+            spec_sb_puts(&b, "],\"activation\":");
+            spec_sb_str(&b, SPEC_ACT_NAMES[n->act]);
+            spec_sb_puts(&b, ",\"skip\":");
+            spec_sb_bool(&b, n->skip);
+            spec_sb_puts(&b, ",\"batch_norm\":");
+            spec_sb_bool(&b, n->batch_norm);
+        }
+        spec_sb_puts(&b, ",\"init\":{\"weights\":");
+        spec_sb_str(&b, SPEC_WINIT_NAMES[n->w_init]);
+        if (n->w_init == WINIT_CONSTANT) {
+            spec_sb_puts(&b, ",\"weights_value\":");
+            spec_sb_num(&b, n->w_value);
+        }
+        spec_sb_puts(&b, ",\"bias\":");
+        spec_sb_str(&b, SPEC_BINIT_NAMES[n->b_init]);
+        if (n->b_init == BINIT_CONSTANT || n->b_init == BINIT_UNIFORM) {
+            spec_sb_puts(&b, ",\"bias_value\":");
+            spec_sb_num(&b, n->b_value);
+        }
+        spec_sb_puts(&b, "}}");
+    }
+    spec_sb_puts(&b, "],\"grid\":{\"weight_decay\":");
+    emit_num_array(&b, s->weight_decay, s->n_wd);
+    spec_sb_puts(&b, ",\"seed\":[");
+    for (int i = 0; i < s->n_seed; i++)
+        spec_sb_printf(&b, "%s%" PRIu64, i ? "," : "", s->seed[i]);
+    spec_sb_puts(&b, "],\"norm_bias\":{\"targets\":");
+    emit_num_array(&b, s->norm_bias, s->n_nb);
+    spec_sb_puts(&b, ",\"relative\":");
+    spec_sb_bool(&b, s->norm_bias_relative);
+    spec_sb_puts(&b, "},\"conditions\":[");
+    for (int i = 0; i < s->n_cond; i++) {
+        spec_sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+        spec_sb_str(&b, s->cond[i].name);
+        spec_sb_puts(&b, ",\"train\":");
+        emit_train(&b, &s->cond[i].train);
+        spec_sb_puts(&b, "}");
+    }
+    spec_sb_puts(&b, "]},\"train\":");
+    emit_train(&b, base);
+    spec_sb_puts(&b, ",\"output\":{\"store_weights\":");
+    spec_sb_bool(&b, s->store_weights);
+    spec_sb_puts(&b, "}");
+    if (s->ntk.enabled || s->robust.enabled || s->cert.enabled) { /* older hashes hold */
+        spec_sb_puts(&b, ",\"measure\":{");
+        const char *sep = "";
+        if (s->ntk.enabled) {
+            spec_sb_printf(&b, "\"ntk\":{\"samples\":%d,\"pool\":%d", s->ntk.samples, s->ntk.pool);
+            if (s->ntk.n_epochs > 0) { /* only when given */
+                spec_sb_puts(&b, ",\"epochs\":[");
+                for (int i = 0; i < s->ntk.n_epochs; i++)
+                    spec_sb_printf(&b, "%s%d", i ? "," : "", s->ntk.epochs[i]);
+                spec_sb_puts(&b, "]");
+            }
+            spec_sb_puts(&b, "}");
+            sep = ",";
+        }
+        if (s->robust.enabled) {
+            const RobustSpec *r = &s->robust;
+            spec_sb_printf(&b, "%s\"robustness\":{\"eps\":", sep);
+            sep = ",";
+            emit_num_array(&b, r->eps, r->n_eps);
+            spec_sb_printf(&b, ",\"steps\":%d,\"step_ratio\":", r->steps);
+            spec_sb_num(&b, r->step_ratio);
+            spec_sb_printf(&b, ",\"test_samples\":%d,\"train_samples\":%d}", r->test_samples,
+                      r->train_samples);
+        }
+        if (s->cert.enabled)
+            spec_sb_printf(&b, "%s\"certificate\":{\"samples\":%d,\"iterations\":%d}", sep,
+                      s->cert.samples, s->cert.iterations);
+        spec_sb_puts(&b, "}");
+    }
+    spec_sb_puts(&b, "}");
+    return b.buf;
+}

@@ -1,0 +1,131 @@
+/* spec_internal.h: what the files of the spec module share, and nothing outside it
+ * includes (the public interface is include/bpsweep/spec.h).
+ *
+ *   spec.c        spec_parse, spec_load, spec_free and the parser of every JSON object
+ *   spec_json.c   generic JSON-path readers: values checked one at a time, each failure
+ *                 one message naming the JSON path; malformed JSON; NUL escapes
+ *   spec_canon.c  the canonical JSON (and the growing string buffer it is written into)
+ *   spec_diff.c   spec_diff and spec_extension_problems, on the canonical forms
+ *
+ * cJSON stays inside these files. */
+#ifndef BPSWEEP_SPEC_INTERNAL_H
+#define BPSWEEP_SPEC_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpsweep/spec.h"
+
+#define SPEC_PATH_LEN 256 /* JSON paths in messages */
+
+/* Enum names, indexed by the enum value of the struct field they set (spec.c). */
+extern const char *const SPEC_SOURCE_NAMES[];
+extern const char *const SPEC_NORM_NAMES[];
+extern const char *const SPEC_ACT_NAMES[];
+extern const char *const SPEC_WINIT_NAMES[];
+extern const char *const SPEC_BINIT_NAMES[];
+extern const char *const SPEC_SCHED_NAMES[];
+extern const char *const SPEC_RANK_NAMES[];
+
+/* ---- spec_json.c: reading JSON values -------------------------------------------- */
+
+typedef struct {
+    const char *origin; /* names the text in messages */
+    BpsErr *err;
+} Ctx;
+
+/* A closed or open interval of doubles for range checks and their messages. */
+typedef struct {
+    double lo, hi;
+    bool lo_open, hi_open;
+} Range;
+
+extern const Range SPEC_RANGE_ANY;      /* any finite number */
+extern const Range SPEC_RANGE_POSITIVE; /* > 0 */
+extern const Range SPEC_RANGE_NONNEG;   /* >= 0 */
+
+/* Every reader below returns 0, or -1 with one message in c->err that starts with the
+ * origin and names the JSON path ("origin: path: what"). */
+int spec_fail_at(const Ctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Malformed JSON: line, column and an excerpt around `end` (cJSON's error position). */
+int spec_fail_malformed(const Ctx *c, const char *text, const char *end);
+/* Refuses a \u0000 escape inside a string or key of text (which cJSON accepted). */
+int spec_refuse_nul_escapes(const Ctx *c, const char *text);
+
+/* Shortest of %.15g, %.16g, %.17g that reads back as x; -0 prints as 0. buf >= 32. */
+void spec_fmt_double(double x, char *buf, size_t len);
+/* What a value is, for "got ...": numbers and strings by value, the rest by type. */
+const char *spec_got(const cJSON *v, char *buf, size_t len);
+/* path.key and path[i] into out (SPEC_PATH_LEN bytes; "..." when cut). */
+void spec_path_key(char *out, const char *path, const char *key);
+void spec_path_index(char *out, const char *path, int i);
+
+const cJSON *spec_field(const cJSON *obj, const char *key);
+int spec_expect_object(const Ctx *c, const cJSON *v, const char *path);
+/* Rejects keys outside `known` (NULL-terminated) and keys that appear twice. qual
+ * qualifies the list of known keys in the message (e.g. ` for source "idx"`);
+ * axis_hint adds that weight_decay, norm_bias and seed belong under "grid". */
+int spec_check_keys(const Ctx *c, const cJSON *obj, const char *path,
+                    const char *const *known, const char *qual, bool axis_hint);
+int spec_require(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                 const cJSON **out);
+int spec_read_num(const Ctx *c, const cJSON *v, const char *path, const Range *r, double *out);
+/* desc overrides the generated description of the range (NULL: generated). */
+int spec_read_int(const Ctx *c, const cJSON *v, const char *path, int64_t lo, int64_t hi,
+                  const char *desc, int64_t *out);
+int spec_read_enum(const Ctx *c, const cJSON *v, const char *path, const char *const *names,
+                   int *out);
+/* A name of 1..max_len characters from [A-Za-z0-9_.-] into out (max_len + 1 bytes). */
+int spec_read_name(const Ctx *c, const cJSON *v, const char *path, size_t max_len, char *out);
+/* Optional members: absent keeps *out (the default). */
+int spec_opt_num(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                 const Range *r, double *out);
+int spec_opt_int(const Ctx *c, const cJSON *obj, const char *path, const char *key, int64_t lo,
+                 int64_t hi, int *out);
+int spec_opt_bool(const Ctx *c, const cJSON *obj, const char *path, const char *key, bool *out);
+int spec_opt_enum(const Ctx *c, const cJSON *obj, const char *path, const char *key,
+                  const char *const *names, int *out);
+/* A non-empty array; *n gets its length. what describes the elements for messages. */
+int spec_read_array(const Ctx *c, const cJSON *v, const char *path, const char *what, int *n);
+
+/* One value of an axis (a number, an integer or a name) and its position in the array.
+ * Only the member that the axis uses is set; the others stay zero. */
+typedef struct {
+    double num;
+    uint64_t u;
+    const char *str;
+    int pos;
+} DupKey;
+
+/* The first repeat of keys[0..n) in array order: the smallest position *i whose value
+ * also occurs earlier, and the first position *j of that value; false if the values are
+ * distinct. Sorts keys (O(n log n)). Numbers must not be NaN. */
+bool spec_first_duplicate(DupKey *keys, int n, int *i, int *j);
+/* A non-empty array of distinct numbers in r, into a new array *out (owned by the caller
+ * from the moment it is allocated, so that it is freed on errors too). */
+int spec_read_num_axis(const Ctx *c, const cJSON *v, const char *path, const Range *r,
+                       const char *what, double **out, int *n);
+
+/* ---- spec_canon.c: writing JSON ---------------------------------------------------- */
+
+/* A growing NUL-terminated string; buf is NULL until something is written (the owner
+ * frees buf). */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} SpecBuf;
+
+void spec_sb_put(SpecBuf *b, const char *s, size_t n);
+void spec_sb_puts(SpecBuf *b, const char *s);
+void spec_sb_printf(SpecBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void spec_sb_num(SpecBuf *b, double x); /* as spec_fmt_double; x finite */
+void spec_sb_bool(SpecBuf *b, bool x);
+void spec_sb_str(SpecBuf *b, const char *s); /* a JSON string, escaped */
+
+/* The canonical JSON of s with base training settings `base` (caller frees). */
+char *spec_emit_canonical(const Spec *s, const TrainConfig *base);
+
+#endif
