@@ -47,11 +47,6 @@ static const char *const ROBUST_KEYS[] = {"eps", "steps", "step_ratio", "test_sa
                                           "train_samples", NULL};
 static const char *const ADV_KEYS[] = {"eps", "step_ratio", "steps", NULL};
 static const char *const NTK_KEYS[] = {"samples", "pool", "epochs", NULL};
-static const char *const IDX_KEYS[] = {"source", "path", "train_subset", "test_subset",
-                                       "normalization", NULL};
-static const char *const SYN_KEYS[] = {"source", "n_train", "n_test", "features",
-                                       "classes", "clusters_per_class", "noise", "seed",
-                                       NULL};
 static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
                                         "activation", "skip", "batch_norm", "init", "layers",
                                         NULL};
@@ -86,9 +81,40 @@ typedef struct {
 
 /* ---- data ---------------------------------------------------------------------------- */
 
+/* The variants of "data": the members each source knows. */
+#define DATA_V_IDX (1u << DATA_IDX)
+#define DATA_V_SYN (1u << DATA_SYNTHETIC)
+
+static bool data_clusters_used(const void *obj)
+{
+    return ((const DataConfig *)obj)->clusters > 1; /* written only when used: older hashes hold */
+}
+
+const SpecField SPEC_DATA_FIELDS[] = {
+    {SPEC_ENUM("source", DataConfig, kind, SPEC_SOURCE_NAMES)},
+    {SPEC_STRING("path", DataConfig, path), .variants = DATA_V_IDX},
+    {SPEC_INT("train_subset", DataConfig, train_subset, 0, INT_MAX), .variants = DATA_V_IDX},
+    {SPEC_INT("test_subset", DataConfig, test_subset, 0, INT_MAX), .variants = DATA_V_IDX},
+    {SPEC_ENUM("normalization", DataConfig, norm, SPEC_NORM_NAMES), .variants = DATA_V_IDX},
+    {SPEC_INT("n_train", DataConfig, n_train, 1, SPEC_MAX_SAMPLES), .variants = DATA_V_SYN,
+     .required = true},
+    {SPEC_INT("n_test", DataConfig, n_test, 1, SPEC_MAX_SAMPLES), .variants = DATA_V_SYN,
+     .required = true},
+    {SPEC_INT("features", DataConfig, features, 1, SPEC_MAX_WIDTH), .variants = DATA_V_SYN,
+     .required = true},
+    {SPEC_INT("classes", DataConfig, classes, 2, 255), .variants = DATA_V_SYN, .required = true},
+    {SPEC_INT("clusters_per_class", DataConfig, clusters, 1, 1024), .variants = DATA_V_SYN,
+     .when = data_clusters_used},
+    {SPEC_NUM("noise", DataConfig, noise, SPEC_POSITIVE), .variants = DATA_V_SYN},
+    {SPEC_U64("seed", DataConfig, seed, 0, (int64_t)SPEC_SEED_LIMIT - 1,
+              "a non-negative integer < 2^53"), .variants = DATA_V_SYN},
+    {.key = NULL}};
+static const SpecField *const DATA_SOURCE = &SPEC_DATA_FIELDS[0];
+
 static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
 {
     const char *path = "data";
+    char kpath[SPEC_PATH_LEN], qual[64];
     memset(d, 0, sizeof *d);
     d->kind = DATA_IDX;
     snprintf(d->path, sizeof d->path, "%s", SPEC_DEFAULT_DATA);
@@ -97,59 +123,22 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
         return 0;
     if (spec_expect_object(c, v, path))
         return -1;
+    /* the source first: it says which members the object may have */
+    const cJSON *source = spec_field(v, DATA_SOURCE->key);
+    spec_path_key(kpath, path, DATA_SOURCE->key);
     int kind = DATA_IDX;
-    if (spec_opt_enum(c, v, path, "source", SPEC_SOURCE_NAMES, &kind))
+    if (source && spec_read_enum(c, source, kpath, DATA_SOURCE->names, &kind))
         return -1;
     d->kind = (DataKind)kind;
-    if (d->kind == DATA_IDX) {
-        if (spec_check_keys(c, v, path, IDX_KEYS, " for source \"idx\"", false))
-            return -1;
-        const cJSON *p = spec_field(v, "path");
-        if (p) {
-            char g[80];
-            if (!cJSON_IsString(p) || !p->valuestring[0])
-                return spec_fail_at(c, "data.path", "expected a non-empty string, got %s",
-                               spec_got(p, g, sizeof g));
-            if (strlen(p->valuestring) >= DATA_PATH_MAX)
-                return spec_fail_at(c, "data.path", "path is %zu bytes long, expected fewer than %d",
-                               strlen(p->valuestring), DATA_PATH_MAX);
-            memcpy(d->path, p->valuestring, strlen(p->valuestring) + 1);
-        }
-        int norm = NORM_STANDARDIZE;
-        if (spec_opt_int(c, v, path, "train_subset", 0, INT_MAX, &d->train_subset) ||
-            spec_opt_int(c, v, path, "test_subset", 0, INT_MAX, &d->test_subset) ||
-            spec_opt_enum(c, v, path, "normalization", SPEC_NORM_NAMES, &norm))
-            return -1;
-        d->norm = (Normalization)norm;
-        return 0;
+    if (d->kind == DATA_SYNTHETIC) {
+        /* the values are already roughly standardised, no normalization */
+        d->path[0] = '\0';
+        d->norm = NORM_NONE;
+        d->noise = 1.0;
+        d->clusters = 1;
     }
-    /* synthetic: the values are already roughly standardised, no normalization */
-    d->path[0] = '\0';
-    d->norm = NORM_NONE;
-    d->noise = 1.0;
-    d->clusters = 1;
-    if (spec_check_keys(c, v, path, SYN_KEYS, " for source \"synthetic\"", false))
-        return -1;
-    const cJSON *tmp;
-    if (spec_require(c, v, path, "n_train", &tmp) || spec_require(c, v, path, "n_test", &tmp) ||
-        spec_require(c, v, path, "features", &tmp) || spec_require(c, v, path, "classes", &tmp))
-        return -1;
-    if (spec_opt_int(c, v, path, "n_train", 1, SPEC_MAX_SAMPLES, &d->n_train) ||
-        spec_opt_int(c, v, path, "n_test", 1, SPEC_MAX_SAMPLES, &d->n_test) ||
-        spec_opt_int(c, v, path, "features", 1, SPEC_MAX_WIDTH, &d->features) ||
-        spec_opt_int(c, v, path, "classes", 2, 255, &d->classes) ||
-        spec_opt_int(c, v, path, "clusters_per_class", 1, 1024, &d->clusters) ||
-        spec_opt_num(c, v, path, "noise", &SPEC_RANGE_POSITIVE, &d->noise))
-        return -1;
-    const cJSON *s = spec_field(v, "seed");
-    if (s) {
-        int64_t seed;
-        if (spec_read_int(c, s, "data.seed", 0, (int64_t)SPEC_SEED_LIMIT - 1,
-                     "a non-negative integer < 2^53", &seed))
-            return -1;
-        d->seed = (uint64_t)seed;
-    }
-    return 0;
+    snprintf(qual, sizeof qual, " for source \"%s\"", SPEC_SOURCE_NAMES[d->kind]);
+    return spec_read_object(c, v, path, SPEC_DATA_FIELDS, 1u << d->kind, qual, false, d);
 }
 
 /* ---- training settings ------------------------------------------------------------- */

@@ -132,7 +132,7 @@ static void emit_train(SpecBuf *b, const TrainConfig *t)
     spec_sb_puts(b, "}");
 }
 
-static void emit_num_array(SpecBuf *b, const double *x, int n)
+void spec_write_num_array(SpecBuf *b, const double *x, int n)
 {
     spec_sb_puts(b, "[");
     for (int i = 0; i < n; i++) {
@@ -141,6 +141,43 @@ static void emit_num_array(SpecBuf *b, const double *x, int n)
         spec_sb_num(b, x[i]);
     }
     spec_sb_puts(b, "]");
+}
+
+void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const void *obj)
+{
+    const char *sep = "{";
+    for (const SpecField *f = t; f->key; f++) {
+        const char *src = (const char *)obj + f->off;
+        if ((f->variants && !(f->variants & variant)) || (f->when && !f->when(obj)) ||
+            (f->kind == SPEC_FIELD_CUSTOM && !f->write))
+            continue;
+        spec_sb_printf(b, "%s\"%s\":", sep, f->key);
+        sep = ",";
+        switch (f->kind) {
+        case SPEC_FIELD_INT:
+            spec_sb_printf(b, "%d", *(const int *)src);
+            break;
+        case SPEC_FIELD_U64:
+            spec_sb_printf(b, "%" PRIu64, *(const uint64_t *)src);
+            break;
+        case SPEC_FIELD_NUM:
+            spec_sb_num(b, *(const double *)src);
+            break;
+        case SPEC_FIELD_BOOL:
+            spec_sb_bool(b, *(const bool *)src);
+            break;
+        case SPEC_FIELD_ENUM:
+            spec_sb_str(b, f->names[*(const int *)src]);
+            break;
+        case SPEC_FIELD_STRING:
+            spec_sb_str(b, src);
+            break;
+        case SPEC_FIELD_CUSTOM:
+            f->write(b, obj);
+            break;
+        }
+    }
+    spec_sb_puts(b, *sep == '{' ? "{}" : "}");
 }
 
 /* A reference to slot `slot` after `before`: "input", or the generated name of the
@@ -191,27 +228,11 @@ static void emit_layers(SpecBuf *b, const NetConfig *n)
 char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
 {
     SpecBuf b = {0};
-    const DataConfig *d = &s->data;
     spec_sb_printf(&b, "{\"schema_version\":%d,\"name\":", SPEC_SCHEMA_VERSION);
     spec_sb_str(&b, s->name);
-    spec_sb_puts(&b, ",\"data\":{\"source\":");
-    spec_sb_str(&b, SPEC_SOURCE_NAMES[d->kind]);
-    if (d->kind == DATA_IDX) {
-        spec_sb_puts(&b, ",\"path\":");
-        spec_sb_str(&b, d->path);
-        spec_sb_printf(&b, ",\"train_subset\":%d,\"test_subset\":%d,\"normalization\":",
-                  d->train_subset, d->test_subset);
-        spec_sb_str(&b, SPEC_NORM_NAMES[d->norm]);
-    } else {
-        spec_sb_printf(&b, ",\"n_train\":%d,\"n_test\":%d,\"features\":%d,\"classes\":%d,",
-                  d->n_train, d->n_test, d->features, d->classes);
-        if (d->clusters > 1) /* written only when used: older hashes hold */
-            spec_sb_printf(&b, "\"clusters_per_class\":%d,", d->clusters);
-        spec_sb_puts(&b, "\"noise\":");
-        spec_sb_num(&b, d->noise);
-        spec_sb_printf(&b, ",\"seed\":%" PRIu64, d->seed);
-    }
-    spec_sb_puts(&b, "},\"architectures\":[");
+    spec_sb_puts(&b, ",\"data\":");
+    spec_write_object(&b, SPEC_DATA_FIELDS, 1u << s->data.kind, &s->data);
+    spec_sb_puts(&b, ",\"architectures\":[");
     for (int i = 0; i < s->n_arch; i++) {
         const ArchSpec *a = &s->arch[i];
         const NetConfig *n = &a->net;
@@ -250,12 +271,12 @@ char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
         spec_sb_puts(&b, "}}");
     }
     spec_sb_puts(&b, "],\"grid\":{\"weight_decay\":");
-    emit_num_array(&b, s->weight_decay, s->n_wd);
+    spec_write_num_array(&b, s->weight_decay, s->n_wd);
     spec_sb_puts(&b, ",\"seed\":[");
     for (int i = 0; i < s->n_seed; i++)
         spec_sb_printf(&b, "%s%" PRIu64, i ? "," : "", s->seed[i]);
     spec_sb_puts(&b, "],\"norm_bias\":{\"targets\":");
-    emit_num_array(&b, s->norm_bias, s->n_nb);
+    spec_write_num_array(&b, s->norm_bias, s->n_nb);
     spec_sb_puts(&b, ",\"relative\":");
     spec_sb_bool(&b, s->norm_bias_relative);
     spec_sb_puts(&b, "},\"conditions\":[");
@@ -289,7 +310,7 @@ char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
             const RobustSpec *r = &s->robust;
             spec_sb_printf(&b, "%s\"robustness\":{\"eps\":", sep);
             sep = ",";
-            emit_num_array(&b, r->eps, r->n_eps);
+            spec_write_num_array(&b, r->eps, r->n_eps);
             spec_sb_printf(&b, ",\"steps\":%d,\"step_ratio\":", r->steps);
             spec_sb_num(&b, r->step_ratio);
             spec_sb_printf(&b, ",\"test_samples\":%d,\"train_samples\":%d}", r->test_samples,

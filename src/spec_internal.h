@@ -29,6 +29,13 @@ extern const char *const SPEC_BINIT_NAMES[];
 extern const char *const SPEC_SCHED_NAMES[];
 extern const char *const SPEC_RANK_NAMES[];
 
+/* A growing NUL-terminated string; buf is NULL until something is written (the owner
+ * frees buf). */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} SpecBuf;
+
 /* ---- spec_json.c: reading JSON values -------------------------------------------- */
 
 typedef struct {
@@ -109,14 +116,76 @@ bool spec_first_duplicate(DupKey *keys, int n, int *i, int *j);
 int spec_read_num_axis(const Ctx *c, const cJSON *v, const char *path, const Range *r,
                        const char *what, double **out, int *n);
 
-/* ---- spec_canon.c: writing JSON ---------------------------------------------------- */
+/* ---- field tables: one declarative table per JSON object --------------------------- */
 
-/* A growing NUL-terminated string; buf is NULL until something is written (the owner
- * frees buf). */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} SpecBuf;
+/* How a member of a JSON object is read and written. */
+typedef enum {
+    SPEC_FIELD_INT,    /* an int in [lo, hi] */
+    SPEC_FIELD_U64,    /* a uint64_t in [lo, hi] */
+    SPEC_FIELD_NUM,    /* a double in range */
+    SPEC_FIELD_BOOL,   /* a bool: true or false */
+    SPEC_FIELD_ENUM,   /* an enum (int-sized): the index of its name in names */
+    SPEC_FIELD_STRING, /* a char[size]: a non-empty string of fewer than size bytes */
+    SPEC_FIELD_CUSTOM, /* read and written by the field's own functions */
+} SpecFieldKind;
+
+/* One member of a JSON object, declared once: its key (for the check of known keys,
+ * for reading and for the canonical form), where its value goes (off bytes into the
+ * object's struct) and what it may be. A table is an array of them in canonical order
+ * (which is also the order of the known keys in messages), ended by {NULL}. Members are
+ * read in table order after the required ones are checked, `late` members after the
+ * others. */
+typedef struct SpecField {
+    const char *key;
+    SpecFieldKind kind;
+    size_t off;                 /* offsetof the member in the object's struct */
+    size_t size;                /* its size, checked against the kind */
+    unsigned variants;          /* the variants of the object with this key (0: all) */
+    int64_t lo, hi;             /* INT, U64 */
+    const char *desc;           /* INT, U64: what is expected (NULL: from lo and hi) */
+    Range range;                /* NUM */
+    const char *const *names;   /* ENUM, NULL-terminated */
+    bool required;              /* "required key is missing" without it */
+    bool late;                  /* read after the other members */
+    /* CUSTOM: reads the value v at path into obj (the object's struct) */
+    int (*read)(const Ctx *c, const cJSON *v, const char *path, void *obj);
+    /* CUSTOM: writes the value of obj's member (NULL: never written) */
+    void (*write)(SpecBuf *b, const void *obj);
+    /* the canonical form writes the member only when this holds (NULL: always) */
+    bool (*when)(const void *obj);
+} SpecField;
+
+/* Initialisers of a SpecField for member m of struct type, e.g.
+ *   {SPEC_INT("epochs", TrainConfig, epochs, 0, 1000000)},
+ *   {SPEC_NUM("lr", TrainConfig, lr, SPEC_POSITIVE)},
+ *   {SPEC_CUSTOM("schedule", read_schedule, write_schedule), .late = true},
+ * to which .required, .variants, .when etc. may be added. */
+#define SPEC_AT(type, m) .off = offsetof(type, m), .size = sizeof(((type *)0)->m)
+#define SPEC_INT(k, type, m, lo_, hi_) \
+    .key = k, .kind = SPEC_FIELD_INT, SPEC_AT(type, m), .lo = lo_, .hi = hi_
+#define SPEC_U64(k, type, m, lo_, hi_, desc_) \
+    .key = k, .kind = SPEC_FIELD_U64, SPEC_AT(type, m), .lo = lo_, .hi = hi_, .desc = desc_
+#define SPEC_NUM(k, type, m, ...) \
+    .key = k, .kind = SPEC_FIELD_NUM, SPEC_AT(type, m), .range = {__VA_ARGS__}
+#define SPEC_BOOL(k, type, m) .key = k, .kind = SPEC_FIELD_BOOL, SPEC_AT(type, m)
+#define SPEC_ENUM(k, type, m, names_) \
+    .key = k, .kind = SPEC_FIELD_ENUM, SPEC_AT(type, m), .names = names_
+#define SPEC_STRING(k, type, m) .key = k, .kind = SPEC_FIELD_STRING, SPEC_AT(type, m)
+#define SPEC_CUSTOM(k, read_, write_) \
+    .key = k, .kind = SPEC_FIELD_CUSTOM, .read = read_, .write = write_
+/* Ranges for SPEC_NUM: lo, hi, lo_open, hi_open */
+#define SPEC_ANY -HUGE_VAL, HUGE_VAL, true, true
+#define SPEC_POSITIVE 0, HUGE_VAL, true, true
+#define SPEC_NONNEG 0, HUGE_VAL, false, true
+
+/* Reads object v at path into obj with table t (members of the variant bits `variant`
+ * only): v must be an object with known keys (spec_check_keys with qual and axis_hint),
+ * the required members present; each member present is read; absent members keep the
+ * value in obj (the default). */
+int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                     unsigned variant, const char *qual, bool axis_hint, void *obj);
+
+/* ---- spec_canon.c: writing JSON ---------------------------------------------------- */
 
 void spec_sb_put(SpecBuf *b, const char *s, size_t n);
 void spec_sb_puts(SpecBuf *b, const char *s);
@@ -124,6 +193,18 @@ void spec_sb_printf(SpecBuf *b, const char *fmt, ...) __attribute__((format(prin
 void spec_sb_num(SpecBuf *b, double x); /* as spec_fmt_double; x finite */
 void spec_sb_bool(SpecBuf *b, bool x);
 void spec_sb_str(SpecBuf *b, const char *s); /* a JSON string, escaped */
+
+/* The canonical form of obj with table t, members of the variant bits `variant`:
+ * {"key":value,...} in table order, each member whose `when` holds. */
+void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const void *obj);
+/* [x0,x1,...] */
+void spec_write_num_array(SpecBuf *b, const double *x, int n);
+
+/* Tables of the objects (spec.c) that the canonical form writes. */
+extern const SpecField SPEC_DATA_FIELDS[];
+extern const SpecField SPEC_TRAIN_FIELDS[];
+extern const SpecField SPEC_OUTPUT_FIELDS[];
+extern const SpecField SPEC_MEASURE_FIELDS[];
 
 /* The canonical JSON of s with base training settings `base` (caller frees). */
 char *spec_emit_canonical(const Spec *s, const TrainConfig *base);

@@ -509,3 +509,86 @@ int spec_read_num_axis(const Ctx *c, const cJSON *v, const char *path, const Ran
     free(keys);
     return rc;
 }
+
+/* ---- field tables ---------------------------------------------------------------------- */
+
+static bool field_in(const SpecField *f, unsigned variant)
+{
+    return f->variants == 0 || (f->variants & variant) != 0;
+}
+
+/* One member f of obj, present as v at path. */
+static int read_field(const Ctx *c, const cJSON *v, const char *path, const SpecField *f,
+                      void *obj)
+{
+    char *dst = (char *)obj + f->off, g[80];
+    int64_t x;
+    switch (f->kind) {
+    case SPEC_FIELD_INT:
+        assert(f->size == sizeof(int));
+        if (spec_read_int(c, v, path, f->lo, f->hi, f->desc, &x))
+            return -1;
+        *(int *)dst = (int)x;
+        return 0;
+    case SPEC_FIELD_U64:
+        assert(f->size == sizeof(uint64_t));
+        if (spec_read_int(c, v, path, f->lo, f->hi, f->desc, &x))
+            return -1;
+        *(uint64_t *)dst = (uint64_t)x;
+        return 0;
+    case SPEC_FIELD_NUM:
+        assert(f->size == sizeof(double));
+        return spec_read_num(c, v, path, &f->range, (double *)dst);
+    case SPEC_FIELD_BOOL:
+        assert(f->size == sizeof(bool));
+        if (!cJSON_IsBool(v))
+            return spec_fail_at(c, path, "expected true or false, got %s",
+                                spec_got(v, g, sizeof g));
+        *(bool *)dst = cJSON_IsTrue(v);
+        return 0;
+    case SPEC_FIELD_ENUM:
+        assert(f->size == sizeof(int));
+        return spec_read_enum(c, v, path, f->names, (int *)dst);
+    case SPEC_FIELD_STRING:
+        if (!cJSON_IsString(v) || !v->valuestring[0])
+            return spec_fail_at(c, path, "expected a non-empty string, got %s",
+                                spec_got(v, g, sizeof g));
+        if (strlen(v->valuestring) >= f->size)
+            return spec_fail_at(c, path, "%s is %zu bytes long, expected fewer than %zu", f->key,
+                                strlen(v->valuestring), f->size);
+        memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+        return 0;
+    case SPEC_FIELD_CUSTOM:
+        return f->read(c, v, path, obj);
+    }
+    return spec_fail_at(c, path, "internal error: field kind %d", (int)f->kind); /* can't happen */
+}
+
+int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                     unsigned variant, const char *qual, bool axis_hint, void *obj)
+{
+    const char *known[32];
+    int n = 0;
+    for (const SpecField *f = t; f->key; f++)
+        if (field_in(f, variant)) {
+            assert(n + 1 < (int)(sizeof known / sizeof *known));
+            known[n++] = f->key;
+        }
+    known[n] = NULL;
+    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, known, qual, axis_hint))
+        return -1;
+    const cJSON *m;
+    for (const SpecField *f = t; f->key; f++)
+        if (f->required && field_in(f, variant) && spec_require(c, v, path, f->key, &m))
+            return -1;
+    for (int late = 0; late <= 1; late++)
+        for (const SpecField *f = t; f->key; f++) {
+            char kpath[SPEC_PATH_LEN];
+            if (f->late != late || !field_in(f, variant) || !(m = spec_field(v, f->key)))
+                continue;
+            spec_path_key(kpath, path, f->key);
+            if (read_field(c, m, kpath, f, obj))
+                return -1;
+        }
+    return 0;
+}
