@@ -45,7 +45,6 @@ static const char *const MEASURE_KEYS[] = {"ntk", "robustness", "certificate", N
 static const char *const CERT_KEYS[] = {"samples", "iterations", NULL};
 static const char *const ROBUST_KEYS[] = {"eps", "steps", "step_ratio", "test_samples",
                                           "train_samples", NULL};
-static const char *const ADV_KEYS[] = {"eps", "step_ratio", "steps", NULL};
 static const char *const NTK_KEYS[] = {"samples", "pool", "epochs", NULL};
 static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
                                         "activation", "skip", "batch_norm", "init", "layers",
@@ -60,9 +59,6 @@ static const char *const INIT_KEYS[] = {"weights", "weights_value", "bias", "bia
 static const char *const GRID_KEYS[] = {"weight_decay", "seed", "norm_bias", "conditions", NULL};
 static const char *const NB_KEYS[] = {"targets", "relative", NULL};
 static const char *const COND_KEYS[] = {"name", "train", NULL};
-static const char *const TRAIN_KEYS[] = {"epochs", "batch_size", "lr", "momentum", "nesterov",
-                                         "schedule", "shuffle", "drop_last", "clip_value",
-                                         "rank_projection", "adversarial", NULL};
 static const char *const RANK_KEYS[] = {"mode", "threshold", "relative", "epochs", NULL};
 static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
 
@@ -191,8 +187,9 @@ static int read_epoch_list(const Ctx *c, const cJSON *arr, const char *path, con
 }
 
 /* A schedule object replaces the whole schedule (type, milestones, gamma). */
-static int parse_schedule(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
+static int read_schedule(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
+    TrainDraft *d = obj;
     char kpath[SPEC_PATH_LEN];
     const cJSON *type, *ms;
     int kind;
@@ -225,8 +222,9 @@ static int parse_schedule(const Ctx *c, const cJSON *v, const char *path, TrainD
 }
 
 /* "rank_projection": replaces the whole projection, like a schedule. */
-static int parse_rank(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
+static int read_rank(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
+    TrainDraft *d = obj;
     char kpath[SPEC_PATH_LEN];
     const cJSON *mode, *ep;
     int m;
@@ -263,47 +261,98 @@ static int parse_rank(const Ctx *c, const cJSON *v, const char *path, TrainDraft
     return read_epoch_list(c, ep, kpath, "epochs", d->rp, &d->n_rp, &d->rp_fraction);
 }
 
+static void write_epochs(SpecBuf *b, const int *epochs, int n)
+{
+    spec_sb_puts(b, "[");
+    for (int i = 0; i < n; i++)
+        spec_sb_printf(b, "%s%d", i ? "," : "", epochs[i]);
+    spec_sb_puts(b, "]");
+}
+
+/* The canonical schedule: its type, and milestones (as epochs) and gamma for multistep. */
+static void write_schedule(SpecBuf *b, const void *obj)
+{
+    const TrainConfig *t = obj;
+    spec_sb_puts(b, "{\"type\":");
+    spec_sb_str(b, SPEC_SCHED_NAMES[t->schedule]);
+    if (t->schedule == SCHED_MULTISTEP) {
+        spec_sb_puts(b, ",\"milestones\":");
+        write_epochs(b, t->milestones, t->n_milestones);
+        spec_sb_puts(b, ",\"gamma\":");
+        spec_sb_num(b, t->gamma);
+    }
+    spec_sb_puts(b, "}");
+}
+
+static bool rank_on(const void *obj)
+{
+    return ((const TrainConfig *)obj)->rank_mode != RANK_OFF; /* only when on: older hashes hold */
+}
+
+static void write_rank(SpecBuf *b, const void *obj)
+{
+    const TrainConfig *t = obj;
+    spec_sb_puts(b, "{\"mode\":");
+    spec_sb_str(b, SPEC_RANK_NAMES[t->rank_mode]);
+    spec_sb_puts(b, ",\"threshold\":");
+    spec_sb_num(b, t->rank_threshold);
+    spec_sb_puts(b, ",\"relative\":");
+    spec_sb_bool(b, t->rank_relative);
+    spec_sb_puts(b, ",\"epochs\":");
+    write_epochs(b, t->rank_epochs, t->n_rank_epochs);
+    spec_sb_puts(b, "}");
+}
+
+/* "adversarial" (members of TrainConfig): replaces the whole setting; {"eps": 0} turns
+ * it off. */
+static const SpecField ADV_FIELDS[] = {
+    {SPEC_NUM("eps", TrainConfig, adv_eps, 0, 1, false, false), .required = true},
+    {SPEC_NUM("step_ratio", TrainConfig, adv_step_ratio, SPEC_POSITIVE)},
+    {SPEC_INT("steps", TrainConfig, adv_steps, 1, 10000)},
+    {.key = NULL}};
+
+static int read_adversarial(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainDraft *d = obj;
+    d->t.adv_step_ratio = 0.25;
+    d->t.adv_steps = 7;
+    return spec_read_object(c, v, path, ADV_FIELDS, 0, NULL, false, &d->t);
+}
+
+static bool adversarial_on(const void *obj)
+{
+    return ((const TrainConfig *)obj)->adv_eps > 0;
+}
+
+static void write_adversarial(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, ADV_FIELDS, 0, obj);
+}
+
+/* "train" and a condition's "train": members of TrainConfig, read into a TrainDraft
+ * (whose first member is the TrainConfig), so schedule and rank_projection keep their
+ * epochs as written until the number of epochs is known (finish_train). */
+_Static_assert(offsetof(TrainDraft, t) == 0, "TrainDraft starts with its TrainConfig");
+const SpecField SPEC_TRAIN_FIELDS[] = {
+    {SPEC_INT("epochs", TrainConfig, epochs, 0, SPEC_MAX_EPOCHS)},
+    {SPEC_INT("batch_size", TrainConfig, batch_size, 1, SPEC_MAX_BATCH)},
+    {SPEC_NUM("lr", TrainConfig, lr, SPEC_POSITIVE)},
+    {SPEC_NUM("momentum", TrainConfig, momentum, 0, 1, false, true)},
+    {SPEC_BOOL("nesterov", TrainConfig, nesterov)},
+    {SPEC_CUSTOM("schedule", read_schedule, write_schedule), .late = true},
+    {SPEC_BOOL("shuffle", TrainConfig, shuffle)},
+    {SPEC_BOOL("drop_last", TrainConfig, drop_last)},
+    {SPEC_NUM("clip_value", TrainConfig, clip_value, SPEC_NONNEG)},
+    {SPEC_CUSTOM("rank_projection", read_rank, write_rank), .late = true, .when = rank_on},
+    {SPEC_CUSTOM("adversarial", read_adversarial, write_adversarial), .late = true,
+     .when = adversarial_on},
+    {.key = NULL}};
+
 /* Applies the members of a train object to d (the base settings, or a condition's
  * overrides on a copy of them). */
 static int parse_train(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
 {
-    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, TRAIN_KEYS, NULL, true))
-        return -1;
-    if (spec_opt_int(c, v, path, "epochs", 0, SPEC_MAX_EPOCHS, &d->t.epochs) ||
-        spec_opt_int(c, v, path, "batch_size", 1, SPEC_MAX_BATCH, &d->t.batch_size) ||
-        spec_opt_num(c, v, path, "lr", &SPEC_RANGE_POSITIVE, &d->t.lr) ||
-        spec_opt_num(c, v, path, "momentum", &(Range){0, 1, false, true}, &d->t.momentum) ||
-        spec_opt_bool(c, v, path, "nesterov", &d->t.nesterov) ||
-        spec_opt_bool(c, v, path, "shuffle", &d->t.shuffle) ||
-        spec_opt_bool(c, v, path, "drop_last", &d->t.drop_last) ||
-        spec_opt_num(c, v, path, "clip_value", &SPEC_RANGE_NONNEG, &d->t.clip_value))
-        return -1;
-    char kpath[SPEC_PATH_LEN];
-    const cJSON *s = spec_field(v, "schedule"), *r = spec_field(v, "rank_projection");
-    spec_path_key(kpath, path, "schedule");
-    if (s && parse_schedule(c, s, kpath, d))
-        return -1;
-    spec_path_key(kpath, path, "rank_projection");
-    if (r && parse_rank(c, r, kpath, d))
-        return -1;
-    const cJSON *a = spec_field(v, "adversarial");
-    if (!a)
-        return 0;
-    /* replaces the whole setting; {"eps": 0} turns it off */
-    spec_path_key(kpath, path, "adversarial");
-    const cJSON *eps;
-    d->t.adv_step_ratio = 0.25;
-    d->t.adv_steps = 7;
-    if (spec_expect_object(c, a, kpath) || spec_check_keys(c, a, kpath, ADV_KEYS, NULL, false) ||
-        spec_require(c, a, kpath, "eps", &eps))
-        return -1;
-    char epath[SPEC_PATH_LEN];
-    spec_path_key(epath, kpath, "eps");
-    return spec_read_num(c, eps, epath, &(Range){0, 1, false, false}, &d->t.adv_eps) ||
-           spec_opt_num(c, a, kpath, "step_ratio", &SPEC_RANGE_POSITIVE, &d->t.adv_step_ratio) ||
-           spec_opt_int(c, a, kpath, "steps", 1, 10000, &d->t.adv_steps)
-               ? -1
-               : 0;
+    return spec_read_object(c, v, path, SPEC_TRAIN_FIELDS, 0, NULL, true, d);
 }
 
 /* Resolves an epoch list (epochs, or fractions f -> floor(f * epochs + 0.5)) to strictly

@@ -87,51 +87,6 @@ void spec_sb_str(SpecBuf *b, const char *s)
     spec_sb_puts(b, "\"");
 }
 
-static void emit_train(SpecBuf *b, const TrainConfig *t)
-{
-    spec_sb_printf(b, "{\"epochs\":%d,\"batch_size\":%d,\"lr\":", t->epochs, t->batch_size);
-    spec_sb_num(b, t->lr);
-    spec_sb_puts(b, ",\"momentum\":");
-    spec_sb_num(b, t->momentum);
-    spec_sb_puts(b, ",\"nesterov\":");
-    spec_sb_bool(b, t->nesterov);
-    spec_sb_puts(b, ",\"schedule\":{\"type\":");
-    spec_sb_str(b, SPEC_SCHED_NAMES[t->schedule]);
-    if (t->schedule == SCHED_MULTISTEP) {
-        spec_sb_puts(b, ",\"milestones\":[");
-        for (int i = 0; i < t->n_milestones; i++)
-            spec_sb_printf(b, "%s%d", i ? "," : "", t->milestones[i]);
-        spec_sb_puts(b, "],\"gamma\":");
-        spec_sb_num(b, t->gamma);
-    }
-    spec_sb_puts(b, "},\"shuffle\":");
-    spec_sb_bool(b, t->shuffle);
-    spec_sb_puts(b, ",\"drop_last\":");
-    spec_sb_bool(b, t->drop_last);
-    spec_sb_puts(b, ",\"clip_value\":");
-    spec_sb_num(b, t->clip_value);
-    if (t->rank_mode != RANK_OFF) { /* only when on: older hashes hold */
-        spec_sb_puts(b, ",\"rank_projection\":{\"mode\":");
-        spec_sb_str(b, SPEC_RANK_NAMES[t->rank_mode]);
-        spec_sb_puts(b, ",\"threshold\":");
-        spec_sb_num(b, t->rank_threshold);
-        spec_sb_puts(b, ",\"relative\":");
-        spec_sb_bool(b, t->rank_relative);
-        spec_sb_puts(b, ",\"epochs\":[");
-        for (int i = 0; i < t->n_rank_epochs; i++)
-            spec_sb_printf(b, "%s%d", i ? "," : "", t->rank_epochs[i]);
-        spec_sb_puts(b, "]}");
-    }
-    if (t->adv_eps > 0) {
-        spec_sb_puts(b, ",\"adversarial\":{\"eps\":");
-        spec_sb_num(b, t->adv_eps);
-        spec_sb_puts(b, ",\"step_ratio\":");
-        spec_sb_num(b, t->adv_step_ratio);
-        spec_sb_printf(b, ",\"steps\":%d}", t->adv_steps);
-    }
-    spec_sb_puts(b, "}");
-}
-
 void spec_write_num_array(SpecBuf *b, const double *x, int n)
 {
     spec_sb_puts(b, "[");
@@ -284,11 +239,11 @@ char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
         spec_sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
         spec_sb_str(&b, s->cond[i].name);
         spec_sb_puts(&b, ",\"train\":");
-        emit_train(&b, &s->cond[i].train);
+        spec_write_object(&b, SPEC_TRAIN_FIELDS, 0, &s->cond[i].train);
         spec_sb_puts(&b, "}");
     }
     spec_sb_puts(&b, "]},\"train\":");
-    emit_train(&b, base);
+    spec_write_object(&b, SPEC_TRAIN_FIELDS, 0, base);
     spec_sb_puts(&b, ",\"output\":{\"store_weights\":");
     spec_sb_bool(&b, s->store_weights);
     spec_sb_puts(&b, "}");
