@@ -40,12 +40,6 @@ const char *const SPEC_RANK_NAMES[] = {"off", "min", "max", NULL};
 /* Known keys of every object, in canonical order. */
 static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
                                        "grid", "train", "output", "measure", NULL};
-static const char *const OUTPUT_KEYS[] = {"store_weights", NULL};
-static const char *const MEASURE_KEYS[] = {"ntk", "robustness", "certificate", NULL};
-static const char *const CERT_KEYS[] = {"samples", "iterations", NULL};
-static const char *const ROBUST_KEYS[] = {"eps", "steps", "step_ratio", "test_samples",
-                                          "train_samples", NULL};
-static const char *const NTK_KEYS[] = {"samples", "pool", "epochs", NULL};
 static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
                                         "activation", "skip", "batch_norm", "init", "layers",
                                         NULL};
@@ -1029,97 +1023,166 @@ static int parse_grid(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec
 }
 
 
+/* ---- measure ------------------------------------------------------------------------ */
+
 /* Up to SPEC_MAX_EPS distinct radii in (0, 1]. */
-static int read_eps_list(const Ctx *c, const cJSON *arr, const char *path, double *eps, int *n)
+static int read_eps_list(const Ctx *c, const cJSON *arr, const char *path, void *obj)
 {
+    RobustSpec *r = obj;
     char ipath[SPEC_PATH_LEN];
-    if (spec_read_array(c, arr, path, "radii in (0, 1] (fractions of the data range)", n))
+    if (spec_read_array(c, arr, path, "radii in (0, 1] (fractions of the data range)", &r->n_eps))
         return -1;
-    if (*n > SPEC_MAX_EPS)
-        return spec_fail_at(c, path, "expected at most %d radii, got %d", SPEC_MAX_EPS, *n);
+    if (r->n_eps > SPEC_MAX_EPS)
+        return spec_fail_at(c, path, "expected at most %d radii, got %d", SPEC_MAX_EPS, r->n_eps);
     int i = 0;
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         spec_path_index(ipath, path, i);
-        if (spec_read_num(c, e, ipath, &(Range){0, 1, true, false}, &eps[i]))
+        if (spec_read_num(c, e, ipath, &(Range){0, 1, true, false}, &r->eps[i]))
             return -1;
         for (int j = 0; j < i; j++)
-            if (eps[j] == eps[i])
+            if (r->eps[j] == r->eps[i])
                 return spec_fail_at(c, ipath, "duplicate value (also %s[%d])", path, j);
     }
     return 0;
 }
 
-static int parse_robustness(const Ctx *c, const cJSON *v, RobustSpec *r)
+static void write_eps_list(SpecBuf *b, const void *obj)
 {
-    const char *path = "measure.robustness";
-    const cJSON *eps;
-    *r = (RobustSpec){.enabled = true, .steps = 20, .step_ratio = 0.25, .test_samples = 1000};
-    char kpath[SPEC_PATH_LEN];
-    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, ROBUST_KEYS, NULL, false) ||
-        spec_require(c, v, path, "eps", &eps))
-        return -1;
-    spec_path_key(kpath, path, "eps");
-    return read_eps_list(c, eps, kpath, r->eps, &r->n_eps) ||
-           spec_opt_int(c, v, path, "steps", 1, 10000, &r->steps) ||
-           spec_opt_num(c, v, path, "step_ratio", &SPEC_RANGE_POSITIVE, &r->step_ratio) ||
-           spec_opt_int(c, v, path, "test_samples", 0, INT_MAX, &r->test_samples) ||
-           spec_opt_int(c, v, path, "train_samples", 0, INT_MAX, &r->train_samples)
-               ? -1
-               : 0;
+    const RobustSpec *r = obj;
+    spec_write_num_array(b, r->eps, r->n_eps);
 }
 
-/* "measure": the instruments run on every point (docs/spec.md#measure). */
-static int parse_measure(const Ctx *c, const cJSON *v, Spec *s)
+/* measure.robustness (a RobustSpec) */
+static const SpecField ROBUST_FIELDS[] = {
+    {SPEC_CUSTOM("eps", read_eps_list, write_eps_list), .required = true},
+    {SPEC_INT("steps", RobustSpec, steps, 1, 10000)},
+    {SPEC_NUM("step_ratio", RobustSpec, step_ratio, SPEC_POSITIVE)},
+    {SPEC_INT("test_samples", RobustSpec, test_samples, 0, INT_MAX)},
+    {SPEC_INT("train_samples", RobustSpec, train_samples, 0, INT_MAX)},
+    {.key = NULL}};
+
+/* measure.certificate (a CertSpec) */
+static const SpecField CERT_FIELDS[] = {
+    {SPEC_INT("samples", CertSpec, samples, 0, INT_MAX)},
+    {SPEC_INT("iterations", CertSpec, iterations, 0, 100000)},
+    {.key = NULL}};
+
+/* measure.ntk.epochs: at most 64, strictly increasing. */
+static int read_ntk_epochs(const Ctx *c, const cJSON *ep, const char *path, void *obj)
 {
-    if (spec_expect_object(c, v, "measure") || spec_check_keys(c, v, "measure", MEASURE_KEYS, NULL, false))
+    NtkSpec *ntk = obj;
+    char ipath[SPEC_PATH_LEN];
+    int n;
+    if (spec_read_array(c, ep, path, "epochs (integers >= 1), increasing", &n))
         return -1;
-    const cJSON *rob = spec_field(v, "robustness"), *cert = spec_field(v, "certificate");
-    if (rob && parse_robustness(c, rob, &s->robust))
-        return -1;
-    if (cert) {
-        s->cert = (CertSpec){true, 0, 100};
-        if (spec_expect_object(c, cert, "measure.certificate") ||
-            spec_check_keys(c, cert, "measure.certificate", CERT_KEYS, NULL, false) ||
-            spec_opt_int(c, cert, "measure.certificate", "samples", 0, INT_MAX, &s->cert.samples) ||
-            spec_opt_int(c, cert, "measure.certificate", "iterations", 0, 100000,
-                    &s->cert.iterations))
+    if (n > 64)
+        return spec_fail_at(c, path, "expected at most 64 epochs, got %d", n);
+    int i = 0;
+    for (const cJSON *e = ep->child; e; e = e->next, i++) {
+        spec_path_index(ipath, path, i);
+        int64_t ev;
+        if (spec_read_int(c, e, ipath, 1, SPEC_MAX_EPOCHS, NULL, &ev))
             return -1;
+        if (i > 0 && ev <= ntk->epochs[i - 1])
+            return spec_fail_at(c, ipath, "epochs must be strictly increasing, but %lld follows %d",
+                                (long long)ev, ntk->epochs[i - 1]);
+        ntk->epochs[i] = (int)ev;
     }
-    const cJSON *ntk = spec_field(v, "ntk");
-    if (!ntk)
-        return 0;
-    s->ntk = (NtkSpec){.enabled = true, .samples = 25, .pool = 128};
-    if (spec_expect_object(c, ntk, "measure.ntk") ||
-        spec_check_keys(c, ntk, "measure.ntk", NTK_KEYS, NULL, false) ||
-        spec_opt_int(c, ntk, "measure.ntk", "samples", 1, 256, &s->ntk.samples) ||
-        spec_opt_int(c, ntk, "measure.ntk", "pool", 1, 1 << 28, &s->ntk.pool))
-        return -1;
-    const cJSON *ep = spec_field(ntk, "epochs");
-    if (ep) {
-        char ipath[SPEC_PATH_LEN];
-        int n;
-        if (spec_read_array(c, ep, "measure.ntk.epochs", "epochs (integers >= 1), increasing", &n))
-            return -1;
-        if (n > 64)
-            return spec_fail_at(c, "measure.ntk.epochs", "expected at most 64 epochs, got %d", n);
-        int i = 0;
-        for (const cJSON *e = ep->child; e; e = e->next, i++) {
-            spec_path_index(ipath, "measure.ntk.epochs", i);
-            int64_t ev;
-            if (spec_read_int(c, e, ipath, 1, SPEC_MAX_EPOCHS, NULL, &ev))
-                return -1;
-            if (i > 0 && ev <= s->ntk.epochs[i - 1])
-                return spec_fail_at(c, ipath, "epochs must be strictly increasing, but %lld follows %d",
-                               (long long)ev, s->ntk.epochs[i - 1]);
-            s->ntk.epochs[i] = (int)ev;
-        }
-        s->ntk.n_epochs = n;
-    }
-    if (s->ntk.samples > s->ntk.pool)
-        return spec_fail_at(c, "measure.ntk.samples", "expected at most pool = %d samples, got %d",
-                       s->ntk.pool, s->ntk.samples);
+    ntk->n_epochs = n;
     return 0;
 }
+
+static bool ntk_has_epochs(const void *obj)
+{
+    return ((const NtkSpec *)obj)->n_epochs > 0; /* only when given */
+}
+
+static void write_ntk_epochs(SpecBuf *b, const void *obj)
+{
+    const NtkSpec *ntk = obj;
+    write_epochs(b, ntk->epochs, ntk->n_epochs);
+}
+
+/* measure.ntk (an NtkSpec) */
+static const SpecField NTK_FIELDS[] = {
+    {SPEC_INT("samples", NtkSpec, samples, 1, 256)},
+    {SPEC_INT("pool", NtkSpec, pool, 1, 1 << 28)},
+    {SPEC_CUSTOM("epochs", read_ntk_epochs, write_ntk_epochs), .when = ntk_has_epochs},
+    {.key = NULL}};
+
+/* The members of "measure" are members of the Spec; each instrument given is enabled
+ * with its defaults, then its members are read. */
+static int read_robustness(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    RobustSpec *r = &((Spec *)obj)->robust;
+    *r = (RobustSpec){.enabled = true, .steps = 20, .step_ratio = 0.25, .test_samples = 1000};
+    return spec_read_object(c, v, path, ROBUST_FIELDS, 0, NULL, false, r);
+}
+
+static int read_certificate(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    CertSpec *cert = &((Spec *)obj)->cert;
+    *cert = (CertSpec){true, 0, 100};
+    return spec_read_object(c, v, path, CERT_FIELDS, 0, NULL, false, cert);
+}
+
+static int read_ntk(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    NtkSpec *ntk = &((Spec *)obj)->ntk;
+    *ntk = (NtkSpec){.enabled = true, .samples = 25, .pool = 128};
+    if (spec_read_object(c, v, path, NTK_FIELDS, 0, NULL, false, ntk))
+        return -1;
+    if (ntk->samples > ntk->pool) {
+        char kpath[SPEC_PATH_LEN];
+        spec_path_key(kpath, path, NTK_FIELDS[0].key); /* samples */
+        return spec_fail_at(c, kpath, "expected at most pool = %d samples, got %d", ntk->pool,
+                            ntk->samples);
+    }
+    return 0;
+}
+
+static bool ntk_on(const void *obj)
+{
+    return ((const Spec *)obj)->ntk.enabled;
+}
+
+static bool robustness_on(const void *obj)
+{
+    return ((const Spec *)obj)->robust.enabled;
+}
+
+static bool certificate_on(const void *obj)
+{
+    return ((const Spec *)obj)->cert.enabled;
+}
+
+static void write_ntk(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, NTK_FIELDS, 0, &((const Spec *)obj)->ntk);
+}
+
+static void write_robustness(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, ROBUST_FIELDS, 0, &((const Spec *)obj)->robust);
+}
+
+static void write_certificate(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, CERT_FIELDS, 0, &((const Spec *)obj)->cert);
+}
+
+/* "measure": the instruments run on every point (docs/spec.md#measure); written only
+ * when one is on, so older hashes hold. ntk is read last. */
+const SpecField SPEC_MEASURE_FIELDS[] = {
+    {SPEC_CUSTOM("ntk", read_ntk, write_ntk), .late = true, .when = ntk_on},
+    {SPEC_CUSTOM("robustness", read_robustness, write_robustness), .when = robustness_on},
+    {SPEC_CUSTOM("certificate", read_certificate, write_certificate), .when = certificate_on},
+    {.key = NULL}};
+
+/* "output" */
+const SpecField SPEC_OUTPUT_FIELDS[] = {
+    {SPEC_BOOL("store_weights", Spec, store_weights)},
+    {.key = NULL}};
 
 /* ---- entry points ------------------------------------------------------------------ */
 
@@ -1205,10 +1268,10 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
     if (parse_grid(c, v, &base, s))
         goto fail;
     if ((v = spec_field(root, "output")) &&
-        (spec_expect_object(c, v, "output") || spec_check_keys(c, v, "output", OUTPUT_KEYS, NULL, false) ||
-         spec_opt_bool(c, v, "output", "store_weights", &s->store_weights)))
+        spec_read_object(c, v, "output", SPEC_OUTPUT_FIELDS, 0, NULL, false, s))
         goto fail;
-    if ((v = spec_field(root, "measure")) && parse_measure(c, v, s))
+    if ((v = spec_field(root, "measure")) &&
+        spec_read_object(c, v, "measure", SPEC_MEASURE_FIELDS, 0, NULL, false, s))
         goto fail;
     /* synthetic data: its size is known, and so is whether every op list fits it */
     if (s->data.kind == DATA_SYNTHETIC &&

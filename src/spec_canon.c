@@ -244,37 +244,11 @@ char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
     }
     spec_sb_puts(&b, "]},\"train\":");
     spec_write_object(&b, SPEC_TRAIN_FIELDS, 0, base);
-    spec_sb_puts(&b, ",\"output\":{\"store_weights\":");
-    spec_sb_bool(&b, s->store_weights);
-    spec_sb_puts(&b, "}");
+    spec_sb_puts(&b, ",\"output\":");
+    spec_write_object(&b, SPEC_OUTPUT_FIELDS, 0, s);
     if (s->ntk.enabled || s->robust.enabled || s->cert.enabled) { /* older hashes hold */
-        spec_sb_puts(&b, ",\"measure\":{");
-        const char *sep = "";
-        if (s->ntk.enabled) {
-            spec_sb_printf(&b, "\"ntk\":{\"samples\":%d,\"pool\":%d", s->ntk.samples, s->ntk.pool);
-            if (s->ntk.n_epochs > 0) { /* only when given */
-                spec_sb_puts(&b, ",\"epochs\":[");
-                for (int i = 0; i < s->ntk.n_epochs; i++)
-                    spec_sb_printf(&b, "%s%d", i ? "," : "", s->ntk.epochs[i]);
-                spec_sb_puts(&b, "]");
-            }
-            spec_sb_puts(&b, "}");
-            sep = ",";
-        }
-        if (s->robust.enabled) {
-            const RobustSpec *r = &s->robust;
-            spec_sb_printf(&b, "%s\"robustness\":{\"eps\":", sep);
-            sep = ",";
-            spec_write_num_array(&b, r->eps, r->n_eps);
-            spec_sb_printf(&b, ",\"steps\":%d,\"step_ratio\":", r->steps);
-            spec_sb_num(&b, r->step_ratio);
-            spec_sb_printf(&b, ",\"test_samples\":%d,\"train_samples\":%d}", r->test_samples,
-                      r->train_samples);
-        }
-        if (s->cert.enabled)
-            spec_sb_printf(&b, "%s\"certificate\":{\"samples\":%d,\"iterations\":%d}", sep,
-                      s->cert.samples, s->cert.iterations);
-        spec_sb_puts(&b, "}");
+        spec_sb_puts(&b, ",\"measure\":");
+        spec_write_object(&b, SPEC_MEASURE_FIELDS, 0, s);
     }
     spec_sb_puts(&b, "}");
     return b.buf;
