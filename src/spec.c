@@ -49,7 +49,6 @@ static const char *const LAYERS_ARCH_KEYS[] = {"name", "layers", "init", NULL};
 static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
 static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
 static const char *const LAYER_ADD_KEYS[] = {"type", "name", "inputs", NULL};
-static const char *const INIT_KEYS[] = {"weights", "weights_value", "bias", "bias_value", NULL};
 static const char *const GRID_KEYS[] = {"weight_decay", "seed", "norm_bias", "conditions", NULL};
 static const char *const NB_KEYS[] = {"targets", "relative", NULL};
 static const char *const COND_KEYS[] = {"name", "train", NULL};
@@ -413,39 +412,53 @@ static int finish_train(const Ctx *c, const TrainDraft *d, const char *path, Tra
 
 /* ---- architectures ------------------------------------------------------------------ */
 
+static bool weights_constant(const void *obj)
+{
+    return ((const NetConfig *)obj)->w_init == WINIT_CONSTANT;
+}
+
+static bool bias_has_value(const void *obj)
+{
+    BiasInit b = ((const NetConfig *)obj)->b_init;
+    return b == BINIT_CONSTANT || b == BINIT_UNIFORM;
+}
+
+/* bias_value: the constant, or the half-width (> 0) of the uniform distribution */
+static int read_bias_value(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    NetConfig *net = obj;
+    return spec_read_num(c, v, path,
+                         net->b_init == BINIT_UNIFORM ? &SPEC_RANGE_POSITIVE : &SPEC_RANGE_ANY,
+                         &net->b_value);
+}
+
+static void write_bias_value(SpecBuf *b, const void *obj)
+{
+    spec_sb_num(b, ((const NetConfig *)obj)->b_value);
+}
+
+/* "init" (members of NetConfig); the values are read after both kinds. */
+static const SpecField INIT_FIELDS[] = {
+    {SPEC_ENUM("weights", NetConfig, w_init, SPEC_WINIT_NAMES)},
+    {SPEC_NUM("weights_value", NetConfig, w_value, SPEC_ANY), .late = true,
+     .needed = weights_constant, .refuse = "only allowed with weights \"constant\"",
+     .when = weights_constant},
+    {SPEC_ENUM("bias", NetConfig, b_init, SPEC_BINIT_NAMES)},
+    {SPEC_CUSTOM("bias_value", read_bias_value, write_bias_value), .late = true,
+     .needed = bias_has_value, .refuse = "only allowed with bias \"constant\" or \"uniform\"",
+     .when = bias_has_value},
+    {.key = NULL}};
+
+/* net's initialisation: its w_init and b_init are the defaults (torch_default). */
 static int parse_init(const Ctx *c, const cJSON *v, const char *path, NetConfig *net)
 {
-    char kpath[SPEC_PATH_LEN];
-    int w = WINIT_TORCH, b = BINIT_TORCH;
-    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, INIT_KEYS, NULL, false) ||
-        spec_opt_enum(c, v, path, "weights", SPEC_WINIT_NAMES, &w) ||
-        spec_opt_enum(c, v, path, "bias", SPEC_BINIT_NAMES, &b))
-        return -1;
-    net->w_init = (WeightInit)w;
-    net->b_init = (BiasInit)b;
-    const cJSON *wv = spec_field(v, "weights_value"), *bv = spec_field(v, "bias_value");
-    if (w == WINIT_CONSTANT) {
-        if (spec_require(c, v, path, "weights_value", &wv))
-            return -1;
-        spec_path_key(kpath, path, "weights_value");
-        if (spec_read_num(c, wv, kpath, &SPEC_RANGE_ANY, &net->w_value))
-            return -1;
-    } else if (wv) {
-        spec_path_key(kpath, path, "weights_value");
-        return spec_fail_at(c, kpath, "only allowed with weights \"constant\"");
-    }
-    if (b == BINIT_CONSTANT || b == BINIT_UNIFORM) {
-        if (spec_require(c, v, path, "bias_value", &bv))
-            return -1;
-        spec_path_key(kpath, path, "bias_value");
-        if (spec_read_num(c, bv, kpath, b == BINIT_UNIFORM ? &SPEC_RANGE_POSITIVE : &SPEC_RANGE_ANY,
-                     &net->b_value))
-            return -1;
-    } else if (bv) {
-        spec_path_key(kpath, path, "bias_value");
-        return spec_fail_at(c, kpath, "only allowed with bias \"constant\" or \"uniform\"");
-    }
-    return 0;
+    return spec_read_object(c, v, path, INIT_FIELDS, 0, NULL, false, net);
+}
+
+/* The canonical "init" of net, every member given. */
+void spec_write_init(SpecBuf *b, const NetConfig *net)
+{
+    spec_write_object(b, INIT_FIELDS, 0, net);
 }
 
 /* A width template "w" or "<k>w" (k a positive integer); *k gets k. */

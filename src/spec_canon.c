@@ -211,19 +211,9 @@ char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
             spec_sb_puts(&b, ",\"batch_norm\":");
             spec_sb_bool(&b, n->batch_norm);
         }
-        spec_sb_puts(&b, ",\"init\":{\"weights\":");
-        spec_sb_str(&b, SPEC_WINIT_NAMES[n->w_init]);
-        if (n->w_init == WINIT_CONSTANT) {
-            spec_sb_puts(&b, ",\"weights_value\":");
-            spec_sb_num(&b, n->w_value);
-        }
-        spec_sb_puts(&b, ",\"bias\":");
-        spec_sb_str(&b, SPEC_BINIT_NAMES[n->b_init]);
-        if (n->b_init == BINIT_CONSTANT || n->b_init == BINIT_UNIFORM) {
-            spec_sb_puts(&b, ",\"bias_value\":");
-            spec_sb_num(&b, n->b_value);
-        }
-        spec_sb_puts(&b, "}}");
+        spec_sb_puts(&b, ",\"init\":");
+        spec_write_init(&b, n);
+        spec_sb_puts(&b, "}");
     }
     spec_sb_puts(&b, "],\"grid\":{\"weight_decay\":");
     spec_write_num_array(&b, s->weight_decay, s->n_wd);

@@ -131,7 +131,7 @@ typedef enum {
 
 /* One member of a JSON object, declared once: its key (for the check of known keys,
  * for reading and for the canonical form), where its value goes (off bytes into the
- * object's struct) and what it may be. A table is an array of them in canonical order
+ * object's struct), what it may be and when the canonical form writes it. A table is an array of them in canonical order
  * (which is also the order of the known keys in messages), ended by {NULL}. Members are
  * read in table order after the required ones are checked, `late` members after the
  * others. */
@@ -153,6 +153,10 @@ typedef struct SpecField {
     void (*write)(SpecBuf *b, const void *obj);
     /* the canonical form writes the member only when this holds (NULL: always) */
     bool (*when)(const void *obj);
+    /* a member that depends on members read before it: required when this holds, else
+     * refused with the message `refuse` (NULL: optional) */
+    bool (*needed)(const void *obj);
+    const char *refuse;
 } SpecField;
 
 /* Initialisers of a SpecField for member m of struct type, e.g.
@@ -180,8 +184,8 @@ typedef struct SpecField {
 
 /* Reads object v at path into obj with table t (members of the variant bits `variant`
  * only): v must be an object with known keys (spec_check_keys with qual and axis_hint),
- * the required members present; each member present is read; absent members keep the
- * value in obj (the default). */
+ * the required members present; each member present is read (a `needed` member is
+ * checked when its turn comes); absent members keep the value in obj (the default). */
 int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
                      unsigned variant, const char *qual, bool axis_hint, void *obj);
 
@@ -205,6 +209,9 @@ extern const SpecField SPEC_DATA_FIELDS[];
 extern const SpecField SPEC_TRAIN_FIELDS[];
 extern const SpecField SPEC_OUTPUT_FIELDS[];
 extern const SpecField SPEC_MEASURE_FIELDS[];
+
+/* The canonical "init" object of net (spec.c). */
+void spec_write_init(SpecBuf *b, const NetConfig *net);
 
 /* The canonical JSON of s with base training settings `base` (caller frees). */
 char *spec_emit_canonical(const Spec *s, const TrainConfig *base);

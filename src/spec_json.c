@@ -584,10 +584,16 @@ int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecF
     for (int late = 0; late <= 1; late++)
         for (const SpecField *f = t; f->key; f++) {
             char kpath[SPEC_PATH_LEN];
-            if (f->late != late || !field_in(f, variant) || !(m = spec_field(v, f->key)))
+            if (f->late != late || !field_in(f, variant))
                 continue;
+            m = spec_field(v, f->key);
             spec_path_key(kpath, path, f->key);
-            if (read_field(c, m, kpath, f, obj))
+            bool needed = f->needed && f->needed(obj);
+            if (!m && needed)
+                return spec_fail_at(c, kpath, "required key is missing");
+            if (m && f->needed && !needed)
+                return spec_fail_at(c, kpath, "%s", f->refuse);
+            if (m && read_field(c, m, kpath, f, obj))
                 return -1;
         }
     return 0;
