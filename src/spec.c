@@ -50,7 +50,6 @@ static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
 static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
 static const char *const LAYER_ADD_KEYS[] = {"type", "name", "inputs", NULL};
 static const char *const GRID_KEYS[] = {"weight_decay", "seed", "norm_bias", "conditions", NULL};
-static const char *const NB_KEYS[] = {"targets", "relative", NULL};
 static const char *const COND_KEYS[] = {"name", "train", NULL};
 static const char *const RANK_KEYS[] = {"mode", "threshold", "relative", "epochs", NULL};
 static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
@@ -958,6 +957,27 @@ static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base
     return rc;
 }
 
+/* grid.norm_bias given as an object (members of the Spec): the targets are read after
+ * "relative". The canonical form always writes this object. */
+static int read_norm_bias_targets(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    Spec *s = obj;
+    return spec_read_num_axis(c, v, path, &SPEC_RANGE_NONNEG, "numbers >= 0", &s->norm_bias,
+                              &s->n_nb);
+}
+
+static void write_norm_bias_targets(SpecBuf *b, const void *obj)
+{
+    const Spec *s = obj;
+    spec_write_num_array(b, s->norm_bias, s->n_nb);
+}
+
+const SpecField SPEC_NORM_BIAS_FIELDS[] = {
+    {SPEC_CUSTOM("targets", read_norm_bias_targets, write_norm_bias_targets), .required = true,
+     .late = true},
+    {SPEC_BOOL("relative", Spec, norm_bias_relative)},
+    {.key = NULL}};
+
 static int parse_grid(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
 {
     const char *path = "grid";
@@ -981,12 +1001,7 @@ static int parse_grid(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec
     nb = spec_field(v, "norm_bias");
     s->norm_bias_relative = false;
     if (nb && cJSON_IsObject(nb)) {
-        const cJSON *targets;
-        if (spec_check_keys(c, nb, "grid.norm_bias", NB_KEYS, NULL, false) ||
-            spec_require(c, nb, "grid.norm_bias", "targets", &targets) ||
-            spec_opt_bool(c, nb, "grid.norm_bias", "relative", &s->norm_bias_relative) ||
-            spec_read_num_axis(c, targets, "grid.norm_bias.targets", &SPEC_RANGE_NONNEG,
-                          "numbers >= 0", &s->norm_bias, &s->n_nb))
+        if (spec_read_object(c, nb, "grid.norm_bias", SPEC_NORM_BIAS_FIELDS, 0, NULL, false, s))
             return -1;
     } else if (nb) {
         char g[80];

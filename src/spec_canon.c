@@ -220,11 +220,9 @@ char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
     spec_sb_puts(&b, ",\"seed\":[");
     for (int i = 0; i < s->n_seed; i++)
         spec_sb_printf(&b, "%s%" PRIu64, i ? "," : "", s->seed[i]);
-    spec_sb_puts(&b, "],\"norm_bias\":{\"targets\":");
-    spec_write_num_array(&b, s->norm_bias, s->n_nb);
-    spec_sb_puts(&b, ",\"relative\":");
-    spec_sb_bool(&b, s->norm_bias_relative);
-    spec_sb_puts(&b, "},\"conditions\":[");
+    spec_sb_puts(&b, "],\"norm_bias\":");
+    spec_write_object(&b, SPEC_NORM_BIAS_FIELDS, 0, s);
+    spec_sb_puts(&b, ",\"conditions\":[");
     for (int i = 0; i < s->n_cond; i++) {
         spec_sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
         spec_sb_str(&b, s->cond[i].name);

@@ -209,6 +209,7 @@ extern const SpecField SPEC_DATA_FIELDS[];
 extern const SpecField SPEC_TRAIN_FIELDS[];
 extern const SpecField SPEC_OUTPUT_FIELDS[];
 extern const SpecField SPEC_MEASURE_FIELDS[];
+extern const SpecField SPEC_NORM_BIAS_FIELDS[];
 
 /* The canonical "init" object of net (spec.c). */
 void spec_write_init(SpecBuf *b, const NetConfig *net);
