@@ -50,7 +50,6 @@ static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
 static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
 static const char *const LAYER_ADD_KEYS[] = {"type", "name", "inputs", NULL};
 static const char *const GRID_KEYS[] = {"weight_decay", "seed", "norm_bias", "conditions", NULL};
-static const char *const COND_KEYS[] = {"name", "train", NULL};
 static const char *const RANK_KEYS[] = {"mode", "threshold", "relative", "epochs", NULL};
 static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
 
@@ -907,6 +906,35 @@ static int check_grid_size(const Ctx *c, const cJSON *root)
     return check_points(c, dims);
 }
 
+/* One entry of grid.conditions while it is read: the plain members go to cond, the
+ * train object to a copy of the base settings, resolved into cond.train once read. */
+typedef struct {
+    CondSpec cond; /* first: the table's members are CondSpec's */
+    TrainDraft train;
+} CondDraft;
+_Static_assert(offsetof(CondDraft, cond) == 0, "CondDraft starts with its CondSpec");
+
+/* "train" of a condition: overrides of the base settings; resolved (milestones, rank
+ * projection epochs) whether or not it is given. */
+static int read_cond_train(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    CondDraft *d = obj;
+    if (v && parse_train(c, v, path, &d->train))
+        return -1;
+    return finish_train(c, &d->train, path, &d->cond.train);
+}
+
+static void write_cond_train(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, SPEC_TRAIN_FIELDS, 0, &((const CondSpec *)obj)->train);
+}
+
+const SpecField SPEC_COND_FIELDS[] = {
+    {SPEC_NAME("name", CondSpec, name, SPEC_NAME_MAX - 1), .required = true},
+    {SPEC_CUSTOM("train", read_cond_train, write_cond_train), .late = true, .always = true},
+    {.key = NULL}};
+static const SpecField *const COND_NAME = &SPEC_COND_FIELDS[0];
+
 static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
 {
     const char *path = "grid.conditions";
@@ -926,32 +954,24 @@ static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base
     DupKey *keys = xcalloc((size_t)n, sizeof *keys);
     int i = 0, named = 0, rc = 0;
     for (const cJSON *e = v->child; e && rc == 0; e = e->next, i++) {
-        CondSpec *cs = &s->cond[i];
-        const cJSON *jname;
+        CondDraft d;
+        memset(&d.cond, 0, sizeof d.cond);
+        d.train = *base;
+        d.train.ms_inherited = d.train.t.schedule == SCHED_MULTISTEP;
         spec_path_index(cpath, path, i);
-        spec_path_key(kpath, cpath, "name");
-        if (spec_expect_object(c, e, cpath) || spec_check_keys(c, e, cpath, COND_KEYS, NULL, false) ||
-            spec_require(c, e, cpath, "name", &jname) ||
-            spec_read_name(c, jname, kpath, SPEC_NAME_MAX - 1, cs->name)) {
-            rc = -1;
+        rc = spec_read_object(c, e, cpath, SPEC_COND_FIELDS, 0, NULL, false, &d);
+        if (!d.cond.name[0]) /* the name is read first: a failure before it names nothing */
             break;
-        }
+        s->cond[i] = d.cond;
         s->n_cond = named = i + 1;
-        keys[i] = (DupKey){.str = cs->name, .pos = i};
-        TrainDraft d = *base;
-        d.ms_inherited = d.t.schedule == SCHED_MULTISTEP;
-        const cJSON *jt = spec_field(e, "train");
-        spec_path_key(kpath, cpath, "train");
-        rc = (jt && parse_train(c, jt, kpath, &d)) || finish_train(c, &d, kpath, &cs->train)
-                 ? -1
-                 : 0;
+        keys[i] = (DupKey){.str = s->cond[i].name, .pos = i};
     }
     int dup, first;
     if (spec_first_duplicate(keys, named, &dup, &first)) {
         spec_path_index(cpath, path, dup);
-        spec_path_key(kpath, cpath, "name");
+        spec_path_key(kpath, cpath, COND_NAME->key);
         rc = spec_fail_at(c, kpath, "duplicate condition name \"%s\" (also %s[%d])",
-                     s->cond[dup].name, path, first);
+                          s->cond[dup].name, path, first);
     }
     free(keys);
     return rc;

@@ -125,6 +125,7 @@ void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const v
             spec_sb_str(b, f->names[*(const int *)src]);
             break;
         case SPEC_FIELD_STRING:
+        case SPEC_FIELD_NAME:
             spec_sb_str(b, src);
             break;
         case SPEC_FIELD_CUSTOM:
@@ -224,11 +225,9 @@ char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
     spec_write_object(&b, SPEC_NORM_BIAS_FIELDS, 0, s);
     spec_sb_puts(&b, ",\"conditions\":[");
     for (int i = 0; i < s->n_cond; i++) {
-        spec_sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
-        spec_sb_str(&b, s->cond[i].name);
-        spec_sb_puts(&b, ",\"train\":");
-        spec_write_object(&b, SPEC_TRAIN_FIELDS, 0, &s->cond[i].train);
-        spec_sb_puts(&b, "}");
+        if (i)
+            spec_sb_puts(&b, ",");
+        spec_write_object(&b, SPEC_COND_FIELDS, 0, &s->cond[i]);
     }
     spec_sb_puts(&b, "]},\"train\":");
     spec_write_object(&b, SPEC_TRAIN_FIELDS, 0, base);

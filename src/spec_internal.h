@@ -126,6 +126,7 @@ typedef enum {
     SPEC_FIELD_BOOL,   /* a bool: true or false */
     SPEC_FIELD_ENUM,   /* an enum (int-sized): the index of its name in names */
     SPEC_FIELD_STRING, /* a char[size]: a non-empty string of fewer than size bytes */
+    SPEC_FIELD_NAME,   /* a char[size]: a name of 1 to hi characters from [A-Za-z0-9_.-] */
     SPEC_FIELD_CUSTOM, /* read and written by the field's own functions */
 } SpecFieldKind;
 
@@ -141,12 +142,13 @@ typedef struct SpecField {
     size_t off;                 /* offsetof the member in the object's struct */
     size_t size;                /* its size, checked against the kind */
     unsigned variants;          /* the variants of the object with this key (0: all) */
-    int64_t lo, hi;             /* INT, U64 */
+    int64_t lo, hi;             /* INT, U64; NAME: hi is the longest name */
     const char *desc;           /* INT, U64: what is expected (NULL: from lo and hi) */
     Range range;                /* NUM */
     const char *const *names;   /* ENUM, NULL-terminated */
     bool required;              /* "required key is missing" without it */
     bool late;                  /* read after the other members */
+    bool always;                /* CUSTOM: read also when absent (v is NULL) */
     /* CUSTOM: reads the value v at path into obj (the object's struct) */
     int (*read)(const Ctx *c, const cJSON *v, const char *path, void *obj);
     /* CUSTOM: writes the value of obj's member (NULL: never written) */
@@ -175,6 +177,8 @@ typedef struct SpecField {
 #define SPEC_ENUM(k, type, m, names_) \
     .key = k, .kind = SPEC_FIELD_ENUM, SPEC_AT(type, m), .names = names_
 #define SPEC_STRING(k, type, m) .key = k, .kind = SPEC_FIELD_STRING, SPEC_AT(type, m)
+#define SPEC_NAME(k, type, m, max_len) \
+    .key = k, .kind = SPEC_FIELD_NAME, SPEC_AT(type, m), .hi = max_len
 #define SPEC_CUSTOM(k, read_, write_) \
     .key = k, .kind = SPEC_FIELD_CUSTOM, .read = read_, .write = write_
 /* Ranges for SPEC_NUM: lo, hi, lo_open, hi_open */
@@ -210,6 +214,7 @@ extern const SpecField SPEC_TRAIN_FIELDS[];
 extern const SpecField SPEC_OUTPUT_FIELDS[];
 extern const SpecField SPEC_MEASURE_FIELDS[];
 extern const SpecField SPEC_NORM_BIAS_FIELDS[];
+extern const SpecField SPEC_COND_FIELDS[];
 
 /* The canonical "init" object of net (spec.c). */
 void spec_write_init(SpecBuf *b, const NetConfig *net);

@@ -517,7 +517,7 @@ static bool field_in(const SpecField *f, unsigned variant)
     return f->variants == 0 || (f->variants & variant) != 0;
 }
 
-/* One member f of obj, present as v at path. */
+/* One member f of obj, present as v at path (v is NULL for an absent `always` member). */
 static int read_field(const Ctx *c, const cJSON *v, const char *path, const SpecField *f,
                       void *obj)
 {
@@ -558,6 +558,9 @@ static int read_field(const Ctx *c, const cJSON *v, const char *path, const Spec
                                 strlen(v->valuestring), f->size);
         memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
         return 0;
+    case SPEC_FIELD_NAME:
+        assert(f->size > (size_t)f->hi);
+        return spec_read_name(c, v, path, (size_t)f->hi, dst);
     case SPEC_FIELD_CUSTOM:
         return f->read(c, v, path, obj);
     }
@@ -593,7 +596,7 @@ int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecF
                 return spec_fail_at(c, kpath, "required key is missing");
             if (m && f->needed && !needed)
                 return spec_fail_at(c, kpath, "%s", f->refuse);
-            if (m && read_field(c, m, kpath, f, obj))
+            if ((m || f->always) && read_field(c, m, kpath, f, obj))
                 return -1;
         }
     return 0;
