@@ -78,7 +78,7 @@ static bool data_clusters_used(const void *obj)
 }
 
 const SpecField SPEC_DATA_FIELDS[] = {
-    {SPEC_ENUM("source", DataConfig, kind, SPEC_SOURCE_NAMES)},
+    {SPEC_ENUM("source", DataConfig, kind, SPEC_SOURCE_NAMES), .pass = SPEC_PASS_FIRST},
     {SPEC_STRING("path", DataConfig, path), .variants = DATA_V_IDX},
     {SPEC_INT("train_subset", DataConfig, train_subset, 0, INT_MAX), .variants = DATA_V_IDX},
     {SPEC_INT("test_subset", DataConfig, test_subset, 0, INT_MAX), .variants = DATA_V_IDX},
@@ -101,22 +101,16 @@ static const SpecField *const DATA_SOURCE = &SPEC_DATA_FIELDS[0];
 static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
 {
     const char *path = "data";
-    char kpath[SPEC_PATH_LEN], qual[64];
+    char qual[64];
     memset(d, 0, sizeof *d);
     d->kind = DATA_IDX;
     snprintf(d->path, sizeof d->path, "%s", SPEC_DEFAULT_DATA);
     d->norm = NORM_STANDARDIZE;
     if (!v)
         return 0;
-    if (spec_expect_object(c, v, path))
-        return -1;
     /* the source first: it says which members the object may have */
-    const cJSON *source = spec_field(v, DATA_SOURCE->key);
-    spec_path_key(kpath, path, DATA_SOURCE->key);
-    int kind = DATA_IDX;
-    if (source && spec_read_enum(c, source, kpath, DATA_SOURCE->names, &kind))
+    if (spec_expect_object(c, v, path) || spec_read_member(c, v, path, DATA_SOURCE, d))
         return -1;
-    d->kind = (DataKind)kind;
     if (d->kind == DATA_SYNTHETIC) {
         /* the values are already roughly standardised, no normalization */
         d->path[0] = '\0';
@@ -330,12 +324,12 @@ const SpecField SPEC_TRAIN_FIELDS[] = {
     {SPEC_NUM("lr", TrainConfig, lr, SPEC_POSITIVE)},
     {SPEC_NUM("momentum", TrainConfig, momentum, 0, 1, false, true)},
     {SPEC_BOOL("nesterov", TrainConfig, nesterov)},
-    {SPEC_CUSTOM("schedule", read_schedule, write_schedule), .late = true},
+    {SPEC_CUSTOM("schedule", read_schedule, write_schedule), .pass = 1},
     {SPEC_BOOL("shuffle", TrainConfig, shuffle)},
     {SPEC_BOOL("drop_last", TrainConfig, drop_last)},
     {SPEC_NUM("clip_value", TrainConfig, clip_value, SPEC_NONNEG)},
-    {SPEC_CUSTOM("rank_projection", read_rank, write_rank), .late = true, .when = rank_on},
-    {SPEC_CUSTOM("adversarial", read_adversarial, write_adversarial), .late = true,
+    {SPEC_CUSTOM("rank_projection", read_rank, write_rank), .pass = 1, .when = rank_on},
+    {SPEC_CUSTOM("adversarial", read_adversarial, write_adversarial), .pass = 1,
      .when = adversarial_on},
     {.key = NULL}};
 
@@ -438,11 +432,11 @@ static void write_bias_value(SpecBuf *b, const void *obj)
 /* "init" (members of NetConfig); the values are read after both kinds. */
 static const SpecField INIT_FIELDS[] = {
     {SPEC_ENUM("weights", NetConfig, w_init, SPEC_WINIT_NAMES)},
-    {SPEC_NUM("weights_value", NetConfig, w_value, SPEC_ANY), .late = true,
+    {SPEC_NUM("weights_value", NetConfig, w_value, SPEC_ANY), .pass = 1,
      .needed = weights_constant, .refuse = "only allowed with weights \"constant\"",
      .when = weights_constant},
     {SPEC_ENUM("bias", NetConfig, b_init, SPEC_BINIT_NAMES)},
-    {SPEC_CUSTOM("bias_value", read_bias_value, write_bias_value), .late = true,
+    {SPEC_CUSTOM("bias_value", read_bias_value, write_bias_value), .pass = 1,
      .needed = bias_has_value, .refuse = "only allowed with bias \"constant\" or \"uniform\"",
      .when = bias_has_value},
     {.key = NULL}};
@@ -931,7 +925,7 @@ static void write_cond_train(SpecBuf *b, const void *obj)
 
 const SpecField SPEC_COND_FIELDS[] = {
     {SPEC_NAME("name", CondSpec, name, SPEC_NAME_MAX - 1), .required = true},
-    {SPEC_CUSTOM("train", read_cond_train, write_cond_train), .late = true, .always = true},
+    {SPEC_CUSTOM("train", read_cond_train, write_cond_train), .pass = 1, .always = true},
     {.key = NULL}};
 static const SpecField *const COND_NAME = &SPEC_COND_FIELDS[0];
 
@@ -994,7 +988,7 @@ static void write_norm_bias_targets(SpecBuf *b, const void *obj)
 
 const SpecField SPEC_NORM_BIAS_FIELDS[] = {
     {SPEC_CUSTOM("targets", read_norm_bias_targets, write_norm_bias_targets), .required = true,
-     .late = true},
+     .pass = 1},
     {SPEC_BOOL("relative", Spec, norm_bias_relative)},
     {.key = NULL}};
 
@@ -1222,7 +1216,7 @@ static void write_certificate(SpecBuf *b, const void *obj)
 /* "measure": the instruments run on every point (docs/spec.md#measure); written only
  * when one is on, so older hashes hold. ntk is read last. */
 const SpecField SPEC_MEASURE_FIELDS[] = {
-    {SPEC_CUSTOM("ntk", read_ntk, write_ntk), .late = true, .when = ntk_on},
+    {SPEC_CUSTOM("ntk", read_ntk, write_ntk), .pass = 1, .when = ntk_on},
     {SPEC_CUSTOM("robustness", read_robustness, write_robustness), .when = robustness_on},
     {SPEC_CUSTOM("certificate", read_certificate, write_certificate), .when = certificate_on},
     {.key = NULL}};

@@ -132,10 +132,14 @@ typedef enum {
 
 /* One member of a JSON object, declared once: its key (for the check of known keys,
  * for reading and for the canonical form), where its value goes (off bytes into the
- * object's struct), what it may be and when the canonical form writes it. A table is an array of them in canonical order
- * (which is also the order of the known keys in messages), ended by {NULL}. Members are
- * read in table order after the required ones are checked, `late` members after the
- * others. */
+ * object's struct), what it may be and when the canonical form writes it. A table is
+ * an array of them in canonical order (which is also the order of the known keys in
+ * messages), ended by {.key = NULL}. Members are read in passes: pass 0 in table order
+ * after the required members are checked, then pass 1, 2, ... so that which error is
+ * reported first stays as it was; SPEC_PASS_FIRST members are read by the object's own
+ * code (spec_read_member) before anything else. */
+#define SPEC_PASS_FIRST (-1)
+#define SPEC_MAX_PASS 4
 typedef struct SpecField {
     const char *key;
     SpecFieldKind kind;
@@ -147,24 +151,26 @@ typedef struct SpecField {
     Range range;                /* NUM */
     const char *const *names;   /* ENUM, NULL-terminated */
     bool required;              /* "required key is missing" without it */
-    bool late;                  /* read after the other members */
-    bool always;                /* CUSTOM: read also when absent (v is NULL) */
+    int pass;                   /* read in this pass (0 to SPEC_MAX_PASS, or SPEC_PASS_FIRST) */
+    bool always;                /* CUSTOM: read also when absent (v is NULL), at its pass */
     /* CUSTOM: reads the value v at path into obj (the object's struct) */
     int (*read)(const Ctx *c, const cJSON *v, const char *path, void *obj);
     /* CUSTOM: writes the value of obj's member (NULL: never written) */
     void (*write)(SpecBuf *b, const void *obj);
     /* the canonical form writes the member only when this holds (NULL: always) */
     bool (*when)(const void *obj);
-    /* a member that depends on members read before it: required when this holds, else
-     * refused with the message `refuse` (NULL: optional) */
+    /* a member that depends on members read before it: required when this holds (when
+     * its pass comes), else refused with the message `refuse` (NULL: optional) */
     bool (*needed)(const void *obj);
     const char *refuse;
+    const char *missing; /* the message for a required or needed member that is absent
+                            (NULL: "required key is missing") */
 } SpecField;
 
 /* Initialisers of a SpecField for member m of struct type, e.g.
  *   {SPEC_INT("epochs", TrainConfig, epochs, 0, 1000000)},
  *   {SPEC_NUM("lr", TrainConfig, lr, SPEC_POSITIVE)},
- *   {SPEC_CUSTOM("schedule", read_schedule, write_schedule), .late = true},
+ *   {SPEC_CUSTOM("schedule", read_schedule, write_schedule), .pass = 1},
  * to which .required, .variants, .when etc. may be added. */
 #define SPEC_AT(type, m) .off = offsetof(type, m), .size = sizeof(((type *)0)->m)
 #define SPEC_INT(k, type, m, lo_, hi_) \
@@ -186,12 +192,25 @@ typedef struct SpecField {
 #define SPEC_POSITIVE 0, HUGE_VAL, true, true
 #define SPEC_NONNEG 0, HUGE_VAL, false, true
 
-/* Reads object v at path into obj with table t (members of the variant bits `variant`
- * only): v must be an object with known keys (spec_check_keys with qual and axis_hint),
- * the required members present; each member present is read (a `needed` member is
- * checked when its turn comes); absent members keep the value in obj (the default). */
+/* Checks that v at path is an object with only the keys of table t (members of the
+ * variant bits `variant` only; spec_check_keys with qual and axis_hint) and with every
+ * required member. */
+int spec_check_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                      unsigned variant, const char *qual, bool axis_hint);
+/* Reads the members of object v (checked) into obj, pass by pass: each member present
+ * is read; a `needed` member is required or refused when its pass comes; absent
+ * members keep the value in obj (the default). */
+int spec_read_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                      unsigned variant, void *obj);
+/* Reads member f of object v into obj, if present (and checks it if `needed`). */
+int spec_read_member(const Ctx *c, const cJSON *v, const char *path, const SpecField *f,
+                     void *obj);
+/* spec_check_object, then spec_read_members. */
 int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
                      unsigned variant, const char *qual, bool axis_hint, void *obj);
+/* For `needed`: a member required when its pass comes, not before. */
+bool spec_needed_always(const void *obj);
+
 
 /* ---- spec_canon.c: writing JSON ---------------------------------------------------- */
 

@@ -567,8 +567,8 @@ static int read_field(const Ctx *c, const cJSON *v, const char *path, const Spec
     return spec_fail_at(c, path, "internal error: field kind %d", (int)f->kind); /* can't happen */
 }
 
-int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
-                     unsigned variant, const char *qual, bool axis_hint, void *obj)
+int spec_check_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                      unsigned variant, const char *qual, bool axis_hint)
 {
     const char *known[32];
     int n = 0;
@@ -580,24 +580,52 @@ int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecF
     known[n] = NULL;
     if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, known, qual, axis_hint))
         return -1;
-    const cJSON *m;
-    for (const SpecField *f = t; f->key; f++)
-        if (f->required && field_in(f, variant) && spec_require(c, v, path, f->key, &m))
-            return -1;
-    for (int late = 0; late <= 1; late++)
-        for (const SpecField *f = t; f->key; f++) {
-            char kpath[SPEC_PATH_LEN];
-            if (f->late != late || !field_in(f, variant))
-                continue;
-            m = spec_field(v, f->key);
-            spec_path_key(kpath, path, f->key);
-            bool needed = f->needed && f->needed(obj);
-            if (!m && needed)
-                return spec_fail_at(c, kpath, "required key is missing");
-            if (m && f->needed && !needed)
-                return spec_fail_at(c, kpath, "%s", f->refuse);
-            if ((m || f->always) && read_field(c, m, kpath, f, obj))
-                return -1;
-        }
+    for (const SpecField *f = t; f->key; f++) {
+        char kpath[SPEC_PATH_LEN];
+        if (!f->required || !field_in(f, variant) || spec_field(v, f->key))
+            continue;
+        spec_path_key(kpath, path, f->key);
+        return spec_fail_at(c, kpath, "%s", f->missing ? f->missing : "required key is missing");
+    }
     return 0;
+}
+
+int spec_read_member(const Ctx *c, const cJSON *v, const char *path, const SpecField *f,
+                     void *obj)
+{
+    char kpath[SPEC_PATH_LEN];
+    const cJSON *m = spec_field(v, f->key);
+    bool needed = f->needed && f->needed(obj);
+    spec_path_key(kpath, path, f->key);
+    if (!m && needed)
+        return spec_fail_at(c, kpath, "%s", f->missing ? f->missing : "required key is missing");
+    if (m && f->needed && !needed)
+        return spec_fail_at(c, kpath, "%s", f->refuse);
+    return m || f->always ? read_field(c, m, kpath, f, obj) : 0;
+}
+
+int spec_read_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                      unsigned variant, void *obj)
+{
+    for (int pass = 0; pass <= SPEC_MAX_PASS; pass++)
+        for (const SpecField *f = t; f->key; f++)
+            if (f->pass == pass && field_in(f, variant) &&
+                spec_read_member(c, v, path, f, obj))
+                return -1;
+    return 0;
+}
+
+int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                     unsigned variant, const char *qual, bool axis_hint, void *obj)
+{
+    return spec_check_object(c, v, path, t, variant, qual, axis_hint) ||
+                   spec_read_members(c, v, path, t, variant, obj)
+               ? -1
+               : 0;
+}
+
+bool spec_needed_always(const void *obj)
+{
+    (void)obj;
+    return true;
 }
