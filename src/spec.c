@@ -38,8 +38,6 @@ const char *const SPEC_SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL}
 const char *const SPEC_RANK_NAMES[] = {"off", "min", "max", NULL};
 
 /* Known keys of every object, in canonical order. */
-static const char *const TOP_KEYS[] = {"schema_version", "name", "data", "architectures",
-                                       "grid", "train", "output", "measure", NULL};
 static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
                                         "activation", "skip", "batch_norm", "init", "layers",
                                         NULL};
@@ -49,7 +47,6 @@ static const char *const LAYERS_ARCH_KEYS[] = {"name", "layers", "init", NULL};
 static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
 static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
 static const char *const LAYER_ADD_KEYS[] = {"type", "name", "inputs", NULL};
-static const char *const GRID_KEYS[] = {"weight_decay", "seed", "norm_bias", "conditions", NULL};
 static const char *const RANK_KEYS[] = {"mode", "threshold", "relative", "epochs", NULL};
 static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
 
@@ -66,6 +63,13 @@ typedef struct {
     bool rp_fraction;
 } TrainDraft;
 
+/* The whole spec while it is read, and what its canonical form is written from. */
+typedef struct {
+    Spec *spec;
+    TrainDraft base;        /* "train" as read: the base of every condition */
+    TrainConfig base_train; /* "train" resolved */
+} SpecDraft;
+
 /* ---- data ---------------------------------------------------------------------------- */
 
 /* The variants of "data": the members each source knows. */
@@ -77,7 +81,7 @@ static bool data_clusters_used(const void *obj)
     return ((const DataConfig *)obj)->clusters > 1; /* written only when used: older hashes hold */
 }
 
-const SpecField SPEC_DATA_FIELDS[] = {
+static const SpecField DATA_FIELDS[] = {
     {SPEC_ENUM("source", DataConfig, kind, SPEC_SOURCE_NAMES), .pass = SPEC_PASS_FIRST},
     {SPEC_STRING("path", DataConfig, path), .variants = DATA_V_IDX},
     {SPEC_INT("train_subset", DataConfig, train_subset, 0, INT_MAX), .variants = DATA_V_IDX},
@@ -96,7 +100,7 @@ const SpecField SPEC_DATA_FIELDS[] = {
     {SPEC_U64("seed", DataConfig, seed, 0, (int64_t)SPEC_SEED_LIMIT - 1,
               "a non-negative integer < 2^53"), .variants = DATA_V_SYN},
     {.key = NULL}};
-static const SpecField *const DATA_SOURCE = &SPEC_DATA_FIELDS[0];
+static const SpecField *const DATA_SOURCE = &DATA_FIELDS[0];
 
 static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
 {
@@ -119,7 +123,7 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
         d->clusters = 1;
     }
     snprintf(qual, sizeof qual, " for source \"%s\"", SPEC_SOURCE_NAMES[d->kind]);
-    return spec_read_object(c, v, path, SPEC_DATA_FIELDS, 1u << d->kind, qual, false, d);
+    return spec_read_object(c, v, path, DATA_FIELDS, 1u << d->kind, qual, false, d);
 }
 
 /* ---- training settings ------------------------------------------------------------- */
@@ -318,7 +322,7 @@ static void write_adversarial(SpecBuf *b, const void *obj)
  * (whose first member is the TrainConfig), so schedule and rank_projection keep their
  * epochs as written until the number of epochs is known (finish_train). */
 _Static_assert(offsetof(TrainDraft, t) == 0, "TrainDraft starts with its TrainConfig");
-const SpecField SPEC_TRAIN_FIELDS[] = {
+static const SpecField TRAIN_FIELDS[] = {
     {SPEC_INT("epochs", TrainConfig, epochs, 0, SPEC_MAX_EPOCHS)},
     {SPEC_INT("batch_size", TrainConfig, batch_size, 1, SPEC_MAX_BATCH)},
     {SPEC_NUM("lr", TrainConfig, lr, SPEC_POSITIVE)},
@@ -337,7 +341,7 @@ const SpecField SPEC_TRAIN_FIELDS[] = {
  * overrides on a copy of them). */
 static int parse_train(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
 {
-    return spec_read_object(c, v, path, SPEC_TRAIN_FIELDS, 0, NULL, true, d);
+    return spec_read_object(c, v, path, TRAIN_FIELDS, 0, NULL, true, d);
 }
 
 /* Resolves an epoch list (epochs, or fractions f -> floor(f * epochs + 0.5)) to strictly
@@ -920,14 +924,14 @@ static int read_cond_train(const Ctx *c, const cJSON *v, const char *path, void 
 
 static void write_cond_train(SpecBuf *b, const void *obj)
 {
-    spec_write_object(b, SPEC_TRAIN_FIELDS, 0, &((const CondSpec *)obj)->train);
+    spec_write_object(b, TRAIN_FIELDS, 0, &((const CondSpec *)obj)->train);
 }
 
-const SpecField SPEC_COND_FIELDS[] = {
+static const SpecField COND_FIELDS[] = {
     {SPEC_NAME("name", CondSpec, name, SPEC_NAME_MAX - 1), .required = true},
     {SPEC_CUSTOM("train", read_cond_train, write_cond_train), .pass = 1, .always = true},
     {.key = NULL}};
-static const SpecField *const COND_NAME = &SPEC_COND_FIELDS[0];
+static const SpecField *const COND_NAME = &COND_FIELDS[0];
 
 static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
 {
@@ -953,7 +957,7 @@ static int parse_conditions(const Ctx *c, const cJSON *v, const TrainDraft *base
         d.train = *base;
         d.train.ms_inherited = d.train.t.schedule == SCHED_MULTISTEP;
         spec_path_index(cpath, path, i);
-        rc = spec_read_object(c, e, cpath, SPEC_COND_FIELDS, 0, NULL, false, &d);
+        rc = spec_read_object(c, e, cpath, COND_FIELDS, 0, NULL, false, &d);
         if (!d.cond.name[0]) /* the name is read first: a failure before it names nothing */
             break;
         s->cond[i] = d.cond;
@@ -986,79 +990,129 @@ static void write_norm_bias_targets(SpecBuf *b, const void *obj)
     spec_write_num_array(b, s->norm_bias, s->n_nb);
 }
 
-const SpecField SPEC_NORM_BIAS_FIELDS[] = {
+static const SpecField NORM_BIAS_FIELDS[] = {
     {SPEC_CUSTOM("targets", read_norm_bias_targets, write_norm_bias_targets), .required = true,
      .pass = 1},
     {SPEC_BOOL("relative", Spec, norm_bias_relative)},
     {.key = NULL}};
 
-static int parse_grid(const Ctx *c, const cJSON *v, const TrainDraft *base, Spec *s)
+/* grid.conditions: absent, one condition "base" with the base settings */
+static int read_conditions(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
-    const char *path = "grid";
-    const cJSON *seeds, *nb = NULL, *wd;
-    char kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN];
-    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, GRID_KEYS, NULL, false))
-        return -1;
-    if (parse_conditions(c, spec_field(v, "conditions"), base, s))
-        return -1;
+    (void)path;
+    SpecDraft *d = obj;
+    return parse_conditions(c, v, &d->base, d->spec);
+}
 
-    wd = spec_field(v, "weight_decay");
-    if (wd) {
-        if (spec_read_num_axis(c, wd, "grid.weight_decay", &SPEC_RANGE_NONNEG, "numbers >= 0",
-                          &s->weight_decay, &s->n_wd))
-            return -1;
-    } else {
-        s->weight_decay = xcalloc(1, sizeof *s->weight_decay);
-        s->n_wd = 1;
+static void write_conditions(SpecBuf *b, const void *obj)
+{
+    const Spec *s = ((const SpecDraft *)obj)->spec;
+    spec_sb_puts(b, "[");
+    for (int i = 0; i < s->n_cond; i++) {
+        if (i)
+            spec_sb_puts(b, ",");
+        spec_write_object(b, COND_FIELDS, 0, &s->cond[i]);
     }
+    spec_sb_puts(b, "]");
+}
 
-    nb = spec_field(v, "norm_bias");
+/* grid.weight_decay: absent, [0] */
+static int read_weight_decay(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    Spec *s = ((SpecDraft *)obj)->spec;
+    if (v)
+        return spec_read_num_axis(c, v, path, &SPEC_RANGE_NONNEG, "numbers >= 0",
+                                  &s->weight_decay, &s->n_wd);
+    s->weight_decay = xcalloc(1, sizeof *s->weight_decay);
+    s->n_wd = 1;
+    return 0;
+}
+
+static void write_weight_decay(SpecBuf *b, const void *obj)
+{
+    const Spec *s = ((const SpecDraft *)obj)->spec;
+    spec_write_num_array(b, s->weight_decay, s->n_wd);
+}
+
+/* grid.norm_bias: an array of targets or an object; absent, [0]. The canonical form is
+ * always the object. */
+static int read_norm_bias(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    Spec *s = ((SpecDraft *)obj)->spec;
+    char g[80];
     s->norm_bias_relative = false;
-    if (nb && cJSON_IsObject(nb)) {
-        if (spec_read_object(c, nb, "grid.norm_bias", SPEC_NORM_BIAS_FIELDS, 0, NULL, false, s))
-            return -1;
-    } else if (nb) {
-        char g[80];
-        if (!cJSON_IsArray(nb))
-            return spec_fail_at(c, "grid.norm_bias",
-                           "expected an array of targets or an object {\"targets\": [...], "
-                           "\"relative\": true|false}, got %s", spec_got(nb, g, sizeof g));
-        if (spec_read_num_axis(c, nb, "grid.norm_bias", &SPEC_RANGE_NONNEG, "numbers >= 0", &s->norm_bias,
-                          &s->n_nb))
-            return -1;
-    } else {
-        s->norm_bias = xcalloc(1, sizeof *s->norm_bias);
-        s->n_nb = 1;
-    }
+    if (cJSON_IsObject(v))
+        return spec_read_object(c, v, path, NORM_BIAS_FIELDS, 0, NULL, false, s);
+    if (v && !cJSON_IsArray(v))
+        return spec_fail_at(c, path,
+                            "expected an array of targets or an object {\"targets\": [...], "
+                            "\"relative\": true|false}, got %s", spec_got(v, g, sizeof g));
+    if (v)
+        return spec_read_num_axis(c, v, path, &SPEC_RANGE_NONNEG, "numbers >= 0", &s->norm_bias,
+                                  &s->n_nb);
+    s->norm_bias = xcalloc(1, sizeof *s->norm_bias);
+    s->n_nb = 1;
+    return 0;
+}
 
-    if (spec_require(c, v, path, "seed", &seeds))
-        return -1;
-    spec_path_key(kpath, path, "seed");
+static void write_norm_bias(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, NORM_BIAS_FIELDS, 0, ((const SpecDraft *)obj)->spec);
+}
+
+/* grid.seed: distinct integers in [0, 2^53) */
+static int read_seeds(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    Spec *s = ((SpecDraft *)obj)->spec;
+    char ipath[SPEC_PATH_LEN];
     int n;
-    if (spec_read_array(c, seeds, kpath, "non-negative integers", &n))
+    if (spec_read_array(c, v, path, "non-negative integers", &n))
         return -1;
     s->seed = xmalloc((size_t)n * sizeof *s->seed);
     s->n_seed = n;
     DupKey *keys = xcalloc((size_t)n, sizeof *keys);
     int i = 0, rc = 0, dup, first;
-    for (const cJSON *e = seeds->child; e; e = e->next, i++) {
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
         int64_t x;
-        spec_path_index(ipath, kpath, i);
+        spec_path_index(ipath, path, i);
         if ((rc = spec_read_int(c, e, ipath, 0, (int64_t)SPEC_SEED_LIMIT - 1,
-                           "a non-negative integer < 2^53", &x)) != 0)
+                                "a non-negative integer < 2^53", &x)) != 0)
             break;
         s->seed[i] = (uint64_t)x;
         keys[i] = (DupKey){.u = s->seed[i], .pos = i};
     }
     if (spec_first_duplicate(keys, i, &dup, &first)) { /* seeds 0..i-1 are good */
-        spec_path_index(ipath, kpath, dup);
-        rc = spec_fail_at(c, ipath, "duplicate value %" PRIu64 " (also %s[%d])", s->seed[dup], kpath,
-                     first);
+        spec_path_index(ipath, path, dup);
+        rc = spec_fail_at(c, ipath, "duplicate value %" PRIu64 " (also %s[%d])", s->seed[dup],
+                          path, first);
     }
     free(keys);
-    if (rc)
-        return -1;
+    return rc;
+}
 
+static void write_seeds(SpecBuf *b, const void *obj)
+{
+    const Spec *s = ((const SpecDraft *)obj)->spec;
+    spec_sb_puts(b, "[");
+    for (int i = 0; i < s->n_seed; i++)
+        spec_sb_printf(b, "%s%" PRIu64, i ? "," : "", s->seed[i]);
+    spec_sb_puts(b, "]");
+}
+
+/* "grid" (a SpecDraft): the conditions first, the seeds, required, last. */
+static const SpecField GRID_FIELDS[] = {
+    {SPEC_CUSTOM("weight_decay", read_weight_decay, write_weight_decay), .pass = 1,
+     .always = true},
+    {SPEC_CUSTOM("seed", read_seeds, write_seeds), .pass = 2, .needed = spec_needed_always},
+    {SPEC_CUSTOM("norm_bias", read_norm_bias, write_norm_bias), .pass = 1, .always = true},
+    {SPEC_CUSTOM("conditions", read_conditions, write_conditions), .always = true},
+    {.key = NULL}};
+
+static int parse_grid(const Ctx *c, const cJSON *v, const char *path, SpecDraft *d)
+{
+    Spec *s = d->spec;
+    if (spec_read_object(c, v, path, GRID_FIELDS, 0, NULL, false, d))
+        return -1;
     /* can't fail here: check_grid_size counted the same axes from the JSON */
     const int64_t dims[5] = {s->n_arch, s->n_cond, s->n_nb, s->n_wd, s->n_seed};
     return check_points(c, dims);
@@ -1215,14 +1269,14 @@ static void write_certificate(SpecBuf *b, const void *obj)
 
 /* "measure": the instruments run on every point (docs/spec.md#measure); written only
  * when one is on, so older hashes hold. ntk is read last. */
-const SpecField SPEC_MEASURE_FIELDS[] = {
+static const SpecField MEASURE_FIELDS[] = {
     {SPEC_CUSTOM("ntk", read_ntk, write_ntk), .pass = 1, .when = ntk_on},
     {SPEC_CUSTOM("robustness", read_robustness, write_robustness), .when = robustness_on},
     {SPEC_CUSTOM("certificate", read_certificate, write_certificate), .when = certificate_on},
     {.key = NULL}};
 
 /* "output" */
-const SpecField SPEC_OUTPUT_FIELDS[] = {
+static const SpecField OUTPUT_FIELDS[] = {
     {SPEC_BOOL("store_weights", Spec, store_weights)},
     {.key = NULL}};
 
@@ -1250,15 +1304,137 @@ int spec_check_nets(const Spec *spec, int n_in, int n_out, const char *origin, B
     return 0;
 }
 
+/* ---- the whole spec ------------------------------------------------------------------ */
+
+/* schema_version: read before anything else, since a newer file may well have keys this
+ * version does not know; the canonical form is written in the current version. */
+static int read_version(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    Spec *s = ((SpecDraft *)obj)->spec;
+    int64_t x;
+    if (spec_read_int(c, v, path, 1, INT_MAX, NULL, &x))
+        return -1;
+    s->schema_version = (int)x;
+    if (s->schema_version > SPEC_SCHEMA_VERSION)
+        return spec_fail_at(c, path, "version %d was written by a newer bpsweep (this one reads "
+                            "versions up to %d); upgrade bpsweep", s->schema_version,
+                            SPEC_SCHEMA_VERSION);
+    return 0;
+}
+
+static void write_version(SpecBuf *b, const void *obj)
+{
+    (void)obj;
+    spec_sb_printf(b, "%d", SPEC_SCHEMA_VERSION);
+}
+
+static int read_sweep_name(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    return spec_read_name(c, v, path, SPEC_NAME_MAX - 1, ((SpecDraft *)obj)->spec->name);
+}
+
+static void write_sweep_name(SpecBuf *b, const void *obj)
+{
+    spec_sb_str(b, ((const SpecDraft *)obj)->spec->name);
+}
+
+static int read_data(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    (void)path;
+    return parse_data(c, v, &((SpecDraft *)obj)->spec->data);
+}
+
+static void write_data(SpecBuf *b, const void *obj)
+{
+    const DataConfig *d = &((const SpecDraft *)obj)->spec->data;
+    spec_write_object(b, DATA_FIELDS, 1u << d->kind, d);
+}
+
+static int read_architectures(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    (void)path;
+    return parse_architectures(c, v, ((SpecDraft *)obj)->spec);
+}
+
+static void write_architectures(SpecBuf *b, const void *obj)
+{
+    spec_write_architectures(b, ((const SpecDraft *)obj)->spec);
+}
+
+static int read_grid(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    return parse_grid(c, v, path, obj);
+}
+
+static void write_grid(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, GRID_FIELDS, 0, obj);
+}
+
+/* "train": the base settings, resolved whether or not they are given */
+static int read_base_train(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    SpecDraft *d = obj;
+    if (v && parse_train(c, v, path, &d->base))
+        return -1;
+    return finish_train(c, &d->base, path, &d->base_train);
+}
+
+static void write_base_train(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, TRAIN_FIELDS, 0, &((const SpecDraft *)obj)->base_train);
+}
+
+static int read_output(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    return spec_read_object(c, v, path, OUTPUT_FIELDS, 0, NULL, false, ((SpecDraft *)obj)->spec);
+}
+
+static void write_output(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, OUTPUT_FIELDS, 0, ((const SpecDraft *)obj)->spec);
+}
+
+static int read_measure(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    return spec_read_object(c, v, path, MEASURE_FIELDS, 0, NULL, false, ((SpecDraft *)obj)->spec);
+}
+
+static bool measure_on(const void *obj)
+{
+    const Spec *s = ((const SpecDraft *)obj)->spec;
+    return s->ntk.enabled || s->robust.enabled || s->cert.enabled; /* older hashes hold */
+}
+
+static void write_measure(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, MEASURE_FIELDS, 0, ((const SpecDraft *)obj)->spec);
+}
+
+/* The top level (a SpecDraft), read in the order name, data, train, architectures,
+ * grid, output and measure. */
+static const SpecField TOP_FIELDS[] = {
+    {SPEC_CUSTOM("schema_version", read_version, write_version), .pass = SPEC_PASS_FIRST},
+    {SPEC_CUSTOM("name", read_sweep_name, write_sweep_name)},
+    {SPEC_CUSTOM("data", read_data, write_data), .always = true},
+    {SPEC_CUSTOM("architectures", read_architectures, write_architectures), .pass = 2,
+     .needed = spec_needed_always},
+    {SPEC_CUSTOM("grid", read_grid, write_grid), .pass = 3, .needed = spec_needed_always,
+     .missing = "required key is missing (it must at least list the seeds, e.g. \"grid\": "
+                "{\"seed\": [0]})"},
+    {SPEC_CUSTOM("train", read_base_train, write_base_train), .pass = 1, .always = true},
+    {SPEC_CUSTOM("output", read_output, write_output), .pass = 4},
+    {SPEC_CUSTOM("measure", read_measure, write_measure), .pass = 4, .when = measure_on},
+    {.key = NULL}};
+static const SpecField *const TOP_VERSION = &TOP_FIELDS[0];
+
 int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
 {
     Ctx ctx = {origin ? origin : "<spec>", err};
     const Ctx *c = &ctx;
     const char *end = NULL;
-    const cJSON *v;
     Spec *s = NULL;
-    TrainDraft base;
-    TrainConfig base_train;
+    SpecDraft d;
     int rc = -1;
     assert(text && out);
     *out = NULL;
@@ -1277,50 +1453,22 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
         goto fail;
     }
     s = xcalloc(1, sizeof *s);
-
-    /* the version first: a newer file may well have keys this version does not know */
+    d.spec = s;
     s->schema_version = 1;
-    if (spec_opt_int(c, root, "", "schema_version", 1, INT_MAX, &s->schema_version))
-        goto fail;
-    if (s->schema_version > SPEC_SCHEMA_VERSION) {
-        spec_fail_at(c, "schema_version", "version %d was written by a newer bpsweep (this one reads "
-                "versions up to %d); upgrade bpsweep", s->schema_version, SPEC_SCHEMA_VERSION);
-        goto fail;
-    }
-    if (spec_check_keys(c, root, "", TOP_KEYS, NULL, true) || check_grid_size(c, root))
-        goto fail;
-
     snprintf(s->name, sizeof s->name, "sweep");
-    if ((v = spec_field(root, "name")) && spec_read_name(c, v, "name", SPEC_NAME_MAX - 1, s->name))
-        goto fail;
-    if (parse_data(c, spec_field(root, "data"), &s->data))
-        goto fail;
-    train_defaults(&base);
-    if ((v = spec_field(root, "train")) && parse_train(c, v, "train", &base))
-        goto fail;
-    if (finish_train(c, &base, "train", &base_train))
-        goto fail;
-    if (spec_require(c, root, "", "architectures", &v) || parse_architectures(c, v, s))
-        goto fail;
-    if ((v = spec_field(root, "grid")) == NULL) {
-        bps_fail(err, "%s: grid: required key is missing (it must at least list the seeds, "
-                 "e.g. \"grid\": {\"seed\": [0]})", c->origin);
-        goto fail;
-    }
-    if (parse_grid(c, v, &base, s))
-        goto fail;
-    if ((v = spec_field(root, "output")) &&
-        spec_read_object(c, v, "output", SPEC_OUTPUT_FIELDS, 0, NULL, false, s))
-        goto fail;
-    if ((v = spec_field(root, "measure")) &&
-        spec_read_object(c, v, "measure", SPEC_MEASURE_FIELDS, 0, NULL, false, s))
+    train_defaults(&d.base);
+    if (spec_read_member(c, root, "", TOP_VERSION, &d) ||
+        spec_check_object(c, root, "", TOP_FIELDS, 0, NULL, true) || check_grid_size(c, root) ||
+        spec_read_members(c, root, "", TOP_FIELDS, 0, &d))
         goto fail;
     /* synthetic data: its size is known, and so is whether every op list fits it */
     if (s->data.kind == DATA_SYNTHETIC &&
         spec_check_nets(s, s->data.features, s->data.classes, c->origin, err) != 0)
         goto fail;
 
-    s->canonical = spec_emit_canonical(s, &base_train);
+    SpecBuf canonical = {0};
+    spec_write_object(&canonical, TOP_FIELDS, 0, &d);
+    s->canonical = canonical.buf;
     s->hash = bps_hash_bytes(BPS_HASH_INIT, s->canonical, strlen(s->canonical));
     *out = s;
     s = NULL;

@@ -181,62 +181,35 @@ static void emit_layers(SpecBuf *b, const NetConfig *n)
     free(named);
 }
 
-char *spec_emit_canonical(const Spec *s, const TrainConfig *base)
+void spec_write_architectures(SpecBuf *b, const Spec *s)
 {
-    SpecBuf b = {0};
-    spec_sb_printf(&b, "{\"schema_version\":%d,\"name\":", SPEC_SCHEMA_VERSION);
-    spec_sb_str(&b, s->name);
-    spec_sb_puts(&b, ",\"data\":");
-    spec_write_object(&b, SPEC_DATA_FIELDS, 1u << s->data.kind, &s->data);
-    spec_sb_puts(&b, ",\"architectures\":[");
+    spec_sb_puts(b, "[");
     for (int i = 0; i < s->n_arch; i++) {
         const ArchSpec *a = &s->arch[i];
         const NetConfig *n = &a->net;
-        spec_sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
-        spec_sb_str(&b, a->name);
+        spec_sb_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        spec_sb_str(b, a->name);
         if (a->width > 0) {
-            spec_sb_puts(&b, ",\"family\":");
-            spec_sb_str(&b, a->family);
-            spec_sb_printf(&b, ",\"width\":%d", a->width);
+            spec_sb_puts(b, ",\"family\":");
+            spec_sb_str(b, a->family);
+            spec_sb_printf(b, ",\"width\":%d", a->width);
         }
         if (n->n_ops > 0) {
-            emit_layers(&b, n);
+            emit_layers(b, n);
         } else {
-            spec_sb_puts(&b, ",\"hidden\":[");
+            spec_sb_puts(b, ",\"hidden\":[");
             for (int l = 0; l < n->n_hidden; l++)
-                spec_sb_printf(&b, "%s%d", l ? "," : "", n->hidden[l]);
-            spec_sb_puts(&b, "],\"activation\":");
-            spec_sb_str(&b, SPEC_ACT_NAMES[n->act]);
-            spec_sb_puts(&b, ",\"skip\":");
-            spec_sb_bool(&b, n->skip);
-            spec_sb_puts(&b, ",\"batch_norm\":");
-            spec_sb_bool(&b, n->batch_norm);
+                spec_sb_printf(b, "%s%d", l ? "," : "", n->hidden[l]);
+            spec_sb_puts(b, "],\"activation\":");
+            spec_sb_str(b, SPEC_ACT_NAMES[n->act]);
+            spec_sb_puts(b, ",\"skip\":");
+            spec_sb_bool(b, n->skip);
+            spec_sb_puts(b, ",\"batch_norm\":");
+            spec_sb_bool(b, n->batch_norm);
         }
-        spec_sb_puts(&b, ",\"init\":");
-        spec_write_init(&b, n);
-        spec_sb_puts(&b, "}");
+        spec_sb_puts(b, ",\"init\":");
+        spec_write_init(b, n);
+        spec_sb_puts(b, "}");
     }
-    spec_sb_puts(&b, "],\"grid\":{\"weight_decay\":");
-    spec_write_num_array(&b, s->weight_decay, s->n_wd);
-    spec_sb_puts(&b, ",\"seed\":[");
-    for (int i = 0; i < s->n_seed; i++)
-        spec_sb_printf(&b, "%s%" PRIu64, i ? "," : "", s->seed[i]);
-    spec_sb_puts(&b, "],\"norm_bias\":");
-    spec_write_object(&b, SPEC_NORM_BIAS_FIELDS, 0, s);
-    spec_sb_puts(&b, ",\"conditions\":[");
-    for (int i = 0; i < s->n_cond; i++) {
-        if (i)
-            spec_sb_puts(&b, ",");
-        spec_write_object(&b, SPEC_COND_FIELDS, 0, &s->cond[i]);
-    }
-    spec_sb_puts(&b, "]},\"train\":");
-    spec_write_object(&b, SPEC_TRAIN_FIELDS, 0, base);
-    spec_sb_puts(&b, ",\"output\":");
-    spec_write_object(&b, SPEC_OUTPUT_FIELDS, 0, s);
-    if (s->ntk.enabled || s->robust.enabled || s->cert.enabled) { /* older hashes hold */
-        spec_sb_puts(&b, ",\"measure\":");
-        spec_write_object(&b, SPEC_MEASURE_FIELDS, 0, s);
-    }
-    spec_sb_puts(&b, "}");
-    return b.buf;
+    spec_sb_puts(b, "]");
 }

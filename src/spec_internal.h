@@ -227,18 +227,13 @@ void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const v
 /* [x0,x1,...] */
 void spec_write_num_array(SpecBuf *b, const double *x, int n);
 
-/* Tables of the objects (spec.c) that the canonical form writes. */
-extern const SpecField SPEC_DATA_FIELDS[];
-extern const SpecField SPEC_TRAIN_FIELDS[];
-extern const SpecField SPEC_OUTPUT_FIELDS[];
-extern const SpecField SPEC_MEASURE_FIELDS[];
-extern const SpecField SPEC_NORM_BIAS_FIELDS[];
-extern const SpecField SPEC_COND_FIELDS[];
+/* The canonical "architectures" array of s: templates expanded, op lists with
+ * generated names only where needed. */
+void spec_write_architectures(SpecBuf *b, const Spec *s);
 
-/* The canonical "init" object of net (spec.c). */
+/* ---- spec.c ------------------------------------------------------------------------ */
+
+/* The canonical "init" object of net. */
 void spec_write_init(SpecBuf *b, const NetConfig *net);
-
-/* The canonical JSON of s with base training settings `base` (caller frees). */
-char *spec_emit_canonical(const Spec *s, const TrainConfig *base);
 
 #endif
