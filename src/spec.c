@@ -47,8 +47,6 @@ static const char *const LAYERS_ARCH_KEYS[] = {"name", "layers", "init", NULL};
 static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
 static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
 static const char *const LAYER_ADD_KEYS[] = {"type", "name", "inputs", NULL};
-static const char *const RANK_KEYS[] = {"mode", "threshold", "relative", "epochs", NULL};
-static const char *const SCHED_KEYS[] = {"type", "milestones", "gamma", NULL};
 
 /* Training settings while they are being merged: milestones stay as written (epochs
  * or fractions) until the final number of epochs is known. */
@@ -175,81 +173,6 @@ static int read_epoch_list(const Ctx *c, const cJSON *arr, const char *path, con
     return 0;
 }
 
-/* A schedule object replaces the whole schedule (type, milestones, gamma). */
-static int read_schedule(const Ctx *c, const cJSON *v, const char *path, void *obj)
-{
-    TrainDraft *d = obj;
-    char kpath[SPEC_PATH_LEN];
-    const cJSON *type, *ms;
-    int kind;
-    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, SCHED_KEYS, NULL, false) ||
-        spec_require(c, v, path, "type", &type))
-        return -1;
-    spec_path_key(kpath, path, "type");
-    if (spec_read_enum(c, type, kpath, SPEC_SCHED_NAMES, &kind))
-        return -1;
-    d->t.schedule = (ScheduleKind)kind;
-    d->t.gamma = 0.1;
-    d->n_ms = 0;
-    d->ms_fraction = false;
-    d->ms_inherited = false;
-    if (d->t.schedule != SCHED_MULTISTEP) {
-        const char *extra = spec_field(v, "milestones") ? "milestones"
-                            : spec_field(v, "gamma")    ? "gamma"
-                                                   : NULL;
-        if (extra) {
-            spec_path_key(kpath, path, extra);
-            return spec_fail_at(c, kpath, "only allowed with type \"multistep\"");
-        }
-        return 0;
-    }
-    if (spec_opt_num(c, v, path, "gamma", &(Range){0, 1, true, false}, &d->t.gamma) ||
-        spec_require(c, v, path, "milestones", &ms))
-        return -1;
-    spec_path_key(kpath, path, "milestones");
-    return read_epoch_list(c, ms, kpath, "milestones", d->ms, &d->n_ms, &d->ms_fraction);
-}
-
-/* "rank_projection": replaces the whole projection, like a schedule. */
-static int read_rank(const Ctx *c, const cJSON *v, const char *path, void *obj)
-{
-    TrainDraft *d = obj;
-    char kpath[SPEC_PATH_LEN];
-    const cJSON *mode, *ep;
-    int m;
-    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, RANK_KEYS, NULL, false) ||
-        spec_require(c, v, path, "mode", &mode))
-        return -1;
-    spec_path_key(kpath, path, "mode");
-    if (spec_read_enum(c, mode, kpath, SPEC_RANK_NAMES, &m))
-        return -1;
-    d->t.rank_mode = (RankMode)m;
-    d->t.rank_relative = true;
-    d->t.rank_threshold = 0;
-    d->n_rp = 0;
-    if (m == RANK_OFF) {
-        const char *extra = spec_field(v, "threshold") ? "threshold"
-                            : spec_field(v, "relative") ? "relative"
-                            : spec_field(v, "epochs")   ? "epochs"
-                                                   : NULL;
-        if (extra) {
-            spec_path_key(kpath, path, extra);
-            return spec_fail_at(c, kpath, "not allowed with mode \"off\"");
-        }
-        return 0;
-    }
-    const cJSON *thr;
-    if (spec_require(c, v, path, "threshold", &thr))
-        return -1;
-    spec_path_key(kpath, path, "threshold");
-    if (spec_read_num(c, thr, kpath, &SPEC_RANGE_POSITIVE, &d->t.rank_threshold) ||
-        spec_opt_bool(c, v, path, "relative", &d->t.rank_relative) ||
-        spec_require(c, v, path, "epochs", &ep))
-        return -1;
-    spec_path_key(kpath, path, "epochs");
-    return read_epoch_list(c, ep, kpath, "epochs", d->rp, &d->n_rp, &d->rp_fraction);
-}
-
 static void write_epochs(SpecBuf *b, const int *epochs, int n)
 {
     spec_sb_puts(b, "[");
@@ -258,38 +181,109 @@ static void write_epochs(SpecBuf *b, const int *epochs, int n)
     spec_sb_puts(b, "]");
 }
 
-/* The canonical schedule: its type, and milestones (as epochs) and gamma for multistep. */
-static void write_schedule(SpecBuf *b, const void *obj)
+/* "schedule" (members of TrainConfig, read into a TrainDraft): milestones stay as written
+ * until finish_train and are written as epochs. */
+static bool sched_multistep(const void *obj)
 {
-    const TrainConfig *t = obj;
-    spec_sb_puts(b, "{\"type\":");
-    spec_sb_str(b, SPEC_SCHED_NAMES[t->schedule]);
-    if (t->schedule == SCHED_MULTISTEP) {
-        spec_sb_puts(b, ",\"milestones\":");
-        write_epochs(b, t->milestones, t->n_milestones);
-        spec_sb_puts(b, ",\"gamma\":");
-        spec_sb_num(b, t->gamma);
-    }
-    spec_sb_puts(b, "}");
+    return ((const TrainConfig *)obj)->schedule == SCHED_MULTISTEP;
 }
 
+static int read_milestones(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainDraft *d = obj;
+    return read_epoch_list(c, v, path, "milestones", d->ms, &d->n_ms, &d->ms_fraction);
+}
+
+static void write_milestones(SpecBuf *b, const void *obj)
+{
+    const TrainConfig *t = obj;
+    write_epochs(b, t->milestones, t->n_milestones);
+}
+
+#define SCHED_REFUSE "only allowed with type \"multistep\""
+static const SpecField SCHED_FIELDS[] = {
+    {SPEC_ENUM("type", TrainConfig, schedule, SPEC_SCHED_NAMES), .required = true,
+     .pass = SPEC_PASS_FIRST},
+    {SPEC_CUSTOM("milestones", read_milestones, write_milestones), .pass = 1,
+     .needed = sched_multistep, .allowed = sched_multistep, .refuse = SCHED_REFUSE,
+     .when = sched_multistep},
+    {SPEC_NUM("gamma", TrainConfig, gamma, 0, 1, true, false), .allowed = sched_multistep,
+     .refuse = SCHED_REFUSE, .when = sched_multistep},
+    {.key = NULL}};
+static const SpecField *const SCHED_TYPE = &SCHED_FIELDS[0];
+
+/* A schedule object replaces the whole schedule: the type first, then what it allows. */
+static int read_schedule(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainDraft *d = obj;
+    if (spec_check_object(c, v, path, SCHED_FIELDS, 0, NULL, false) ||
+        spec_read_member(c, v, path, SCHED_TYPE, d))
+        return -1;
+    d->t.gamma = 0.1;
+    d->n_ms = 0;
+    d->ms_fraction = false;
+    d->ms_inherited = false;
+    return spec_refuse_members(c, v, path, SCHED_FIELDS, d) ||
+                   spec_read_members(c, v, path, SCHED_FIELDS, 0, d)
+               ? -1
+               : 0;
+}
+
+static void write_schedule(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, SCHED_FIELDS, 0, obj);
+}
+
+/* "rank_projection" (members of TrainConfig, read into a TrainDraft), like a schedule */
 static bool rank_on(const void *obj)
 {
     return ((const TrainConfig *)obj)->rank_mode != RANK_OFF; /* only when on: older hashes hold */
 }
 
-static void write_rank(SpecBuf *b, const void *obj)
+static int read_rank_epochs(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainDraft *d = obj;
+    return read_epoch_list(c, v, path, "epochs", d->rp, &d->n_rp, &d->rp_fraction);
+}
+
+static void write_rank_epochs(SpecBuf *b, const void *obj)
 {
     const TrainConfig *t = obj;
-    spec_sb_puts(b, "{\"mode\":");
-    spec_sb_str(b, SPEC_RANK_NAMES[t->rank_mode]);
-    spec_sb_puts(b, ",\"threshold\":");
-    spec_sb_num(b, t->rank_threshold);
-    spec_sb_puts(b, ",\"relative\":");
-    spec_sb_bool(b, t->rank_relative);
-    spec_sb_puts(b, ",\"epochs\":");
     write_epochs(b, t->rank_epochs, t->n_rank_epochs);
-    spec_sb_puts(b, "}");
+}
+
+#define RANK_REFUSE "not allowed with mode \"off\""
+static const SpecField RANK_FIELDS[] = {
+    {SPEC_ENUM("mode", TrainConfig, rank_mode, SPEC_RANK_NAMES), .required = true,
+     .pass = SPEC_PASS_FIRST},
+    {SPEC_NUM("threshold", TrainConfig, rank_threshold, SPEC_POSITIVE), .needed = rank_on,
+     .allowed = rank_on, .refuse = RANK_REFUSE},
+    {SPEC_BOOL("relative", TrainConfig, rank_relative), .allowed = rank_on,
+     .refuse = RANK_REFUSE},
+    {SPEC_CUSTOM("epochs", read_rank_epochs, write_rank_epochs), .needed = rank_on,
+     .allowed = rank_on, .refuse = RANK_REFUSE},
+    {.key = NULL}};
+static const SpecField *const RANK_MODE = &RANK_FIELDS[0];
+
+/* "rank_projection": replaces the whole projection, like a schedule. */
+static int read_rank(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainDraft *d = obj;
+    if (spec_check_object(c, v, path, RANK_FIELDS, 0, NULL, false) ||
+        spec_read_member(c, v, path, RANK_MODE, d))
+        return -1;
+    d->t.rank_relative = true;
+    d->t.rank_threshold = 0;
+    d->n_rp = 0;
+    return spec_refuse_members(c, v, path, RANK_FIELDS, d) ||
+                   spec_read_members(c, v, path, RANK_FIELDS, 0, d)
+               ? -1
+               : 0;
+}
+
+static void write_rank(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, RANK_FIELDS, 0, obj);
 }
 
 /* "adversarial" (members of TrainConfig): replaces the whole setting; {"eps": 0} turns
@@ -437,11 +431,13 @@ static void write_bias_value(SpecBuf *b, const void *obj)
 static const SpecField INIT_FIELDS[] = {
     {SPEC_ENUM("weights", NetConfig, w_init, SPEC_WINIT_NAMES)},
     {SPEC_NUM("weights_value", NetConfig, w_value, SPEC_ANY), .pass = 1,
-     .needed = weights_constant, .refuse = "only allowed with weights \"constant\"",
+     .needed = weights_constant, .allowed = weights_constant,
+     .refuse = "only allowed with weights \"constant\"",
      .when = weights_constant},
     {SPEC_ENUM("bias", NetConfig, b_init, SPEC_BINIT_NAMES)},
     {SPEC_CUSTOM("bias_value", read_bias_value, write_bias_value), .pass = 1,
-     .needed = bias_has_value, .refuse = "only allowed with bias \"constant\" or \"uniform\"",
+     .needed = bias_has_value, .allowed = bias_has_value,
+     .refuse = "only allowed with bias \"constant\" or \"uniform\"",
      .when = bias_has_value},
     {.key = NULL}};
 

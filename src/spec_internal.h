@@ -159,9 +159,11 @@ typedef struct SpecField {
     void (*write)(SpecBuf *b, const void *obj);
     /* the canonical form writes the member only when this holds (NULL: always) */
     bool (*when)(const void *obj);
-    /* a member that depends on members read before it: required when this holds (when
-     * its pass comes), else refused with the message `refuse` (NULL: optional) */
+    /* members that depend on members read before them: `needed` says whether the member
+     * is required when its pass comes (NULL: no), `allowed` whether it may be given (NULL:
+     * always), else it is refused with the message `refuse` */
     bool (*needed)(const void *obj);
+    bool (*allowed)(const void *obj);
     const char *refuse;
     const char *missing; /* the message for a required or needed member that is absent
                             (NULL: "required key is missing") */
@@ -198,16 +200,20 @@ typedef struct SpecField {
 int spec_check_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
                       unsigned variant, const char *qual, bool axis_hint);
 /* Reads the members of object v (checked) into obj, pass by pass: each member present
- * is read; a `needed` member is required or refused when its pass comes; absent
- * members keep the value in obj (the default). */
+ * is read; a `needed` member is required and an `allowed` one refused when its pass
+ * comes; absent members keep the value in obj (the default). */
 int spec_read_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
                       unsigned variant, void *obj);
-/* Reads member f of object v into obj, if present (and checks it if `needed`). */
+/* Reads member f of object v into obj, if present (after `needed` and `allowed`). */
 int spec_read_member(const Ctx *c, const cJSON *v, const char *path, const SpecField *f,
                      void *obj);
 /* spec_check_object, then spec_read_members. */
 int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
                      unsigned variant, const char *qual, bool axis_hint, void *obj);
+/* Refuses the first member of object v (in table order) that is given but not
+ * `allowed` for obj as read so far. */
+int spec_refuse_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                        const void *obj);
 /* For `needed`: a member required when its pass comes, not before. */
 bool spec_needed_always(const void *obj);
 

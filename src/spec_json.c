@@ -595,11 +595,10 @@ int spec_read_member(const Ctx *c, const cJSON *v, const char *path, const SpecF
 {
     char kpath[SPEC_PATH_LEN];
     const cJSON *m = spec_field(v, f->key);
-    bool needed = f->needed && f->needed(obj);
     spec_path_key(kpath, path, f->key);
-    if (!m && needed)
+    if (!m && f->needed && f->needed(obj))
         return spec_fail_at(c, kpath, "%s", f->missing ? f->missing : "required key is missing");
-    if (m && f->needed && !needed)
+    if (m && f->allowed && !f->allowed(obj))
         return spec_fail_at(c, kpath, "%s", f->refuse);
     return m || f->always ? read_field(c, m, kpath, f, obj) : 0;
 }
@@ -622,6 +621,18 @@ int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecF
                    spec_read_members(c, v, path, t, variant, obj)
                ? -1
                : 0;
+}
+
+int spec_refuse_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                        const void *obj)
+{
+    for (const SpecField *f = t; f->key; f++)
+        if (f->allowed && !f->allowed(obj) && spec_field(v, f->key)) {
+            char kpath[SPEC_PATH_LEN];
+            spec_path_key(kpath, path, f->key);
+            return spec_fail_at(c, kpath, "%s", f->refuse);
+        }
+    return 0;
 }
 
 bool spec_needed_always(const void *obj)
