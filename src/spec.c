@@ -151,7 +151,8 @@ static int read_epoch_list(const Ctx *c, const cJSON *arr, const char *path, con
     if (spec_read_array(c, arr, path, "epochs or fractions of training", &n))
         return -1;
     if (n > TRAIN_MAX_MILESTONES)
-        return spec_fail_at(c, path, "expected at most %d %s, got %d", TRAIN_MAX_MILESTONES, what, n);
+        return spec_fail_at(c, path, "expected at most %d %s, got %d", TRAIN_MAX_MILESTONES, what,
+                            n);
     int i = 0;
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         spec_path_index(ipath, path, i);
@@ -160,12 +161,12 @@ static int read_epoch_list(const Ctx *c, const cJSON *arr, const char *path, con
         bool is_fraction = isfinite(x) && x > 0 && x < 1;
         if (!is_epoch && !is_fraction)
             return spec_fail_at(c, ipath,
-                           "expected an epoch (integer >= 1) or a fraction of training in "
-                           "(0, 1), got %s", spec_got(e, g, sizeof g));
+                                "expected an epoch (integer >= 1) or a fraction of training in "
+                                "(0, 1), got %s", spec_got(e, g, sizeof g));
         if (i > 0 && is_fraction != *fraction)
             return spec_fail_at(c, ipath,
-                           "mixes epochs and fractions: %s must be all integers (epochs) or "
-                           "all numbers in (0, 1) (fractions of training)", what);
+                                "mixes epochs and fractions: %s must be all integers (epochs) or "
+                                "all numbers in (0, 1) (fractions of training)", what);
         *fraction = is_fraction;
         out[i] = x;
     }
@@ -352,18 +353,18 @@ static int resolve_epochs(const Ctx *c, const char *path, const double *v, int n
         if (e < 1 || e >= epochs) {
             if (fraction)
                 return spec_fail_at(c, ipath,
-                               "fraction %s of %d epochs resolves to epoch %d, expected an epoch "
-                               "in [1, %d)%s", g, epochs, e, epochs, note);
+                                    "fraction %s of %d epochs resolves to epoch %d, expected an "
+                                    "epoch in [1, %d)%s", g, epochs, e, epochs, note);
             return spec_fail_at(c, ipath, "epoch %d is outside [1, %d) for %d epochs%s", e, epochs,
-                           epochs, note);
+                                epochs, note);
         }
         if (i > 0 && e <= out[i - 1]) {
             char from[96] = "";
             if (fraction)
                 snprintf(from, sizeof from, " (fraction %s of %d epochs)", g, epochs);
             return spec_fail_at(c, ipath,
-                           "%s must be strictly increasing, but epoch %d%s follows epoch %d%s",
-                           what, e, from, out[i - 1], note);
+                                "%s must be strictly increasing, but epoch %d%s follows epoch %d%s",
+                                what, e, from, out[i - 1], note);
         }
         out[i] = e;
     }
@@ -378,7 +379,8 @@ static int finish_train(const Ctx *c, const TrainDraft *d, const char *path, Tra
     *out = d->t;
     if (d->t.nesterov && !(d->t.momentum > 0)) {
         spec_path_key(kpath, path, "nesterov");
-        return spec_fail_at(c, kpath, "nesterov requires momentum > 0 (as in PyTorch), got momentum 0");
+        return spec_fail_at(c, kpath,
+                            "nesterov requires momentum > 0 (as in PyTorch), got momentum 0");
     }
     out->n_milestones = 0;
     if (d->t.schedule == SCHED_MULTISTEP) {
@@ -523,14 +525,14 @@ static int layer_ref(const Ctx *c, const cJSON *v, const char *path, char (*name
     char g[80];
     if (!cJSON_IsString(v))
         return spec_fail_at(c, path, "expected the name of an earlier layer or \"input\", got %s",
-                       spec_got(v, g, sizeof g));
+                            spec_got(v, g, sizeof g));
     if (strcmp(v->valuestring, "input") == 0)
         return 0;
     for (int j = 0; j < n; j++)
         if (strcmp(names[j], v->valuestring) == 0) {
             if (j >= self)
                 return spec_fail_at(c, path, "names layers[%d], which is not before this layer: a "
-                               "layer reads only the net's input and earlier layers", j);
+                                    "layer reads only the net's input and earlier layers", j);
             return j + 1;
         }
     return spec_fail_at(c, path, "no layer is named %s", spec_got(v, g, sizeof g));
@@ -568,14 +570,15 @@ static int parse_layers(const Ctx *c, const cJSON *v, const char *path, NetConfi
         for (int j = 0; j < k && rc == 0; j++)
             if (strcmp(names[j], names[k]) == 0)
                 rc = spec_fail_at(c, kpath, "duplicate layer name \"%s\" (also %s[%d])", names[k],
-                             path, j);
+                                  path, j);
     }
     k = 0;
     for (const cJSON *e = v->child; e && rc == 0; e = e->next, k++) {
         spec_path_index(ipath, path, k);
         const cJSON *jt;
         int kind;
-        if ((rc = spec_expect_object(c, e, ipath)) != 0 || (rc = spec_require(c, e, ipath, "type", &jt)) != 0)
+        if ((rc = spec_expect_object(c, e, ipath)) != 0 ||
+            (rc = spec_require(c, e, ipath, "type", &jt)) != 0)
             break;
         spec_path_key(kpath, ipath, "type");
         if ((rc = spec_read_enum(c, jt, kpath, kinds, &kind)) != 0)
@@ -597,7 +600,7 @@ static int parse_layers(const Ctx *c, const cJSON *v, const char *path, NetConfi
             spec_path_key(kpath, ipath, "inputs");
             if (!cJSON_IsArray(ji) || cJSON_GetArraySize(ji) != def->n_inputs) {
                 rc = spec_fail_at(c, kpath, "expected an array of %d layer names, got %s",
-                             def->n_inputs, spec_got(ji, g, sizeof g));
+                                  def->n_inputs, spec_got(ji, g, sizeof g));
                 break;
             }
             int j = 0;
@@ -640,7 +643,7 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     if (jlayers && spec_field(v, "hidden")) {
         spec_path_key(kpath, path, "layers");
         return spec_fail_at(c, kpath, "give either \"hidden\" (an MLP) or \"layers\" (an op list), "
-                       "not both");
+                            "not both");
     }
     if (jlayers) { /* an explicit op list */
         ArchSpec a;
@@ -663,7 +666,8 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
         *arch_push(s, index, list) = a;
         return 0;
     }
-    if (spec_check_keys(c, v, path, ARCH_KEYS, NULL, false) || spec_require(c, v, path, "name", &jname) ||
+    if (spec_check_keys(c, v, path, ARCH_KEYS, NULL, false) ||
+        spec_require(c, v, path, "name", &jname) ||
         spec_require(c, v, path, "hidden", &jhidden))
         return -1;
 
@@ -688,24 +692,24 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     spec_path_key(kpath, path, "hidden");
     if (!cJSON_IsArray(jhidden))
         return spec_fail_at(c, kpath, "expected an array of widths (may be empty), got %s",
-                       spec_got(jhidden, g, sizeof g));
+                            spec_got(jhidden, g, sizeof g));
     net.n_hidden = cJSON_GetArraySize(jhidden);
     if (net.n_hidden > NN_MAX_HIDDEN)
         return spec_fail_at(c, kpath, "expected at most %d hidden layers, got %d", NN_MAX_HIDDEN,
-                       net.n_hidden);
+                            net.n_hidden);
     int i = 0;
     for (const cJSON *e = jhidden->child; e; e = e->next, i++) {
         spec_path_index(ipath, kpath, i);
         if (cJSON_IsString(e)) {
             if (!parse_template(e->valuestring, &mult[i]))
                 return spec_fail_at(c, ipath,
-                               "expected a width template \"w\" or \"<k>w\" (like \"2w\"), "
-                               "got %s", spec_got(e, g, sizeof g));
+                                    "expected a width template \"w\" or \"<k>w\" (like \"2w\"), "
+                                    "got %s", spec_got(e, g, sizeof g));
             any_template = true;
         } else {
             int64_t h;
             if (spec_read_int(c, e, ipath, 1, SPEC_MAX_WIDTH,
-                         "a positive integer <= 1048576 or a width template like \"2w\"", &h))
+                              "a positive integer <= 1048576 or a width template like \"2w\"", &h))
                 return -1;
             net.hidden[i] = (int)h;
         }
@@ -717,8 +721,8 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     if (!jfamily != !jwidth) {
         spec_path_key(kpath, path, jfamily ? "width" : "family");
         return spec_fail_at(c, kpath,
-                       "required key is missing: \"family\" and \"width\" go together "
-                       "(they mark an architecture expanded from a width template)");
+                            "required key is missing: \"family\" and \"width\" go together "
+                            "(they mark an architecture expanded from a width template)");
     }
     if (jfamily) {
         spec_path_key(kpath, path, "family");
@@ -729,13 +733,13 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
             return -1;
         if (any_template)
             return spec_fail_at(c, path,
-                           "an expanded architecture (with \"family\" and \"width\") must "
-                           "list final hidden widths, not templates");
+                                "an expanded architecture (with \"family\" and \"width\") must "
+                                "list final hidden widths, not templates");
         arch_name(name, family, (int)width);
         spec_path_key(kpath, path, "name");
         if (!cJSON_IsString(jname) || strcmp(jname->valuestring, name) != 0)
             return spec_fail_at(c, kpath, "expected \"%s\" for family \"%s\" and width %d, got %s",
-                           name, family, (int)width, spec_got(jname, g, sizeof g));
+                                name, family, (int)width, spec_got(jname, g, sizeof g));
     } else {
         spec_path_key(kpath, path, "name");
         if (spec_read_name(c, jname, kpath, SPEC_ARCH_NAME_MAX, name))
@@ -748,7 +752,8 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     if (!any_template) {
         if (jwidths)
             return spec_fail_at(c, kpath,
-                           "only allowed when hidden uses width templates (\"w\", \"2w\", ...)");
+                                "only allowed when hidden uses width templates (\"w\", \"2w\", "
+                                "...)");
         ArchSpec *a = arch_push(s, index, list);
         memcpy(a->name, name, sizeof a->name);
         memcpy(a->family, family, sizeof a->family);
@@ -758,8 +763,8 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     }
     if (!jwidths)
         return spec_fail_at(c, kpath,
-                       "required key is missing: hidden uses width templates, so \"widths\" "
-                       "must list the values of w");
+                            "required key is missing: hidden uses width templates, so \"widths\" "
+                            "must list the values of w");
     int n_widths;
     if (spec_read_array(c, jwidths, kpath, "positive integers", &n_widths))
         return -1;
@@ -783,9 +788,9 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
             int64_t h = (int64_t)mult[l] * w;
             if (h > SPEC_MAX_WIDTH) {
                 rc = spec_fail_at(c, ipath,
-                             "width %d makes %s.hidden[%d] (\"%dw\") %" PRId64
-                             ", expected at most %d", (int)w, path, l, mult[l], h,
-                             SPEC_MAX_WIDTH);
+                                  "width %d makes %s.hidden[%d] (\"%dw\") %" PRId64
+                                  ", expected at most %d", (int)w, path, l, mult[l], h,
+                                  SPEC_MAX_WIDTH);
                 n_good = j + 1; /* a repeat of width j is reported before its size */
             } else if (mult[l]) {
                 a->net.hidden[l] = (int)h;
@@ -795,8 +800,8 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     int dup, orig;
     if (spec_first_duplicate(keys, n_good, &dup, &orig)) {
         spec_path_index(ipath, kpath, dup);
-        rc = spec_fail_at(c, ipath, "duplicate value %d (also %s[%d])", s->arch[first_arch + dup].width,
-                     kpath, orig);
+        rc = spec_fail_at(c, ipath, "duplicate value %d (also %s[%d])",
+                          s->arch[first_arch + dup].width, kpath, orig);
     }
     free(keys);
     return rc;
@@ -820,7 +825,7 @@ static int parse_architectures(const Ctx *c, const cJSON *v, Spec *s)
         char path[SPEC_PATH_LEN];
         spec_path_index(path, "architectures", list.srcs[b]);
         spec_fail_at(c, path, "duplicate architecture name \"%s\" (also architectures[%d])",
-                s->arch[b].name, list.srcs[a]);
+                     s->arch[b].name, list.srcs[a]);
         goto fail;
     }
     rc = 0;
@@ -851,11 +856,11 @@ static int check_points(const Ctx *c, const int64_t dims[5])
     if (!over)
         return 0;
     return spec_fail_at(c, "grid",
-                   "the sweep has %.4g points (%" PRId64 " architectures x %" PRId64
-                   " conditions x %" PRId64 " norm_bias targets x %" PRId64
-                   " weight_decay values x %" PRId64 " seeds), more than the limit of 2^31 "
-                   "(%" PRId64 "); split it into smaller sweeps",
-                   approx, dims[0], dims[1], dims[2], dims[3], dims[4], SPEC_MAX_POINTS);
+                        "the sweep has %.4g points (%" PRId64 " architectures x %" PRId64
+                        " conditions x %" PRId64 " norm_bias targets x %" PRId64
+                        " weight_decay values x %" PRId64 " seeds), more than the limit of 2^31 "
+                        "(%" PRId64 "); split it into smaller sweeps",
+                        approx, dims[0], dims[1], dims[2], dims[3], dims[4], SPEC_MAX_POINTS);
 }
 
 /* The length of an axis array as written, 1 when it is absent, empty or not an array
@@ -892,11 +897,12 @@ static int check_grid_size(const Ctx *c, const cJSON *root)
     }
     if (dims[0] > SPEC_MAX_ARCHS)
         return spec_fail_at(c, "architectures",
-                       "%" PRId64 " architectures after template expansion, more than the "
-                       "limit of %d", dims[0], SPEC_MAX_ARCHS);
+                            "%" PRId64 " architectures after template expansion, more than the "
+                            "limit of %d", dims[0], SPEC_MAX_ARCHS);
     if (dims[1] > SPEC_MAX_CONDS)
-        return spec_fail_at(c, "grid.conditions", "%" PRId64 " conditions, more than the limit of %d",
-                       dims[1], SPEC_MAX_CONDS);
+        return spec_fail_at(c, "grid.conditions",
+                            "%" PRId64 " conditions, more than the limit of %d", dims[1],
+                            SPEC_MAX_CONDS);
     return check_points(c, dims);
 }
 

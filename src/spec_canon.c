@@ -14,6 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+void spec_fmt_double(double x, char *buf, size_t len)
+{
+    if (x == 0)
+        x = 0; /* -0 -> +0 */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+}
+
 /* Makes room for n more bytes and the terminating NUL. */
 static void sb_reserve(SpecBuf *b, size_t n)
 {
@@ -24,7 +35,7 @@ static void sb_reserve(SpecBuf *b, size_t n)
     }
 }
 
-void spec_sb_put(SpecBuf *b, const char *s, size_t n)
+static void sb_put(SpecBuf *b, const char *s, size_t n)
 {
     sb_reserve(b, n);
     memcpy(b->buf + b->len, s, n);
@@ -34,7 +45,7 @@ void spec_sb_put(SpecBuf *b, const char *s, size_t n)
 
 void spec_sb_puts(SpecBuf *b, const char *s)
 {
-    spec_sb_put(b, s, strlen(s));
+    sb_put(b, s, strlen(s));
 }
 
 /* Formats straight into the growing buffer: measures first, then writes, so a message
@@ -82,7 +93,7 @@ void spec_sb_str(SpecBuf *b, const char *s)
         else if (ch < 0x20)
             spec_sb_printf(b, "\\u%04x", ch);
         else
-            spec_sb_put(b, s, 1);
+            sb_put(b, s, 1);
     }
     spec_sb_puts(b, "\"");
 }

@@ -222,7 +222,8 @@ char *spec_extension_problems(const Spec *old, const Spec *new_)
                 n++;
             }
         } else if (strcmp(x->string, "name") != 0 && !json_equal(x, y)) {
-            spec_sb_printf(&out, "  %s: differs (only values may be added to the axes)\n", x->string);
+            spec_sb_printf(&out, "  %s: differs (only values may be added to the axes)\n",
+                           x->string);
             n++;
         }
     }

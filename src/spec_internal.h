@@ -12,6 +12,7 @@
 #define BPSWEEP_SPEC_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,11 @@ typedef struct {
     bool lo_open, hi_open;
 } Range;
 
+/* The members of a Range (lo, hi, lo_open, hi_open), for initialisers */
+#define SPEC_ANY -HUGE_VAL, HUGE_VAL, true, true
+#define SPEC_POSITIVE 0, HUGE_VAL, true, true
+#define SPEC_NONNEG 0, HUGE_VAL, false, true
+
 extern const Range SPEC_RANGE_ANY;      /* any finite number */
 extern const Range SPEC_RANGE_POSITIVE; /* > 0 */
 extern const Range SPEC_RANGE_NONNEG;   /* >= 0 */
@@ -62,8 +68,6 @@ int spec_fail_malformed(const Ctx *c, const char *text, const char *end);
 /* Refuses a \u0000 escape inside a string or key of text (which cJSON accepted). */
 int spec_refuse_nul_escapes(const Ctx *c, const char *text);
 
-/* Shortest of %.15g, %.16g, %.17g that reads back as x; -0 prints as 0. buf >= 32. */
-void spec_fmt_double(double x, char *buf, size_t len);
 /* What a value is, for "got ...": numbers and strings by value, the rest by type. */
 const char *spec_got(const cJSON *v, char *buf, size_t len);
 /* path.key and path[i] into out (SPEC_PATH_LEN bytes; "..." when cut). */
@@ -87,11 +91,8 @@ int spec_read_enum(const Ctx *c, const cJSON *v, const char *path, const char *c
                    int *out);
 /* A name of 1..max_len characters from [A-Za-z0-9_.-] into out (max_len + 1 bytes). */
 int spec_read_name(const Ctx *c, const cJSON *v, const char *path, size_t max_len, char *out);
+int spec_read_bool(const Ctx *c, const cJSON *v, const char *path, bool *out);
 /* Optional members: absent keeps *out (the default). */
-int spec_opt_num(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                 const Range *r, double *out);
-int spec_opt_int(const Ctx *c, const cJSON *obj, const char *path, const char *key, int64_t lo,
-                 int64_t hi, int *out);
 int spec_opt_bool(const Ctx *c, const cJSON *obj, const char *path, const char *key, bool *out);
 int spec_opt_enum(const Ctx *c, const cJSON *obj, const char *path, const char *key,
                   const char *const *names, int *out);
@@ -189,10 +190,6 @@ typedef struct SpecField {
     .key = k, .kind = SPEC_FIELD_NAME, SPEC_AT(type, m), .hi = max_len
 #define SPEC_CUSTOM(k, read_, write_) \
     .key = k, .kind = SPEC_FIELD_CUSTOM, .read = read_, .write = write_
-/* Ranges for SPEC_NUM: lo, hi, lo_open, hi_open */
-#define SPEC_ANY -HUGE_VAL, HUGE_VAL, true, true
-#define SPEC_POSITIVE 0, HUGE_VAL, true, true
-#define SPEC_NONNEG 0, HUGE_VAL, false, true
 
 /* Checks that v at path is an object with only the keys of table t (members of the
  * variant bits `variant` only; spec_check_keys with qual and axis_hint) and with every
@@ -220,7 +217,8 @@ bool spec_needed_always(const void *obj);
 
 /* ---- spec_canon.c: writing JSON ---------------------------------------------------- */
 
-void spec_sb_put(SpecBuf *b, const char *s, size_t n);
+/* Shortest of %.15g, %.16g, %.17g that reads back as x; -0 prints as 0. buf >= 32. */
+void spec_fmt_double(double x, char *buf, size_t len);
 void spec_sb_puts(SpecBuf *b, const char *s);
 void spec_sb_printf(SpecBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void spec_sb_num(SpecBuf *b, double x); /* as spec_fmt_double; x finite */

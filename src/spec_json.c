@@ -17,9 +17,9 @@
 
 #include "bpsweep/util.h"
 
-const Range SPEC_RANGE_ANY = {-HUGE_VAL, HUGE_VAL, true, true};
-const Range SPEC_RANGE_POSITIVE = {0, HUGE_VAL, true, true};
-const Range SPEC_RANGE_NONNEG = {0, HUGE_VAL, false, true};
+const Range SPEC_RANGE_ANY = {SPEC_ANY};
+const Range SPEC_RANGE_POSITIVE = {SPEC_POSITIVE};
+const Range SPEC_RANGE_NONNEG = {SPEC_NONNEG};
 
 /* ---- messages ---------------------------------------------------------------------- */
 
@@ -31,18 +31,6 @@ int spec_fail_at(const Ctx *c, const char *path, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     return bps_fail(c->err, "%s: %s: %s", c->origin, path, what);
-}
-
-/* Shortest of %.15g, %.16g, %.17g that reads back as x; -0 prints as 0. buf >= 32. */
-void spec_fmt_double(double x, char *buf, size_t len)
-{
-    if (x == 0)
-        x = 0; /* -0 -> +0 */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
 }
 
 /* Copies s for a message: at most 40 characters, non-printable bytes as '?'. */
@@ -210,8 +198,8 @@ int spec_refuse_nul_escapes(const Ctx *c, const char *text)
                 char path[SPEC_PATH_LEN];
                 scan_path(f, depth, path);
                 rc = spec_fail_at(c, *path ? path : "(top level)",
-                             "%s contains a NUL character (\\u0000), which is not allowed",
-                             is_key ? "the key" : "the string");
+                                  "%s contains a NUL character (\\u0000), which is not allowed",
+                                  is_key ? "the key" : "the string");
             }
             if (!*p)
                 break;
@@ -267,7 +255,7 @@ int spec_check_keys(const Ctx *c, const cJSON *obj, const char *path,
                  strcmp(k->string, "seed") == 0))
                 hint = "; it is a grid axis, set it under \"grid\"";
             return spec_fail_at(c, kpath, "unknown key%s (known: %s)%s", qual ? qual : "", list,
-                           hint);
+                                hint);
         }
         for (const cJSON *e = obj->child; e != k; e = e->next)
             if (strcmp(e->string, k->string) == 0)
@@ -370,50 +358,29 @@ int spec_read_name(const Ctx *c, const cJSON *v, const char *path, size_t max_le
     if (!ok) {
         char g[80];
         return spec_fail_at(c, path,
-                       "expected a name of 1 to %zu characters from [A-Za-z0-9_.-], got %s",
-                       max_len, spec_got(v, g, sizeof g));
+                            "expected a name of 1 to %zu characters from [A-Za-z0-9_.-], got %s",
+                            max_len, spec_got(v, g, sizeof g));
     }
     memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
     return 0;
 }
 
-/* Optional members: absent keeps *out (the default). */
-int spec_opt_num(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                   const Range *r, double *out)
+int spec_read_bool(const Ctx *c, const cJSON *v, const char *path, bool *out)
 {
-    const cJSON *v = spec_field(obj, key);
-    char kpath[SPEC_PATH_LEN];
-    spec_path_key(kpath, path, key);
-    return v ? spec_read_num(c, v, kpath, r, out) : 0;
-}
-
-int spec_opt_int(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                   int64_t lo, int64_t hi, int *out)
-{
-    const cJSON *v = spec_field(obj, key);
-    char kpath[SPEC_PATH_LEN];
-    int64_t x;
-    spec_path_key(kpath, path, key);
-    if (!v)
-        return 0;
-    if (spec_read_int(c, v, kpath, lo, hi, NULL, &x))
-        return -1;
-    *out = (int)x;
-    return 0;
-}
-
-int spec_opt_bool(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                    bool *out)
-{
-    const cJSON *v = spec_field(obj, key);
-    char kpath[SPEC_PATH_LEN], g[80];
-    spec_path_key(kpath, path, key);
-    if (!v)
-        return 0;
+    char g[80];
     if (!cJSON_IsBool(v))
-        return spec_fail_at(c, kpath, "expected true or false, got %s", spec_got(v, g, sizeof g));
+        return spec_fail_at(c, path, "expected true or false, got %s", spec_got(v, g, sizeof g));
     *out = cJSON_IsTrue(v);
     return 0;
+}
+
+/* Optional members: absent keeps *out (the default). */
+int spec_opt_bool(const Ctx *c, const cJSON *obj, const char *path, const char *key, bool *out)
+{
+    const cJSON *v = spec_field(obj, key);
+    char kpath[SPEC_PATH_LEN];
+    spec_path_key(kpath, path, key);
+    return v ? spec_read_bool(c, v, kpath, out) : 0;
 }
 
 int spec_opt_enum(const Ctx *c, const cJSON *obj, const char *path, const char *key,
@@ -432,7 +399,7 @@ int spec_read_array(const Ctx *c, const cJSON *v, const char *path, const char *
     char g[80];
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
         return spec_fail_at(c, path, "expected a non-empty array of %s, got %s", what,
-                       cJSON_IsArray(v) ? "[]" : spec_got(v, g, sizeof g));
+                            cJSON_IsArray(v) ? "[]" : spec_got(v, g, sizeof g));
     *n = cJSON_GetArraySize(v);
     return 0;
 }
@@ -541,11 +508,7 @@ static int read_field(const Ctx *c, const cJSON *v, const char *path, const Spec
         return spec_read_num(c, v, path, &f->range, (double *)dst);
     case SPEC_FIELD_BOOL:
         assert(f->size == sizeof(bool));
-        if (!cJSON_IsBool(v))
-            return spec_fail_at(c, path, "expected true or false, got %s",
-                                spec_got(v, g, sizeof g));
-        *(bool *)dst = cJSON_IsTrue(v);
-        return 0;
+        return spec_read_bool(c, v, path, (bool *)dst);
     case SPEC_FIELD_ENUM:
         assert(f->size == sizeof(int));
         return spec_read_enum(c, v, path, f->names, (int *)dst);
