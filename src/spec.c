@@ -2,11 +2,17 @@
  * in the spec files only (spec_internal.h says which file holds what): every cJSON
  * tree is freed before spec_parse returns. The format is documented in docs/spec.md.
  *
- * Structure: one `parse_*` function per JSON object, each taking the object's JSON
- * path for its messages; a validation failure writes one message into the BpsErr and
- * returns -1 up the stack to spec_parse's single `fail:` label, which frees the
- * cJSON tree and the partly built Spec. Arrays are attached to the Spec as soon as
- * they are allocated, so spec_free releases everything on every path. */
+ * Structure: one field table (SpecField, spec_internal.h) per JSON object declares each
+ * key once, with where its value goes and when the canonical form writes it; the
+ * generic spec_read_object checks the keys and reads the members, spec_write_object
+ * writes the canonical form. Members with rules of their own have a reader and a writer
+ * side by side here. The architectures (an MLP or an op list, expanded from templates)
+ * and the entries of "layers" are still read by their own parse_* functions and written
+ * by spec_canon.c. Every reader takes the JSON path for its messages; a failure writes
+ * one message into the BpsErr and returns -1 up the stack to spec_parse's single
+ * `fail:` label, which frees the cJSON tree and the partly built Spec. Arrays are
+ * attached to the Spec as soon as they are allocated, so spec_free releases everything
+ * on every path. */
 #define _POSIX_C_SOURCE 200809L
 #include "spec_internal.h"
 
@@ -28,14 +34,14 @@
 #define SPEC_SEED_LIMIT 9007199254740992.0 /* 2^53: seeds and data seeds are below it */
 #define SPEC_ARCH_NAME_MAX (SPEC_NAME_MAX - 17) /* leaves room for "@w=<width>" */
 
-/* Enum names, indexed by the enum value of the struct field they set. */
-const char *const SPEC_SOURCE_NAMES[] = {"idx", "synthetic", NULL};
-const char *const SPEC_NORM_NAMES[] = {"none", "unit", "standardize", NULL};
+/* Enum names, indexed by the enum value of the struct member they set. */
+static const char *const SOURCE_NAMES[] = {"idx", "synthetic", NULL};
+static const char *const NORM_NAMES[] = {"none", "unit", "standardize", NULL};
 const char *const SPEC_ACT_NAMES[] = {"relu", "identity", NULL};
-const char *const SPEC_WINIT_NAMES[] = {"torch_default", "he_normal", "constant", NULL};
-const char *const SPEC_BINIT_NAMES[] = {"torch_default", "zero", "constant", "uniform", NULL};
-const char *const SPEC_SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
-const char *const SPEC_RANK_NAMES[] = {"off", "min", "max", NULL};
+static const char *const WINIT_NAMES[] = {"torch_default", "he_normal", "constant", NULL};
+static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "uniform", NULL};
+static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
+static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
 
 /* Known keys of every object, in canonical order. */
 static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
@@ -80,11 +86,11 @@ static bool data_clusters_used(const void *obj)
 }
 
 static const SpecField DATA_FIELDS[] = {
-    {SPEC_ENUM("source", DataConfig, kind, SPEC_SOURCE_NAMES), .pass = SPEC_PASS_FIRST},
+    {SPEC_ENUM("source", DataConfig, kind, SOURCE_NAMES), .pass = SPEC_PASS_FIRST},
     {SPEC_STRING("path", DataConfig, path), .variants = DATA_V_IDX},
     {SPEC_INT("train_subset", DataConfig, train_subset, 0, INT_MAX), .variants = DATA_V_IDX},
     {SPEC_INT("test_subset", DataConfig, test_subset, 0, INT_MAX), .variants = DATA_V_IDX},
-    {SPEC_ENUM("normalization", DataConfig, norm, SPEC_NORM_NAMES), .variants = DATA_V_IDX},
+    {SPEC_ENUM("normalization", DataConfig, norm, NORM_NAMES), .variants = DATA_V_IDX},
     {SPEC_INT("n_train", DataConfig, n_train, 1, SPEC_MAX_SAMPLES), .variants = DATA_V_SYN,
      .required = true},
     {SPEC_INT("n_test", DataConfig, n_test, 1, SPEC_MAX_SAMPLES), .variants = DATA_V_SYN,
@@ -120,7 +126,7 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
         d->noise = 1.0;
         d->clusters = 1;
     }
-    snprintf(qual, sizeof qual, " for source \"%s\"", SPEC_SOURCE_NAMES[d->kind]);
+    snprintf(qual, sizeof qual, " for source \"%s\"", SOURCE_NAMES[d->kind]);
     return spec_read_object(c, v, path, DATA_FIELDS, 1u << d->kind, qual, false, d);
 }
 
@@ -203,7 +209,7 @@ static void write_milestones(SpecBuf *b, const void *obj)
 
 #define SCHED_REFUSE "only allowed with type \"multistep\""
 static const SpecField SCHED_FIELDS[] = {
-    {SPEC_ENUM("type", TrainConfig, schedule, SPEC_SCHED_NAMES), .required = true,
+    {SPEC_ENUM("type", TrainConfig, schedule, SCHED_NAMES), .required = true,
      .pass = SPEC_PASS_FIRST},
     {SPEC_CUSTOM("milestones", read_milestones, write_milestones), .pass = 1,
      .needed = sched_multistep, .allowed = sched_multistep, .refuse = SCHED_REFUSE,
@@ -255,7 +261,7 @@ static void write_rank_epochs(SpecBuf *b, const void *obj)
 
 #define RANK_REFUSE "not allowed with mode \"off\""
 static const SpecField RANK_FIELDS[] = {
-    {SPEC_ENUM("mode", TrainConfig, rank_mode, SPEC_RANK_NAMES), .required = true,
+    {SPEC_ENUM("mode", TrainConfig, rank_mode, RANK_NAMES), .required = true,
      .pass = SPEC_PASS_FIRST},
     {SPEC_NUM("threshold", TrainConfig, rank_threshold, SPEC_POSITIVE), .needed = rank_on,
      .allowed = rank_on, .refuse = RANK_REFUSE},
@@ -431,12 +437,12 @@ static void write_bias_value(SpecBuf *b, const void *obj)
 
 /* "init" (members of NetConfig); the values are read after both kinds. */
 static const SpecField INIT_FIELDS[] = {
-    {SPEC_ENUM("weights", NetConfig, w_init, SPEC_WINIT_NAMES)},
+    {SPEC_ENUM("weights", NetConfig, w_init, WINIT_NAMES)},
     {SPEC_NUM("weights_value", NetConfig, w_value, SPEC_ANY), .pass = 1,
      .needed = weights_constant, .allowed = weights_constant,
      .refuse = "only allowed with weights \"constant\"",
      .when = weights_constant},
-    {SPEC_ENUM("bias", NetConfig, b_init, SPEC_BINIT_NAMES)},
+    {SPEC_ENUM("bias", NetConfig, b_init, BINIT_NAMES)},
     {SPEC_CUSTOM("bias_value", read_bias_value, write_bias_value), .pass = 1,
      .needed = bias_has_value, .allowed = bias_has_value,
      .refuse = "only allowed with bias \"constant\" or \"uniform\"",

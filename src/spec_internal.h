@@ -1,10 +1,13 @@
 /* spec_internal.h: what the files of the spec module share, and nothing outside it
  * includes (the public interface is include/bpsweep/spec.h).
  *
- *   spec.c        spec_parse, spec_load, spec_free and the parser of every JSON object
+ *   spec.c        spec_parse, spec_load, spec_free; the field table of every JSON object
+ *                 and the readers and writers of members with rules of their own
  *   spec_json.c   generic JSON-path readers: values checked one at a time, each failure
- *                 one message naming the JSON path; malformed JSON; NUL escapes
- *   spec_canon.c  the canonical JSON (and the growing string buffer it is written into)
+ *                 one message naming the JSON path; malformed JSON; NUL escapes; the
+ *                 table reader (spec_read_object)
+ *   spec_canon.c  the canonical JSON: the table writer (spec_write_object), numbers, the
+ *                 growing string buffer, the architectures
  *   spec_diff.c   spec_diff and spec_extension_problems, on the canonical forms
  *
  * cJSON stays inside these files. */
@@ -21,14 +24,8 @@
 
 #define SPEC_PATH_LEN 256 /* JSON paths in messages */
 
-/* Enum names, indexed by the enum value of the struct field they set (spec.c). */
-extern const char *const SPEC_SOURCE_NAMES[];
-extern const char *const SPEC_NORM_NAMES[];
+/* The names of the activations, indexed by Activation (spec.c). */
 extern const char *const SPEC_ACT_NAMES[];
-extern const char *const SPEC_WINIT_NAMES[];
-extern const char *const SPEC_BINIT_NAMES[];
-extern const char *const SPEC_SCHED_NAMES[];
-extern const char *const SPEC_RANK_NAMES[];
 
 /* A growing NUL-terminated string; buf is NULL until something is written (the owner
  * frees buf). */
@@ -213,7 +210,6 @@ int spec_refuse_members(const Ctx *c, const cJSON *v, const char *path, const Sp
                         const void *obj);
 /* For `needed`: a member required when its pass comes, not before. */
 bool spec_needed_always(const void *obj);
-
 
 /* ---- spec_canon.c: writing JSON ---------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* spec: a sweep specification, from JSON to validated plain structs.
  *
- * cJSON stays inside spec.c: spec_parse returns plain structs and frees the JSON.
+ * cJSON stays inside the spec files (src/spec*.c): spec_parse returns plain structs
+ * and frees the JSON.
  * Every error names the JSON path and what was expected, e.g.
  *   architectures[2].hidden[0]: expected a positive integer
  * and malformed JSON names the line and column. The full format is docs/spec.md.
