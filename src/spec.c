@@ -37,18 +37,13 @@
 /* Enum names, indexed by the enum value of the struct member they set. */
 static const char *const SOURCE_NAMES[] = {"idx", "synthetic", NULL};
 static const char *const NORM_NAMES[] = {"none", "unit", "standardize", NULL};
-const char *const SPEC_ACT_NAMES[] = {"relu", "identity", NULL};
+static const char *const ACT_NAMES[] = {"relu", "identity", NULL};
 static const char *const WINIT_NAMES[] = {"torch_default", "he_normal", "constant", NULL};
 static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "uniform", NULL};
 static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
 static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
 
 /* Known keys of every object, in canonical order. */
-static const char *const ARCH_KEYS[] = {"name", "family", "width", "hidden", "widths",
-                                        "activation", "skip", "batch_norm", "init", "layers",
-                                        NULL};
-/* with "layers": the op list says everything the MLP keys would */
-static const char *const LAYERS_ARCH_KEYS[] = {"name", "layers", "init", NULL};
 /* keys of one entry of "layers", by the number of inputs of its kind */
 static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
 static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
@@ -180,11 +175,11 @@ static int read_epoch_list(const Ctx *c, const cJSON *arr, const char *path, con
     return 0;
 }
 
-static void write_epochs(SpecBuf *b, const int *epochs, int n)
+static void write_ints(SpecBuf *b, const int *x, int n)
 {
     spec_sb_puts(b, "[");
     for (int i = 0; i < n; i++)
-        spec_sb_printf(b, "%s%d", i ? "," : "", epochs[i]);
+        spec_sb_printf(b, "%s%d", i ? "," : "", x[i]);
     spec_sb_puts(b, "]");
 }
 
@@ -204,7 +199,7 @@ static int read_milestones(const Ctx *c, const cJSON *v, const char *path, void 
 static void write_milestones(SpecBuf *b, const void *obj)
 {
     const TrainConfig *t = obj;
-    write_epochs(b, t->milestones, t->n_milestones);
+    write_ints(b, t->milestones, t->n_milestones);
 }
 
 #define SCHED_REFUSE "only allowed with type \"multistep\""
@@ -256,7 +251,7 @@ static int read_rank_epochs(const Ctx *c, const cJSON *v, const char *path, void
 static void write_rank_epochs(SpecBuf *b, const void *obj)
 {
     const TrainConfig *t = obj;
-    write_epochs(b, t->rank_epochs, t->n_rank_epochs);
+    write_ints(b, t->rank_epochs, t->n_rank_epochs);
 }
 
 #define RANK_REFUSE "not allowed with mode \"off\""
@@ -455,11 +450,6 @@ static int parse_init(const Ctx *c, const cJSON *v, const char *path, NetConfig 
     return spec_read_object(c, v, path, INIT_FIELDS, 0, NULL, false, net);
 }
 
-/* The canonical "init" of net, every member given. */
-void spec_write_init(SpecBuf *b, const NetConfig *net)
-{
-    spec_write_object(b, INIT_FIELDS, 0, net);
-}
 
 /* A width template "w" or "<k>w" (k a positive integer); *k gets k. */
 static bool parse_template(const char *s, int *k)
@@ -636,181 +626,303 @@ static int parse_layers(const Ctx *c, const cJSON *v, const char *path, NetConfi
     return rc;
 }
 
-/* One entry of "architectures": appends one ArchSpec, or one per width for a template. */
-static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList *list)
+/* A reference to slot `slot` after `before`: "input", or the generated name of the
+ * layer that writes it. */
+static void emit_layer_ref(SpecBuf *b, const char *before, int slot)
 {
-    char path[SPEC_PATH_LEN], kpath[SPEC_PATH_LEN], ipath[SPEC_PATH_LEN], g[80];
-    char name[SPEC_NAME_MAX], family[SPEC_NAME_MAX];
-    const cJSON *jname, *jhidden;
-    spec_path_index(path, "architectures", index);
-    if (spec_expect_object(c, v, path))
-        return -1;
-    const cJSON *jlayers = spec_field(v, "layers");
-    if (jlayers && spec_field(v, "hidden")) {
-        spec_path_key(kpath, path, "layers");
-        return spec_fail_at(c, kpath, "give either \"hidden\" (an MLP) or \"layers\" (an op list), "
-                            "not both");
-    }
-    if (jlayers) { /* an explicit op list */
-        ArchSpec a;
-        memset(&a, 0, sizeof a);
-        if (spec_check_keys(c, v, path, LAYERS_ARCH_KEYS, " with \"layers\"", false) ||
-            spec_require(c, v, path, "name", &jname))
-            return -1;
-        spec_path_key(kpath, path, "name");
-        if (spec_read_name(c, jname, kpath, SPEC_ARCH_NAME_MAX, a.name))
-            return -1;
-        const cJSON *init = spec_field(v, "init");
-        spec_path_key(kpath, path, "init");
-        if (init && parse_init(c, init, kpath, &a.net))
-            return -1;
-        spec_path_key(kpath, path, "layers");
-        if (parse_layers(c, jlayers, kpath, &a.net))
-            return -1;
-        snprintf(a.family, sizeof a.family, "%s", a.name);
-        a.source = index;
-        *arch_push(s, index, list) = a;
-        return 0;
-    }
-    if (spec_check_keys(c, v, path, ARCH_KEYS, NULL, false) ||
-        spec_require(c, v, path, "name", &jname) ||
-        spec_require(c, v, path, "hidden", &jhidden))
-        return -1;
+    spec_sb_puts(b, before);
+    if (slot == 0)
+        spec_sb_puts(b, "\"input\"");
+    else
+        spec_sb_printf(b, "\"l%d\"", slot - 1);
+}
 
-    NetConfig net;
-    memset(&net, 0, sizeof net);
-    int act = ACT_RELU;
-    if (spec_opt_enum(c, v, path, "activation", SPEC_ACT_NAMES, &act) ||
-        spec_opt_bool(c, v, path, "skip", &net.skip) ||
-        spec_opt_bool(c, v, path, "batch_norm", &net.batch_norm))
-        return -1;
-    net.act = (Activation)act;
-    const cJSON *init = spec_field(v, "init");
-    if (init) {
-        spec_path_key(kpath, path, "init");
-        if (parse_init(c, init, kpath, &net))
-            return -1;
+/* The canonical "layers": types, outputs and inputs; an input is written only where it
+ * is not the previous layer's output, and a layer is named ("l<k>") only where a later
+ * one reads it that way - so the names a spec chose do not change its hash. */
+static void emit_layers(SpecBuf *b, const NetConfig *n)
+{
+    bool *named = xcalloc((size_t)n->n_ops + 1, sizeof *named);
+    for (int k = 0; k < n->n_ops; k++)
+        for (int j = 0; j < OP_KINDS[n->ops[k].kind]->n_inputs; j++)
+            if (OP_KINDS[n->ops[k].kind]->n_inputs > 1 || n->ops[k].in[j] != k)
+                named[n->ops[k].in[j]] = true;
+    spec_sb_puts(b, "[");
+    for (int k = 0; k < n->n_ops; k++) {
+        const OpDesc *op = &n->ops[k];
+        const OpKindDef *def = OP_KINDS[op->kind];
+        spec_sb_puts(b, k ? ",{\"type\":" : "{\"type\":");
+        spec_sb_str(b, def->name);
+        if (named[k + 1])
+            spec_sb_printf(b, ",\"name\":\"l%d\"", k);
+        if (def->n_inputs > 1) {
+            spec_sb_puts(b, ",\"inputs\":[");
+            for (int j = 0; j < def->n_inputs; j++)
+                emit_layer_ref(b, j ? "," : "", op->in[j]);
+            spec_sb_puts(b, "]");
+        } else if (op->in[0] != k) {
+            emit_layer_ref(b, ",\"input\":", op->in[0]);
+        }
+        if (op->kind == OP_DENSE)
+            spec_sb_printf(b, ",\"out\":%d", op->units);
+        spec_sb_puts(b, "}");
     }
+    spec_sb_puts(b, "]");
+    free(named);
+}
 
-    /* hidden: fixed widths, or templates k*w (mult[i] = k; 0 for a fixed width) */
-    int mult[NN_MAX_HIDDEN] = {0};
-    bool any_template = false;
-    spec_path_key(kpath, path, "hidden");
-    if (!cJSON_IsArray(jhidden))
-        return spec_fail_at(c, kpath, "expected an array of widths (may be empty), got %s",
-                            spec_got(jhidden, g, sizeof g));
-    net.n_hidden = cJSON_GetArraySize(jhidden);
-    if (net.n_hidden > NN_MAX_HIDDEN)
-        return spec_fail_at(c, kpath, "expected at most %d hidden layers, got %d", NN_MAX_HIDDEN,
-                            net.n_hidden);
+/* One entry of "architectures" while it is read: the ArchSpec it describes (for a
+ * template, the one each width copies) and what the template needs. */
+typedef struct {
+    ArchSpec a;              /* first: the tables' members are ArchSpec's */
+    int mult[NN_MAX_HIDDEN]; /* template: hidden[l] = mult[l] * w (0: a fixed width) */
+    bool any_template;
+    const cJSON *json;       /* the entry as written */
+    const char *path;        /* and its JSON path */
+    Spec *s;                 /* where the ArchSpecs go */
+    ArchList *list;
+} ArchDraft;
+
+static int read_arch_init(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    return parse_init(c, v, path, &((ArchDraft *)obj)->a.net);
+}
+
+static void write_arch_init(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, INIT_FIELDS, 0, &((const ArchSpec *)obj)->net);
+}
+
+static int read_oplist(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    return parse_layers(c, v, path, &((ArchDraft *)obj)->a.net);
+}
+
+static void write_oplist(SpecBuf *b, const void *obj)
+{
+    emit_layers(b, &((const ArchSpec *)obj)->net);
+}
+
+/* An architecture given as an op list (an ArchSpec): the name first, then init, then
+ * the layers. */
+static const SpecField OPLIST_FIELDS[] = {
+    {SPEC_NAME("name", ArchSpec, name, SPEC_ARCH_NAME_MAX), .required = true},
+    {SPEC_CUSTOM("layers", read_oplist, write_oplist), .pass = 1},
+    {SPEC_CUSTOM("init", read_arch_init, write_arch_init)},
+    {.key = NULL}};
+static const SpecField *const OPLIST_LAYERS = &OPLIST_FIELDS[1];
+
+/* hidden: fixed widths, or templates k*w (mult[l] = k) */
+static int read_hidden(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    ArchDraft *d = obj;
+    NetConfig *net = &d->a.net;
+    char ipath[SPEC_PATH_LEN], g[80];
+    if (!cJSON_IsArray(v))
+        return spec_fail_at(c, path, "expected an array of widths (may be empty), got %s",
+                            spec_got(v, g, sizeof g));
+    net->n_hidden = cJSON_GetArraySize(v);
+    if (net->n_hidden > NN_MAX_HIDDEN)
+        return spec_fail_at(c, path, "expected at most %d hidden layers, got %d", NN_MAX_HIDDEN,
+                            net->n_hidden);
     int i = 0;
-    for (const cJSON *e = jhidden->child; e; e = e->next, i++) {
-        spec_path_index(ipath, kpath, i);
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        spec_path_index(ipath, path, i);
         if (cJSON_IsString(e)) {
-            if (!parse_template(e->valuestring, &mult[i]))
+            if (!parse_template(e->valuestring, &d->mult[i]))
                 return spec_fail_at(c, ipath,
                                     "expected a width template \"w\" or \"<k>w\" (like \"2w\"), "
                                     "got %s", spec_got(e, g, sizeof g));
-            any_template = true;
+            d->any_template = true;
         } else {
             int64_t h;
             if (spec_read_int(c, e, ipath, 1, SPEC_MAX_WIDTH,
                               "a positive integer <= 1048576 or a width template like \"2w\"", &h))
                 return -1;
-            net.hidden[i] = (int)h;
+            net->hidden[i] = (int)h;
         }
     }
+    return 0;
+}
 
-    /* family and width: the marks of an architecture already expanded from a template */
-    const cJSON *jfamily = spec_field(v, "family"), *jwidth = spec_field(v, "width");
-    int64_t width = 0;
-    if (!jfamily != !jwidth) {
-        spec_path_key(kpath, path, jfamily ? "width" : "family");
-        return spec_fail_at(c, kpath,
+static void write_hidden(SpecBuf *b, const void *obj)
+{
+    const NetConfig *net = &((const ArchSpec *)obj)->net;
+    write_ints(b, net->hidden, net->n_hidden);
+}
+
+static const SpecField *const MLP_WIDTH; /* MLP_FIELDS' "width" */
+
+/* family and width: the marks of an architecture already expanded from a template; they
+ * go together, and the hidden widths are then final. Reads both. */
+static int read_family(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    ArchDraft *d = obj;
+    char kpath[SPEC_PATH_LEN];
+    const cJSON *width = spec_field(d->json, MLP_WIDTH->key);
+    spec_path_key(kpath, d->path, MLP_WIDTH->key);
+    if (!v != !width)
+        return spec_fail_at(c, v ? kpath : path,
                             "required key is missing: \"family\" and \"width\" go together "
                             "(they mark an architecture expanded from a width template)");
-    }
-    if (jfamily) {
-        spec_path_key(kpath, path, "family");
-        if (spec_read_name(c, jfamily, kpath, SPEC_ARCH_NAME_MAX, family))
-            return -1;
-        spec_path_key(kpath, path, "width");
-        if (spec_read_int(c, jwidth, kpath, 1, SPEC_MAX_WIDTH, NULL, &width))
-            return -1;
-        if (any_template)
-            return spec_fail_at(c, path,
-                                "an expanded architecture (with \"family\" and \"width\") must "
-                                "list final hidden widths, not templates");
-        arch_name(name, family, (int)width);
-        spec_path_key(kpath, path, "name");
-        if (!cJSON_IsString(jname) || strcmp(jname->valuestring, name) != 0)
-            return spec_fail_at(c, kpath, "expected \"%s\" for family \"%s\" and width %d, got %s",
-                                name, family, (int)width, spec_got(jname, g, sizeof g));
-    } else {
-        spec_path_key(kpath, path, "name");
-        if (spec_read_name(c, jname, kpath, SPEC_ARCH_NAME_MAX, name))
-            return -1;
-        snprintf(family, sizeof family, "%s", name);
-    }
+    if (!v)
+        return 0;
+    if (spec_read_name(c, v, path, SPEC_ARCH_NAME_MAX, d->a.family) ||
+        spec_read_member(c, d->json, d->path, MLP_WIDTH, d))
+        return -1;
+    if (d->any_template)
+        return spec_fail_at(c, d->path,
+                            "an expanded architecture (with \"family\" and \"width\") must "
+                            "list final hidden widths, not templates");
+    return 0;
+}
 
-    const cJSON *jwidths = spec_field(v, "widths");
-    spec_path_key(kpath, path, "widths");
-    if (!any_template) {
-        if (jwidths)
-            return spec_fail_at(c, kpath,
-                                "only allowed when hidden uses width templates (\"w\", \"2w\", "
-                                "...)");
-        ArchSpec *a = arch_push(s, index, list);
-        memcpy(a->name, name, sizeof a->name);
-        memcpy(a->family, family, sizeof a->family);
-        a->width = (int)width;
-        a->net = net;
+static bool arch_expanded(const void *obj)
+{
+    return ((const ArchSpec *)obj)->width > 0;
+}
+
+static void write_family(SpecBuf *b, const void *obj)
+{
+    spec_sb_str(b, ((const ArchSpec *)obj)->family);
+}
+
+/* The name, once family and width are known: for an expanded architecture it must be
+ * the one they give. */
+static int read_mlp_name(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    ArchDraft *d = obj;
+    char g[80];
+    if (!arch_expanded(&d->a)) {
+        if (spec_read_name(c, v, path, SPEC_ARCH_NAME_MAX, d->a.name))
+            return -1;
+        snprintf(d->a.family, sizeof d->a.family, "%s", d->a.name);
         return 0;
     }
-    if (!jwidths)
-        return spec_fail_at(c, kpath,
-                            "required key is missing: hidden uses width templates, so \"widths\" "
-                            "must list the values of w");
+    arch_name(d->a.name, d->a.family, d->a.width);
+    if (!cJSON_IsString(v) || strcmp(v->valuestring, d->a.name) != 0)
+        return spec_fail_at(c, path, "expected \"%s\" for family \"%s\" and width %d, got %s",
+                            d->a.name, d->a.family, d->a.width, spec_got(v, g, sizeof g));
+    return 0;
+}
+
+static void write_arch_name(SpecBuf *b, const void *obj)
+{
+    spec_sb_str(b, ((const ArchSpec *)obj)->name);
+}
+
+static bool arch_template(const void *obj)
+{
+    return ((const ArchDraft *)obj)->any_template;
+}
+
+/* widths: the values of w of a template, each appended as an ArchSpec "<name>@w=<w>" */
+static int read_widths(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    ArchDraft *d = obj;
+    Spec *s = d->s;
+    char ipath[SPEC_PATH_LEN];
     int n_widths;
-    if (spec_read_array(c, jwidths, kpath, "positive integers", &n_widths))
+    if (spec_read_array(c, v, path, "positive integers", &n_widths))
         return -1;
     const int first_arch = s->n_arch;
     DupKey *keys = xcalloc((size_t)n_widths, sizeof *keys);
     int j = 0, n_good = n_widths, rc = 0;
-    for (const cJSON *e = jwidths->child; e && rc == 0; e = e->next, j++) {
-        spec_path_index(ipath, kpath, j);
+    for (const cJSON *e = v->child; e && rc == 0; e = e->next, j++) {
+        spec_path_index(ipath, path, j);
         int64_t w;
         if ((rc = spec_read_int(c, e, ipath, 1, SPEC_MAX_WIDTH, NULL, &w)) != 0) {
             n_good = j;
             break;
         }
         keys[j] = (DupKey){.u = (uint64_t)w, .pos = j};
-        ArchSpec *a = arch_push(s, index, list);
-        arch_name(a->name, name, (int)w);
-        memcpy(a->family, name, sizeof a->family);
+        ArchSpec *a = arch_push(s, d->a.source, d->list);
+        *a = d->a;
+        arch_name(a->name, d->a.name, (int)w);
         a->width = (int)w;
-        a->net = net;
-        for (int l = 0; l < net.n_hidden && rc == 0; l++) {
-            int64_t h = (int64_t)mult[l] * w;
+        for (int l = 0; l < a->net.n_hidden && rc == 0; l++) {
+            int64_t h = (int64_t)d->mult[l] * w;
             if (h > SPEC_MAX_WIDTH) {
                 rc = spec_fail_at(c, ipath,
                                   "width %d makes %s.hidden[%d] (\"%dw\") %" PRId64
-                                  ", expected at most %d", (int)w, path, l, mult[l], h,
+                                  ", expected at most %d", (int)w, d->path, l, d->mult[l], h,
                                   SPEC_MAX_WIDTH);
                 n_good = j + 1; /* a repeat of width j is reported before its size */
-            } else if (mult[l]) {
+            } else if (d->mult[l]) {
                 a->net.hidden[l] = (int)h;
             }
         }
     }
     int dup, orig;
     if (spec_first_duplicate(keys, n_good, &dup, &orig)) {
-        spec_path_index(ipath, kpath, dup);
+        spec_path_index(ipath, path, dup);
         rc = spec_fail_at(c, ipath, "duplicate value %d (also %s[%d])",
-                          s->arch[first_arch + dup].width, kpath, orig);
+                          s->arch[first_arch + dup].width, path, orig);
     }
     free(keys);
     return rc;
+}
+
+/* An MLP architecture (an ArchSpec, read into an ArchDraft): activation, skip,
+ * batch_norm and init, then hidden, then family and width, then the name, then the
+ * widths of a template. "layers" makes it an op list (OPLIST_FIELDS). */
+static const SpecField MLP_FIELDS[] = {
+    {SPEC_CUSTOM("name", read_mlp_name, write_arch_name), .required = true, .pass = 3},
+    {SPEC_CUSTOM("family", read_family, write_family), .pass = 2, .always = true,
+     .when = arch_expanded},
+    {SPEC_INT("width", ArchSpec, width, 1, SPEC_MAX_WIDTH), .pass = SPEC_PASS_FIRST,
+     .when = arch_expanded}, /* read by read_family */
+    {SPEC_CUSTOM("hidden", read_hidden, write_hidden), .required = true, .pass = 1},
+    {SPEC_CUSTOM("widths", read_widths, NULL), .pass = 4, .needed = arch_template,
+     .allowed = arch_template,
+     .refuse = "only allowed when hidden uses width templates (\"w\", \"2w\", ...)",
+     .missing = "required key is missing: hidden uses width templates, so \"widths\" must "
+                "list the values of w"},
+    {SPEC_ENUM("activation", ArchSpec, net.act, ACT_NAMES)},
+    {SPEC_BOOL("skip", ArchSpec, net.skip)},
+    {SPEC_BOOL("batch_norm", ArchSpec, net.batch_norm)},
+    {SPEC_CUSTOM("init", read_arch_init, write_arch_init)},
+    {SPEC_CUSTOM("layers", NULL, NULL), .pass = SPEC_PASS_FIRST}, /* an op list instead */
+    {.key = NULL}};
+static const SpecField *const MLP_WIDTH = &MLP_FIELDS[2];
+static const SpecField *const MLP_HIDDEN = &MLP_FIELDS[3];
+
+/* One entry of "architectures": appends one ArchSpec, or one per width for a template. */
+static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList *list)
+{
+    char path[SPEC_PATH_LEN], kpath[SPEC_PATH_LEN];
+    spec_path_index(path, "architectures", index);
+    if (spec_expect_object(c, v, path))
+        return -1;
+    ArchDraft d;
+    memset(&d, 0, sizeof d);
+    d.a.source = index;
+    d.json = v;
+    d.path = path;
+    d.s = s;
+    d.list = list;
+    bool oplist = spec_field(v, OPLIST_LAYERS->key) != NULL;
+    if (oplist && spec_field(v, MLP_HIDDEN->key)) {
+        spec_path_key(kpath, path, OPLIST_LAYERS->key);
+        return spec_fail_at(c, kpath, "give either \"hidden\" (an MLP) or \"layers\" (an op list), "
+                            "not both");
+    }
+    if (oplist) {
+        if (spec_read_object(c, v, path, OPLIST_FIELDS, 0, " with \"layers\"", false, &d))
+            return -1;
+        snprintf(d.a.family, sizeof d.a.family, "%s", d.a.name);
+    } else if (spec_read_object(c, v, path, MLP_FIELDS, 0, NULL, false, &d)) {
+        return -1;
+    }
+    if (!d.any_template) /* a template appended its widths */
+        *arch_push(s, index, list) = d.a;
+    return 0;
+}
+
+/* The canonical form of an architecture, with the table it was read with. */
+static void write_arch(SpecBuf *b, const ArchSpec *a)
+{
+    spec_write_object(b, a->net.n_ops > 0 ? OPLIST_FIELDS : MLP_FIELDS, 0, a);
 }
 
 static int parse_architectures(const Ctx *c, const cJSON *v, Spec *s)
@@ -1204,7 +1316,7 @@ static bool ntk_has_epochs(const void *obj)
 static void write_ntk_epochs(SpecBuf *b, const void *obj)
 {
     const NtkSpec *ntk = obj;
-    write_epochs(b, ntk->epochs, ntk->n_epochs);
+    write_ints(b, ntk->epochs, ntk->n_epochs);
 }
 
 /* measure.ntk (an NtkSpec) */
@@ -1366,7 +1478,14 @@ static int read_architectures(const Ctx *c, const cJSON *v, const char *path, vo
 
 static void write_architectures(SpecBuf *b, const void *obj)
 {
-    spec_write_architectures(b, ((const SpecDraft *)obj)->spec);
+    const Spec *s = ((const SpecDraft *)obj)->spec;
+    spec_sb_puts(b, "[");
+    for (int i = 0; i < s->n_arch; i++) {
+        if (i)
+            spec_sb_puts(b, ",");
+        write_arch(b, &s->arch[i]);
+    }
+    spec_sb_puts(b, "]");
 }
 
 static int read_grid(const Ctx *c, const cJSON *v, const char *path, void *obj)

@@ -24,8 +24,6 @@
 
 #define SPEC_PATH_LEN 256 /* JSON paths in messages */
 
-/* The names of the activations, indexed by Activation (spec.c). */
-extern const char *const SPEC_ACT_NAMES[];
 
 /* A growing NUL-terminated string; buf is NULL until something is written (the owner
  * frees buf). */
@@ -227,13 +225,5 @@ void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const v
 /* [x0,x1,...] */
 void spec_write_num_array(SpecBuf *b, const double *x, int n);
 
-/* The canonical "architectures" array of s: templates expanded, op lists with
- * generated names only where needed. */
-void spec_write_architectures(SpecBuf *b, const Spec *s);
-
-/* ---- spec.c ------------------------------------------------------------------------ */
-
-/* The canonical "init" object of net. */
-void spec_write_init(SpecBuf *b, const NetConfig *net);
 
 #endif
