@@ -6,13 +6,12 @@
  * key once, with where its value goes and when the canonical form writes it; the
  * generic spec_read_object checks the keys and reads the members, spec_write_object
  * writes the canonical form. Members with rules of their own have a reader and a writer
- * side by side here. The architectures (an MLP or an op list, expanded from templates)
- * and the entries of "layers" are still read by their own parse_* functions and written
- * by spec_canon.c. Every reader takes the JSON path for its messages; a failure writes
- * one message into the BpsErr and returns -1 up the stack to spec_parse's single
- * `fail:` label, which frees the cJSON tree and the partly built Spec. Arrays are
- * attached to the Spec as soon as they are allocated, so spec_free releases everything
- * on every path. */
+ * side by side here, referenced from the table. Members are read in the order that
+ * decides which error is reported first (SpecField.pass). Every reader takes the JSON
+ * path for its messages; a failure writes one message into the BpsErr and returns -1 up
+ * the stack to spec_parse's single `fail:` label, which frees the cJSON tree and the
+ * partly built Spec. Arrays are attached to the Spec as soon as they are allocated, so
+ * spec_free releases everything on every path. */
 #define _POSIX_C_SOURCE 200809L
 #include "spec_internal.h"
 
@@ -43,11 +42,6 @@ static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "
 static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
 static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
 
-/* Known keys of every object, in canonical order. */
-/* keys of one entry of "layers", by the number of inputs of its kind */
-static const char *const LAYER_KEYS[] = {"type", "name", "input", NULL};
-static const char *const LAYER_DENSE_KEYS[] = {"type", "name", "input", "out", NULL};
-static const char *const LAYER_ADD_KEYS[] = {"type", "name", "inputs", NULL};
 
 /* Training settings while they are being merged: milestones stay as written (epochs
  * or fractions) until the final number of epochs is known. */
@@ -534,138 +528,202 @@ static int layer_ref(const Ctx *c, const cJSON *v, const char *path, char (*name
     return spec_fail_at(c, path, "no layer is named %s", spec_got(v, g, sizeof g));
 }
 
-/* "layers": the op list of net. Layer k writes slot k + 1 and reads, unless it says
- * otherwise ("input" for one input, "inputs" for add), the previous layer's output (the
- * net's input for the first). Shapes are checked once the data's size is known
- * (spec_check_nets). */
-static int parse_layers(const Ctx *c, const cJSON *v, const char *path, NetConfig *net)
-{
-    char ipath[SPEC_PATH_LEN], kpath[SPEC_PATH_LEN], g[80];
+/* One entry of "layers" while it is read or written. */
+typedef struct {
+    OpDesc op;                    /* first: the table's members are OpDesc's */
+    int k;                        /* its index: it writes slot k + 1 */
+    char (*names)[SPEC_NAME_MAX]; /* reading: every layer's name ("" for none), n of them */
     int n;
-    if (spec_read_array(c, v, path, "layer objects", &n))
-        return -1;
-    if (n > NN_MAX_OPS)
-        return spec_fail_at(c, path, "expected at most %d layers, got %d", NN_MAX_OPS, n);
+    const char *list_path;        /* reading: the path of "layers" */
+    bool named;                   /* writing: a later layer reads it by name */
+} LayerSlot;
+
+/* The variants of an entry of "layers", by the number of inputs of its kind. */
+#define LAYER_V_ONE 1u
+#define LAYER_V_DENSE 2u
+#define LAYER_V_TWO 4u
+
+static unsigned layer_variant(OpKind kind)
+{
+    return OP_KINDS[kind]->n_inputs > 1 ? LAYER_V_TWO
+           : kind == OP_DENSE           ? LAYER_V_DENSE
+                                        : LAYER_V_ONE;
+}
+
+static int read_layer_type(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    LayerSlot *l = obj;
     const char *kinds[OP_N_KINDS + 1];
     for (int k = 0; k < OP_N_KINDS; k++)
         kinds[k] = OP_KINDS[k]->name;
     kinds[OP_N_KINDS] = NULL;
-    char(*names)[SPEC_NAME_MAX] = xcalloc((size_t)n, sizeof *names);
-    int k = 0, rc = 0;
-    /* the names first, so that a reference to a later layer is told apart */
-    for (const cJSON *e = v->child; e && rc == 0; e = e->next, k++) {
-        spec_path_index(ipath, path, k);
-        const cJSON *jn = cJSON_IsObject(e) ? spec_field(e, "name") : NULL;
-        spec_path_key(kpath, ipath, "name");
-        if (!jn)
-            continue;
-        if ((rc = spec_read_name(c, jn, kpath, SPEC_NAME_MAX - 1, names[k])) != 0)
-            break;
-        if (strcmp(names[k], "input") == 0)
-            rc = spec_fail_at(c, kpath, "\"input\" names the net's input; choose another name");
-        for (int j = 0; j < k && rc == 0; j++)
-            if (strcmp(names[j], names[k]) == 0)
-                rc = spec_fail_at(c, kpath, "duplicate layer name \"%s\" (also %s[%d])", names[k],
-                                  path, j);
-    }
-    k = 0;
-    for (const cJSON *e = v->child; e && rc == 0; e = e->next, k++) {
-        spec_path_index(ipath, path, k);
-        const cJSON *jt;
-        int kind;
-        if ((rc = spec_expect_object(c, e, ipath)) != 0 ||
-            (rc = spec_require(c, e, ipath, "type", &jt)) != 0)
-            break;
-        spec_path_key(kpath, ipath, "type");
-        if ((rc = spec_read_enum(c, jt, kpath, kinds, &kind)) != 0)
-            break;
-        const OpKindDef *def = OP_KINDS[kind];
-        const char *const *keys = def->n_inputs > 1 ? LAYER_ADD_KEYS
-                                  : kind == OP_DENSE ? LAYER_DENSE_KEYS
-                                                     : LAYER_KEYS;
-        char qual[64];
-        snprintf(qual, sizeof qual, " for a %s layer", def->name);
-        if ((rc = spec_check_keys(c, e, ipath, keys, qual, false)) != 0)
-            break;
-        OpDesc *op = &net->ops[k];
-        *op = (OpDesc){(OpKind)kind, {k, -1}, k + 1, 0};
-        if (def->n_inputs > 1) {
-            const cJSON *ji;
-            if ((rc = spec_require(c, e, ipath, "inputs", &ji)) != 0)
-                break;
-            spec_path_key(kpath, ipath, "inputs");
-            if (!cJSON_IsArray(ji) || cJSON_GetArraySize(ji) != def->n_inputs) {
-                rc = spec_fail_at(c, kpath, "expected an array of %d layer names, got %s",
-                                  def->n_inputs, spec_got(ji, g, sizeof g));
-                break;
-            }
-            int j = 0;
-            for (const cJSON *r = ji->child; r && rc == 0; r = r->next, j++) {
-                char rpath[SPEC_PATH_LEN];
-                spec_path_index(rpath, kpath, j);
-                int slot = layer_ref(c, r, rpath, names, n, k);
-                rc = slot < 0 ? -1 : 0;
-                op->in[j] = slot;
-            }
-        } else if (spec_field(e, "input")) {
-            spec_path_key(kpath, ipath, "input");
-            op->in[0] = layer_ref(c, spec_field(e, "input"), kpath, names, n, k);
-            rc = op->in[0] < 0 ? -1 : 0;
-        }
-        if (rc == 0 && kind == OP_DENSE) {
-            const cJSON *jo;
-            int64_t out;
-            spec_path_key(kpath, ipath, "out");
-            if ((rc = spec_require(c, e, ipath, "out", &jo)) == 0 &&
-                (rc = spec_read_int(c, jo, kpath, 1, SPEC_MAX_WIDTH, NULL, &out)) == 0)
-                op->units = (int)out;
-        }
-    }
-    free(names);
-    net->n_ops = n;
-    return rc;
+    int kind;
+    if (spec_read_enum(c, v, path, kinds, &kind))
+        return -1;
+    l->op = (OpDesc){(OpKind)kind, {l->k, -1}, l->k + 1, 0};
+    return 0;
 }
 
-/* A reference to slot `slot` after `before`: "input", or the generated name of the
- * layer that writes it. */
-static void emit_layer_ref(SpecBuf *b, const char *before, int slot)
+static void write_layer_type(SpecBuf *b, const void *obj)
 {
-    spec_sb_puts(b, before);
+    spec_sb_str(b, OP_KINDS[((const LayerSlot *)obj)->op.kind]->name);
+}
+
+/* A layer's own name (read for every layer before anything else): not "input", not
+ * another layer's. */
+static int read_layer_name(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    LayerSlot *l = obj;
+    char(*names)[SPEC_NAME_MAX] = l->names;
+    if (spec_read_name(c, v, path, SPEC_NAME_MAX - 1, names[l->k]))
+        return -1;
+    if (strcmp(names[l->k], "input") == 0)
+        return spec_fail_at(c, path, "\"input\" names the net's input; choose another name");
+    for (int j = 0; j < l->k; j++)
+        if (strcmp(names[j], names[l->k]) == 0)
+            return spec_fail_at(c, path, "duplicate layer name \"%s\" (also %s[%d])",
+                                names[l->k], l->list_path, j);
+    return 0;
+}
+
+/* Canonical names are generated ("l<k>"), and only for a layer a later one reads by
+ * name, so the names a spec chose do not change its hash. */
+static bool layer_named(const void *obj)
+{
+    return ((const LayerSlot *)obj)->named;
+}
+
+static void write_layer_name(SpecBuf *b, const void *obj)
+{
+    spec_sb_printf(b, "\"l%d\"", ((const LayerSlot *)obj)->k);
+}
+
+/* A reference to slot `slot`: "input", or the generated name of the layer writing it. */
+static void write_layer_ref(SpecBuf *b, int slot)
+{
     if (slot == 0)
         spec_sb_puts(b, "\"input\"");
     else
         spec_sb_printf(b, "\"l%d\"", slot - 1);
 }
 
-/* The canonical "layers": types, outputs and inputs; an input is written only where it
- * is not the previous layer's output, and a layer is named ("l<k>") only where a later
- * one reads it that way - so the names a spec chose do not change its hash. */
-static void emit_layers(SpecBuf *b, const NetConfig *n)
+static int read_layer_input(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
-    bool *named = xcalloc((size_t)n->n_ops + 1, sizeof *named);
-    for (int k = 0; k < n->n_ops; k++)
-        for (int j = 0; j < OP_KINDS[n->ops[k].kind]->n_inputs; j++)
-            if (OP_KINDS[n->ops[k].kind]->n_inputs > 1 || n->ops[k].in[j] != k)
-                named[n->ops[k].in[j]] = true;
+    LayerSlot *l = obj;
+    l->op.in[0] = layer_ref(c, v, path, l->names, l->n, l->k);
+    return l->op.in[0] < 0 ? -1 : 0;
+}
+
+/* written only where it is not the previous layer's output */
+static bool layer_input_given(const void *obj)
+{
+    const LayerSlot *l = obj;
+    return l->op.in[0] != l->k;
+}
+
+static void write_layer_input(SpecBuf *b, const void *obj)
+{
+    write_layer_ref(b, ((const LayerSlot *)obj)->op.in[0]);
+}
+
+static int read_layer_inputs(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    LayerSlot *l = obj;
+    const OpKindDef *def = OP_KINDS[l->op.kind];
+    char g[80];
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != def->n_inputs)
+        return spec_fail_at(c, path, "expected an array of %d layer names, got %s",
+                            def->n_inputs, spec_got(v, g, sizeof g));
+    int j = 0;
+    for (const cJSON *r = v->child; r; r = r->next, j++) {
+        char rpath[SPEC_PATH_LEN];
+        spec_path_index(rpath, path, j);
+        if ((l->op.in[j] = layer_ref(c, r, rpath, l->names, l->n, l->k)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void write_layer_inputs(SpecBuf *b, const void *obj)
+{
+    const LayerSlot *l = obj;
     spec_sb_puts(b, "[");
-    for (int k = 0; k < n->n_ops; k++) {
-        const OpDesc *op = &n->ops[k];
-        const OpKindDef *def = OP_KINDS[op->kind];
-        spec_sb_puts(b, k ? ",{\"type\":" : "{\"type\":");
-        spec_sb_str(b, def->name);
-        if (named[k + 1])
-            spec_sb_printf(b, ",\"name\":\"l%d\"", k);
-        if (def->n_inputs > 1) {
-            spec_sb_puts(b, ",\"inputs\":[");
-            for (int j = 0; j < def->n_inputs; j++)
-                emit_layer_ref(b, j ? "," : "", op->in[j]);
-            spec_sb_puts(b, "]");
-        } else if (op->in[0] != k) {
-            emit_layer_ref(b, ",\"input\":", op->in[0]);
-        }
-        if (op->kind == OP_DENSE)
-            spec_sb_printf(b, ",\"out\":%d", op->units);
-        spec_sb_puts(b, "}");
+    for (int j = 0; j < OP_KINDS[l->op.kind]->n_inputs; j++) {
+        if (j)
+            spec_sb_puts(b, ",");
+        write_layer_ref(b, l->op.in[j]);
+    }
+    spec_sb_puts(b, "]");
+}
+
+/* An entry of "layers" (a LayerSlot): the type first, since it says which keys the entry
+ * may have. A layer reads the previous layer's output (the net's input for the first)
+ * unless "input" or, for two inputs, "inputs" says otherwise. */
+static const SpecField LAYER_FIELDS[] = {
+    {SPEC_CUSTOM("type", read_layer_type, write_layer_type), .pass = SPEC_PASS_FIRST,
+     .needed = spec_needed_always},
+    {SPEC_CUSTOM("name", read_layer_name, write_layer_name), .pass = SPEC_PASS_FIRST,
+     .when = layer_named},
+    {SPEC_CUSTOM("input", read_layer_input, write_layer_input),
+     .variants = LAYER_V_ONE | LAYER_V_DENSE, .when = layer_input_given},
+    {SPEC_CUSTOM("inputs", read_layer_inputs, write_layer_inputs), .variants = LAYER_V_TWO,
+     .required = true},
+    {SPEC_INT("out", OpDesc, units, 1, SPEC_MAX_WIDTH), .variants = LAYER_V_DENSE,
+     .needed = spec_needed_always},
+    {.key = NULL}};
+static const SpecField *const LAYER_TYPE = &LAYER_FIELDS[0];
+static const SpecField *const LAYER_NAME = &LAYER_FIELDS[1];
+
+/* "layers": the op list of net; layer k writes slot k + 1. The names of all layers are
+ * read first, so that a reference to a later layer is told from one to no layer. Shapes
+ * are checked once the data's size is known (spec_check_nets). */
+static int parse_layers(const Ctx *c, const cJSON *v, const char *path, NetConfig *net)
+{
+    char ipath[SPEC_PATH_LEN], qual[64];
+    int n;
+    if (spec_read_array(c, v, path, "layer objects", &n))
+        return -1;
+    if (n > NN_MAX_OPS)
+        return spec_fail_at(c, path, "expected at most %d layers, got %d", NN_MAX_OPS, n);
+    LayerSlot l = {.names = xcalloc((size_t)n, sizeof *l.names), .n = n, .list_path = path};
+    int rc = 0;
+    l.k = 0;
+    for (const cJSON *e = v->child; e && rc == 0; e = e->next, l.k++) {
+        spec_path_index(ipath, path, l.k);
+        if (cJSON_IsObject(e))
+            rc = spec_read_member(c, e, ipath, LAYER_NAME, &l);
+    }
+    l.k = 0;
+    for (const cJSON *e = v->child; e && rc == 0; e = e->next, l.k++) {
+        spec_path_index(ipath, path, l.k);
+        if ((rc = spec_expect_object(c, e, ipath)) != 0 ||
+            (rc = spec_read_member(c, e, ipath, LAYER_TYPE, &l)) != 0)
+            break;
+        snprintf(qual, sizeof qual, " for a %s layer", OP_KINDS[l.op.kind]->name);
+        rc = spec_read_object(c, e, ipath, LAYER_FIELDS, layer_variant(l.op.kind), qual, false,
+                              &l);
+        net->ops[l.k] = l.op;
+    }
+    free(l.names);
+    net->n_ops = n;
+    return rc;
+}
+
+/* The canonical "layers" of net. */
+static void write_layers(SpecBuf *b, const NetConfig *net)
+{
+    /* named[s]: slot s is read by name (not as the previous layer's output) */
+    bool *named = xcalloc((size_t)net->n_ops + 1, sizeof *named);
+    for (int k = 0; k < net->n_ops; k++)
+        for (int j = 0; j < OP_KINDS[net->ops[k].kind]->n_inputs; j++)
+            if (OP_KINDS[net->ops[k].kind]->n_inputs > 1 || net->ops[k].in[j] != k)
+                named[net->ops[k].in[j]] = true;
+    spec_sb_puts(b, "[");
+    for (int k = 0; k < net->n_ops; k++) {
+        LayerSlot l = {.op = net->ops[k], .k = k, .named = named[k + 1]};
+        if (k)
+            spec_sb_puts(b, ",");
+        spec_write_object(b, LAYER_FIELDS, layer_variant(l.op.kind), &l);
     }
     spec_sb_puts(b, "]");
     free(named);
@@ -700,7 +758,7 @@ static int read_oplist(const Ctx *c, const cJSON *v, const char *path, void *obj
 
 static void write_oplist(SpecBuf *b, const void *obj)
 {
-    emit_layers(b, &((const ArchSpec *)obj)->net);
+    write_layers(b, &((const ArchSpec *)obj)->net);
 }
 
 /* An architecture given as an op list (an ArchSpec): the name first, then init, then

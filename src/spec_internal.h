@@ -7,7 +7,7 @@
  *                 one message naming the JSON path; malformed JSON; NUL escapes; the
  *                 table reader (spec_read_object)
  *   spec_canon.c  the canonical JSON: the table writer (spec_write_object), numbers, the
- *                 growing string buffer, the architectures
+ *                 growing string buffer
  *   spec_diff.c   spec_diff and spec_extension_problems, on the canonical forms
  *
  * cJSON stays inside these files. */
@@ -71,13 +71,6 @@ void spec_path_index(char *out, const char *path, int i);
 
 const cJSON *spec_field(const cJSON *obj, const char *key);
 int spec_expect_object(const Ctx *c, const cJSON *v, const char *path);
-/* Rejects keys outside `known` (NULL-terminated) and keys that appear twice. qual
- * qualifies the list of known keys in the message (e.g. ` for source "idx"`);
- * axis_hint adds that weight_decay, norm_bias and seed belong under "grid". */
-int spec_check_keys(const Ctx *c, const cJSON *obj, const char *path,
-                    const char *const *known, const char *qual, bool axis_hint);
-int spec_require(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                 const cJSON **out);
 int spec_read_num(const Ctx *c, const cJSON *v, const char *path, const Range *r, double *out);
 /* desc overrides the generated description of the range (NULL: generated). */
 int spec_read_int(const Ctx *c, const cJSON *v, const char *path, int64_t lo, int64_t hi,
@@ -86,11 +79,6 @@ int spec_read_enum(const Ctx *c, const cJSON *v, const char *path, const char *c
                    int *out);
 /* A name of 1..max_len characters from [A-Za-z0-9_.-] into out (max_len + 1 bytes). */
 int spec_read_name(const Ctx *c, const cJSON *v, const char *path, size_t max_len, char *out);
-int spec_read_bool(const Ctx *c, const cJSON *v, const char *path, bool *out);
-/* Optional members: absent keeps *out (the default). */
-int spec_opt_bool(const Ctx *c, const cJSON *obj, const char *path, const char *key, bool *out);
-int spec_opt_enum(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                  const char *const *names, int *out);
 /* A non-empty array; *n gets its length. what describes the elements for messages. */
 int spec_read_array(const Ctx *c, const cJSON *v, const char *path, const char *what, int *n);
 
@@ -187,8 +175,9 @@ typedef struct SpecField {
     .key = k, .kind = SPEC_FIELD_CUSTOM, .read = read_, .write = write_
 
 /* Checks that v at path is an object with only the keys of table t (members of the
- * variant bits `variant` only; spec_check_keys with qual and axis_hint) and with every
- * required member. */
+ * variant bits `variant` only) and no key twice, and with every required member. qual
+ * qualifies the list of known keys in the message (e.g. ` for source "idx"`);
+ * axis_hint adds that weight_decay, norm_bias and seed belong under "grid". */
 int spec_check_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
                       unsigned variant, const char *qual, bool axis_hint);
 /* Reads the members of object v (checked) into obj, pass by pass: each member present

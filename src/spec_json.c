@@ -237,8 +237,9 @@ static void join_names(const char *const *names, bool quoted, char *buf, size_t 
     }
 }
 
-int spec_check_keys(const Ctx *c, const cJSON *obj, const char *path,
-                    const char *const *known, const char *qual, bool axis_hint)
+/* Rejects keys outside `known` (NULL-terminated) and keys that appear twice. */
+static int check_keys(const Ctx *c, const cJSON *obj, const char *path, const char *const *known,
+                      const char *qual, bool axis_hint)
 {
     char kpath[SPEC_PATH_LEN], tmp[64];
     for (const cJSON *k = obj->child; k; k = k->next) {
@@ -260,18 +261,6 @@ int spec_check_keys(const Ctx *c, const cJSON *obj, const char *path,
         for (const cJSON *e = obj->child; e != k; e = e->next)
             if (strcmp(e->string, k->string) == 0)
                 return spec_fail_at(c, kpath, "duplicate key");
-    }
-    return 0;
-}
-
-int spec_require(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                   const cJSON **out)
-{
-    *out = spec_field(obj, key);
-    if (!*out) {
-        char kpath[SPEC_PATH_LEN];
-        spec_path_key(kpath, path, key);
-        return spec_fail_at(c, kpath, "required key is missing");
     }
     return 0;
 }
@@ -365,31 +354,13 @@ int spec_read_name(const Ctx *c, const cJSON *v, const char *path, size_t max_le
     return 0;
 }
 
-int spec_read_bool(const Ctx *c, const cJSON *v, const char *path, bool *out)
+static int read_bool(const Ctx *c, const cJSON *v, const char *path, bool *out)
 {
     char g[80];
     if (!cJSON_IsBool(v))
         return spec_fail_at(c, path, "expected true or false, got %s", spec_got(v, g, sizeof g));
     *out = cJSON_IsTrue(v);
     return 0;
-}
-
-/* Optional members: absent keeps *out (the default). */
-int spec_opt_bool(const Ctx *c, const cJSON *obj, const char *path, const char *key, bool *out)
-{
-    const cJSON *v = spec_field(obj, key);
-    char kpath[SPEC_PATH_LEN];
-    spec_path_key(kpath, path, key);
-    return v ? spec_read_bool(c, v, kpath, out) : 0;
-}
-
-int spec_opt_enum(const Ctx *c, const cJSON *obj, const char *path, const char *key,
-                    const char *const *names, int *out)
-{
-    const cJSON *v = spec_field(obj, key);
-    char kpath[SPEC_PATH_LEN];
-    spec_path_key(kpath, path, key);
-    return v ? spec_read_enum(c, v, kpath, names, out) : 0;
 }
 
 /* A non-empty array; *n gets its length. what describes the elements for messages. */
@@ -508,7 +479,7 @@ static int read_field(const Ctx *c, const cJSON *v, const char *path, const Spec
         return spec_read_num(c, v, path, &f->range, (double *)dst);
     case SPEC_FIELD_BOOL:
         assert(f->size == sizeof(bool));
-        return spec_read_bool(c, v, path, (bool *)dst);
+        return read_bool(c, v, path, (bool *)dst);
     case SPEC_FIELD_ENUM:
         assert(f->size == sizeof(int));
         return spec_read_enum(c, v, path, f->names, (int *)dst);
@@ -541,7 +512,7 @@ int spec_check_object(const Ctx *c, const cJSON *v, const char *path, const Spec
             known[n++] = f->key;
         }
     known[n] = NULL;
-    if (spec_expect_object(c, v, path) || spec_check_keys(c, v, path, known, qual, axis_hint))
+    if (spec_expect_object(c, v, path) || check_keys(c, v, path, known, qual, axis_hint))
         return -1;
     for (const SpecField *f = t; f->key; f++) {
         char kpath[SPEC_PATH_LEN];
