@@ -42,7 +42,6 @@ static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "
 static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
 static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
 
-
 /* Training settings while they are being merged: milestones stay as written (epochs
  * or fractions) until the final number of epochs is known. */
 typedef struct {
