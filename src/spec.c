@@ -443,7 +443,6 @@ static int parse_init(const Ctx *c, const cJSON *v, const char *path, NetConfig 
     return spec_read_object(c, v, path, INIT_FIELDS, 0, NULL, false, net);
 }
 
-
 /* A width template "w" or "<k>w" (k a positive integer); *k gets k. */
 static bool parse_template(const char *s, int *k)
 {
@@ -1295,7 +1294,6 @@ static int parse_grid(const Ctx *c, const cJSON *v, const char *path, SpecDraft 
     return check_points(c, dims);
 }
 
-
 /* ---- measure ------------------------------------------------------------------------ */
 
 /* Up to SPEC_MAX_EPS distinct radii in (0, 1]. */
@@ -1718,7 +1716,6 @@ int spec_load(const char *path, Spec **out, BpsErr *err)
     free(text);
     return rc;
 }
-
 
 void spec_free(Spec *spec)
 {

@@ -24,7 +24,6 @@
 
 #define SPEC_PATH_LEN 256 /* JSON paths in messages */
 
-
 /* A growing NUL-terminated string; buf is NULL until something is written (the owner
  * frees buf). */
 typedef struct {
@@ -213,6 +212,5 @@ void spec_sb_str(SpecBuf *b, const char *s); /* a JSON string, escaped */
 void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const void *obj);
 /* [x0,x1,...] */
 void spec_write_num_array(SpecBuf *b, const double *x, int n);
-
 
 #endif
