@@ -211,17 +211,11 @@ static const SpecField *const SCHED_TYPE = &SCHED_FIELDS[0];
 static int read_schedule(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
     TrainDraft *d = obj;
-    if (spec_check_object(c, v, path, SCHED_FIELDS, 0, NULL, false) ||
-        spec_read_member(c, v, path, SCHED_TYPE, d))
-        return -1;
     d->t.gamma = 0.1;
     d->n_ms = 0;
     d->ms_fraction = false;
     d->ms_inherited = false;
-    return spec_refuse_members(c, v, path, SCHED_FIELDS, d) ||
-                   spec_read_members(c, v, path, SCHED_FIELDS, 0, d)
-               ? -1
-               : 0;
+    return spec_read_selected(c, v, path, SCHED_FIELDS, SCHED_TYPE, d);
 }
 
 static void write_schedule(SpecBuf *b, const void *obj)
@@ -264,16 +258,10 @@ static const SpecField *const RANK_MODE = &RANK_FIELDS[0];
 static int read_rank(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
     TrainDraft *d = obj;
-    if (spec_check_object(c, v, path, RANK_FIELDS, 0, NULL, false) ||
-        spec_read_member(c, v, path, RANK_MODE, d))
-        return -1;
     d->t.rank_relative = true;
     d->t.rank_threshold = 0;
     d->n_rp = 0;
-    return spec_refuse_members(c, v, path, RANK_FIELDS, d) ||
-                   spec_read_members(c, v, path, RANK_FIELDS, 0, d)
-               ? -1
-               : 0;
+    return spec_read_selected(c, v, path, RANK_FIELDS, RANK_MODE, d);
 }
 
 static void write_rank(SpecBuf *b, const void *obj)

@@ -190,10 +190,11 @@ int spec_read_member(const Ctx *c, const cJSON *v, const char *path, const SpecF
 /* spec_check_object, then spec_read_members. */
 int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
                      unsigned variant, const char *qual, bool axis_hint, void *obj);
-/* Refuses the first member of object v (in table order) that is given but not
- * `allowed` for obj as read so far. */
-int spec_refuse_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
-                        const void *obj);
+/* An object whose member `selector` (SPEC_PASS_FIRST) says which others it allows, like
+ * a schedule's type: the keys are checked, the selector read, the first member given but
+ * not `allowed` refused (in table order), then the others read. */
+int spec_read_selected(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                       const SpecField *selector, void *obj);
 /* For `needed`: a member required when its pass comes, not before. */
 bool spec_needed_always(const void *obj);
 

@@ -557,8 +557,10 @@ int spec_read_object(const Ctx *c, const cJSON *v, const char *path, const SpecF
                : 0;
 }
 
-int spec_refuse_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
-                        const void *obj)
+/* Refuses the first member of object v (in table order) that is given but not
+ * `allowed` for obj as read so far. */
+static int refuse_members(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                          const void *obj)
 {
     for (const SpecField *f = t; f->key; f++)
         if (f->allowed && !f->allowed(obj) && spec_field(v, f->key)) {
@@ -567,6 +569,16 @@ int spec_refuse_members(const Ctx *c, const cJSON *v, const char *path, const Sp
             return spec_fail_at(c, kpath, "%s", f->refuse);
         }
     return 0;
+}
+
+int spec_read_selected(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
+                       const SpecField *selector, void *obj)
+{
+    return spec_check_object(c, v, path, t, 0, NULL, false) ||
+                   spec_read_member(c, v, path, selector, obj) ||
+                   refuse_members(c, v, path, t, obj) || spec_read_members(c, v, path, t, 0, obj)
+               ? -1
+               : 0;
 }
 
 bool spec_needed_always(const void *obj)
