@@ -496,9 +496,11 @@ static int read_field(const Ctx *c, const cJSON *v, const char *path, const Spec
         assert(f->size > (size_t)f->hi);
         return spec_read_name(c, v, path, (size_t)f->hi, dst);
     case SPEC_FIELD_CUSTOM:
+        assert(f->read);
         return f->read(c, v, path, obj);
     }
-    return spec_fail_at(c, path, "internal error: field kind %d", (int)f->kind); /* can't happen */
+    fprintf(stderr, "bpsweep: internal error: spec field kind %d\n", (int)f->kind);
+    abort(); /* can't happen: every kind is handled above */
 }
 
 int spec_check_object(const Ctx *c, const cJSON *v, const char *path, const SpecField *t,
