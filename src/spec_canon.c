@@ -1,13 +1,12 @@
-/* spec_canon.c: the canonical JSON of a parsed spec (docs/spec.md#canonical-form): every
- * default filled in, in a fixed key order, numbers in their shortest exact form. Keys
- * written only when used keep the hashes of older specs. */
+/* spec_canon.c: writing the canonical JSON of a parsed spec (docs/spec.md#canonical-form):
+ * every default filled in, keys in the order of the field tables, numbers in their
+ * shortest exact form; the growing string buffer it is written into. Keys written only
+ * when used (SpecField.when) keep the hashes of older specs. */
 #define _POSIX_C_SOURCE 200809L
 #include "spec_internal.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,12 +3,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "spec_internal.h"
 
-#include <assert.h>
-#include <ctype.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
