@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 /* ---- differences between two specs ----------------------------------------------- */
 
 /* Exact equality of two JSON values. cJSON_Compare takes numbers within a relative

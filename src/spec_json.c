@@ -1,7 +1,8 @@
 /* spec_json.c: generic readers of JSON values for the spec parser. Each checks one
  * value and, on failure, writes one message naming its JSON path ("origin: path:
- * what was expected, got what"); also the messages for malformed JSON and the refusal
- * of NUL characters (\u0000) that cJSON would decode into its C strings. */
+ * what was expected, got what"); also the messages for malformed JSON, the refusal
+ * of NUL characters (\u0000) that cJSON would decode into its C strings, and the
+ * reader of a JSON object from its field table (spec_read_object). */
 #define _POSIX_C_SOURCE 200809L
 #include "spec_internal.h"
 
