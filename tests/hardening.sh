@@ -64,11 +64,14 @@ kill $holder 2>/dev/null
 # ids, and the progress file itself as a link, must leave it unchanged.
 mkdir "$tmp/outside" "$tmp/res"
 echo "precious" >"$tmp/outside/victim"
-next=$(sh -c 'echo $$')
-for ((p = next; p < next + 3000; p++)); do
-    ln -s "$tmp/outside/victim" "$tmp/res/s.h5.progress.json.tmp.$p"
-    ln -s "$tmp/outside/victim" "$tmp/res/s.csv.tmp.$p"
-done
+# (one process plants them all, so the next process ids are still ahead)
+$py - "$tmp" <<'PY'
+import os, sys
+tmp = sys.argv[1]
+for p in range(os.getpid(), os.getpid() + 3000):
+    for name in (f"s.h5.progress.json.tmp.{p}", f"link.csv.tmp.{p}"):
+        os.symlink(f"{tmp}/outside/victim", f"{tmp}/res/{name}")
+PY
 ln -s "$tmp/outside/victim" "$tmp/res/s.h5.progress.json"
 "$bin" run "$spec" -o "$tmp/res/s.h5" --progress-interval 0.05 >"$tmp/out" 2>"$tmp/err"
 code=$?
