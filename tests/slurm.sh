@@ -6,8 +6,8 @@
 # resume, a duplicate job must be refused by the lock; where
 # requeue is not allowed, the job must chain a dependent job instead.
 #   usage: slurm.sh BPSWEEP        (as root; .ci/setup.sh installs slurm-wlm and munge)
-# Timing on this machine: the sweep takes ~45 s on 2 workers. A 1-minute job asks for
-# SIGUSR1@20; slurmctld checks every 30 s and sends it once the end is within 20 + 30 s,
+# Timing: the sweep is sized to take ~45 s on 2 workers (epochs scaled from one timed
+# point, below). A 1-minute job asks for SIGUSR1@20; slurmctld checks every 30 s and sends it once the end is within 20 + 30 s,
 # so it comes 10 to 40 s after the start: the first job never finishes the sweep, and a
 # later one may be stopped again (at most 8 restarts). bpsweep's own deadline stop, 5 s
 # before the end, is the backstop.
@@ -17,8 +17,22 @@ bin=$(realpath "$1")
 . "$here/slurm_env.sh"
 root=$(cd "$here/.." && pwd)
 sbatch_script=$root/jobscripts/slurm/sweep.sbatch
-spec=$specs/slurm.json
 n_points=26
+# The sweep must outlast a 1-minute job: ~45 s of work on 2 workers, whatever the speed of
+# this machine. One point of tests/data/specs/slurm.json (60 epochs) is timed, and the
+# epochs scaled so that 13 points (26 on 2 workers) take about 45 s; 20..120 epochs.
+t_point=$($py - "$bin" "$specs/slurm.json" <<'PY'
+import subprocess, sys, time
+t = time.monotonic()
+subprocess.run([sys.argv[1], "train", sys.argv[2], "--point", "0", "--quiet"], check=True,
+               stdout=subprocess.DEVNULL)
+print(time.monotonic() - t)
+PY
+)
+epochs=$($py -c "import sys; print(max(20, min(120, round(60 * 45 / (13 * float(sys.argv[1]))))))" "$t_point")
+spec=$tmp/slurm.json
+sed "s/\"epochs\": 60/\"epochs\": $epochs/" "$specs/slurm.json" >"$spec"
+echo "one point of 60 epochs: $t_point s; the sweep trains $epochs epochs per point"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "slurm.sh starts slurmctld and slurmd and needs root; skipped"
