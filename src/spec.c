@@ -1654,38 +1654,11 @@ fail:
  * cannot grow it without bound. */
 static int read_spec_file(const char *path, char **out, size_t *len, BpsErr *err)
 {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bps_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = xrealloc(buf, cap);
-        }
-        size_t want = cap - n - 1;
-        if (want > (size_t)SPEC_MAX_BYTES + 1 - n)
-            want = (size_t)SPEC_MAX_BYTES + 1 - n;
-        size_t got = fread(buf + n, 1, want, f);
-        n += got;
-        if (got == 0 || n > SPEC_MAX_BYTES)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || n > SPEC_MAX_BYTES) {
-        free(buf);
-        if (bad)
-            return bps_fail(err, "%s: read error", path);
+    int rc = bps_read_file_max(path, SPEC_MAX_BYTES, 0, out, len, err);
+    if (rc == BPS_READ_TOO_LARGE)
         return bps_fail(err, "%s: larger than %d MiB, the limit for a spec file (stopped "
                         "reading there); is it a sweep spec?", path, SPEC_MAX_BYTES >> 20);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    return rc;
 }
 
 int spec_load(const char *path, Spec **out, BpsErr *err)

@@ -145,6 +145,8 @@ int bps_read_file_max(const char *path, size_t max, int flags, char **out, size_
     if (fd < 0)
         return bps_fail(err, "%s: cannot open: %s", path,
                         errno == ELOOP ? "is a symbolic link" : strerror(errno));
+    /* O_NONBLOCK only so that opening a planted FIFO does not hang; reads block */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     struct stat st;
     bool no_stat = fstat(fd, &st) != 0;
     if (no_stat || S_ISDIR(st.st_mode)) {
@@ -163,7 +165,7 @@ int bps_read_file_max(const char *path, size_t max, int flags, char **out, size_
         if (want > max - n + 1) /* one byte past max tells "too large" */
             want = max - n + 1;
         ssize_t got = read(fd, buf + n, want);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
             int e = errno;
@@ -177,7 +179,8 @@ int bps_read_file_max(const char *path, size_t max, int flags, char **out, size_
         if (n > max) {
             close(fd);
             free(buf);
-            return bps_fail(err, "%s: larger than %zu bytes", path, max);
+            bps_fail(err, "%s: larger than %zu bytes", path, max);
+            return BPS_READ_TOO_LARGE;
         }
     }
     close(fd);

@@ -71,11 +71,12 @@ uint64_t bps_hash_bytes(uint64_t h, const void *data, size_t n);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); *len gets the size. */
 int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err);
 
-/* The same, refusing (-1, nothing allocated) a file of more than max bytes as soon as
- * it has read that much (so /dev/zero is refused, not read forever), and with
- * BPS_READ_NOFOLLOW a path that is a symbolic link (for files in a results folder that
- * others may write: progress files, checkpoints). */
+/* The same, refusing a file of more than max bytes as soon as it has read that much (so
+ * /dev/zero is refused, not read forever: BPS_READ_TOO_LARGE, nothing allocated), and
+ * with BPS_READ_NOFOLLOW a path that is a symbolic link (for files in a results folder
+ * that others may write: progress files, checkpoints). Other failures return -1. */
 #define BPS_READ_NOFOLLOW 1
+#define BPS_READ_TOO_LARGE (-2)
 int bps_read_file_max(const char *path, size_t max, int flags, char **out, size_t *len,
                       BpsErr *err);
 
