@@ -372,6 +372,9 @@ static int idx_read_pair(const char *images_path, const char *labels_path, int c
     out->x = x;
     out->y = n_keep < n ? xrealloc(lab, (size_t)n_keep) : lab;
     out->borrowed = false;
+    out->c = 1;
+    out->h = (int)im.rows;
+    out->w = (int)im.cols;
     return 0;
 
 fail:
@@ -475,6 +478,9 @@ static void synthetic_fill(Dataset *ds, int n, int d, int classes, int clusters,
     ds->x = xalloc_aligned((size_t)n * (size_t)d * sizeof(float));
     ds->y = xmalloc((size_t)n);
     ds->borrowed = false;
+    ds->c = d;
+    ds->h = 1;
+    ds->w = 1;
     RngStream s = rng_stream(key);
     for (int i = 0; i < n; i++) {
         int c = i % classes, k = c + classes * ((i / classes) % clusters);
@@ -512,51 +518,104 @@ void dataset_synthetic(int n_train, int n_test, int d, int classes, double noise
 
 /* ---- normalisation --------------------------------------------------------------- */
 
-/* x = ((x / 255) - mean) / std over n values, with x / 255 rounded to float first as
- * torchvision's ToTensor does. */
-static void standardize(float *x, size_t n, double mean, double std)
+/* x = ((x / scale) - mean) / std over n values, with x / scale rounded to float first
+ * as torchvision's ToTensor does. */
+static void standardize(float *x, size_t n, float scale, double mean, double std)
 {
     for (size_t i = 0; i < n; i++)
-        x[i] = (float)(((double)(x[i] / 255.0f) - mean) / std);
+        x[i] = (float)(((double)(x[i] / scale) - mean) / std);
 }
 
-void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float *lo, float *hi)
+/* Mean and population std of the raw values of channel ch over every sample of ds (the
+ * ds->h * ds->w pixels at ch of each), two passes in double, divided by scale; a std of
+ * 0 is taken as 1 (constant pixels: only centre them). */
+static void channel_stats(const Dataset *ds, int ch, int channels, float scale, double *mean,
+                          double *std)
 {
-    assert(train && train->n > 0 && train->d > 0);
+    const size_t plane = (size_t)ds->d / (size_t)channels; /* pixels of one channel */
+    const size_t count = (size_t)ds->n * plane;
+    double sum = 0.0, ss = 0.0;
+    for (int i = 0; i < ds->n; i++) {
+        const float *p = ds->x + (size_t)i * (size_t)ds->d + (size_t)ch * plane; /* (plane) */
+        for (size_t j = 0; j < plane; j++)
+            sum += (double)p[j];
+    }
+    const double mean_raw = sum / (double)count;
+    for (int i = 0; i < ds->n; i++) {
+        const float *p = ds->x + (size_t)i * (size_t)ds->d + (size_t)ch * plane;
+        for (size_t j = 0; j < plane; j++) {
+            double dx = (double)p[j] - mean_raw;
+            ss += dx * dx;
+        }
+    }
+    *mean = mean_raw / (double)scale;
+    *std = sqrt(ss / (double)count) / (double)scale;
+    if (!(*std > 0.0))
+        *std = 1.0;
+}
+
+/* standardize channel ch of every sample of ds with its mean and std. */
+static void standardize_channel(Dataset *ds, int ch, int channels, float scale, double mean,
+                                double std)
+{
+    const size_t plane = (size_t)ds->d / (size_t)channels;
+    for (int i = 0; i < ds->n; i++)
+        standardize(ds->x + (size_t)i * (size_t)ds->d + (size_t)ch * plane, plane, scale, mean,
+                    std);
+}
+
+void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm, float scale,
+                              float *lo, float *hi, double *mean_out, double *std_out)
+{
+    assert(train && train->n > 0 && train->d > 0 && scale > 0.0f);
     const size_t n_train = (size_t)train->n * (size_t)train->d;
     const size_t n_test = test ? (size_t)test->n * (size_t)test->d : 0;
-    float l = 0.0f, h = 255.0f;
+    float l = 0.0f, h = scale;
 
     switch (norm) {
     case NORM_NONE:
         break;
     case NORM_UNIT:
         for (size_t i = 0; i < n_train; i++)
-            train->x[i] /= 255.0f;
+            train->x[i] /= scale;
         for (size_t i = 0; i < n_test; i++)
-            test->x[i] /= 255.0f;
+            test->x[i] /= scale;
         l = 0.0f;
         h = 1.0f;
         break;
     case NORM_STANDARDIZE: {
-        /* global mean and population std of x/255 over every train pixel, two passes */
-        double sum = 0.0, ss = 0.0;
-        for (size_t i = 0; i < n_train; i++)
-            sum += (double)train->x[i];
-        const double mean_raw = sum / (double)n_train;
-        for (size_t i = 0; i < n_train; i++) {
-            double dx = (double)train->x[i] - mean_raw;
-            ss += dx * dx;
-        }
-        const double mean = mean_raw / 255.0;
-        double std = sqrt(ss / (double)n_train) / 255.0;
-        if (!(std > 0.0))
-            std = 1.0; /* constant images: only centre them */
-        standardize(train->x, n_train, mean, std);
+        /* global mean and population std of x/scale over every train pixel: the whole
+         * sample as one channel */
+        double mean = 0.0, std = 1.0;
+        channel_stats(train, 0, 1, scale, &mean, &std);
+        standardize(train->x, n_train, scale, mean, std);
         if (test)
-            standardize(test->x, n_test, mean, std);
+            standardize(test->x, n_test, scale, mean, std);
         l = (float)((0.0 - mean) / std);
         h = (float)((1.0 - mean) / std);
+        if (mean_out)
+            mean_out[0] = mean;
+        if (std_out)
+            std_out[0] = std;
+        break;
+    }
+    case NORM_PER_CHANNEL: {
+        const int C = train->c > 0 ? train->c : train->d;
+        assert(train->d % C == 0 && (!test || test->d == train->d));
+        for (int ch = 0; ch < C; ch++) {
+            double mean = 0.0, std = 1.0;
+            channel_stats(train, ch, C, scale, &mean, &std);
+            standardize_channel(train, ch, C, scale, mean, std);
+            if (test)
+                standardize_channel(test, ch, C, scale, mean, std);
+            float lc = (float)((0.0 - mean) / std), hc = (float)((1.0 - mean) / std);
+            l = ch == 0 || lc < l ? lc : l;
+            h = ch == 0 || hc > h ? hc : h;
+            if (mean_out)
+                mean_out[ch] = mean;
+            if (std_out)
+                std_out[ch] = std;
+        }
         break;
     }
     }
@@ -564,6 +623,11 @@ void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float 
         *lo = l;
     if (hi)
         *hi = h;
+}
+
+void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float *lo, float *hi)
+{
+    dataset_normalize_scaled(train, test, norm, 255.0f, lo, hi, NULL, NULL);
 }
 
 /* ---- from a DataConfig ----------------------------------------------------------- */
@@ -602,9 +666,23 @@ static int load_synthetic(const DataConfig *cfg, Dataset *train, Dataset *test, 
         return -1;
     /* Samples are drawn in order, so making only the first n_train samples gives
      * exactly the first n_train samples of the full set. */
+    const int *im = cfg->image;
+    if (im[0] || im[1] || im[2]) {
+        if (im[0] < 1 || im[1] < 1 || im[2] < 1 ||
+            (int64_t)im[0] * im[1] * im[2] != (int64_t)cfg->features)
+            return bps_fail(err,
+                            "synthetic data: image_shape [%d, %d, %d] must be positive with "
+                            "C*H*W = features (%d)",
+                            im[0], im[1], im[2], cfg->features);
+    }
     dataset_synthetic_clusters(n_train, n_test, cfg->features, cfg->classes,
                                cfg->clusters > 0 ? cfg->clusters : 1, cfg->noise, cfg->seed, train,
-                      test);
+                               test);
+    if (im[0]) {
+        train->c = test->c = im[0];
+        train->h = test->h = im[1];
+        train->w = test->w = im[2];
+    }
     return 0;
 }
 

@@ -116,13 +116,14 @@ static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd
     MPI_Comm_rank(node, &node_rank);
 
     Dataset tr = {0}, te = {0};
-    int64_t meta[7] = {0}; /* failed, train n/d/classes, test n/d/classes */
+    int64_t meta[10] = {0}; /* failed, train n/d/classes, test n/d/classes, C, H, W */
     if (node_rank == 0) {
         meta[0] = dataset_load(cfg, &tr, &te, err) != 0;
         meta[1] = tr.n, meta[2] = tr.d, meta[3] = tr.classes;
         meta[4] = te.n, meta[5] = te.d, meta[6] = te.classes;
+        meta[7] = tr.c, meta[8] = tr.h, meta[9] = tr.w;
     }
-    MPI_Bcast(meta, 7, MPI_INT64_T, 0, node);
+    MPI_Bcast(meta, 10, MPI_INT64_T, 0, node);
     int bad = (int)meta[0];
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm); /* every node agrees */
     if (bad) {
@@ -155,10 +156,13 @@ static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd
     }
     MPI_Win_fence(0, sd->win); /* REQUIRED: the copies are visible to the node after it */
     MPI_Comm_free(&node);
-    sd->train = (Dataset){(int)meta[1], (int)meta[2], (int)meta[3], (float *)(void *)base,
-                          base + x_tr, true};
-    sd->test = (Dataset){(int)meta[4], (int)meta[5], (int)meta[6],
-                         (float *)(void *)(base + x_tr + y_tr), base + x_tr + y_tr + x_te, true};
+    sd->train = (Dataset){.n = (int)meta[1], .d = (int)meta[2], .classes = (int)meta[3],
+                          .x = (float *)(void *)base, .y = base + x_tr, .borrowed = true,
+                          .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9]};
+    sd->test = (Dataset){.n = (int)meta[4], .d = (int)meta[5], .classes = (int)meta[6],
+                         .x = (float *)(void *)(base + x_tr + y_tr),
+                         .y = base + x_tr + y_tr + x_te, .borrowed = true,
+                         .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9]};
     return 0;
 }
 

@@ -73,6 +73,45 @@ static bool data_clusters_used(const void *obj)
     return ((const DataConfig *)obj)->clusters > 1; /* written only when used: older hashes hold */
 }
 
+static bool data_image_used(const void *obj)
+{
+    return ((const DataConfig *)obj)->image[0] > 0; /* written only when given */
+}
+
+/* "image_shape": [C, H, W] of a synthetic set, with C*H*W = features (read before). */
+static int read_image_shape(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    DataConfig *d = obj;
+    char ipath[SPEC_PATH_LEN];
+    int n = 0;
+    if (spec_read_array(c, v, path, "positive integers [C, H, W]", &n))
+        return -1;
+    if (n != 3)
+        return spec_fail_at(c, path, "expected 3 positive integers [C, H, W], got %d", n);
+    int i = 0;
+    int64_t prod = 1;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        int64_t x = 0;
+        spec_path_index(ipath, path, i);
+        if (spec_read_int(c, e, ipath, 1, SPEC_MAX_WIDTH, NULL, &x))
+            return -1;
+        d->image[i] = (int)x;
+        prod *= x;
+    }
+    if (prod != d->features)
+        return spec_fail_at(c, path,
+                            "[%d, %d, %d] holds %lld values per sample, but features is %d; "
+                            "C*H*W must equal features",
+                            d->image[0], d->image[1], d->image[2], (long long)prod, d->features);
+    return 0;
+}
+
+static void write_image_shape(SpecBuf *b, const void *obj)
+{
+    const DataConfig *d = obj;
+    spec_sb_printf(b, "[%d,%d,%d]", d->image[0], d->image[1], d->image[2]);
+}
+
 static const SpecField DATA_FIELDS[] = {
     {SPEC_ENUM("source", DataConfig, kind, SOURCE_NAMES), .pass = SPEC_PASS_FIRST},
     {SPEC_STRING("path", DataConfig, path), .variants = DATA_V_IDX},
@@ -91,6 +130,8 @@ static const SpecField DATA_FIELDS[] = {
     {SPEC_NUM("noise", DataConfig, noise, SPEC_POSITIVE), .variants = DATA_V_SYN},
     {SPEC_U64("seed", DataConfig, seed, 0, (int64_t)SPEC_SEED_LIMIT - 1,
               "a non-negative integer < 2^53"), .variants = DATA_V_SYN},
+    {SPEC_CUSTOM("image_shape", read_image_shape, write_image_shape), .variants = DATA_V_SYN,
+     .pass = 1, .when = data_image_used},
     {.key = NULL}};
 static const SpecField *const DATA_SOURCE = &DATA_FIELDS[0];
 

@@ -113,7 +113,7 @@ static int cert_case(const char *dir, const char *name, int h1, int h2, bool rel
         x[i] = (float)rng_normal(&r);
     for (int i = 0; i < N; i++)
         y[i] = (uint8_t)rng_below(&r, KK);
-    Dataset d = {N, DD, KK, x, y, true};
+    Dataset d = {N, DD, KK, x, y, true, DD, 1, 1};
     Certificate ct;
     double neg[4];
     int rc = cert_measure(net, &d, 0, lambda, c, (int)net->n_params, 3, &ct, neg);

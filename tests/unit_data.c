@@ -170,6 +170,7 @@ static void check_small_set(const Dataset *ds, int n)
     CHECK(ds->n == n);
     CHECK(ds->d == 12);
     CHECK(ds->classes == 10);
+    CHECK(ds->c == 1 && ds->h == 3 && ds->w == 4); /* IDX: (1, rows, cols) */
     CHECK(!ds->borrowed);
     CHECK(((uintptr_t)ds->x & 63) == 0);
     int bad = 0;
@@ -568,7 +569,29 @@ static void load_should_truncate_synthetic_as_a_prefix(void)
     dataset_free(&raw_tr);
     dataset_free(&raw_te);
 
+    /* shape: (features, 1, 1), or image_shape */
+    cfg.train_subset = cfg.test_subset = 0;
+    CHECK_MSG(dataset_load(&cfg, &full_tr, &full_te, &err) == 0, "%s", err.msg);
+    CHECK(full_tr.c == 8 && full_tr.h == 1 && full_tr.w == 1);
+    CHECK(full_te.c == 8 && full_te.h == 1 && full_te.w == 1);
+    dataset_free(&full_tr);
+    dataset_free(&full_te);
+    cfg.image[0] = 2, cfg.image[1] = 2, cfg.image[2] = 2;
+    CHECK_MSG(dataset_load(&cfg, &sub_tr, &sub_te, &err) == 0, "%s", err.msg);
+    CHECK(sub_tr.c == 2 && sub_tr.h == 2 && sub_tr.w == 2 && sub_te.c == 2 && sub_te.w == 2);
+    dataset_synthetic(120, 40, 8, 5, 1.0, 3, &raw_tr, &raw_te); /* the same values */
+    CHECK(same_set(&sub_tr, &raw_tr) && same_set(&sub_te, &raw_te));
+    dataset_free(&raw_tr);
+    dataset_free(&raw_te);
+    dataset_free(&sub_tr);
+    dataset_free(&sub_te);
+    cfg.image[2] = 3;
     Dataset tr, te;
+    CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "image_shape [2, 2, 3]") != NULL, "%s", err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+    memset(cfg.image, 0, sizeof cfg.image);
+
     cfg.train_subset = 121;
     CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
     CHECK_MSG(strstr(err.msg, "train_subset 121 exceeds the 120 samples") != NULL, "%s",

@@ -191,6 +191,17 @@ static void parse_should_accept_synthetic_data(void)
         CHECK(s->data.clusters == 3);
         CHECK(strstr(s->canonical, "\"classes\":2,\"clusters_per_class\":3,\"noise\"") != NULL);
     }
+    spec_free(s);    s = must_parse("{'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 8, "
+                   "'features': 12, 'classes': 2, 'image_shape': [3, 2, 2]}, " MIN "}");
+    if (s) {
+        CHECK(s->data.image[0] == 3 && s->data.image[1] == 2 && s->data.image[2] == 2);
+        CHECK(strstr(s->canonical, "\"seed\":0,\"image_shape\":[3,2,2]}") != NULL);
+    }
+    spec_free(s);
+    s = must_parse("{'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 8, "
+                   "'features': 12, 'classes': 2}, " MIN "}");
+    if (s) /* not given: not written, so specs from before the key keep their hash */
+        CHECK(s->data.image[0] == 0 && strstr(s->canonical, "image_shape") == NULL);
     spec_free(s);
 }
 
@@ -667,6 +678,20 @@ static const BadCase BAD[] = {
     {"parse_should_reject_missing_condition_name",
      "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'train': {}}]}}",
      "grid.conditions[0].name: required key is missing"},
+    {"parse_should_reject_image_shape_not_matching_features",
+     "{" MIN ", 'data': {'source': 'synthetic', 'n_train': 4, 'n_test': 4, 'features': 12, "
+     "'classes': 2, 'image_shape': [3, 2, 3]}}",
+     "data.image_shape: [3, 2, 3] holds 18 values per sample, but features is 12"},
+    {"parse_should_reject_image_shape_of_two_dims",
+     "{" MIN ", 'data': {'source': 'synthetic', 'n_train': 4, 'n_test': 4, 'features': 12, "
+     "'classes': 2, 'image_shape': [3, 4]}}",
+     "data.image_shape: expected 3 positive integers [C, H, W], got 2"},
+    {"parse_should_reject_zero_in_image_shape",
+     "{" MIN ", 'data': {'source': 'synthetic', 'n_train': 4, 'n_test': 4, 'features': 12, "
+     "'classes': 2, 'image_shape': [3, 0, 4]}}",
+     "data.image_shape[1]:"},
+    {"parse_should_reject_image_shape_for_idx",
+     "{" MIN ", 'data': {'image_shape': [1, 28, 28]}}", "data.image_shape: unknown key"},
     {"parse_should_reject_missing_synthetic_size",
      "{" MIN ", 'data': {'source': 'synthetic', 'n_test': 4, 'features': 2, 'classes': 2}}",
      "data.n_train: required key is missing"},

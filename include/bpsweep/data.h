@@ -1,5 +1,6 @@
-/* data: data sets as plain arrays. Reads IDX files (gzip-compressed or plain),
- * makes deterministic synthetic sets, normalises.
+/* data: data sets as plain arrays. Reads IDX files (gzip-compressed or plain), the
+ * CIFAR-10/100 binary distributions and HDF5 array files, makes deterministic synthetic
+ * sets, normalises (globally or per channel).
  *
  * A Dataset owns its arrays unless `borrowed` is set (a view into memory owned
  * elsewhere, e.g. a node-shared window); dataset_free frees only what it owns. */
@@ -11,19 +12,25 @@
 
 #include "bpsweep/util.h"
 
+/* Shapes: a sample is an image of C channels of H x W pixels, stored channel-major, so
+ * that x holds (n, C, H, W) row-major and d = C*H*W; a dense network sees the flat d
+ * features. Sets without an image shape have (C, H, W) = (d, 1, 1). */
 typedef struct {
     int n;          /* samples */
-    int d;          /* features per sample (28*28 = 784 for Fashion-MNIST) */
+    int d;          /* features per sample, C*H*W (28*28 = 784 for Fashion-MNIST) */
     int classes;    /* label range [0, classes) */
-    float *x;       /* (n, d) row-major */
+    float *x;       /* (n, C, H, W) = (n, d) row-major */
     uint8_t *y;     /* (n) */
     bool borrowed;  /* x and y are not owned */
+    int c, h, w;    /* C, H, W: (1, 28, 28) for MNIST, (3, 32, 32) for CIFAR */
 } Dataset;
 
+/* With s the raw scale of a source (255 for byte pixels, 1 for float data): */
 typedef enum {
-    NORM_NONE = 0,     /* raw values (IDX: 0..255) */
-    NORM_UNIT,         /* IDX: x / 255, in [0, 1] */
-    NORM_STANDARDIZE,  /* IDX: (x/255 - mean) / std with the train set's global mean and std */
+    NORM_NONE = 0,     /* raw values (bytes: 0..255) */
+    NORM_UNIT,         /* x / s, in [0, 1] for bytes */
+    NORM_STANDARDIZE,  /* (x/s - mean) / std with the train set's global mean and std */
+    NORM_PER_CHANNEL,  /* (x/s - mean_c) / std_c with the train set's statistics of channel c */
 } Normalization;
 
 /* Reads an IDX image file (magic 0x00000803, u8, dims n x rows x cols) and its label
@@ -66,17 +73,28 @@ void dataset_synthetic_clusters(int n_train, int n_test, int d, int classes, int
  * Normalization). For NORM_UNIT / NORM_STANDARDIZE the raw scale is [0, 255]; the mean
  * and population std are global over all train pixels, computed in double (a std of 0
  * is taken as 1). Writes the range that raw values [0, 255] map to into lo/hi (if
- * non-NULL), e.g. for clamping attacks: NORM_NONE gives [0, 255]. */
+ * non-NULL), e.g. for clamping attacks: NORM_NONE gives [0, 255]. NORM_PER_CHANNEL
+ * uses train->c channels of h*w pixels each; its lo/hi are the smallest lo and the
+ * largest hi over the channels. */
 void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float *lo, float *hi);
 
+/* dataset_normalize for raw values on the scale [0, scale] (255 for byte sources, 1
+ * for float data, whose values are then taken as they are). mean and std (each NULL or
+ * (C) = train->c doubles) get the statistics of x/scale used: index 0 for
+ * NORM_STANDARDIZE, one per channel for NORM_PER_CHANNEL, nothing for the others. */
+void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm, float scale,
+                              float *lo, float *hi, double *mean, double *std);
+
+/* The values are the indices of the source names in the spec. */
 typedef enum { DATA_IDX = 0, DATA_SYNTHETIC } DataKind;
+
 
 #define DATA_PATH_MAX 1024
 
 /* What a sweep spec says about its data (see docs/spec.md). */
 typedef struct {
     DataKind kind;
-    char path[DATA_PATH_MAX]; /* IDX: directory of the four files */
+    char path[DATA_PATH_MAX]; /* IDX, CIFAR: directory of the files */
     int train_subset;         /* first n training samples; 0 = all */
     int test_subset;          /* first n test samples; 0 = all */
     Normalization norm;
@@ -85,11 +103,13 @@ typedef struct {
     double noise;
     int clusters;             /* centres per class (default 1) */
     uint64_t seed;
+    int image[3];             /* synthetic: (C, H, W) with C*H*W = features, or all 0 */
 } DataConfig;
 
-/* Loads (IDX) or makes (synthetic) the train and test sets a DataConfig describes,
- * subsets and normalises them. Synthetic sets ignore `norm` (they are already roughly
- * standardised); their subsets keep the first n samples and may not exceed n_train /
+/* Loads (IDX, CIFAR) or makes (synthetic) the train and test sets a DataConfig
+ * describes, with their shape, subsets and normalises them. Synthetic sets ignore `norm`
+ * (they are already roughly standardised) and have the shape `image` if given, else
+ * (features, 1, 1); their subsets keep the first n samples and may not exceed n_train /
  * n_test. On error nothing is allocated and both sets are zeroed; on success the
  * caller frees both with dataset_free. */
 int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *err);
