@@ -34,8 +34,9 @@
 #define SPEC_ARCH_NAME_MAX (SPEC_NAME_MAX - 17) /* leaves room for "@w=<width>" */
 
 /* Enum names, indexed by the enum value of the struct member they set. */
-static const char *const SOURCE_NAMES[] = {"idx", "synthetic", NULL};
-static const char *const NORM_NAMES[] = {"none", "unit", "standardize", NULL};
+static const char *const SOURCE_NAMES[] = {"idx", "synthetic", "cifar10", "cifar100", NULL};
+static const char *const NORM_NAMES[] = {"none", "unit", "standardize", "per_channel", NULL};
+static const char *const CIFAR_LABEL_NAMES[] = {"fine", "coarse", NULL};
 static const char *const ACT_NAMES[] = {"relu", "identity", NULL};
 static const char *const WINIT_NAMES[] = {"torch_default", "he_normal", "constant", NULL};
 static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "uniform", NULL};
@@ -67,6 +68,14 @@ typedef struct {
 /* The variants of "data": the members each source knows. */
 #define DATA_V_IDX (1u << DATA_IDX)
 #define DATA_V_SYN (1u << DATA_SYNTHETIC)
+#define DATA_V_C100 (1u << DATA_CIFAR100)
+#define DATA_V_FILES (DATA_V_IDX | (1u << DATA_CIFAR10) | DATA_V_C100) /* read from files */
+
+/* Only IDX data has a default path (the Debian package's folder). */
+static bool data_path_needed(const void *obj)
+{
+    return ((const DataConfig *)obj)->kind != DATA_IDX;
+}
 
 static bool data_clusters_used(const void *obj)
 {
@@ -114,10 +123,12 @@ static void write_image_shape(SpecBuf *b, const void *obj)
 
 static const SpecField DATA_FIELDS[] = {
     {SPEC_ENUM("source", DataConfig, kind, SOURCE_NAMES), .pass = SPEC_PASS_FIRST},
-    {SPEC_STRING("path", DataConfig, path), .variants = DATA_V_IDX},
-    {SPEC_INT("train_subset", DataConfig, train_subset, 0, INT_MAX), .variants = DATA_V_IDX},
-    {SPEC_INT("test_subset", DataConfig, test_subset, 0, INT_MAX), .variants = DATA_V_IDX},
-    {SPEC_ENUM("normalization", DataConfig, norm, NORM_NAMES), .variants = DATA_V_IDX},
+    {SPEC_STRING("path", DataConfig, path), .variants = DATA_V_FILES, .needed = data_path_needed,
+     .missing = "required key is missing: the directory that holds the data files"},
+    {SPEC_INT("train_subset", DataConfig, train_subset, 0, INT_MAX), .variants = DATA_V_FILES},
+    {SPEC_INT("test_subset", DataConfig, test_subset, 0, INT_MAX), .variants = DATA_V_FILES},
+    {SPEC_ENUM("normalization", DataConfig, norm, NORM_NAMES), .variants = DATA_V_FILES},
+    {SPEC_ENUM("labels", DataConfig, labels, CIFAR_LABEL_NAMES), .variants = DATA_V_C100},
     {SPEC_INT("n_train", DataConfig, n_train, 1, SPEC_MAX_SAMPLES), .variants = DATA_V_SYN,
      .required = true},
     {SPEC_INT("n_test", DataConfig, n_test, 1, SPEC_MAX_SAMPLES), .variants = DATA_V_SYN,
@@ -154,6 +165,8 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
         d->norm = NORM_NONE;
         d->noise = 1.0;
         d->clusters = 1;
+    } else if (d->kind != DATA_IDX) {
+        d->path[0] = '\0'; /* required: no default folder */
     }
     snprintf(qual, sizeof qual, " for source \"%s\"", SOURCE_NAMES[d->kind]);
     return spec_read_object(c, v, path, DATA_FIELDS, 1u << d->kind, qual, false, d);

@@ -63,6 +63,62 @@ mkdir -p "$tmp/missing"
 make_spec "$tmp/missing"
 expect_bad data_missing "train-images-idx3-ubyte" "$bin" train "$tmp/data.json" --point 0
 
+# bad CIFAR data: tiny sets in the exact binary formats (2 records per file), each then
+# broken in one way; the intact sets must train
+mk_cifar() { # dir cifar10|cifar100
+    mkdir -p "$1"
+    $py - "$1" "$2" <<'PY'
+import os, sys
+d, kind = sys.argv[1:3]
+names = ([f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+         if kind == "cifar10" else ["train.bin", "test.bin"])
+for k, name in enumerate(names):
+    with open(os.path.join(d, name), "wb") as f:
+        for r in range(2):
+            labels = [r + k] if kind == "cifar10" else [r, 10 * r + k]
+            f.write(bytes(labels) + bytes((r * 31 + k + j) % 256 for j in range(3072)))
+PY
+}
+cifar_spec() { # dir source [extra keys]
+    printf '{"data": {"source": "%s", "path": "%s"%s}, "architectures": [{"name": "m", "hidden": [4]}],
+ "grid": {"seed": [0]}, "train": {"epochs": 1, "batch_size": 4}}\n' "$2" "$1" "${3:-}" >"$tmp/cifar.json"
+}
+for kind in cifar10 cifar100; do
+    mk_cifar "$tmp/$kind-good" $kind
+    cifar_spec "$tmp/$kind-good" $kind ', "normalization": "per_channel"'
+    "$bin" train "$tmp/cifar.json" --point 0 >"$tmp/out" 2>"$tmp/err" && ok ||
+        bad "$kind: the intact set does not train: $(head -c 400 "$tmp/err")"
+done
+mk_cifar "$tmp/c10-missing" cifar10
+rm "$tmp/c10-missing/data_batch_4.bin"
+cifar_spec "$tmp/c10-missing" cifar10
+expect_bad cifar_missing_batch "c10-missing/data_batch_4.bin: cannot open CIFAR-10 file" \
+    "$bin" train "$tmp/cifar.json" --point 0
+mk_cifar "$tmp/c10-size" cifar10
+truncate -s 6000 "$tmp/c10-size/test_batch.bin"
+cifar_spec "$tmp/c10-size" cifar10
+expect_bad cifar_partial_record "c10-size/test_batch.bin: 6000 bytes is not a whole number of 3073-byte CIFAR-10 records" \
+    "$bin" train "$tmp/cifar.json" --point 0
+mk_cifar "$tmp/c10-label" cifar10
+cifar_spec "$tmp/c10-label" cifar10
+printf '\x0a' | dd of="$tmp/c10-label/data_batch_2.bin" bs=1 seek=3073 conv=notrunc 2>/dev/null
+expect_bad cifar_label_range "c10-label/data_batch_2.bin: label 10 of record 1 is out of range [0, 10)" \
+    "$bin" train "$tmp/cifar.json" --point 0
+mk_cifar "$tmp/c100-label" cifar100
+cifar_spec "$tmp/c100-label" cifar100 ', "labels": "coarse"'
+printf '\x14' | dd of="$tmp/c100-label/test.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
+expect_bad cifar100_coarse_range "c100-label/test.bin: coarse label 20 of record 0 is out of range [0, 20)" \
+    "$bin" train "$tmp/cifar.json" --point 0
+mk_cifar "$tmp/c100-empty" cifar100
+: >"$tmp/c100-empty/train.bin"
+cifar_spec "$tmp/c100-empty" cifar100
+expect_bad cifar_empty_set "c100-empty/train.bin: empty file; expected CIFAR-100 records" \
+    "$bin" train "$tmp/cifar.json" --point 0
+cifar_spec "$tmp/cifar10-good" cifar10 ', "train_subset": 11'
+expect_bad cifar_subset_too_large "train_subset 11 exceeds the 10 samples of $tmp/cifar10-good/data_batch_1.bin .. " \
+    "$bin" train "$tmp/cifar.json" --point 0
+expect_bad cifar_subset_plan "train_subset 11 exceeds the 10 samples" "$bin" plan "$tmp/cifar.json"
+
 good=/usr/share/datasets/fashion-mnist
 if [ -d "$good" ]; then
     mk() { # name: copy the real set, then let the caller break one file

@@ -1,6 +1,7 @@
 /* unit_data: IDX reading (plain and gzip) with every error it reports, the standard
- * directory layout, synthetic sets, normalisation, and the real Fashion-MNIST files
- * when they are installed. */
+ * directory layout, synthetic sets, CIFAR-10/100 binary files generated in their exact
+ * formats with every error they report, normalisation (global and per channel), and the
+ * real Fashion-MNIST files when they are installed. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdbool.h>
@@ -15,7 +16,7 @@
 #include "test_util.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-#define MAX_FILES 128
+#define MAX_FILES 256
 
 static char tmp_dir[512];
 static char *made[MAX_FILES]; /* files and directories to remove at the end, in order */
@@ -706,6 +707,338 @@ static void load_dir_should_read_fashion_mnist(void)
     dataset_free(&te);
 }
 
+/* ---- CIFAR binary files ---------------------------------------------------------- */
+
+#define CIFAR_PIX 3072
+
+/* The byte written for pixel k (channel k / 1024) of record i of a split; differs per
+ * channel, row and column, so a read in the wrong order or layout shows. The channels
+ * take different ranges (0..99, 120..219, 55..254), so their statistics differ. */
+static unsigned char cifar_pixel(int i, int k)
+{
+    static const int range[3] = {100, 100, 200}, offset[3] = {0, 120, 55};
+    int c = k / 1024;
+    return (unsigned char)((i * 131 + k * 7 + (k / 32) * 3) % range[c] + offset[c]);
+}
+
+/* Writes `n` records starting at split index first: label_bytes labels from label(i)
+ * and the pixels. */
+static const char *write_cifar(const char *name, int first, int n, int label_bytes,
+                               void (*label)(int i, unsigned char *l))
+{
+    size_t rec = (size_t)label_bytes + CIFAR_PIX;
+    Bytes f = {malloc((size_t)n * rec + 1), (size_t)n * rec};
+    for (int r = 0; r < n; r++) {
+        unsigned char *p = f.b + (size_t)r * rec;
+        label(first + r, p);
+        for (int k = 0; k < CIFAR_PIX; k++)
+            p[label_bytes + k] = cifar_pixel(first + r, k);
+    }
+    return write_tmp(name, f, false);
+}
+
+static void label10(int i, unsigned char *l)
+{
+    l[0] = (unsigned char)(i % 10);
+}
+
+static void label100(int i, unsigned char *l)
+{
+    l[0] = (unsigned char)(i % 20);        /* coarse */
+    l[1] = (unsigned char)((i * 7) % 100); /* fine */
+}
+
+/* data_batch_1..5 with 3, 2, 4, 1, 2 records (12 train samples), test_batch with 5;
+ * test records count from 1000. Returns the directory. */
+static const char *make_cifar10(const char *sub)
+{
+    static const int counts[5] = {3, 2, 4, 1, 2};
+    char name[256];
+    const char *dir = tmp_path(sub);
+    mkdir(dir, 0700);
+    int first = 0;
+    for (int b = 0; b < 5; b++) {
+        snprintf(name, sizeof name, "%s/data_batch_%d.bin", sub, b + 1);
+        write_cifar(name, first, counts[b], 1, label10);
+        first += counts[b];
+    }
+    snprintf(name, sizeof name, "%s/test_batch.bin", sub);
+    write_cifar(name, 1000, 5, 1, label10);
+    return dir;
+}
+
+static const char *make_cifar100(const char *sub)
+{
+    char name[256];
+    const char *dir = tmp_path(sub);
+    mkdir(dir, 0700);
+    snprintf(name, sizeof name, "%s/train.bin", sub);
+    write_cifar(name, 0, 23, 2, label100);
+    snprintf(name, sizeof name, "%s/test.bin", sub);
+    write_cifar(name, 1000, 6, 2, label100);
+    return dir;
+}
+
+/* Every pixel of ds equals the byte written, channel by channel, for split indices
+ * first.., and the labels are label_of(i). */
+static void check_cifar_set(const Dataset *ds, int n, int first, int classes,
+                            int (*label_of)(int i))
+{
+    CHECK(ds->n == n && ds->d == CIFAR_PIX && ds->classes == classes);
+    CHECK(ds->c == 3 && ds->h == 32 && ds->w == 32);
+    CHECK(((uintptr_t)ds->x & 63) == 0);
+    int bad = 0, bad_y = 0;
+    for (int i = 0; i < ds->n; i++) {
+        if (ds->y[i] != label_of(first + i))
+            bad_y++;
+        for (int c = 0; c < 3; c++)
+            for (int r = 0; r < 32; r++)
+                for (int col = 0; col < 32; col++) {
+                    int k = c * 1024 + r * 32 + col; /* (C, H, W) */
+                    if (ds->x[(size_t)i * CIFAR_PIX + (size_t)k] !=
+                        (float)cifar_pixel(first + i, k))
+                        bad++;
+                }
+    }
+    CHECK_MSG(bad == 0 && bad_y == 0, "%d wrong pixels, %d wrong labels", bad, bad_y);
+}
+
+static void label_bad_fine(int i, unsigned char *l)
+{
+    label100(i, l);
+    if (i == 4)
+        l[1] = 100;
+}
+
+static void label_bad_coarse(int i, unsigned char *l)
+{
+    label100(i, l);
+    if (i == 3)
+        l[0] = 20;
+}
+
+static int label10_of(int i) { return i % 10; }
+static int fine_of(int i) { return (i * 7) % 100; }
+static int coarse_of(int i) { return i % 20; }
+
+static void cifar10_should_read_batches_in_order(void)
+{
+    const char *dir = make_cifar10("c10");
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    int rc = dataset_read_cifar10(dir, 0, 0, &tr, &te, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc != 0)
+        return;
+    check_cifar_set(&tr, 12, 0, 10, label10_of);
+    check_cifar_set(&te, 5, 1000, 10, label10_of);
+    dataset_free(&tr);
+    dataset_free(&te);
+    /* subsets across batch files: the first n in file order */
+    rc = dataset_read_cifar10(dir, 6, 2, &tr, &te, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        check_cifar_set(&tr, 6, 0, 10, label10_of);
+        check_cifar_set(&te, 2, 1000, 10, label10_of);
+    }
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+static void cifar100_should_read_fine_and_coarse_labels(void)
+{
+    const char *dir = make_cifar100("c100");
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    int rc = dataset_read_cifar100(dir, true, 0, 0, &tr, &te, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        check_cifar_set(&tr, 23, 0, 100, fine_of);
+        check_cifar_set(&te, 6, 1000, 100, fine_of);
+    }
+    dataset_free(&tr);
+    dataset_free(&te);
+    rc = dataset_read_cifar100(dir, false, 4, 0, &tr, &te, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        check_cifar_set(&tr, 4, 0, 20, coarse_of);
+        check_cifar_set(&te, 6, 1000, 20, coarse_of);
+    }
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+/* A CIFAR-10 or -100 read fails with a message containing file and what; both sets
+ * stay zeroed. */
+static void expect_cifar_error(const char *dir, bool c100, int keep_train, int keep_test,
+                               const char *file, const char *what)
+{
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    int rc = c100 ? dataset_read_cifar100(dir, true, keep_train, keep_test, &tr, &te, &err)
+                  : dataset_read_cifar10(dir, keep_train, keep_test, &tr, &te, &err);
+    CHECK_MSG(rc != 0, "%s: accepted", what);
+    if (rc == 0) {
+        dataset_free(&tr);
+        dataset_free(&te);
+        return;
+    }
+    CHECK_MSG(strstr(err.msg, file) != NULL, "message lacks %s: %s", file, err.msg);
+    CHECK_MSG(strstr(err.msg, what) != NULL, "message lacks \"%s\": %s", what, err.msg);
+    CHECK_MSG(strchr(err.msg, '\n') == NULL, "several lines: %s", err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+    printf("    expected error: %s\n", err.msg);
+}
+
+static void cifar_should_reject_bad_files(void)
+{
+    /* a missing batch file (the test file too: all are opened before reading) */
+    const char *dir = make_cifar10("c10-missing");
+    unlink(tmp_path("c10-missing/data_batch_3.bin"));
+    expect_cifar_error(dir, false, 0, 0, "c10-missing/data_batch_3.bin",
+                       "cannot open CIFAR-10 file: No such file or directory; expected the "
+                       "CIFAR-10 binary version");
+    dir = make_cifar10("c10-notest");
+    unlink(tmp_path("c10-notest/test_batch.bin"));
+    expect_cifar_error(dir, false, 0, 0, "c10-notest/test_batch.bin", "cannot open");
+
+    /* a size that is not a whole number of records */
+    dir = make_cifar10("c10-size");
+    CHECK(truncate(tmp_path("c10-size/data_batch_2.bin"), 2 * 3073 - 5) == 0);
+    expect_cifar_error(dir, false, 0, 0, "c10-size/data_batch_2.bin",
+                       "6141 bytes is not a whole number of 3073-byte CIFAR-10 records");
+    dir = make_cifar100("c100-size");
+    CHECK(truncate(tmp_path("c100-size/test.bin"), 6 * 3074 + 3073) == 0);
+    expect_cifar_error(dir, true, 0, 0, "c100-size/test.bin",
+                       "is not a whole number of 3074-byte CIFAR-100 records");
+
+    /* labels out of range: in a file beyond the subset too */
+    dir = make_cifar10("c10-label");
+    write_cifar("c10-label/data_batch_5.bin", 10, 2, 1, label100); /* label byte 10, 11 */
+    expect_cifar_error(dir, false, 3, 0, "c10-label/data_batch_5.bin",
+                       "label 10 of record 0 is out of range [0, 10)");
+    dir = make_cifar100("c100-fine");
+    write_cifar("c100-fine/test.bin", 0, 6, 2, label_bad_fine);
+    expect_cifar_error(dir, true, 0, 0, "c100-fine/test.bin",
+                       "fine label 100 of record 4 is out of range [0, 100)");
+    dir = make_cifar100("c100-coarse");
+    write_cifar("c100-coarse/train.bin", 0, 5, 2, label_bad_coarse);
+    expect_cifar_error(dir, true, 0, 0, "c100-coarse/train.bin",
+                       "coarse label 20 of record 3 is out of range [0, 20)");
+
+    /* an empty set */
+    dir = make_cifar10("c10-empty");
+    CHECK(truncate(tmp_path("c10-empty/test_batch.bin"), 0) == 0);
+    expect_cifar_error(dir, false, 0, 0, "c10-empty/test_batch.bin",
+                       "empty file; expected CIFAR-10 records of 3073 bytes");
+
+    /* a subset larger than the data */
+    dir = make_cifar10("c10-subset");
+    expect_cifar_error(dir, false, 13, 0, "c10-subset/data_batch_1.bin .. ",
+                       "train_subset 13 exceeds the 12 samples of");
+    dir = make_cifar100("c100-subset");
+    expect_cifar_error(dir, true, 0, 7, "c100-subset/test.bin",
+                       "test_subset 7 exceeds the 6 samples of");
+}
+
+/* Per-channel statistics of x/255 computed another way: sums in long double, the
+ * variance as E[x^2] - E[x]^2 over the raw bytes. */
+static void reference_channel_stats(const Dataset *ds, int ch, double *mean, double *std)
+{
+    const int plane = ds->h * ds->w;
+    long double s = 0, ss = 0;
+    for (int i = 0; i < ds->n; i++)
+        for (int j = 0; j < plane; j++) {
+            long double v = ds->x[(size_t)i * (size_t)ds->d + (size_t)(ch * plane + j)];
+            s += v;
+            ss += v * v;
+        }
+    long double cnt = (long double)ds->n * plane;
+    long double m = s / cnt;
+    *mean = (double)(m / 255);
+    *std = (double)(sqrtl(ss / cnt - m * m) / 255);
+}
+
+static void normalize_should_standardize_per_channel(void)
+{
+    const char *dir = make_cifar10("c10-norm");
+    Dataset tr, te, raw_tr, raw_te;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_read_cifar10(dir, 0, 0, &tr, &te, &err) == 0, "%s", err.msg);
+    CHECK_MSG(dataset_read_cifar10(dir, 0, 0, &raw_tr, &raw_te, &err) == 0, "%s", err.msg);
+    if (!tr.x || !raw_tr.x)
+        return;
+    double mean[3], std[3], ref_mean[3], ref_std[3];
+    float lo = 0, hi = 0;
+    dataset_normalize_scaled(&tr, &te, NORM_PER_CHANNEL, 255.0f, &lo, &hi, mean, std);
+    float want_lo = HUGE_VALF, want_hi = -HUGE_VALF;
+    for (int c = 0; c < 3; c++) {
+        reference_channel_stats(&raw_tr, c, &ref_mean[c], &ref_std[c]);
+        printf("    channel %d: mean %.6f std %.6f\n", c, mean[c], std[c]);
+        CHECK_MSG(fabs(mean[c] - ref_mean[c]) <= 1e-12 && fabs(std[c] - ref_std[c]) <= 1e-12,
+                  "channel %d: mean %.17g std %.17g, reference %.17g %.17g", c, mean[c], std[c],
+                  ref_mean[c], ref_std[c]);
+        float l = (float)(-mean[c] / std[c]), h = (float)((1.0 - mean[c]) / std[c]);
+        want_lo = l < want_lo ? l : want_lo;
+        want_hi = h > want_hi ? h : want_hi;
+    }
+    CHECK(lo == want_lo && hi == want_hi);
+    /* every value, train and test, with the train statistics of its channel */
+    int bad = 0;
+    const Dataset *out[2] = {&tr, &te}, *raw[2] = {&raw_tr, &raw_te};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < out[s]->n; i++)
+            for (int k = 0; k < CIFAR_PIX; k++) {
+                size_t q = (size_t)i * CIFAR_PIX + (size_t)k;
+                int c = k / 1024;
+                double want = ((double)(raw[s]->x[q] / 255.0f) - ref_mean[c]) / ref_std[c];
+                if (fabs((double)out[s]->x[q] - want) > 1e-6 * (1 + fabs(want)))
+                    bad++;
+            }
+    CHECK_MSG(bad == 0, "%d values differ", bad);
+    /* one channel (IDX-like): per_channel is standardize, bit for bit */
+    Dataset a, b, a_te, b_te;
+    raw_sets(&a, &a_te);
+    raw_sets(&b, &b_te);
+    a.c = b.c = 1, a.h = b.h = 5, a.w = b.w = 6;
+    dataset_normalize(&a, &a_te, NORM_STANDARDIZE, NULL, NULL);
+    dataset_normalize(&b, &b_te, NORM_PER_CHANNEL, NULL, NULL);
+    CHECK(same_set(&a, &b) && same_set(&a_te, &b_te));
+    dataset_free(&a);
+    dataset_free(&b);
+    dataset_free(&a_te);
+    dataset_free(&b_te);
+    dataset_free(&tr);
+    dataset_free(&te);
+    dataset_free(&raw_tr);
+    dataset_free(&raw_te);
+}
+
+static void load_should_read_cifar_from_a_config(void)
+{
+    DataConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kind = DATA_CIFAR100;
+    snprintf(cfg.path, sizeof cfg.path, "%s", make_cifar100("c100-cfg"));
+    cfg.labels = CIFAR_COARSE;
+    cfg.train_subset = 10;
+    cfg.norm = NORM_UNIT;
+    Dataset tr, te;
+    BpsErr err = {{0}};
+    int rc = dataset_load(&cfg, &tr, &te, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc != 0)
+        return;
+    CHECK(tr.n == 10 && te.n == 6 && tr.classes == 20 && tr.c == 3 && te.h == 32);
+    CHECK(tr.y[7] == coarse_of(7) && tr.x[5 * CIFAR_PIX + 2000] == cifar_pixel(5, 2000) / 255.0f);
+    dataset_free(&tr);
+    dataset_free(&te);
+    cfg.kind = DATA_CIFAR10;
+    CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "c100-cfg/data_batch_1.bin: cannot open") != NULL, "%s", err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+}
+
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "%s", test_tmpdir());
@@ -732,6 +1065,11 @@ int main(void)
     RUN(load_should_truncate_synthetic_as_a_prefix);
     RUN(normalize_should_standardize_with_train_statistics);
     RUN(normalize_should_report_unit_and_raw_ranges);
+    RUN(cifar10_should_read_batches_in_order);
+    RUN(cifar100_should_read_fine_and_coarse_labels);
+    RUN(cifar_should_reject_bad_files);
+    RUN(normalize_should_standardize_per_channel);
+    RUN(load_should_read_cifar_from_a_config);
     RUN(load_dir_should_read_fashion_mnist);
     remove_tmp();
     return test_summary();

@@ -205,6 +205,32 @@ static void parse_should_accept_synthetic_data(void)
     spec_free(s);
 }
 
+static void parse_should_accept_cifar_data(void)
+{
+    Spec *s = must_parse("{'data': {'source': 'cifar10', 'path': '/data/cifar-10-batches-bin', "
+                         "'train_subset': 1000, 'normalization': 'per_channel'}, " MIN "}");
+    if (s) {
+        CHECK(s->data.kind == DATA_CIFAR10 && s->data.norm == NORM_PER_CHANNEL);
+        CHECK(strcmp(s->data.path, "/data/cifar-10-batches-bin") == 0);
+        CHECK(strstr(s->canonical, "\"data\":{\"source\":\"cifar10\",\"path\":"
+                                   "\"/data/cifar-10-batches-bin\",\"train_subset\":1000,"
+                                   "\"test_subset\":0,\"normalization\":\"per_channel\"}") != NULL);
+    }
+    spec_free(s);
+    s = must_parse("{'data': {'source': 'cifar100', 'path': '/c100'}, " MIN "}");
+    if (s) { /* fine labels and global standardisation by default, both written */
+        CHECK(s->data.kind == DATA_CIFAR100 && s->data.labels == CIFAR_FINE);
+        CHECK(strstr(s->canonical, "\"normalization\":\"standardize\",\"labels\":\"fine\"}") !=
+              NULL);
+    }
+    spec_free(s);
+    s = must_parse("{'data': {'source': 'cifar100', 'path': '/c100', 'labels': 'coarse'}, " MIN
+                   "}");
+    if (s)
+        CHECK(s->data.labels == CIFAR_COARSE);
+    spec_free(s);
+}
+
 static void parse_should_accept_init_variants(void)
 {
     Spec *s = must_parse(
@@ -692,6 +718,14 @@ static const BadCase BAD[] = {
      "data.image_shape[1]:"},
     {"parse_should_reject_image_shape_for_idx",
      "{" MIN ", 'data': {'image_shape': [1, 28, 28]}}", "data.image_shape: unknown key"},
+    {"parse_should_reject_cifar_without_path", "{" MIN ", 'data': {'source': 'cifar10'}}",
+     "data.path: required key is missing: the directory that holds the data files"},
+    {"parse_should_reject_labels_for_cifar10",
+     "{" MIN ", 'data': {'source': 'cifar10', 'path': '/d', 'labels': 'fine'}}",
+     "data.labels: unknown key"},
+    {"parse_should_reject_unknown_cifar100_labels",
+     "{" MIN ", 'data': {'source': 'cifar100', 'path': '/d', 'labels': 'medium'}}",
+     "data.labels: expected one of \"fine\", \"coarse\""},
     {"parse_should_reject_missing_synthetic_size",
      "{" MIN ", 'data': {'source': 'synthetic', 'n_test': 4, 'features': 2, 'classes': 2}}",
      "data.n_train: required key is missing"},
@@ -799,7 +833,7 @@ static const BadCase BAD[] = {
     {"parse_should_reject_unknown_normalization", "{" MIN ", 'data': {'normalization': 'z'}}",
      "data.normalization: expected one of \"none\", \"unit\", \"standardize\""},
     {"parse_should_reject_unknown_data_source", "{" MIN ", 'data': {'source': 'csv'}}",
-     "data.source: expected one of \"idx\", \"synthetic\", got \"csv\""},
+     "data.source: expected one of \"idx\", \"synthetic\", \"cifar10\", \"cifar100\", got \"csv\""},
     {"parse_should_reject_unknown_weight_init",
      "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'weights': 'xavier'}}], " MIN_GRID
      "}", "architectures[0].init.weights: expected one of \"torch_default\", \"he_normal\", "
@@ -1432,6 +1466,7 @@ int main(void)
     RUN(parse_should_fill_defaults);
     RUN(parse_should_accept_empty_hidden_list);
     RUN(parse_should_accept_synthetic_data);
+    RUN(parse_should_accept_cifar_data);
     RUN(parse_should_accept_init_variants);
     RUN(parse_should_expand_templates);
     RUN(parse_should_accept_expanded_architecture);

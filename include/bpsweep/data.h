@@ -85,9 +85,27 @@ void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float 
 void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm, float scale,
                               float *lo, float *hi, double *mean, double *std);
 
-/* The values are the indices of the source names in the spec. */
-typedef enum { DATA_IDX = 0, DATA_SYNTHETIC } DataKind;
+/* Reads the CIFAR-10 binary distribution from dir: data_batch_1.bin .. data_batch_5.bin
+ * (train, in that order) and test_batch.bin, records of 1 label byte + 3072 pixel bytes
+ * (1024 R, 1024 G, 1024 B, each 32x32 row-major), into sets of shape (3, 32, 32) with 10
+ * classes and raw values 0..255. keep_train / keep_test as for dataset_load_dir. Every
+ * file is read and every label checked whatever is kept. Errors (missing file, a size
+ * that is not a whole number of records, an empty file, a label >= 10, a subset larger
+ * than the set) name the file; on error nothing is allocated and both sets are zeroed. */
+int dataset_read_cifar10(const char *dir, int keep_train, int keep_test, Dataset *train,
+                         Dataset *test, BpsErr *err);
 
+/* CIFAR-100: dir/train.bin and dir/test.bin, records of 1 coarse label byte + 1 fine
+ * label byte + 3072 pixel bytes; fine = true keeps the fine labels (100 classes), else
+ * the coarse ones (20). Both labels of every record are checked. As dataset_read_cifar10
+ * otherwise. */
+int dataset_read_cifar100(const char *dir, bool fine, int keep_train, int keep_test,
+                          Dataset *train, Dataset *test, BpsErr *err);
+
+/* The values are the indices of the source names in the spec. */
+typedef enum { DATA_IDX = 0, DATA_SYNTHETIC, DATA_CIFAR10, DATA_CIFAR100 } DataKind;
+
+typedef enum { CIFAR_FINE = 0, CIFAR_COARSE } CifarLabels;
 
 #define DATA_PATH_MAX 1024
 
@@ -98,6 +116,7 @@ typedef struct {
     int train_subset;         /* first n training samples; 0 = all */
     int test_subset;          /* first n test samples; 0 = all */
     Normalization norm;
+    CifarLabels labels;       /* CIFAR-100: fine (100 classes) or coarse (20) */
     /* synthetic */
     int n_train, n_test, features, classes;
     double noise;
