@@ -937,6 +937,18 @@ int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *e
         dataset_normalize(train, test, cfg->norm, NULL, NULL);
         return 0;
     }
+    case DATA_HDF5: {
+        float scale = 1.0f;
+        if (cfg->path[0] == '\0')
+            return bps_fail(err, "HDF5 data: the file path is empty");
+        if (cfg->classes < 2 || cfg->classes > 256)
+            return bps_fail(err, "HDF5 data: classes must be in [2, 256], got %d", cfg->classes);
+        if (dataset_read_hdf5(cfg->path, &cfg->h5, cfg->classes, cfg->train_subset,
+                              cfg->test_subset, train, test, &scale, err) != 0)
+            return -1;
+        dataset_normalize_scaled(train, test, cfg->norm, scale, NULL, NULL, NULL, NULL);
+        return 0;
+    }
     }
     return bps_fail(err, "unknown data kind %d", (int)cfg->kind);
 }

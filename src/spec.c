@@ -34,7 +34,8 @@
 #define SPEC_ARCH_NAME_MAX (SPEC_NAME_MAX - 17) /* leaves room for "@w=<width>" */
 
 /* Enum names, indexed by the enum value of the struct member they set. */
-static const char *const SOURCE_NAMES[] = {"idx", "synthetic", "cifar10", "cifar100", NULL};
+static const char *const SOURCE_NAMES[] = {"idx", "synthetic", "cifar10", "cifar100", "hdf5",
+                                           NULL};
 static const char *const NORM_NAMES[] = {"none", "unit", "standardize", "per_channel", NULL};
 static const char *const CIFAR_LABEL_NAMES[] = {"fine", "coarse", NULL};
 static const char *const ACT_NAMES[] = {"relu", "identity", NULL};
@@ -69,7 +70,8 @@ typedef struct {
 #define DATA_V_IDX (1u << DATA_IDX)
 #define DATA_V_SYN (1u << DATA_SYNTHETIC)
 #define DATA_V_C100 (1u << DATA_CIFAR100)
-#define DATA_V_FILES (DATA_V_IDX | (1u << DATA_CIFAR10) | DATA_V_C100) /* read from files */
+#define DATA_V_H5 (1u << DATA_HDF5)
+#define DATA_V_FILES (DATA_V_IDX | (1u << DATA_CIFAR10) | DATA_V_C100 | DATA_V_H5) /* from files */
 
 /* Only IDX data has a default path (the Debian package's folder). */
 static bool data_path_needed(const void *obj)
@@ -135,7 +137,8 @@ static const SpecField DATA_FIELDS[] = {
      .required = true},
     {SPEC_INT("features", DataConfig, features, 1, SPEC_MAX_WIDTH), .variants = DATA_V_SYN,
      .required = true},
-    {SPEC_INT("classes", DataConfig, classes, 2, 255), .variants = DATA_V_SYN, .required = true},
+    {SPEC_INT("classes", DataConfig, classes, 2, 255), .variants = DATA_V_SYN | DATA_V_H5,
+     .required = true},
     {SPEC_INT("clusters_per_class", DataConfig, clusters, 1, 1024), .variants = DATA_V_SYN,
      .when = data_clusters_used},
     {SPEC_NUM("noise", DataConfig, noise, SPEC_POSITIVE), .variants = DATA_V_SYN},
@@ -143,6 +146,10 @@ static const SpecField DATA_FIELDS[] = {
               "a non-negative integer < 2^53"), .variants = DATA_V_SYN},
     {SPEC_CUSTOM("image_shape", read_image_shape, write_image_shape), .variants = DATA_V_SYN,
      .pass = 1, .when = data_image_used},
+    {SPEC_STRING("train_x", DataConfig, h5.train_x), .variants = DATA_V_H5},
+    {SPEC_STRING("train_y", DataConfig, h5.train_y), .variants = DATA_V_H5},
+    {SPEC_STRING("test_x", DataConfig, h5.test_x), .variants = DATA_V_H5},
+    {SPEC_STRING("test_y", DataConfig, h5.test_y), .variants = DATA_V_H5},
     {.key = NULL}};
 static const SpecField *const DATA_SOURCE = &DATA_FIELDS[0];
 
@@ -167,6 +174,12 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
         d->clusters = 1;
     } else if (d->kind != DATA_IDX) {
         d->path[0] = '\0'; /* required: no default folder */
+    }
+    if (d->kind == DATA_HDF5) {
+        snprintf(d->h5.train_x, sizeof d->h5.train_x, "train/x");
+        snprintf(d->h5.train_y, sizeof d->h5.train_y, "train/y");
+        snprintf(d->h5.test_x, sizeof d->h5.test_x, "test/x");
+        snprintf(d->h5.test_y, sizeof d->h5.test_y, "test/y");
     }
     snprintf(qual, sizeof qual, " for source \"%s\"", SOURCE_NAMES[d->kind]);
     return spec_read_object(c, v, path, DATA_FIELDS, 1u << d->kind, qual, false, d);

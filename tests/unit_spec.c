@@ -228,6 +228,16 @@ static void parse_should_accept_cifar_data(void)
                    "}");
     if (s)
         CHECK(s->data.labels == CIFAR_COARSE);
+    spec_free(s);    s = must_parse("{'data': {'source': 'hdf5', 'path': '/d/set.h5', 'classes': 7, "
+                   "'test_y': 'val/labels'}, " MIN "}");
+    if (s) { /* default dataset names, all written */
+        CHECK(s->data.kind == DATA_HDF5 && s->data.classes == 7);
+        CHECK(strcmp(s->data.h5.train_x, "train/x") == 0 && strcmp(s->data.h5.test_x, "test/x") == 0);
+        CHECK(strcmp(s->data.h5.test_y, "val/labels") == 0);
+        CHECK(strstr(s->canonical, "\"normalization\":\"standardize\",\"classes\":7,"
+                                   "\"train_x\":\"train/x\",\"train_y\":\"train/y\","
+                                   "\"test_x\":\"test/x\",\"test_y\":\"val/labels\"}") != NULL);
+    }
     spec_free(s);
 }
 
@@ -726,6 +736,12 @@ static const BadCase BAD[] = {
     {"parse_should_reject_unknown_cifar100_labels",
      "{" MIN ", 'data': {'source': 'cifar100', 'path': '/d', 'labels': 'medium'}}",
      "data.labels: expected one of \"fine\", \"coarse\""},
+    {"parse_should_reject_hdf5_without_classes",
+     "{" MIN ", 'data': {'source': 'hdf5', 'path': '/d/set.h5'}}",
+     "data.classes: required key is missing"},
+    {"parse_should_reject_empty_hdf5_dataset_name",
+     "{" MIN ", 'data': {'source': 'hdf5', 'path': '/d/set.h5', 'classes': 3, 'train_x': ''}}",
+     "data.train_x:"},
     {"parse_should_reject_missing_synthetic_size",
      "{" MIN ", 'data': {'source': 'synthetic', 'n_test': 4, 'features': 2, 'classes': 2}}",
      "data.n_train: required key is missing"},
@@ -833,7 +849,8 @@ static const BadCase BAD[] = {
     {"parse_should_reject_unknown_normalization", "{" MIN ", 'data': {'normalization': 'z'}}",
      "data.normalization: expected one of \"none\", \"unit\", \"standardize\""},
     {"parse_should_reject_unknown_data_source", "{" MIN ", 'data': {'source': 'csv'}}",
-     "data.source: expected one of \"idx\", \"synthetic\", \"cifar10\", \"cifar100\", got \"csv\""},
+     "data.source: expected one of \"idx\", \"synthetic\", \"cifar10\", \"cifar100\", \"hdf5\", "
+     "got \"csv\""},
     {"parse_should_reject_unknown_weight_init",
      "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'weights': 'xavier'}}], " MIN_GRID
      "}", "architectures[0].init.weights: expected one of \"torch_default\", \"he_normal\", "

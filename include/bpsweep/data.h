@@ -1,6 +1,6 @@
 /* data: data sets as plain arrays. Reads IDX files (gzip-compressed or plain), the
- * CIFAR-10/100 binary distributions and HDF5 array files, makes deterministic synthetic
- * sets, normalises (globally or per channel).
+ * CIFAR-10/100 binary distributions and HDF5 array files (src/data_hdf5.c), makes
+ * deterministic synthetic sets, normalises (globally or per channel).
  *
  * A Dataset owns its arrays unless `borrowed` is set (a view into memory owned
  * elsewhere, e.g. a node-shared window); dataset_free frees only what it owns. */
@@ -102,8 +102,28 @@ int dataset_read_cifar10(const char *dir, int keep_train, int keep_test, Dataset
 int dataset_read_cifar100(const char *dir, bool fine, int keep_train, int keep_test,
                           Dataset *train, Dataset *test, BpsErr *err);
 
+#define DATA_H5_NAME_MAX 255
+
+/* The datasets of an "hdf5" source: paths inside the file ("train/x" etc.). */
+typedef struct {
+    char train_x[DATA_H5_NAME_MAX + 1], train_y[DATA_H5_NAME_MAX + 1];
+    char test_x[DATA_H5_NAME_MAX + 1], test_y[DATA_H5_NAME_MAX + 1];
+} DataH5Names;
+
+/* Reads the train and test splits of the HDF5 file at path, serially (default file
+ * access, no MPI): x as uint8 or float32 of shape (N, C, H, W) (samples of that shape) or
+ * (N, D) (shape (D, 1, 1)), the same sample shape and type in both splits; y integers of
+ * shape (N) in [0, classes), classes in [1, 256]. keep_train / keep_test as for
+ * dataset_load_dir; every label is checked whatever is kept. *scale (if non-NULL) gets the
+ * raw scale for normalisation: 255 for uint8, 1 for float32. Errors (file missing or not
+ * HDF5, a dataset missing, a wrong type or rank, x and y of different lengths, non-integer
+ * y, a label out of range, an empty split, a subset larger than the split) name the file
+ * and the dataset; on error nothing is allocated and both sets are zeroed. */
+int dataset_read_hdf5(const char *path, const DataH5Names *names, int classes, int keep_train,
+                      int keep_test, Dataset *train, Dataset *test, float *scale, BpsErr *err);
+
 /* The values are the indices of the source names in the spec. */
-typedef enum { DATA_IDX = 0, DATA_SYNTHETIC, DATA_CIFAR10, DATA_CIFAR100 } DataKind;
+typedef enum { DATA_IDX = 0, DATA_SYNTHETIC, DATA_CIFAR10, DATA_CIFAR100, DATA_HDF5 } DataKind;
 
 typedef enum { CIFAR_FINE = 0, CIFAR_COARSE } CifarLabels;
 
@@ -112,12 +132,13 @@ typedef enum { CIFAR_FINE = 0, CIFAR_COARSE } CifarLabels;
 /* What a sweep spec says about its data (see docs/spec.md). */
 typedef struct {
     DataKind kind;
-    char path[DATA_PATH_MAX]; /* IDX, CIFAR: directory of the files */
+    char path[DATA_PATH_MAX]; /* IDX, CIFAR: directory of the files; HDF5: the file */
     int train_subset;         /* first n training samples; 0 = all */
     int test_subset;          /* first n test samples; 0 = all */
     Normalization norm;
     CifarLabels labels;       /* CIFAR-100: fine (100 classes) or coarse (20) */
-    /* synthetic */
+    DataH5Names h5;           /* HDF5: the datasets */
+    /* synthetic (classes: also HDF5) */
     int n_train, n_test, features, classes;
     double noise;
     int clusters;             /* centres per class (default 1) */
@@ -125,7 +146,7 @@ typedef struct {
     int image[3];             /* synthetic: (C, H, W) with C*H*W = features, or all 0 */
 } DataConfig;
 
-/* Loads (IDX, CIFAR) or makes (synthetic) the train and test sets a DataConfig
+/* Loads (IDX, CIFAR, HDF5) or makes (synthetic) the train and test sets a DataConfig
  * describes, with their shape, subsets and normalises them. Synthetic sets ignore `norm`
  * (they are already roughly standardised) and have the shape `image` if given, else
  * (features, 1, 1); their subsets keep the first n samples and may not exceed n_train /
