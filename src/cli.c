@@ -220,7 +220,8 @@ static int cmd_train(int argc, char **argv)
     }
     Dataset train = {0}, test = {0};
     if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
-        spec_check_nets(spec, train.d, train.classes, spec_path, &err) != 0) {
+        spec_check_nets(spec, train.d, train.classes, spec_path, &err) != 0 ||
+        spec_check_augment(spec, train.c, train.h, train.w, spec_path, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         dataset_free(&train);
         dataset_free(&test);
@@ -635,6 +636,7 @@ static int cmd_plan(int argc, char **argv)
     if (spec_load(spec_path, &spec, &err) == 0 &&
         dataset_load(&spec->data, &train, &test, &err) == 0 &&
         spec_check_nets(spec, train.d, train.classes, spec_path, &err) == 0 &&
+        spec_check_augment(spec, train.c, train.h, train.w, spec_path, &err) == 0 &&
         plan_make(spec, (int)ranks, &train, &test, &plan, &err) == 0) {
         plan_print(stdout, spec, &plan);
         plan_free(&plan);
@@ -725,6 +727,7 @@ static int cmd_extend(int argc, char **argv)
     }
     if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
         spec_check_nets(spec, train.d, train.classes, spec_path, &err) != 0 ||
+        spec_check_augment(spec, train.c, train.h, train.w, spec_path, &err) != 0 ||
         store_create(MPI_COMM_SELF, out, spec, train.d, train.classes, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, out, &st, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);

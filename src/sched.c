@@ -792,6 +792,9 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     /* every rank has the same data and spec: the same verdict */
     if (!flags[0] && spec_check_nets(spec, data.train.d, data.train.classes, "spec", &err) != 0)
         flags[0] = 1;
+    if (!flags[0] && spec_check_augment(spec, data.train.c, data.train.h, data.train.w, "spec",
+                                        &err) != 0)
+        flags[0] = 1;
     int created = 0;
     if (!flags[0] && !flags[1]) {
         /* a signal during creation stops it between slabs (STORE_STOPPED) */

@@ -29,6 +29,7 @@
 #define SPEC_MAX_WIDTH (1 << 20)     /* largest hidden width */
 #define SPEC_MAX_EPOCHS 1000000
 #define SPEC_MAX_BATCH (1 << 24)
+#define SPEC_MAX_CROP_PADDING 1024
 #define SPEC_MAX_SAMPLES (1 << 28)   /* synthetic n_train, n_test */
 #define SPEC_SEED_LIMIT 9007199254740992.0 /* 2^53: seeds and data seeds are below it */
 #define SPEC_ARCH_NAME_MAX (SPEC_NAME_MAX - 17) /* leaves room for "@w=<width>" */
@@ -362,6 +363,32 @@ static void write_adversarial(SpecBuf *b, const void *obj)
     spec_write_object(b, ADV_FIELDS, 0, obj);
 }
 
+/* "augment" (members of TrainConfig): replaces the whole setting; {} turns it off.
+ * Written only when on, so the hashes of specs without it hold. */
+static const SpecField AUG_FIELDS[] = {
+    {SPEC_INT("crop_padding", TrainConfig, aug_crop_padding, 0, SPEC_MAX_CROP_PADDING)},
+    {SPEC_BOOL("flip", TrainConfig, aug_flip)},
+    {.key = NULL}};
+
+static int read_augment(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainDraft *d = obj;
+    d->t.aug_crop_padding = 0;
+    d->t.aug_flip = false;
+    return spec_read_object(c, v, path, AUG_FIELDS, 0, NULL, false, &d->t);
+}
+
+static bool augment_on(const void *obj)
+{
+    const TrainConfig *t = obj;
+    return t->aug_crop_padding > 0 || t->aug_flip;
+}
+
+static void write_augment(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, AUG_FIELDS, 0, obj);
+}
+
 /* "train" and a condition's "train": members of TrainConfig, read into a TrainDraft
  * (whose first member is the TrainConfig), so schedule and rank_projection keep their
  * epochs as written until the number of epochs is known (finish_train). */
@@ -379,6 +406,7 @@ static const SpecField TRAIN_FIELDS[] = {
     {SPEC_CUSTOM("rank_projection", read_rank, write_rank), .pass = 1, .when = rank_on},
     {SPEC_CUSTOM("adversarial", read_adversarial, write_adversarial), .pass = 1,
      .when = adversarial_on},
+    {SPEC_CUSTOM("augment", read_augment, write_augment), .pass = 1, .when = augment_on},
     {.key = NULL}};
 
 /* Applies the members of a train object to d (the base settings, or a condition's
@@ -1534,6 +1562,26 @@ int spec_check_nets(const Spec *spec, int n_in, int n_out, const char *origin, B
     return 0;
 }
 
+int spec_check_augment(const Spec *spec, int c, int h, int w, const char *origin, BpsErr *err)
+{
+    for (int i = 0; i < spec->n_cond; i++) {
+        const TrainConfig *t = &spec->cond[i].train;
+        if (!(t->aug_crop_padding > 0 || t->aug_flip) || h > 1 || w > 1)
+            continue;
+        char where[SPEC_PATH_LEN + 64];
+        if (spec->n_cond == 1 && strcmp(spec->cond[0].name, "base") == 0)
+            snprintf(where, sizeof where, "train.augment");
+        else
+            snprintf(where, sizeof where, "grid.conditions[%d].train.augment (condition \"%s\", "
+                     "or train.augment that it inherits)", i, spec->cond[i].name);
+        return bps_fail(err, "%s: %s: crop and flip need image data, but the samples are "
+                        "(C, H, W) = (%d, %d, %d), not images; give the data an image shape "
+                        "(synthetic: \"image_shape\"; hdf5: x of shape (N, C, H, W)) or drop "
+                        "\"augment\"", origin, where, c, h, w);
+    }
+    return 0;
+}
+
 /* ---- the whole spec ------------------------------------------------------------------ */
 
 /* schema_version: read before anything else, since a newer file may well have keys this
@@ -1701,6 +1749,12 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
     /* synthetic data: its size is known, and so is whether every op list fits it */
     if (s->data.kind == DATA_SYNTHETIC &&
         spec_check_nets(s, s->data.features, s->data.classes, c->origin, err) != 0)
+        goto fail;
+    /* and whether it is images (augmentation) */
+    if (s->data.kind == DATA_SYNTHETIC &&
+        spec_check_augment(s, s->data.image[0] > 0 ? s->data.image[0] : s->data.features,
+                           s->data.image[0] > 0 ? s->data.image[1] : 1,
+                           s->data.image[0] > 0 ? s->data.image[2] : 1, c->origin, err) != 0)
         goto fail;
 
     SpecBuf canonical = {0};

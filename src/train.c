@@ -221,6 +221,63 @@ static const float *adversarial_batch(Trainer *t, const Dataset *train, int B)
     return t->xadv;
 }
 
+/* ---- augmentation (the formulas are in train.h) ------------------------------------ */
+
+uint64_t train_augment_key(uint64_t seed, const int *dims, int n_dims, int epoch)
+{
+    return rng_key(seed, dims, n_dims, RNG_AUGMENT, epoch);
+}
+
+AugmentDraw train_augment_draw(uint64_t key, uint32_t sample, int pad, bool flip)
+{
+    assert(pad >= 0);
+    RngStream r = rng_stream(key);
+    r.counter = (uint64_t)sample * 4; /* 4 counters per sample, 3 used */
+    double n = 2.0 * pad + 1.0;
+    AugmentDraw a;
+    a.oy = (int)(rng_uniform(&r) * n); /* u < 1: at most 2p */
+    a.ox = (int)(rng_uniform(&r) * n);
+    a.flip = rng_uniform(&r) < 0.5 && flip;
+    return a;
+}
+
+void train_augment_sample(const float *x, int C, int H, int W, int pad, AugmentDraw a,
+                          float *out)
+{
+    /* output row i reads input row i + dy, column j (or W-1-j) reads j + dx */
+    const int dy = a.oy - pad, dx = a.ox - pad;
+    /* the output columns [j0, j1) whose source column is inside x */
+    int j0 = dx < 0 ? -dx : 0, j1 = dx > 0 ? W - dx : W;
+    if (j1 < j0)
+        j1 = j0;
+    for (int c = 0; c < C; c++) {
+        for (int i = 0; i < H; i++) {
+            float *o = out + ((size_t)c * H + i) * W;
+            int si = i + dy;
+            if (si < 0 || si >= H || j0 >= j1) {
+                memset(o, 0, (size_t)W * sizeof(float));
+                continue;
+            }
+            const float *src = x + ((size_t)c * H + si) * W + dx; /* src[j] = x[.][si][j + dx] */
+            if (!a.flip) {
+                for (int j = 0; j < j0; j++)
+                    o[j] = 0.0f;
+                memcpy(o + j0, src + j0, (size_t)(j1 - j0) * sizeof(float));
+                for (int j = j1; j < W; j++)
+                    o[j] = 0.0f;
+            } else {
+                /* o[W-1-j] = crop[j] */
+                for (int j = 0; j < j0; j++)
+                    o[W - 1 - j] = 0.0f;
+                for (int j = j0; j < j1; j++)
+                    o[W - 1 - j] = src[j];
+                for (int j = j1; j < W; j++)
+                    o[W - 1 - j] = 0.0f;
+            }
+        }
+    }
+}
+
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
 {
     assert(!trainer_finished(t));
@@ -242,6 +299,16 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
         t->shuffle_rng.counter = t->epoch_rng;
         epoch_order(t, n);
     }
+    /* augmentation: keyed by the epoch, drawn per sample (train.h) */
+    const int pad = t->cfg.aug_crop_padding;
+    const bool augment = pad > 0 || t->cfg.aug_flip;
+    uint64_t aug_key = 0;
+    if (augment) {
+        assert(train->c * train->h * train->w == D && (train->h > 1 || train->w > 1));
+        int dims[NN_MAX_DIMS];
+        int n_dims = nn_shape_dims(&t->net->cfg, dims);
+        aug_key = train_augment_key(t->seed, dims, n_dims, t->epoch);
+    }
     bool diverged = false;
     while (t->batch_pos < n && !diverged) {
         int start = t->batch_pos;
@@ -249,10 +316,19 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
         if (B < bs && t->cfg.drop_last)
             break;
         const uint32_t *idx = t->order + start;
-        for (int i = 0; i < B; i++) {
-            memcpy(t->xbatch + (size_t)i * (size_t)D, train->x + (size_t)idx[i] * (size_t)D,
-                   (size_t)D * sizeof(float));
-            t->ybatch[i] = train->y[idx[i]];
+        if (augment) {
+            for (int i = 0; i < B; i++) {
+                AugmentDraw a = train_augment_draw(aug_key, idx[i], pad, t->cfg.aug_flip);
+                train_augment_sample(train->x + (size_t)idx[i] * (size_t)D, train->c, train->h,
+                                     train->w, pad, a, t->xbatch + (size_t)i * (size_t)D);
+                t->ybatch[i] = train->y[idx[i]];
+            }
+        } else {
+            for (int i = 0; i < B; i++) {
+                memcpy(t->xbatch + (size_t)i * (size_t)D, train->x + (size_t)idx[i] * (size_t)D,
+                       (size_t)D * sizeof(float));
+                t->ybatch[i] = train->y[idx[i]];
+            }
         }
         uint64_t step = t->step;
         const float *xb = t->cfg.adv_eps > 0 ? adversarial_batch(t, train, B) : t->xbatch;

@@ -267,6 +267,133 @@ static void shuffle_should_be_paired_across_regularisation(void)
     dataset_free(&te);
 }
 
+/* ---- augmentation ------------------------------------------------------------------ */
+
+/* The augmentation of sample s, computed independently of train.c: the three uniforms
+ * from raw draws at counters 4s, 4s+1, 4s+2, an explicitly zero-padded image, the
+ * window cut out, then mirrored. */
+static void reference_augment(const float *x, int C, int H, int W, int pad, bool flip_on,
+                              uint64_t key, uint32_t s, float *out, int *oy, int *ox, int *fl)
+{
+    double u[3];
+    for (int k = 0; k < 3; k++) {
+        RngStream r = {key, (uint64_t)s * 4 + (uint64_t)k};
+        u[k] = ldexp((double)(rng_next_u64(&r) >> 11), -53);
+    }
+    *oy = (int)floor(u[0] * (2 * pad + 1));
+    *ox = (int)floor(u[1] * (2 * pad + 1));
+    *fl = flip_on && u[2] < 0.5;
+    int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    float *padded = calloc((size_t)C * Hp * Wp, sizeof *padded);
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++)
+                padded[((size_t)c * Hp + i + pad) * Wp + j + pad] = x[((size_t)c * H + i) * W + j];
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                float v = padded[((size_t)c * Hp + i + *oy) * Wp + j + *ox];
+                int jo = *fl ? W - 1 - j : j;
+                out[((size_t)c * H + i) * W + jo] = v;
+            }
+    free(padded);
+}
+
+static void augment_should_equal_an_independent_crop_and_flip(void)
+{
+    const int C = 2, H = 5, W = 7, D = C * H * W, n = 300;
+    float x[2 * 5 * 7], got[2 * 5 * 7], want[2 * 5 * 7];
+    for (int k = 0; k < D; k++)
+        x[k] = (float)(k + 1); /* no zeros: a value out of place shows */
+    int dims[3] = {D, 4, 3};
+    const int pads[] = {0, 1, 2, 4, 9}; /* 9 > H, W: some windows see only padding */
+    for (int pi = 0; pi < 5; pi++) {
+        for (int flip_on = 0; flip_on < 2; flip_on++) {
+            int pad = pads[pi];
+            uint64_t key = train_augment_key(77, dims, 3, pi + 1);
+            int seen_y[19] = {0}, seen_x[19] = {0}, flips = 0, bad = 0;
+            for (uint32_t s = 0; s < (uint32_t)n; s++) {
+                int oy, ox, fl;
+                reference_augment(x, C, H, W, pad, flip_on, key, s, want, &oy, &ox, &fl);
+                AugmentDraw a = train_augment_draw(key, s, pad, flip_on);
+                memset(got, 0xff, sizeof got);
+                train_augment_sample(x, C, H, W, pad, a, got);
+                if (a.oy != oy || a.ox != ox || a.flip != (fl != 0) ||
+                    memcmp(got, want, sizeof got) != 0)
+                    bad++;
+                seen_y[oy]++;
+                seen_x[ox]++;
+                flips += fl;
+            }
+            CHECK(bad == 0);
+            for (int o = 0; o <= 2 * pad; o++) /* every offset occurs */
+                CHECK(seen_y[o] > 0 && seen_x[o] > 0);
+            if (flip_on)
+                CHECK(flips > n / 2 - 45 && flips < n / 2 + 45);
+            else
+                CHECK(flips == 0);
+        }
+    }
+    /* the identity: no padding, no flip */
+    AugmentDraw id = train_augment_draw(1, 3, 0, false);
+    train_augment_sample(x, C, H, W, 0, id, got);
+    CHECK(memcmp(got, x, sizeof x) == 0);
+}
+
+static TrainConfig augment_cfg(void)
+{
+    TrainConfig cfg = base_cfg();
+    cfg.aug_crop_padding = 1;
+    cfg.aug_flip = true;
+    return cfg;
+}
+
+static void augment_should_be_deterministic_and_resume_bit_identically(void)
+{
+    NetConfig nc = small_net();
+    TrainConfig cfg = augment_cfg();
+    Dataset tr, te;
+    dataset_synthetic(50, 20, 6, 3, 1.0, 2, &tr, &te);
+    tr.c = te.c = 1; /* (1, 2, 3) images */
+    tr.h = te.h = 2;
+    tr.w = te.w = 3;
+    Trainer *straight = trainer_new(&nc, &cfg, 4), *again = trainer_new(&nc, &cfg, 4);
+    while (!trainer_finished(straight))
+        trainer_epoch(straight, &tr, &te);
+    while (!trainer_finished(again))
+        trainer_epoch(again, &tr, &te);
+    size_t P = straight->net->n_params;
+    CHECK(memcmp(straight->net->params, again->net->params, P * sizeof(float)) == 0);
+
+    /* augmentation changes training */
+    TrainConfig plain_cfg = base_cfg();
+    Trainer *plain = trainer_new(&nc, &plain_cfg, 4);
+    while (!trainer_finished(plain))
+        trainer_epoch(plain, &tr, &te);
+    CHECK(memcmp(straight->net->params, plain->net->params, P * sizeof(float)) != 0);
+
+    /* stopped mid-epoch 2, saved, restored: the same bits */
+    Trainer *a = trainer_new(&nc, &cfg, 4);
+    StopCtx sc = {0, 9};
+    a->should_stop = stop_after_calls;
+    a->stop_ctx = &sc;
+    CHECK(trainer_epoch(a, &tr, &te) == 0);
+    CHECK(trainer_epoch(a, &tr, &te) == 2);
+    size_t n;
+    unsigned char *buf;
+    Trainer *b = save_restore_finish(a, &nc, &cfg, &tr, &te, &buf, &n);
+    CHECK(memcmp(straight->net->params, b->net->params, P * sizeof(float)) == 0);
+    for (int e = 0; e < cfg.epochs; e++)
+        CHECK(straight->history[e].train_loss == b->history[e].train_loss);
+    free(buf);
+    trainer_free(straight);
+    trainer_free(again);
+    trainer_free(plain);
+    trainer_free(b);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
 int main(void)
 {
     RUN(step_should_follow_torch_sgd_rule);
@@ -275,5 +402,7 @@ int main(void)
     RUN(state_should_resume_mid_epoch_bit_identically);
     RUN(divergence_should_be_a_result);
     RUN(shuffle_should_be_paired_across_regularisation);
+    RUN(augment_should_equal_an_independent_crop_and_flip);
+    RUN(augment_should_be_deterministic_and_resume_bit_identically);
     return test_summary();
 }

@@ -22,6 +22,7 @@ typedef enum {
     RNG_DATA = 4,        /* synthetic data sets */
     RNG_ADVERSARIAL = 5, /* random starts of adversarial attacks */
     RNG_HESSIAN = 6,     /* start vectors of Hessian eigenvalue iterations */
+    RNG_AUGMENT = 7,     /* crop offsets and flips: index = epoch, 4 draws per sample */
 } RngPurpose;
 
 typedef struct {

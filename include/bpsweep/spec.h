@@ -117,6 +117,12 @@ int spec_load(const char *path, Spec **out, BpsErr *err);
  * (architectures[i].layers[k]). */
 int spec_check_nets(const Spec *spec, int n_in, int n_out, const char *origin, BpsErr *err);
 
+/* Checks that conditions with augmentation (train.augment: crop or flip) have image data,
+ * samples of (C, H, W) with H > 1 or W > 1. spec_parse does this for synthetic data; for
+ * files, the commands do it once the data are loaded. Returns 0, or -1 with a message
+ * starting with origin and naming the JSON path. */
+int spec_check_augment(const Spec *spec, int c, int h, int w, const char *origin, BpsErr *err);
+
 /* Frees a Spec and everything it owns; accepts NULL. */
 void spec_free(Spec *spec);
 

@@ -54,7 +54,36 @@ typedef struct {
                                               a fraction of the data range; 0 = off */
     double adv_step_ratio;                 /* PGD step = ratio x eps */
     int adv_steps;                         /* PGD steps per batch */
+    int aug_crop_padding;                  /* augmentation (image data): random crop with
+                                              this zero padding p; 0 = off */
+    bool aug_flip;                         /* random horizontal flip with probability 1/2 */
 } TrainConfig;
+
+/* ---- augmentation ------------------------------------------------------------------
+ * Per sample and per epoch, as torchvision's RandomCrop(W, padding=p) followed by
+ * RandomHorizontalFlip() on a (C, H, W) sample: the image is zero-padded by p on every
+ * side to (C, H+2p, W+2p), an H x W window at offset (oy, ox) in [0, 2p]^2 is cut out,
+ * then mirrored left-right if flip:
+ *     out[c][i][j] = x[c][i + oy - p][j' + ox - p]   (0 outside x),
+ *     j' = W-1-j if flip, else j.
+ * The draws of sample s (its index in the data set) in epoch e come from the stream
+ * rng_key(seed, dims, n_dims, RNG_AUGMENT, e) at counters 4s, 4s+1, 4s+2 (one 64-bit draw
+ * each, u = (draw >> 11) * 2^-53 as rng_uniform):
+ *     oy = floor(u0 * (2p+1)), ox = floor(u1 * (2p+1)), flip = u2 < 0.5
+ * (p = 0: oy = ox = p = 0; flip off: never mirrored). They depend only on (seed, network
+ * shape, epoch, sample), never on the batch, rank or a resume. */
+typedef struct {
+    int oy, ox;  /* window offset in the padded image, in [0, 2p] */
+    bool flip;
+} AugmentDraw;
+
+/* The key of epoch e's augmentation stream for a trainer of seed and net shape dims. */
+uint64_t train_augment_key(uint64_t seed, const int *dims, int n_dims, int epoch);
+/* The draws of sample `sample` under key (pad p >= 0; flip: whether flips are on). */
+AugmentDraw train_augment_draw(uint64_t key, uint32_t sample, int pad, bool flip);
+/* out (C, H, W) = the augmented x (C, H, W) (see above); out and x must not overlap. */
+void train_augment_sample(const float *x, int C, int H, int W, int pad, AugmentDraw a,
+                          float *out);
 
 /* Learning rate for (0-based) epoch e. Cosine follows CosineAnnealingLR with
  * T_max = epochs and eta_min = 0 in closed form. */
