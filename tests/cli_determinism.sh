@@ -51,4 +51,29 @@ for point in 0 1 2 3; do
         grep -v '^result \(key\|index\)' >"$tmp/l" || fail=$((fail + 1))
     check_same "layers vs hidden, point $point" "$tmp/h" "$tmp/l"
 done
+# augmentation (crop with zero padding, flip) on synthetic (2, 4, 5) images: trained twice,
+# and 2 + 2 epochs through a state file, the same result lines; without an image shape it
+# is refused (exit 2) naming train.augment
+cat >"$tmp/aug.json" <<'EOF'
+{"name": "aug", "data": {"source": "synthetic", "n_train": 96, "n_test": 32, "features": 40,
+ "classes": 4, "image_shape": [2, 4, 5]},
+ "architectures": [{"name": "mlp", "hidden": [16]}], "grid": {"seed": [3]},
+ "train": {"epochs": 4, "batch_size": 16, "lr": 0.05,
+           "augment": {"crop_padding": 2, "flip": true}}}
+EOF
+"$bin" train "$tmp/aug.json" --point 0 --quiet >"$tmp/a" &&
+    "$bin" train "$tmp/aug.json" --point 0 --quiet >"$tmp/b" || fail=$((fail + 1))
+check_same "augmented point twice" "$tmp/a" "$tmp/b"
+"$bin" train "$tmp/aug.json" --point 0 --quiet --stop-after 2 --save-state "$tmp/augstate" \
+    >/dev/null && "$bin" train "$tmp/aug.json" --point 0 --quiet --load-state "$tmp/augstate" \
+    >"$tmp/resumed" || fail=$((fail + 1))
+check_same "augmented point: 2 + 2 epochs vs 4" "$tmp/a" "$tmp/resumed"
+sed 's/, "image_shape": \[2, 4, 5\]//' "$tmp/aug.json" >"$tmp/flat.json"
+"$bin" train "$tmp/flat.json" --point 0 --quiet >/dev/null 2>"$tmp/err"
+code=$?
+if [ $code -eq 2 ] && grep -q 'train.augment: crop and flip need image data' "$tmp/err"; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: augmentation of flat data: exit $code, $(cat "$tmp/err")"; fail=$((fail + 1))
+fi
 summary

@@ -2,7 +2,8 @@
 # A tiny image sweep on generated CIFAR-10 binary files (the exact format, 40 records per
 # file) through real mpirun: per-channel normalisation, an uninterrupted run on 2 ranks
 # as the reference, then a run on 3 ranks killed mid-epoch (BPSWEEP_FAULT=epoch:8) and
-# resumed on 2 ranks, which must end bit-identical to the reference.
+# resumed on 2 ranks, which must end bit-identical to the reference. Two of the four points
+# train with augmentation (crop with padding 4 and flip).
 #   usage: image_sweep.sh BPSWEEP
 set -u
 bin=$1
@@ -24,7 +25,10 @@ cat >"$tmp/spec.json" <<EOF
 {"name": "cifar_tiny",
  "data": {"source": "cifar10", "path": "$tmp/cifar", "normalization": "per_channel"},
  "architectures": [{"name": "mlp", "hidden": [16]}],
- "grid": {"seed": [0, 1, 2, 3]}, "train": {"epochs": 6, "batch_size": 20}}
+ "grid": {"seed": [0, 1],
+          "conditions": [{"name": "plain"},
+                         {"name": "augmented", "train": {"augment": {"crop_padding": 4, "flip": true}}}]},
+ "train": {"epochs": 6, "batch_size": 20}}
 EOF
 
 "$here/mpirun.sh" 2 "$bin" run "$tmp/spec.json" -o "$tmp/ref.h5" --checkpoint-interval 0 \
