@@ -364,7 +364,8 @@ static void write_adversarial(SpecBuf *b, const void *obj)
 }
 
 /* "augment" (members of TrainConfig): replaces the whole setting; {} turns it off.
- * Written only when on, so the hashes of specs without it hold. */
+ * Written only where given or inherited (so the hashes of specs without it hold), also
+ * when off: a condition's {} under a base that augments reads back as off. */
 static const SpecField AUG_FIELDS[] = {
     {SPEC_INT("crop_padding", TrainConfig, aug_crop_padding, 0, SPEC_MAX_CROP_PADDING)},
     {SPEC_BOOL("flip", TrainConfig, aug_flip)},
@@ -375,13 +376,13 @@ static int read_augment(const Ctx *c, const cJSON *v, const char *path, void *ob
     TrainDraft *d = obj;
     d->t.aug_crop_padding = 0;
     d->t.aug_flip = false;
+    d->t.aug_given = true; /* inherited by the conditions: each writes its own setting */
     return spec_read_object(c, v, path, AUG_FIELDS, 0, NULL, false, &d->t);
 }
 
-static bool augment_on(const void *obj)
+static bool augment_given(const void *obj)
 {
-    const TrainConfig *t = obj;
-    return t->aug_crop_padding > 0 || t->aug_flip;
+    return ((const TrainConfig *)obj)->aug_given;
 }
 
 static void write_augment(SpecBuf *b, const void *obj)
@@ -406,7 +407,7 @@ static const SpecField TRAIN_FIELDS[] = {
     {SPEC_CUSTOM("rank_projection", read_rank, write_rank), .pass = 1, .when = rank_on},
     {SPEC_CUSTOM("adversarial", read_adversarial, write_adversarial), .pass = 1,
      .when = adversarial_on},
-    {SPEC_CUSTOM("augment", read_augment, write_augment), .pass = 1, .when = augment_on},
+    {SPEC_CUSTOM("augment", read_augment, write_augment), .pass = 1, .when = augment_given},
     {.key = NULL}};
 
 /* Applies the members of a train object to d (the base settings, or a condition's

@@ -399,6 +399,23 @@ static void canonical_should_be_frozen(void)
     free(c);
 }
 
+static void canonical_should_write_augment_only_when_on(void)
+{
+    char *c = canonical_of("{" MIN_ARCH ", 'train': {'augment': {'crop_padding': 4, 'flip': true}}, "
+                           "'grid': {'seed': [0], 'conditions': [{'name': 'a'}, {'name': 'b', "
+                           "'train': {'augment': {}}}]}}", NULL);
+    /* a inherits it; b turned it off and says so (else it would read back as on) */
+    CHECK(c && strstr(c, "\"name\":\"a\",\"train\":{\"epochs\":10,\"batch_size\":128,"
+                         "\"lr\":0.01,\"momentum\":0.9,\"nesterov\":false,\"schedule\":{"
+                         "\"type\":\"constant\"},\"shuffle\":true,\"drop_last\":false,"
+                         "\"clip_value\":0,\"augment\":{\"crop_padding\":4,\"flip\":true}}"));
+    CHECK(c && strstr(c, "\"clip_value\":0,\"augment\":{\"crop_padding\":0,\"flip\":false}}"));
+    free(c);
+    char *plain = canonical_of("{" MIN "}", NULL);
+    CHECK(plain && !strstr(plain, "augment"));
+    free(plain);
+}
+
 static void canonical_should_be_idempotent(void)
 {
     static const char *const specs[] = {
@@ -415,6 +432,11 @@ static void canonical_should_be_idempotent(void)
         "{'type': 'multistep', 'milestones': [0.25, 0.75], 'gamma': 1}}}]}, "
         "'train': {'epochs': 12, 'momentum': 0, 'drop_last': true, 'shuffle': false, "
         "'schedule': {'type': 'multistep', 'milestones': [0.5]}}}",
+        "{'data': {'source': 'synthetic', 'n_train': 5, 'n_test': 3, 'features': 12, "
+        "'classes': 3, 'image_shape': [3, 2, 2]}, " MIN_ARCH ", 'grid': {'seed': [0], "
+        "'conditions': [{'name': 'off', 'train': {'augment': {}}}, {'name': 'crop', 'train': "
+        "{'augment': {'crop_padding': 2}}}, {'name': 'base'}]}, "
+        "'train': {'augment': {'flip': true}}}",
     };
     for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
         uint64_t h1 = 0, h2 = 1;
@@ -593,6 +615,16 @@ static const BadCase BAD[] = {
     {"parse_should_keep_radii_within_the_data_range",
      "{" MIN ", 'measure': {'robustness': {'eps': [0.1, 1.5]}}}",
      "measure.robustness.eps[1]: expected a number in (0, 1], got 1.5"},
+    {"parse_should_refuse_augmentation_of_flat_data",
+     "{'data': {'source': 'synthetic', 'n_train': 5, 'n_test': 3, 'features': 4, "
+     "'classes': 2}, " MIN ", 'train': {'augment': {'crop_padding': 1}}}",
+     "train.augment: crop and flip need image data, but the samples are (C, H, W) = "
+     "(4, 1, 1)"},
+    {"parse_should_reject_a_negative_crop_padding",
+     "{" MIN ", 'train': {'augment': {'crop_padding': -1}}}",
+     "train.augment.crop_padding: expected an integer in [0, 1024], got -1"},
+    {"parse_should_reject_unknown_augment_keys", "{" MIN ", 'train': {'augment': {'rotate': 1}}}",
+     "train.augment.rotate: unknown key (known: crop_padding, flip)"},
     {"parse_should_require_an_adversarial_radius", "{" MIN ", 'train': {'adversarial': {}}}",
      "train.adversarial.eps: required key is missing"},
     {"parse_should_reject_more_ntk_samples_than_pool",
@@ -1495,6 +1527,7 @@ int main(void)
     RUN(parse_should_read_output_section);
     RUN(canonical_should_be_frozen);
     RUN(canonical_should_be_idempotent);
+    RUN(canonical_should_write_augment_only_when_on);
     RUN(canonical_should_round_trip_numbers);
     RUN(hash_should_ignore_layout_key_order_and_defaults);
     RUN(parse_should_escape_strings_in_canonical_form);

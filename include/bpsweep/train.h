@@ -57,6 +57,7 @@ typedef struct {
     int aug_crop_padding;                  /* augmentation (image data): random crop with
                                               this zero padding p; 0 = off */
     bool aug_flip;                         /* random horizontal flip with probability 1/2 */
+    bool aug_given;                        /* spec: "augment" was given (canonical form) */
 } TrainConfig;
 
 /* ---- augmentation ------------------------------------------------------------------
