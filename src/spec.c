@@ -297,6 +297,13 @@ static bool rank_on(const void *obj)
     return ((const TrainConfig *)obj)->rank_mode != RANK_OFF; /* only when on: older hashes hold */
 }
 
+/* Written when on, and where a condition turns off what its base turns on: omitted, the
+ * condition would inherit the base's setting when its canonical form is read again. */
+static bool rank_written(const void *obj)
+{
+    return rank_on(obj) || ((const TrainConfig *)obj)->rank_off_override;
+}
+
 static int read_rank_epochs(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
     TrainDraft *d = obj;
@@ -314,11 +321,11 @@ static const SpecField RANK_FIELDS[] = {
     {SPEC_ENUM("mode", TrainConfig, rank_mode, RANK_NAMES), .required = true,
      .pass = SPEC_PASS_FIRST},
     {SPEC_NUM("threshold", TrainConfig, rank_threshold, SPEC_POSITIVE), .needed = rank_on,
-     .allowed = rank_on, .refuse = RANK_REFUSE},
+     .allowed = rank_on, .refuse = RANK_REFUSE, .when = rank_on},
     {SPEC_BOOL("relative", TrainConfig, rank_relative), .allowed = rank_on,
-     .refuse = RANK_REFUSE},
+     .refuse = RANK_REFUSE, .when = rank_on},
     {SPEC_CUSTOM("epochs", read_rank_epochs, write_rank_epochs), .needed = rank_on,
-     .allowed = rank_on, .refuse = RANK_REFUSE},
+     .allowed = rank_on, .refuse = RANK_REFUSE, .when = rank_on},
     {.key = NULL}};
 static const SpecField *const RANK_MODE = &RANK_FIELDS[0];
 
@@ -326,10 +333,13 @@ static const SpecField *const RANK_MODE = &RANK_FIELDS[0];
 static int read_rank(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
     TrainDraft *d = obj;
+    bool inherited_on = rank_on(&d->t);
     d->t.rank_relative = true;
     d->t.rank_threshold = 0;
     d->n_rp = 0;
-    return spec_read_selected(c, v, path, RANK_FIELDS, RANK_MODE, d);
+    int rc = spec_read_selected(c, v, path, RANK_FIELDS, RANK_MODE, d);
+    d->t.rank_off_override = inherited_on && !rank_on(&d->t);
+    return rc;
 }
 
 static void write_rank(SpecBuf *b, const void *obj)
@@ -348,14 +358,20 @@ static const SpecField ADV_FIELDS[] = {
 static int read_adversarial(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
     TrainDraft *d = obj;
+    bool inherited_on = d->t.adv_eps > 0;
     d->t.adv_step_ratio = 0.25;
     d->t.adv_steps = 7;
-    return spec_read_object(c, v, path, ADV_FIELDS, 0, NULL, false, &d->t);
+    int rc = spec_read_object(c, v, path, ADV_FIELDS, 0, NULL, false, &d->t);
+    d->t.adv_off_override = inherited_on && !(d->t.adv_eps > 0);
+    return rc;
 }
 
-static bool adversarial_on(const void *obj)
+/* Written when on (older hashes hold), and where a condition turns off what its base
+ * turns on (see rank_written). */
+static bool adversarial_written(const void *obj)
 {
-    return ((const TrainConfig *)obj)->adv_eps > 0;
+    const TrainConfig *t = obj;
+    return t->adv_eps > 0 || t->adv_off_override;
 }
 
 static void write_adversarial(SpecBuf *b, const void *obj)
@@ -404,9 +420,9 @@ static const SpecField TRAIN_FIELDS[] = {
     {SPEC_BOOL("shuffle", TrainConfig, shuffle)},
     {SPEC_BOOL("drop_last", TrainConfig, drop_last)},
     {SPEC_NUM("clip_value", TrainConfig, clip_value, SPEC_NONNEG)},
-    {SPEC_CUSTOM("rank_projection", read_rank, write_rank), .pass = 1, .when = rank_on},
+    {SPEC_CUSTOM("rank_projection", read_rank, write_rank), .pass = 1, .when = rank_written},
     {SPEC_CUSTOM("adversarial", read_adversarial, write_adversarial), .pass = 1,
-     .when = adversarial_on},
+     .when = adversarial_written},
     {SPEC_CUSTOM("augment", read_augment, write_augment), .pass = 1, .when = augment_given},
     {.key = NULL}};
 

@@ -1506,10 +1506,41 @@ static void layers_should_be_checked_against_loaded_data(void)
     spec_free(s);
 }
 
+/* A condition that turns off what its base turns on must say so in the canonical form:
+ * read again, it would otherwise inherit the base's setting (resume reads the stored
+ * canonical form, and trained the condition adversarially). */
+static void canonical_should_keep_a_condition_turning_off_the_base(void)
+{
+    Spec *s = must_parse("{" MIN_ARCH ", 'train': {'epochs': 4, 'adversarial': {'eps': 0.1}, "
+                         "'rank_projection': {'mode': 'min', 'threshold': 0.5, 'epochs': [1]}}, "
+                         "'grid': {'seed': [0], 'conditions': [{'name': 'on'}, {'name': 'off', "
+                         "'train': {'adversarial': {'eps': 0}, 'rank_projection': {'mode': 'off'}}}]}}");
+    if (!s)
+        return;
+    CHECK(s->cond[0].train.adv_eps == 0.1 && s->cond[0].train.rank_mode == RANK_MIN);
+    CHECK(s->cond[1].train.adv_eps == 0 && s->cond[1].train.rank_mode == RANK_OFF);
+    BpsErr err;
+    Spec *again = NULL;
+    CHECK_MSG(spec_parse(s->canonical, "c.json", &again, &err) == 0, "%s", err.msg);
+    if (again) {
+        CHECK(again->cond[1].train.adv_eps == 0 && again->cond[1].train.rank_mode == RANK_OFF);
+        CHECK(strcmp(again->canonical, s->canonical) == 0 && again->hash == s->hash);
+    }
+    spec_free(again);
+    spec_free(s);
+    /* a base without them writes neither, as before: hashes of such specs hold */
+    char *c = canonical_of("{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'a', "
+                           "'train': {'adversarial': {'eps': 0}, 'rank_projection': {'mode': 'off'}}}]}}",
+                           NULL);
+    CHECK(c && !strstr(c, "adversarial") && !strstr(c, "rank_projection"));
+    free(c);
+}
+
 int main(void)
 {
     RUN(parse_should_accept_full_example);
     RUN(layers_should_parse_into_the_op_list);
+    RUN(canonical_should_keep_a_condition_turning_off_the_base);
     RUN(layer_names_should_not_change_the_hash);
     RUN(layers_should_be_checked_against_loaded_data);
     RUN(parse_should_fill_defaults);

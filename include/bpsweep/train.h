@@ -58,6 +58,9 @@ typedef struct {
                                               this zero padding p; 0 = off */
     bool aug_flip;                         /* random horizontal flip with probability 1/2 */
     bool aug_given;                        /* spec: "augment" was given (canonical form) */
+    bool rank_off_override, adv_off_override; /* spec: a condition turned off the base's
+                                              rank projection / adversarial training (so
+                                              the canonical form says so) */
 } TrainConfig;
 
 /* ---- augmentation ------------------------------------------------------------------
