@@ -323,10 +323,18 @@ def write_csv(cols, path):
             w.writerow([_csv_field(cols[c][i]) for c in names])
 
 
+# Columns that are text whatever they look like: a hash or commit can be all digits
+# ("719411032347" read as a number made the export check fail on that commit).
+TEXT_COLUMNS = {"sweep", "spec_hash", "bpsweep_commit", "key", "arch", "family", "cond",
+                "status", "host", "message", "param_hash", "activation", "bias_init",
+                "rank_mode"}
+
+
 def read_csv(path):
     """Read a CSV written by write_csv (or bpsweep export) back into a dict column ->
-    numpy array: numeric columns as float (int where every value is whole and the
-    column has no NaN), others as str."""
+    numpy array: TEXT_COLUMNS and columns that do not parse as numbers as str, other
+    numeric columns as float (int where every value is whole and the column has no
+    NaN)."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     if not rows:
@@ -335,6 +343,9 @@ def read_csv(path):
     cols = {}
     for j, name in enumerate(names):
         raw = [r[j] if j < len(r) else "" for r in body]
+        if name in TEXT_COLUMNS:
+            cols[name] = np.array(raw, dtype=str)
+            continue
         try:
             values = np.array([float(v) if v != "" else math.nan for v in raw])
         except ValueError:

@@ -272,6 +272,20 @@ def test_plot_script(path, t):
           f"unknown condition: exit {p.returncode}, {p.stderr!r}")
 
 
+def test_read_csv_text_columns(tmp):
+    """A commit or hash that happens to be all digits stays text (commit 719411032347
+    was read as a number, and the export check failed on it)."""
+    path = os.path.join(tmp, "digits.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["bpsweep_commit", "spec_hash", "param_hash", "seed", "final_test_acc"])
+        w.writerow(["719411032347", "0123456789012345", "1e10000000000000", "3", "0.5"])
+    t = br.read_csv(path)
+    check(t["bpsweep_commit"][0] == "719411032347" and t["spec_hash"][0] == "0123456789012345"
+          and t["param_hash"][0] == "1e10000000000000", "read_csv keeps hashes and commits as text")
+    check(t["seed"][0] == 3 and t["final_test_acc"][0] == 0.5, "read_csv reads numbers")
+
+
 def main():
     parser = argparse.ArgumentParser(
         description="Test the analysis scripts on a fake results file.")
@@ -286,6 +300,7 @@ def main():
     test_select(res.table)
     test_statistics(path, res.table)
     test_bad_files(tmp)
+    test_read_csv_text_columns(tmp)
     test_summary_script(path)
     test_plot_script(path, res.table)
 
