@@ -41,6 +41,13 @@ void op_grad_store_d(double *dst, const double *src, size_t n, bool add)
         memcpy(dst, src, n * sizeof *dst);
 }
 
+int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
+{
+    (void)d, (void)msg, (void)len;
+    *out = in[0];
+    return 0;
+}
+
 size_t op_none(const OpDesc *d, Shape in, Shape out)
 {
     (void)d, (void)in, (void)out;

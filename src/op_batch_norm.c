@@ -11,13 +11,6 @@
 
 #include "bpsweep/op.h"
 
-static int bn_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
-{
-    (void)d, (void)msg, (void)len;
-    *out = in[0];
-    return 0;
-}
-
 static size_t bn_params(const OpDesc *d, Shape in, Shape out)
 {
     (void)d, (void)out;
@@ -254,7 +247,7 @@ static double bn_flops(const Op *op)
 const OpKindDef OP_BATCH_NORM_DEF = {
     .name = "batch_norm",
     .n_inputs = 1,
-    .shape = bn_shape,
+    .shape = op_same_shape,
     .n_params = bn_params,
     .n_buffers = bn_params, /* running mean and var: as many as gamma and beta */
     .cache_floats = bn_cache,

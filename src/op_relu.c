@@ -3,13 +3,6 @@
 
 #include "bpsweep/op.h"
 
-static int same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
-{
-    (void)d, (void)msg, (void)len;
-    *out = in[0];
-    return 0;
-}
-
 static void relu_forward(const Op *op, const OpPass *a)
 {
     const size_t n = (size_t)a->B * shape_size(op->out_shape);
@@ -69,7 +62,7 @@ static double relu_flops(const Op *op)
 const OpKindDef OP_RELU_DEF = {
     .name = "relu",
     .n_inputs = 1,
-    .shape = same_shape,
+    .shape = op_same_shape,
     .n_params = op_none,
     .n_buffers = op_none,
     .cache_floats = op_no_cache,

@@ -62,6 +62,7 @@ Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t 
     int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(net_cfg, dims);
     t->shuffle_rng = rng_stream(rng_key(seed, dims, n_dims, RNG_SHUFFLE, 0));
+    t->adv_key = rng_key(seed, dims, n_dims, RNG_ADVERSARIAL, 0);
     t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
     t->xbatch = xalloc_aligned((size_t)cfg->batch_size * (size_t)net_cfg->n_in * sizeof(float));
     t->ybatch = xmalloc((size_t)cfg->batch_size);
@@ -212,9 +213,7 @@ static const float *adversarial_batch(Trainer *t, const Dataset *train, int B)
     float eps = (float)(t->cfg.adv_eps * (double)(t->data_hi - t->data_lo));
     PgdConfig c = {eps, (float)(t->cfg.adv_step_ratio * (double)eps), t->cfg.adv_steps,
                    t->data_lo, t->data_hi};
-    int dims[NN_MAX_DIMS];
-    int n_dims = nn_shape_dims(&t->net->cfg, dims);
-    RngStream r = rng_stream(rng_key(t->seed, dims, n_dims, RNG_ADVERSARIAL, 0));
+    RngStream r = rng_stream(t->adv_key);
     r.counter = t->step << 32; /* 2^32 draws per step, far more than a batch takes */
     pgd_random_start(t->xbatch, n, &c, &r, t->xadv);
     pgd_attack(t->net, t->xbatch, t->ybatch, B, &c, t->xadv, t->adv_grad);

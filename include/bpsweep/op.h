@@ -137,6 +137,9 @@ int op_kind_by_name(const char *name);
 void op_grad_store(float *dst, const float *src, size_t n, bool add);
 void op_grad_store_d(double *dst, const double *src, size_t n, bool add);
 
+/* The output has the input's shape (elementwise kinds). */
+int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len);
+
 /* Table entries for kinds without parameters, buffers, cache or aux. */
 size_t op_none(const OpDesc *d, Shape in, Shape out);
 size_t op_no_cache(const Op *op, int B);

@@ -118,6 +118,7 @@ typedef struct Trainer {
     int epoch;              /* epochs completed */
     uint64_t step;          /* optimizer steps taken */
     RngStream shuffle_rng;
+    uint64_t adv_key;             /* key of adversarial training's random starts */
     int diverged_epoch;     /* epoch (1-based) whose loss was not finite; 0 if none */
     EpochMetrics *history;  /* (epochs) */
     TrainStepHook hook;     /* optional */
