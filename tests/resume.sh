@@ -58,6 +58,10 @@ trace_ok() { # out: no finished point retrained; restarts lose at most the step 
 # SIGUSR1 to mpirun (forwarded to every rank): exit 3 quickly; resume on 2 ranks
 out=$tmp/usr1.h5
 start 3 "$out"
+# a second into training, not into the file's creation (a signal then stops the
+# creation, with no point started and so no checkpoint; on a loaded machine that took
+# longer than the second this test used to wait)
+wait_lines "$out.log" "starting [0-9]+ points" 1 60
 sleep 1
 t0=$(date +%s.%N)
 kill -USR1 "$pid"
