@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         x[i] = (float)rng_uniform(&r);
     for (int i = 0; i < B; i++)
         y[i] = (uint8_t)rng_below(&r, (uint64_t)cfg.n_out);
-    PgdConfig c = {0.1f, 0.025f, steps, 0.0f, 1.0f};
+    PgdConfig c = pgd_config_uniform(0.1f, 0.025f, steps, 0.0f, 1.0f);
     double *t = xmalloc((size_t)batches * sizeof *t);
     for (int k = 0; k < batches; k++) {
         double t0 = bps_now();

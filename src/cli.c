@@ -159,7 +159,7 @@ static void list_grid(const Spec *spec, const Dataset *train)
         TrainConfig cfg;
         uint64_t seed;
         char key[GRID_KEY_MAX];
-        grid_point_config(spec, gp, train->d, train->classes, &net, &cfg, &seed);
+        grid_point_config(spec, gp, dataset_shape(train), train->classes, &net, &cfg, &seed);
         grid_key(spec, gp, key, sizeof key);
         printf("%7lld  %10zu  %s\n", (long long)i, nn_param_count(&net), key);
     }
@@ -220,8 +220,8 @@ static int cmd_train(int argc, char **argv)
     }
     Dataset train = {0}, test = {0};
     if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
-        spec_check_nets(spec, train.d, train.classes, spec_path, &err) != 0 ||
-        spec_check_augment(spec, train.c, train.h, train.w, spec_path, &err) != 0) {
+        spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) != 0 ||
+        spec_check_augment(spec, dataset_shape(&train), spec_path, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         dataset_free(&train);
         dataset_free(&test);
@@ -635,8 +635,8 @@ static int cmd_plan(int argc, char **argv)
     int rc = BPS_EXIT_BADINPUT;
     if (spec_load(spec_path, &spec, &err) == 0 &&
         dataset_load(&spec->data, &train, &test, &err) == 0 &&
-        spec_check_nets(spec, train.d, train.classes, spec_path, &err) == 0 &&
-        spec_check_augment(spec, train.c, train.h, train.w, spec_path, &err) == 0 &&
+        spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) == 0 &&
+        spec_check_augment(spec, dataset_shape(&train), spec_path, &err) == 0 &&
         plan_make(spec, (int)ranks, &train, &test, &plan, &err) == 0) {
         plan_print(stdout, spec, &plan);
         plan_free(&plan);
@@ -726,9 +726,10 @@ static int cmd_extend(int argc, char **argv)
         goto done;
     }
     if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
-        spec_check_nets(spec, train.d, train.classes, spec_path, &err) != 0 ||
-        spec_check_augment(spec, train.c, train.h, train.w, spec_path, &err) != 0 ||
-        store_create(MPI_COMM_SELF, out, spec, train.d, train.classes, NULL, &err) != 0 ||
+        spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) != 0 ||
+        spec_check_augment(spec, dataset_shape(&train), spec_path, &err) != 0 ||
+        store_create(MPI_COMM_SELF, out, spec, dataset_shape(&train), train.classes, NULL,
+                     &err) != 0 ||
         store_open(MPI_COMM_SELF, out, &st, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         goto done;

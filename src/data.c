@@ -840,6 +840,9 @@ void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm,
         break;
     }
     }
+    train->norm = norm;
+    if (test)
+        test->norm = norm;
     if (lo)
         *lo = l;
     if (hi)

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 
 int64_t grid_size(const Spec *spec)
@@ -45,12 +46,13 @@ void grid_key(const Spec *spec, GridPoint p, char *buf, size_t len)
              spec->seed[p.seed]);
 }
 
-void grid_point_config(const Spec *spec, GridPoint p, int n_in, int n_out, NetConfig *net,
+void grid_point_config(const Spec *spec, GridPoint p, Shape in, int n_out, NetConfig *net,
                        TrainConfig *train, uint64_t *seed)
 {
     assert(grid_index(spec, p) >= 0);
     *net = spec->arch[p.arch].net;
-    net->n_in = n_in;
+    net->n_in = (int)shape_size(in);
+    net->in_shape = in;
     net->n_out = n_out;
     *train = spec->cond[p.cond].train;
     train->weight_decay = spec->weight_decay[p.wd];
@@ -59,12 +61,15 @@ void grid_point_config(const Spec *spec, GridPoint p, int n_in, int n_out, NetCo
     *seed = spec->seed[p.seed];
 }
 
-double grid_cost(const Spec *spec, GridPoint p, int n_in, int n_out, int n_train)
+double grid_cost(const Spec *spec, GridPoint p, Shape in, int n_out, int n_train)
 {
     NetConfig net;
     TrainConfig train;
     uint64_t seed;
-    grid_point_config(spec, p, n_in, n_out, &net, &train, &seed);
+    grid_point_config(spec, p, in, n_out, &net, &train, &seed);
     int epochs = train.epochs > 1 ? train.epochs : 1;
-    return (double)nn_param_count(&net) * (double)n_train * (double)epochs;
+    /* per sample: the forward multiply-adds (convolutions), or the parameters where more
+     * (an MLP's biases) */
+    double per = fmax(nn_flops(&net), (double)nn_param_count(&net));
+    return per * (double)n_train * (double)epochs;
 }

@@ -21,26 +21,28 @@ int nn_expand(const NetConfig *cfg, OpDesc *ops)
         memcpy(ops, cfg->ops, (size_t)cfg->n_ops * sizeof *ops);
         return cfg->n_ops;
     }
+    if (cfg->preset != PRESET_NONE)
+        return nn_preset_expand(cfg, ops);
     int n = 0, slot = 0, next = 1, width = cfg->n_in;
     for (int l = 0; l < cfg->n_hidden; l++) {
         const int in_slot = slot, out = cfg->hidden[l];
-        ops[n++] = (OpDesc){OP_DENSE, {slot, -1}, next, out};
+        ops[n++] = (OpDesc){.kind = OP_DENSE, .in = {slot, -1}, .out = next, .units = out};
         slot = next++;
         if (cfg->batch_norm) {
-            ops[n++] = (OpDesc){OP_BATCH_NORM, {slot, -1}, next, 0};
+            ops[n++] = (OpDesc){.kind = OP_BATCH_NORM, .in = {slot, -1}, .out = next};
             slot = next++;
         }
         if (cfg->act == ACT_RELU) {
-            ops[n++] = (OpDesc){OP_RELU, {slot, -1}, next, 0};
+            ops[n++] = (OpDesc){.kind = OP_RELU, .in = {slot, -1}, .out = next};
             slot = next++;
         }
         if (cfg->skip && width == out) {
-            ops[n++] = (OpDesc){OP_ADD, {slot, in_slot}, next, 0};
+            ops[n++] = (OpDesc){.kind = OP_ADD, .in = {slot, in_slot}, .out = next};
             slot = next++;
         }
         width = out;
     }
-    ops[n++] = (OpDesc){OP_DENSE, {slot, -1}, next, cfg->n_out};
+    ops[n++] = (OpDesc){.kind = OP_DENSE, .in = {slot, -1}, .out = next, .units = cfg->n_out};
     return n;
 }
 
@@ -66,7 +68,14 @@ static int resolve(const NetConfig *cfg, const OpDesc *desc, int n_ops, Op *ops,
     /* slots are numbered 0 (the input) .. n_ops: each op writes a new one */
     Shape *shape = shapes ? shapes : xmalloc((size_t)(n_ops + 1) * sizeof *shape);
     bool *written = xcalloc((size_t)n_ops + 1, sizeof *written);
-    shape[0] = (Shape){cfg->n_in, 1, 1};
+    shape[0] = cfg->in_shape.c > 0 ? cfg->in_shape : (Shape){cfg->n_in, 1, 1};
+    if (shape_size(shape[0]) != (size_t)cfg->n_in) {
+        if (!shapes)
+            free(shape);
+        free(written);
+        return say(msg, len, "the input shape (%d, %d, %d) does not hold %d features",
+                   cfg->in_shape.c, cfg->in_shape.h, cfg->in_shape.w, cfg->n_in);
+    }
     written[0] = true;
     size_t p = 0, buf = 0;
     int layer = 0, rc = 0, max_slot = 0;
@@ -132,6 +141,10 @@ static int resolve(const NetConfig *cfg, const OpDesc *desc, int n_ops, Op *ops,
 
 int nn_check(const NetConfig *cfg, char *msg, size_t len, int *bad_op)
 {
+    *bad_op = -1;
+    if (cfg->preset != PRESET_NONE && cfg->in_shape.h * cfg->in_shape.w <= 1)
+        return say(msg, len, "preset \"%s\" needs images, but the data set is flat (%d features "
+                   "without an image shape)", PRESET_NAMES[cfg->preset], cfg->n_in);
     OpDesc *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
     int n = nn_expand(cfg, ops);
     int rc = resolve(cfg, ops, n, NULL, NULL, msg, len, bad_op) < 0 ? -1 : 0;
@@ -205,9 +218,14 @@ size_t nn_work_bytes(const NetConfig *cfg, int max_batch)
     size_t floats = 0;
     for (int s = 0; s < r.n_slots; s++) /* values (not the input's) and gradients */
         floats += (s > 0 ? 2 : 1) * (size_t)max_batch * shape_size(r.shapes[s]);
-    for (int i = 0; i < r.n; i++)
+    size_t scratch = 0;
+    for (int i = 0; i < r.n; i++) {
         floats += OP_KINDS[r.ops[i].d.kind]->cache_floats(&r.ops[i], max_batch) +
                   OP_KINDS[r.ops[i].d.kind]->aux_floats(&r.ops[i]);
+        size_t sc = op_scratch_floats(&r.ops[i], max_batch);
+        scratch = sc > scratch ? sc : scratch;
+    }
+    floats += scratch;
     resolved_free(&r);
     return floats * sizeof(float);
 }
@@ -259,13 +277,17 @@ NnWork *nn_work_new(const Net *net, int max_batch)
             w->act[s] = try_alloc(n, &bad);
         w->grad[s] = try_alloc(n, &bad);
     }
+    size_t scratch = 0;
     for (int i = 0; i < net->n_ops; i++) {
         const Op *op = &net->ops[i];
         const OpKindDef *k = OP_KINDS[op->d.kind];
         size_t nc = k->cache_floats(op, max_batch), na = k->aux_floats(op);
+        size_t sc = op_scratch_floats(op, max_batch);
         w->cache[i] = nc ? try_alloc(nc * sizeof(float), &bad) : NULL;
         w->aux[i] = na ? try_alloc(na * sizeof(float), &bad) : NULL;
+        scratch = sc > scratch ? sc : scratch;
     }
+    w->scratch = scratch ? try_alloc(scratch * sizeof(float), &bad) : NULL;
     w->red = try_alloc(2 * widest_features(net) * sizeof(double), &bad);
     if (bad) {
         nn_work_free(net, w);
@@ -293,6 +315,7 @@ void nn_work_free(const Net *net, NnWork *w)
     free(w->cache);
     free(w->aux);
     free(w->red);
+    free(w->scratch);
     free(w);
 }
 
@@ -373,14 +396,18 @@ void nn_free(Net *net)
 
 /* ---- initialisation ------------------------------------------------------------ */
 
-static void init_dense(const NetConfig *cfg, const Op *op, float *p, RngStream *ws,
-                       RngStream *bs)
+/* A weight matrix W (O, I) of a dense or convolution op (I = C k k: the fan-in) and its
+ * bias (O) if the op has one. */
+static void init_weights(const NetConfig *cfg, const Op *op, float *params, RngStream *ws,
+                         RngStream *bs)
 {
-    const int I = op->in_shape.c, O = op->out_shape.c;
-    float *W = p, *b = p + (size_t)O * I;
-    size_t nw = (size_t)I * (size_t)O;
-    /* nn.Linear: kaiming_uniform(a = sqrt(5)) gives bound 1/sqrt(fan_in) for weights,
-     * and the bias bound is 1/sqrt(fan_in) too */
+    WeightView v;
+    OP_KINDS[op->d.kind]->weight_view(op, &v);
+    const int I = v.cols, O = v.rows;
+    const size_t nw = (size_t)I * (size_t)O;
+    float *W = params + v.off, *b = op->n_p > nw ? W + nw : NULL;
+    /* nn.Linear and nn.Conv2d: kaiming_uniform(a = sqrt(5)) gives bound 1/sqrt(fan_in)
+     * for weights, and the bias bound is 1/sqrt(fan_in) too */
     double bound = 1.0 / sqrt((double)I);
     switch (cfg->w_init) {
     case WINIT_TORCH:
@@ -398,7 +425,7 @@ static void init_dense(const NetConfig *cfg, const Op *op, float *p, RngStream *
             W[i] = (float)cfg->w_value;
         break;
     }
-    for (int j = 0; j < O; j++) {
+    for (int j = 0; b && j < O; j++) {
         switch (cfg->b_init) {
         case BINIT_TORCH:
             b[j] = (float)((2.0 * rng_uniform(bs) - 1.0) * bound);
@@ -424,10 +451,10 @@ void nn_init_params(Net *net, uint64_t seed)
     for (int i = 0; i < net->n_ops; i++) {
         const Op *op = &net->ops[i];
         float *p = net->params + op->p;
-        if (op->d.kind == OP_DENSE) {
+        if (op->layer >= 0) {
             RngStream ws = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_WEIGHT, op->layer));
             RngStream bs = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_BIAS, op->layer));
-            init_dense(cfg, op, p, &ws, &bs);
+            init_weights(cfg, op, net->params, &ws, &bs);
         } else if (op->d.kind == OP_BATCH_NORM) {
             const int C = op->out_shape.c;
             float *buf = net->buffers + op->buf;
@@ -449,7 +476,7 @@ static OpPass op_pass(const Net *net, NnWork *w, int i, int B, bool train)
     const Op *op = &net->ops[i];
     OpPass a = {.B = B, .train = train, .y = w->act[op->d.out], .p = net->params + op->p,
                 .buf = net->buffers + op->buf, .work = w->red, .cache = w->cache[i],
-                .aux = w->aux[i]};
+                .aux = w->aux[i], .scratch = w->scratch};
     for (int j = 0; j < OP_KINDS[op->d.kind]->n_inputs; j++)
         a.x[j] = w->act[op->d.in[j]];
     return a;

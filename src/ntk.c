@@ -70,7 +70,7 @@ static void factorised_share(void *ctx, const Net *net, const NnWork *w, int i, 
     const int O = (int)shape_size(op->out_shape);
     if (op->d.kind == OP_DENSE) {
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, O, 1.0f, dy, O, 0.0f, f->G, R);
-        input_gram(x, f->n, f->k_out, op->in_shape.c, f->c);
+        input_gram(x, f->n, f->k_out, (int)shape_size(op->in_shape), f->c);
         add_gram(f->K, f->G, f->c, f->n, f->k_out);
     } else if (op->d.kind == OP_BATCH_NORM) {
         const float *mean = net->buffers + op->buf, *var = mean + O;
@@ -114,10 +114,13 @@ static NnWork *rows_forward(const Net *net, const float *x, int n, float **xr)
 
 bool ntk_factorised_applies(const Net *net)
 {
-    for (int i = 0; i < net->n_ops; i++)
-        if (net->ops[i].n_p > 0 && net->ops[i].d.kind != OP_DENSE &&
-            net->ops[i].d.kind != OP_BATCH_NORM)
+    /* parameters only in dense ops and batch norms over vectors (one value per channel) */
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        bool vector_bn = op->d.kind == OP_BATCH_NORM && op->out_shape.h * op->out_shape.w == 1;
+        if (op->n_p > 0 && op->d.kind != OP_DENSE && !vector_bn)
             return false;
+    }
     return true;
 }
 

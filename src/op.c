@@ -4,7 +4,8 @@
 #include <string.h>
 
 extern const OpKindDef OP_DENSE_DEF, OP_BATCH_NORM_DEF, OP_RELU_DEF, OP_IDENTITY_DEF,
-    OP_ADD_DEF, OP_FLATTEN_DEF;
+    OP_ADD_DEF, OP_FLATTEN_DEF, OP_CONV_DEF, OP_MAX_POOL_DEF, OP_AVG_POOL_DEF,
+    OP_GLOBAL_AVG_POOL_DEF;
 
 const OpKindDef *const OP_KINDS[OP_N_KINDS] = {
     [OP_DENSE] = &OP_DENSE_DEF,
@@ -13,6 +14,10 @@ const OpKindDef *const OP_KINDS[OP_N_KINDS] = {
     [OP_IDENTITY] = &OP_IDENTITY_DEF,
     [OP_ADD] = &OP_ADD_DEF,
     [OP_FLATTEN] = &OP_FLATTEN_DEF,
+    [OP_CONV] = &OP_CONV_DEF,
+    [OP_MAX_POOL] = &OP_MAX_POOL_DEF,
+    [OP_AVG_POOL] = &OP_AVG_POOL_DEF,
+    [OP_GLOBAL_AVG_POOL] = &OP_GLOBAL_AVG_POOL_DEF,
 };
 
 int op_kind_by_name(const char *name)
@@ -39,6 +44,12 @@ void op_grad_store_d(double *dst, const double *src, size_t n, bool add)
             dst[i] += src[i];
     else
         memcpy(dst, src, n * sizeof *dst);
+}
+
+size_t op_scratch_floats(const Op *op, int B)
+{
+    const OpKindDef *k = OP_KINDS[op->d.kind];
+    return k->scratch_floats ? k->scratch_floats(op, B) : 0;
 }
 
 int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)

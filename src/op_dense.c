@@ -1,4 +1,6 @@
-/* op dense: y = x W^T + b, x (B,I), W (O,I), b (O), y (B,O); parameters W then b. */
+/* op dense: y = x W^T + b, x (B,I), W (O,I), b (O), y (B,O); parameters W then b. An
+ * input of shape (C, H, W) is read as its I = C*H*W values in row-major order, as if
+ * flattened (so an MLP on images sees the flat vector). */
 #include <cblas.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,9 +9,7 @@
 
 static int dense_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
 {
-    if (in[0].h != 1 || in[0].w != 1)
-        return snprintf(msg, len, "dense takes a vector, not (%d, %d, %d): flatten it first",
-                        in[0].c, in[0].h, in[0].w), -1;
+    (void)in;
     if (d->units < 1)
         return snprintf(msg, len, "dense needs out >= 1"), -1;
     *out = (Shape){d->units, 1, 1};
@@ -24,7 +24,7 @@ static size_t dense_params(const OpDesc *d, Shape in, Shape out)
 
 static void dense_forward(const Op *op, const OpPass *a)
 {
-    const int B = a->B, n_in = op->in_shape.c, n_out = op->out_shape.c;
+    const int B = a->B, n_in = (int)shape_size(op->in_shape), n_out = op->out_shape.c;
     const float *W = a->p, *b = a->p + (size_t)n_out * n_in;
     /* y = x W^T: (B,I) x (I,O), then + b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n_out, n_in, 1.0f, a->x[0], n_in, W, n_in, 0.0f,
@@ -38,7 +38,7 @@ static void dense_forward(const Op *op, const OpPass *a)
 
 static void dense_backward(const Op *op, const OpPass *a)
 {
-    const int B = a->B, n_in = op->in_shape.c, n_out = op->out_shape.c;
+    const int B = a->B, n_in = (int)shape_size(op->in_shape), n_out = op->out_shape.c;
     const float *dz = a->dy, *W = a->p;
     if (a->dp) {
         /* y = x W^T + b:  db = sum_i dy,  dW = dy^T x (O,B)x(B,I) */
@@ -60,7 +60,7 @@ static void dense_backward(const Op *op, const OpPass *a)
 
 static void dense_r_forward(const Op *op, const OpRPass *a)
 {
-    const int B = a->B, n_in = op->in_shape.c, n_out = op->out_shape.c;
+    const int B = a->B, n_in = (int)shape_size(op->in_shape), n_out = op->out_shape.c;
     const size_t nw = (size_t)n_out * n_in;
     /* y = b + x W^T */
     for (int i = 0; i < B; i++)
@@ -81,7 +81,7 @@ static void dense_r_forward(const Op *op, const OpRPass *a)
 
 static void dense_r_backward(const Op *op, const OpRPass *a)
 {
-    const int B = a->B, n_in = op->in_shape.c, n_out = op->out_shape.c;
+    const int B = a->B, n_in = (int)shape_size(op->in_shape), n_out = op->out_shape.c;
     const size_t nw = (size_t)n_out * n_in, n = (size_t)B * (size_t)n_out;
     const double *d = a->dy, *rd = a->rdy;
     if (a->dp) { /* gW += dy^T x; gb += sum dy */
@@ -113,12 +113,12 @@ static void dense_r_backward(const Op *op, const OpRPass *a)
 
 static void dense_weight_view(const Op *op, WeightView *w)
 {
-    *w = (WeightView){op->p, op->out_shape.c, op->in_shape.c};
+    *w = (WeightView){op->p, op->out_shape.c, (int)shape_size(op->in_shape)};
 }
 
 static double dense_flops(const Op *op)
 {
-    return (double)op->in_shape.c * op->out_shape.c;
+    return (double)shape_size(op->in_shape) * op->out_shape.c;
 }
 
 const OpKindDef OP_DENSE_DEF = {

@@ -12,23 +12,63 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-void pgd_data_range(const Dataset *d, float *lo, float *hi)
+/* The smallest and largest of the values x[i0 + k stride + j] for j in [0, len), k in
+ * [0, count). */
+static void min_max(const float *x, size_t count, size_t stride, size_t len, float *lo,
+                    float *hi)
 {
-    size_t n = (size_t)d->n * (size_t)d->d;
-    float a = n ? d->x[0] : 0.0f, b = a;
-    for (size_t i = 1; i < n; i++) {
-        a = d->x[i] < a ? d->x[i] : a;
-        b = d->x[i] > b ? d->x[i] : b;
-    }
+    float a = count && len ? x[0] : 0.0f, b = a;
+    for (size_t k = 0; k < count; k++)
+        for (size_t j = 0; j < len; j++) {
+            float v = x[k * stride + j];
+            a = v < a ? v : a;
+            b = v > b ? v : b;
+        }
     *lo = a;
     *hi = b;
 }
 
+PgdConfig pgd_config_uniform(float eps, float alpha, int steps, float lo, float hi)
+{
+    PgdConfig c = {.steps = steps, .channels = 1, .plane = 0};
+    c.eps[0] = eps, c.alpha[0] = alpha, c.lo[0] = lo, c.hi[0] = hi;
+    return c;
+}
+
+PgdConfig pgd_config(const Dataset *d, double eps_frac, double step_ratio, int steps)
+{
+    PgdConfig c = {.steps = steps, .channels = 1, .plane = 0};
+    if (d->norm == NORM_PER_CHANNEL && d->c > 1 && d->c <= PGD_MAX_CHANNELS &&
+        d->d % d->c == 0) {
+        c.channels = d->c;
+        c.plane = d->d / d->c;
+    }
+    for (int ch = 0; ch < c.channels; ch++) {
+        if (c.channels == 1)
+            min_max(d->x, 1, 0, (size_t)d->n * (size_t)d->d, &c.lo[0], &c.hi[0]);
+        else
+            min_max(d->x + (size_t)ch * (size_t)c.plane, (size_t)d->n, (size_t)d->d,
+                    (size_t)c.plane, &c.lo[ch], &c.hi[ch]);
+        c.eps[ch] = (float)(eps_frac * (double)(c.hi[ch] - c.lo[ch]));
+        c.alpha[ch] = (float)(step_ratio * (double)c.eps[ch]);
+    }
+    return c;
+}
+
+/* The runs of n values (samples of D = channels x plane values each) that share a
+ * channel: [i0, i0 + len) in channel ch. */
+#define FOR_CHANNEL_RUNS(c, n, i0, len, ch)                                                  \
+    for (size_t i0 = 0, len = (c)->channels == 1 ? (n) : (size_t)(c)->plane, ch = 0; i0 < (n); \
+         i0 += len, ch = (c)->channels == 1 ? 0 : (i0 / len) % (size_t)(c)->channels)
+
 void pgd_random_start(const float *x, size_t n, const PgdConfig *c, RngStream *rng, float *start)
 {
-    for (size_t i = 0; i < n; i++) {
-        float u = (float)(2.0 * rng_uniform(rng) - 1.0);
-        start[i] = clampf(x[i] + c->eps * u, c->lo, c->hi);
+    FOR_CHANNEL_RUNS(c, n, i0, len, ch) {
+        const float eps = c->eps[ch], lo = c->lo[ch], hi = c->hi[ch];
+        for (size_t i = i0; i < i0 + len; i++) {
+            float u = (float)(2.0 * rng_uniform(rng) - 1.0);
+            start[i] = clampf(x[i] + eps * u, lo, hi);
+        }
     }
 }
 
@@ -40,10 +80,13 @@ void pgd_attack(Net *net, const float *x, const uint8_t *y, int B, const PgdConf
         nn_forward(net, x_adv, B, false);
         nn_loss(net, y, B, NULL, true);
         nn_input_grad(net, B, grad);
-        for (size_t i = 0; i < n; i++) {
-            float s = grad[i] > 0.0f ? 1.0f : grad[i] < 0.0f ? -1.0f : 0.0f;
-            float v = clampf(x_adv[i] + c->alpha * s, x[i] - c->eps, x[i] + c->eps);
-            x_adv[i] = clampf(v, c->lo, c->hi);
+        FOR_CHANNEL_RUNS(c, n, i0, len, ch) {
+            const float eps = c->eps[ch], alpha = c->alpha[ch], lo = c->lo[ch], hi = c->hi[ch];
+            for (size_t i = i0; i < i0 + len; i++) {
+                float s = grad[i] > 0.0f ? 1.0f : grad[i] < 0.0f ? -1.0f : 0.0f;
+                float v = clampf(x_adv[i] + alpha * s, x[i] - eps, x[i] + eps);
+                x_adv[i] = clampf(v, lo, hi);
+            }
         }
     }
 }

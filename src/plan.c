@@ -148,7 +148,7 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
         NetConfig net;
         TrainConfig cfg;
         uint64_t seed;
-        grid_point_config(spec, gp, train->d, train->classes, &net, &cfg, &seed);
+        grid_point_config(spec, gp, dataset_shape(train), train->classes, &net, &cfg, &seed);
         pg->n_params = nn_param_count(&net);
         /* the same architecture at the same batch size costs the same */
         for (int h = 0; h < g; h++) {
@@ -185,7 +185,7 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
     for (int g = 0; g < plan->n_groups; g++)
         plan->core_seconds += (double)per_group * plan->groups[g].point_seconds;
     plan->wall_seconds = makespan(plan->groups, plan->n_groups, per_group, plan->workers);
-    StoreShape shape = store_shape(spec, train->d, train->classes);
+    StoreShape shape = store_shape(spec, dataset_shape(train), train->classes);
     plan->file_bytes = store_file_bytes(&shape);
     return 0;
 }

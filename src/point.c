@@ -177,16 +177,13 @@ static void measure_robust(Net *net, const Spec *spec, uint64_t seed, const Data
                            const Dataset *test, PointResult *res)
 {
     const RobustSpec *rs = &spec->robust;
-    float lo, hi;
-    pgd_data_range(train, &lo, &hi);
     int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(&net->cfg, dims);
     res->n_eps = rs->n_eps;
     res->robust_test = xmalloc((size_t)rs->n_eps * sizeof(double));
     res->robust_train = xmalloc((size_t)rs->n_eps * sizeof(double));
     for (int e = 0; e < rs->n_eps; e++) {
-        float eps = (float)(rs->eps[e] * (double)(hi - lo));
-        PgdConfig c = {eps, (float)(rs->step_ratio * (double)eps), rs->steps, lo, hi};
+        PgdConfig c = pgd_config(train, rs->eps[e], rs->step_ratio, rs->steps);
         RngStream r = rng_stream(rng_key(seed, dims, n_dims, RNG_ADVERSARIAL, 1 + 2 * e));
         res->robust_test[e] = pgd_accuracy(net, test, rs->test_samples ? rs->test_samples : test->n,
                                            &c, &r);
@@ -303,7 +300,7 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
     NetConfig net_cfg;
     TrainConfig cfg;
     uint64_t seed;
-    grid_point_config(spec, gp, train->d, train->classes, &net_cfg, &cfg, &seed);
+    grid_point_config(spec, gp, dataset_shape(train), train->classes, &net_cfg, &cfg, &seed);
     res->index = index;
     grid_key(spec, gp, res->key, sizeof res->key);
     res->epochs = cfg.epochs;

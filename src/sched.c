@@ -116,14 +116,14 @@ static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd
     MPI_Comm_rank(node, &node_rank);
 
     Dataset tr = {0}, te = {0};
-    int64_t meta[10] = {0}; /* failed, train n/d/classes, test n/d/classes, C, H, W */
+    int64_t meta[11] = {0}; /* failed, train n/d/classes, test n/d/classes, C, H, W, norm */
     if (node_rank == 0) {
         meta[0] = dataset_load(cfg, &tr, &te, err) != 0;
         meta[1] = tr.n, meta[2] = tr.d, meta[3] = tr.classes;
         meta[4] = te.n, meta[5] = te.d, meta[6] = te.classes;
-        meta[7] = tr.c, meta[8] = tr.h, meta[9] = tr.w;
+        meta[7] = tr.c, meta[8] = tr.h, meta[9] = tr.w, meta[10] = tr.norm;
     }
-    MPI_Bcast(meta, 10, MPI_INT64_T, 0, node);
+    MPI_Bcast(meta, 11, MPI_INT64_T, 0, node);
     int bad = (int)meta[0];
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm); /* every node agrees */
     if (bad) {
@@ -158,11 +158,13 @@ static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd
     MPI_Comm_free(&node);
     sd->train = (Dataset){.n = (int)meta[1], .d = (int)meta[2], .classes = (int)meta[3],
                           .x = (float *)(void *)base, .y = base + x_tr, .borrowed = true,
-                          .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9]};
+                          .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9],
+                          .norm = (Normalization)meta[10]};
     sd->test = (Dataset){.n = (int)meta[4], .d = (int)meta[5], .classes = (int)meta[6],
                          .x = (float *)(void *)(base + x_tr + y_tr),
                          .y = base + x_tr + y_tr + x_te, .borrowed = true,
-                         .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9]};
+                         .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9],
+                         .norm = (Normalization)meta[10]};
     return 0;
 }
 
@@ -406,7 +408,8 @@ static void coord_init(Coordinator *c, const Spec *spec, const SweepOptions *opt
     double *cost = xmalloc((size_t)n_groups * sizeof *cost);
     for (int g = 0; g < n_groups; g++) {
         GridPoint gp = {g / spec->n_cond, g % spec->n_cond, 0, 0, 0};
-        cost[g] = grid_cost(spec, gp, data->train.d, data->train.classes, data->train.n);
+        cost[g] = grid_cost(spec, gp, dataset_shape(&data->train), data->train.classes,
+                            data->train.n);
     }
     c->leases = lease_new(n, n_groups, cost, opt->max_attempts, n_workers);
     free(cost);
@@ -790,16 +793,16 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     if (!flags[0] && shared_data_load(comm, &spec->data, &data, &err) != 0)
         flags[0] = 1;
     /* every rank has the same data and spec: the same verdict */
-    if (!flags[0] && spec_check_nets(spec, data.train.d, data.train.classes, "spec", &err) != 0)
+    if (!flags[0] &&
+        spec_check_nets(spec, dataset_shape(&data.train), data.train.classes, "spec", &err) != 0)
         flags[0] = 1;
-    if (!flags[0] && spec_check_augment(spec, data.train.c, data.train.h, data.train.w, "spec",
-                                        &err) != 0)
+    if (!flags[0] && spec_check_augment(spec, dataset_shape(&data.train), "spec", &err) != 0)
         flags[0] = 1;
     int created = 0;
     if (!flags[0] && !flags[1]) {
         /* a signal during creation stops it between slabs (STORE_STOPPED) */
-        created = store_create(comm, opt->output, spec, data.train.d, data.train.classes,
-                               &g_signal, &err);
+        created = store_create(comm, opt->output, spec, dataset_shape(&data.train),
+                               data.train.classes, &g_signal, &err);
         flags[0] = created != 0;
     }
     Worker w = {.comm = comm, .rank = rank, .size = size, .spec = spec, .opt = opt, .data = &data,

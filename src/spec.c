@@ -27,6 +27,7 @@
 
 #define SPEC_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define SPEC_MAX_WIDTH (1 << 20)     /* largest hidden width */
+#define SPEC_MAX_KERNEL 1024         /* largest kernel, stride, padding */
 #define SPEC_MAX_EPOCHS 1000000
 #define SPEC_MAX_BATCH (1 << 24)
 #define SPEC_MAX_CROP_PADDING 1024
@@ -637,15 +638,40 @@ typedef struct {
 } LayerSlot;
 
 /* The variants of an entry of "layers", by the number of inputs of its kind. */
-#define LAYER_V_ONE 1u
+#define LAYER_V_ONE 1u   /* one input, no settings */
 #define LAYER_V_DENSE 2u
 #define LAYER_V_TWO 4u
+#define LAYER_V_CONV 8u
+#define LAYER_V_POOL 16u  /* max_pool, avg_pool */
 
 static unsigned layer_variant(OpKind kind)
 {
-    return OP_KINDS[kind]->n_inputs > 1 ? LAYER_V_TWO
-           : kind == OP_DENSE           ? LAYER_V_DENSE
-                                        : LAYER_V_ONE;
+    switch (kind) {
+    case OP_DENSE:
+        return LAYER_V_DENSE;
+    case OP_CONV:
+        return LAYER_V_CONV;
+    case OP_MAX_POOL:
+    case OP_AVG_POOL:
+        return LAYER_V_POOL;
+    default:
+        return OP_KINDS[kind]->n_inputs > 1 ? LAYER_V_TWO : LAYER_V_ONE;
+    }
+}
+
+/* "bias" of a convolution (default true) */
+static int read_layer_bias(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    char g[80];
+    if (!cJSON_IsBool(v))
+        return spec_fail_at(c, path, "expected true or false, got %s", spec_got(v, g, sizeof g));
+    ((LayerSlot *)obj)->op.no_bias = cJSON_IsFalse(v);
+    return 0;
+}
+
+static void write_layer_bias(SpecBuf *b, const void *obj)
+{
+    spec_sb_puts(b, ((const LayerSlot *)obj)->op.no_bias ? "false" : "true");
 }
 
 static int read_layer_type(const Ctx *c, const cJSON *v, const char *path, void *obj)
@@ -658,7 +684,7 @@ static int read_layer_type(const Ctx *c, const cJSON *v, const char *path, void 
     int kind;
     if (spec_read_enum(c, v, path, kinds, &kind))
         return -1;
-    l->op = (OpDesc){(OpKind)kind, {l->k, -1}, l->k + 1, 0};
+    l->op = (OpDesc){.kind = (OpKind)kind, .in = {l->k, -1}, .out = l->k + 1};
     return 0;
 }
 
@@ -763,11 +789,20 @@ static const SpecField LAYER_FIELDS[] = {
     {SPEC_CUSTOM("name", read_layer_name, write_layer_name), .pass = SPEC_PASS_FIRST,
      .when = layer_named},
     {SPEC_CUSTOM("input", read_layer_input, write_layer_input),
-     .variants = LAYER_V_ONE | LAYER_V_DENSE, .when = layer_input_given},
+     .variants = LAYER_V_ONE | LAYER_V_DENSE | LAYER_V_CONV | LAYER_V_POOL,
+     .when = layer_input_given},
     {SPEC_CUSTOM("inputs", read_layer_inputs, write_layer_inputs), .variants = LAYER_V_TWO,
      .required = true},
-    {SPEC_INT("out", OpDesc, units, 1, SPEC_MAX_WIDTH), .variants = LAYER_V_DENSE,
+    {SPEC_INT("out", OpDesc, units, 1, SPEC_MAX_WIDTH), .variants = LAYER_V_DENSE | LAYER_V_CONV,
      .needed = spec_needed_always},
+    {SPEC_INT("kernel", OpDesc, kernel, 1, SPEC_MAX_KERNEL),
+     .variants = LAYER_V_CONV | LAYER_V_POOL, .needed = spec_needed_always},
+    /* default: 1 for a convolution, the kernel for a pool (set after reading) */
+    {SPEC_INT("stride", OpDesc, stride, 1, SPEC_MAX_KERNEL),
+     .variants = LAYER_V_CONV | LAYER_V_POOL},
+    {SPEC_INT("padding", OpDesc, pad, 0, SPEC_MAX_KERNEL),
+     .variants = LAYER_V_CONV | LAYER_V_POOL},
+    {SPEC_CUSTOM("bias", read_layer_bias, write_layer_bias), .variants = LAYER_V_CONV},
     {.key = NULL}};
 static const SpecField *const LAYER_TYPE = &LAYER_FIELDS[0];
 static const SpecField *const LAYER_NAME = &LAYER_FIELDS[1];
@@ -800,6 +835,8 @@ static int parse_layers(const Ctx *c, const cJSON *v, const char *path, NetConfi
         snprintf(qual, sizeof qual, " for a %s layer", OP_KINDS[l.op.kind]->name);
         rc = spec_read_object(c, e, ipath, LAYER_FIELDS, layer_variant(l.op.kind), qual, false,
                               &l);
+        if (l.op.stride == 0) /* not given */
+            l.op.stride = l.op.kind == OP_CONV ? 1 : l.op.kernel;
         net->ops[l.k] = l.op;
     }
     free(l.names);
@@ -1039,9 +1076,95 @@ static const SpecField MLP_FIELDS[] = {
     {SPEC_BOOL("batch_norm", ArchSpec, net.batch_norm)},
     {SPEC_CUSTOM("init", read_arch_init, write_arch_init)},
     {SPEC_CUSTOM("layers", NULL, NULL), .pass = SPEC_PASS_FIRST}, /* an op list instead */
+    {SPEC_CUSTOM("preset", NULL, NULL), .pass = SPEC_PASS_FIRST}, /* a preset instead */
     {.key = NULL}};
 static const SpecField *const MLP_WIDTH = &MLP_FIELDS[2];
 static const SpecField *const MLP_HIDDEN = &MLP_FIELDS[3];
+
+/* ---- presets ------------------------------------------------------------------------ */
+
+static const char *const PRESET_KEYS[] = {"convnet", "resnet18", NULL}; /* PRESET_CONVNET.. */
+
+/* "preset", read first: it sets the defaults of the others */
+static int read_preset(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    NetConfig *net = &((ArchDraft *)obj)->a.net;
+    int k;
+    if (spec_read_enum(c, v, path, PRESET_KEYS, &k))
+        return -1;
+    net->preset = (Preset)(k + 1);
+    net->act = ACT_RELU;
+    net->batch_norm = net->skip = net->preset == PRESET_RESNET18;
+    net->base_width = net->preset == PRESET_RESNET18 ? 64 : 0;
+    return 0;
+}
+
+static void write_preset(SpecBuf *b, const void *obj)
+{
+    spec_sb_str(b, PRESET_KEYS[((const ArchSpec *)obj)->net.preset - 1]);
+}
+
+static bool preset_resnet(const void *obj)
+{
+    return ((const ArchSpec *)obj)->net.preset == PRESET_RESNET18;
+}
+
+static bool arch_not_expanded(const void *obj)
+{
+    return !arch_expanded(obj);
+}
+
+/* widths of a preset: the values of its widening factor w, each an ArchSpec
+ * "<name>@w=<w>" (as a template's) */
+static int read_preset_widths(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    ((ArchDraft *)obj)->any_template = true;
+    return read_widths(c, v, path, obj);
+}
+
+/* An architecture from a preset (an ArchSpec, read into an ArchDraft): the preset first,
+ * then the switches, family and width, the name, then the widths. */
+static const SpecField PRESET_FIELDS[] = {
+    {SPEC_CUSTOM("name", read_mlp_name, write_arch_name), .required = true, .pass = 3},
+    {SPEC_CUSTOM("family", read_family, write_family), .pass = 2, .always = true,
+     .when = arch_expanded},
+    {SPEC_INT("width", ArchSpec, width, 1, SPEC_MAX_WIDTH), .pass = SPEC_PASS_FIRST,
+     .when = arch_expanded}, /* read by read_family */
+    {SPEC_CUSTOM("preset", read_preset, write_preset), .pass = SPEC_PASS_FIRST},
+    {SPEC_INT("base_width", ArchSpec, net.base_width, 1, SPEC_MAX_WIDTH), .when = preset_resnet,
+     .allowed = preset_resnet, .refuse = "only the resnet18 preset has a base width"},
+    {SPEC_CUSTOM("widths", read_preset_widths, NULL), .pass = 4, .allowed = arch_not_expanded,
+     .refuse = "an expanded architecture (with \"family\" and \"width\") has one width"},
+    {SPEC_ENUM("activation", ArchSpec, net.act, ACT_NAMES)},
+    {SPEC_BOOL("skip", ArchSpec, net.skip), .when = preset_resnet, .allowed = preset_resnet,
+     .refuse = "only the resnet18 preset has shortcuts to switch off"},
+    {SPEC_BOOL("batch_norm", ArchSpec, net.batch_norm)},
+    {SPEC_CUSTOM("init", read_arch_init, write_arch_init)},
+    {.key = NULL}};
+static const SpecField *const PRESET_KEY = &PRESET_FIELDS[3];
+
+/* An entry with "preset": no hidden widths or layers of its own. */
+static int parse_preset_arch(const Ctx *c, const cJSON *v, const char *path, ArchDraft *d)
+{
+    char kpath[SPEC_PATH_LEN];
+    const char *own[] = {MLP_HIDDEN->key, OPLIST_LAYERS->key};
+    for (int i = 0; i < 2; i++)
+        if (spec_field(v, own[i])) {
+            spec_path_key(kpath, path, own[i]);
+            return spec_fail_at(c, kpath, "a preset has no \"%s\": its layers are the preset's "
+                                "(docs/spec.md), its width multiplier comes from \"widths\"",
+                                own[i]);
+        }
+    const int first = d->s->n_arch;
+    if (spec_read_member(c, v, path, PRESET_KEY, d) ||
+        spec_read_object(c, v, path, PRESET_FIELDS, 0, " with \"preset\"", false, d))
+        return -1;
+    if (!d->any_template)
+        *arch_push(d->s, d->a.source, d->list) = d->a;
+    for (int k = first; k < d->s->n_arch; k++)
+        d->s->arch[k].net.width_mult = d->s->arch[k].width > 0 ? d->s->arch[k].width : 1;
+    return 0;
+}
 
 /* One entry of "architectures": appends one ArchSpec, or one per width for a template. */
 static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList *list)
@@ -1057,6 +1180,8 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
     d.path = path;
     d.s = s;
     d.list = list;
+    if (spec_field(v, PRESET_KEY->key))
+        return parse_preset_arch(c, v, path, &d);
     bool oplist = spec_field(v, OPLIST_LAYERS->key) != NULL;
     if (oplist && spec_field(v, MLP_HIDDEN->key)) {
         spec_path_key(kpath, path, OPLIST_LAYERS->key);
@@ -1078,7 +1203,10 @@ static int parse_arch(const Ctx *c, const cJSON *v, int index, Spec *s, ArchList
 /* The canonical form of an architecture, with the table it was read with. */
 static void write_arch(SpecBuf *b, const ArchSpec *a)
 {
-    spec_write_object(b, a->net.n_ops > 0 ? OPLIST_FIELDS : MLP_FIELDS, 0, a);
+    spec_write_object(b, a->net.preset != PRESET_NONE ? PRESET_FIELDS
+                         : a->net.n_ops > 0            ? OPLIST_FIELDS
+                                                       : MLP_FIELDS,
+                      0, a);
 }
 
 static int parse_architectures(const Ctx *c, const cJSON *v, Spec *s)
@@ -1557,33 +1685,50 @@ static const SpecField OUTPUT_FIELDS[] = {
 
 /* ---- entry points ------------------------------------------------------------------ */
 
-int spec_check_nets(const Spec *spec, int n_in, int n_out, const char *origin, BpsErr *err)
+int spec_check_nets(const Spec *spec, Shape in, int n_out, const char *origin, BpsErr *err)
 {
     for (int a = 0; a < spec->n_arch; a++) {
         NetConfig net = spec->arch[a].net;
-        if (net.n_ops == 0)
+        if (net.n_ops == 0 && net.preset == PRESET_NONE)
             continue; /* the MLP shorthand fits any data */
-        net.n_in = n_in;
+        net.n_in = (int)shape_size(in);
+        net.in_shape = in;
         net.n_out = n_out;
-        char msg[256];
+        char msg[256], data[96];
         int op;
-        if (nn_check(&net, msg, sizeof msg, &op) != 0) {
+        if (nn_check(&net, msg, sizeof msg, &op) == 0)
+            continue;
+        if (in.h * in.w == 1)
+            snprintf(data, sizeof data, "for %d input features and %d classes", in.c, n_out);
+        else
+            snprintf(data, sizeof data, "for inputs (%d, %d, %d) and %d classes", in.c, in.h,
+                     in.w, n_out);
+        const int src = spec->arch[a].source;
+        if (net.preset != PRESET_NONE) {
+            OpDesc *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
+            nn_expand(&net, ops);
+            const char *kind = op >= 0 ? OP_KINDS[ops[op].kind]->name : "";
+            free(ops);
             if (op >= 0)
-                return bps_fail(err, "%s: architectures[%d].layers[%d]: %s (for %d input "
-                                "features and %d classes)", origin, spec->arch[a].source, op,
-                                msg, n_in, n_out);
-            return bps_fail(err, "%s: architectures[%d].layers: %s", origin,
-                            spec->arch[a].source, msg);
+                return bps_fail(err,
+                                "%s: architectures[%d] (preset \"%s\", %s): its op %d (%s): %s",
+                                origin, src, PRESET_NAMES[net.preset], spec->arch[a].name, op,
+                                kind, msg);
+            return bps_fail(err, "%s: architectures[%d].preset: %s", origin, src, msg);
         }
+        if (op >= 0)
+            return bps_fail(err, "%s: architectures[%d].layers[%d]: %s (%s)", origin, src, op,
+                            msg, data);
+        return bps_fail(err, "%s: architectures[%d].layers: %s", origin, src, msg);
     }
     return 0;
 }
 
-int spec_check_augment(const Spec *spec, int c, int h, int w, const char *origin, BpsErr *err)
+int spec_check_augment(const Spec *spec, Shape in, const char *origin, BpsErr *err)
 {
     for (int i = 0; i < spec->n_cond; i++) {
         const TrainConfig *t = &spec->cond[i].train;
-        if (!(t->aug_crop_padding > 0 || t->aug_flip) || h > 1 || w > 1)
+        if (!(t->aug_crop_padding > 0 || t->aug_flip) || in.h > 1 || in.w > 1)
             continue;
         char where[SPEC_PATH_LEN + 64];
         if (spec->n_cond == 1 && strcmp(spec->cond[0].name, "base") == 0)
@@ -1594,7 +1739,7 @@ int spec_check_augment(const Spec *spec, int c, int h, int w, const char *origin
         return bps_fail(err, "%s: %s: crop and flip need image data, but the samples are "
                         "(C, H, W) = (%d, %d, %d), not images; give the data an image shape "
                         "(synthetic: \"image_shape\"; hdf5: x of shape (N, C, H, W)) or drop "
-                        "\"augment\"", origin, where, c, h, w);
+                        "\"augment\"", origin, where, in.c, in.h, in.w);
     }
     return 0;
 }
@@ -1765,13 +1910,11 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err)
         goto fail;
     /* synthetic data: its size is known, and so is whether every op list fits it */
     if (s->data.kind == DATA_SYNTHETIC &&
-        spec_check_nets(s, s->data.features, s->data.classes, c->origin, err) != 0)
+        spec_check_nets(s, data_synthetic_shape(&s->data), s->data.classes, c->origin, err) != 0)
         goto fail;
     /* and whether it is images (augmentation) */
     if (s->data.kind == DATA_SYNTHETIC &&
-        spec_check_augment(s, s->data.image[0] > 0 ? s->data.image[0] : s->data.features,
-                           s->data.image[0] > 0 ? s->data.image[1] : 1,
-                           s->data.image[0] > 0 ? s->data.image[2] : 1, c->origin, err) != 0)
+        spec_check_augment(s, data_synthetic_shape(&s->data), c->origin, err) != 0)
         goto fail;
 
     SpecBuf canonical = {0};

@@ -465,7 +465,7 @@ static int agree_or_abort(MPI_Comm comm, int rc, BpsErr *err)
 
 /* ---- shape and size ------------------------------------------------------------------------ */
 
-StoreShape store_shape(const Spec *spec, int n_in, int n_out)
+StoreShape store_shape(const Spec *spec, Shape in, int n_out)
 {
     StoreShape sh = {grid_size(spec), 1, 1, 0, 0, 0, 0};
     for (int c = 0; c < spec->n_cond; c++)
@@ -473,7 +473,8 @@ StoreShape store_shape(const Spec *spec, int n_in, int n_out)
             sh.max_epochs = spec->cond[c].train.epochs;
     for (int a = 0; a < spec->n_arch; a++) {
         NetConfig net = spec->arch[a].net;
-        net.n_in = n_in;
+        net.n_in = (int)shape_size(in);
+        net.in_shape = in;
         net.n_out = n_out;
         int layers = nn_weight_views(&net, NULL);
         if (layers > sh.max_layers)
@@ -1147,7 +1148,7 @@ static int check_free_space(const char *path, const StoreShape *sh, BpsErr *err)
                     path, need / gib, dir, avail / gib);
 }
 
-int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, int n_out,
+int store_create(MPI_Comm comm, const char *path, const Spec *spec, Shape in, int n_out,
                  const volatile sig_atomic_t *stop, BpsErr *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors become BpsErr messages */
@@ -1157,7 +1158,7 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, in
     /* Refuse an existing file: rank 0 looks, every rank follows its answer. */
     int rc = 0;
     struct stat st;
-    StoreShape sh = store_shape(spec, n_in, n_out);
+    StoreShape sh = store_shape(spec, in, n_out);
     if (rank == 0 && stat(path, &st) == 0)
         rc = bps_fail(err,
                       "%s: already exists; bpsweep never overwrites results (remove it, or "

@@ -81,6 +81,7 @@ void trainer_free(Trainer *t)
     free(t->ybatch);
     free(t->xadv);
     free(t->adv_grad);
+    free(t->adv_cfg);
     free(t);
 }
 
@@ -208,15 +209,14 @@ static const float *adversarial_batch(Trainer *t, const Dataset *train, int B)
         size_t bytes = (size_t)t->cfg.batch_size * (size_t)train->d * sizeof(float);
         t->xadv = xalloc_aligned(bytes);
         t->adv_grad = xalloc_aligned(bytes);
-        pgd_data_range(train, &t->data_lo, &t->data_hi);
+        t->adv_cfg = xmalloc(sizeof *t->adv_cfg);
+        *t->adv_cfg = pgd_config(train, t->cfg.adv_eps, t->cfg.adv_step_ratio, t->cfg.adv_steps);
     }
-    float eps = (float)(t->cfg.adv_eps * (double)(t->data_hi - t->data_lo));
-    PgdConfig c = {eps, (float)(t->cfg.adv_step_ratio * (double)eps), t->cfg.adv_steps,
-                   t->data_lo, t->data_hi};
+    const PgdConfig *c = t->adv_cfg;
     RngStream r = rng_stream(t->adv_key);
     r.counter = t->step << 32; /* 2^32 draws per step, far more than a batch takes */
-    pgd_random_start(t->xbatch, n, &c, &r, t->xadv);
-    pgd_attack(t->net, t->xbatch, t->ybatch, B, &c, t->xadv, t->adv_grad);
+    pgd_random_start(t->xbatch, n, c, &r, t->xadv);
+    pgd_attack(t->net, t->xbatch, t->ybatch, B, c, t->xadv, t->adv_grad);
     return t->xadv;
 }
 

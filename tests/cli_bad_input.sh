@@ -145,9 +145,19 @@ if [ -d "$good" ]; then
                                             {"type": "dense", "out": 5}]}],
  "grid": {"seed": [0]}, "train": {"epochs": 1}}
 EOF
-    want="architectures[1].layers[2]: the last op's output is (5, 1, 1), not the 10 classes (for 784"
+    want="architectures[1].layers[2]: the last op's output is (5, 1, 1), not the 10 classes (for inputs (1, 28, 28)"
     expect_bad layers_train "$want" "$bin" train "$tmp/layers.json" --point 0
     expect_bad layers_plan "$want" "$bin" plan "$tmp/layers.json"
+    # presets: on flat data (no image shape), and an unknown one
+    cat >"$tmp/preset_flat.json" <<'EOF'
+{"data": {"source": "synthetic", "n_train": 8, "n_test": 4, "features": 12, "classes": 2},
+ "architectures": [{"name": "r", "preset": "resnet18", "base_width": 4}], "grid": {"seed": [0]}}
+EOF
+    expect_bad preset_flat "architectures[0].preset: preset \"resnet18\" needs images" "$bin" plan \
+        "$tmp/preset_flat.json"
+    sed 's/resnet18/vgg/' "$tmp/preset_flat.json" >"$tmp/preset_unknown.json"
+    expect_bad preset_unknown "architectures[0].preset: expected one of \"convnet\", \"resnet18\"" \
+        "$bin" plan "$tmp/preset_unknown.json"
     expect_bad layers_run "$want" "$bin" run "$tmp/layers.json" -o "$tmp/layers.h5"
     [ ! -e "$tmp/layers.h5" ] && ok || bad "run of a bad op list created its results file"
 else

@@ -113,7 +113,8 @@ static int cert_case(const char *dir, const char *name, int h1, int h2, bool rel
         x[i] = (float)rng_normal(&r);
     for (int i = 0; i < N; i++)
         y[i] = (uint8_t)rng_below(&r, KK);
-    Dataset d = {N, DD, KK, x, y, true, DD, 1, 1};
+    Dataset d = {.n = N, .d = DD, .classes = KK, .x = x, .y = y, .borrowed = true, .c = DD,
+                 .h = 1, .w = 1};
     Certificate ct;
     double neg[4];
     int rc = cert_measure(net, &d, 0, lambda, c, (int)net->n_params, 3, &ct, neg);
@@ -157,7 +158,7 @@ static int pgd_case(const char *dir, const char *name, bool bn, bool skip, FILE 
         x[i] = (float)rng_uniform(&r);
     for (int i = 0; i < B; i++)
         y[i] = (uint8_t)rng_below(&r, K);
-    PgdConfig c = {0.1f, 0.025f, 7, 0.0f, 1.0f};
+    PgdConfig c = pgd_config_uniform(0.1f, 0.025f, 7, 0.0f, 1.0f);
     RngStream adv_rng = rng_stream(rng_key(7, NULL, 0, RNG_ADVERSARIAL, 0));
     pgd_random_start(x, B * D, &c, &adv_rng, start);
     nn_forward(net, start, B, false);
@@ -178,7 +179,7 @@ static int pgd_case(const char *dir, const char *name, bool bn, bool skip, FILE 
     fprintf(index, "{\"name\": \"%s\", \"n_in\": %d, \"n_out\": %d, \"hidden\": [%d, 24], "
             "\"relu\": true, \"skip\": %s, \"batch_norm\": %s, \"n\": %d, \"eps\": %.9g, "
             "\"alpha\": %.9g, \"steps\": %d, \"lo\": 0, \"hi\": 1}", name, D, K, D,
-            skip ? "true" : "false", bn ? "true" : "false", B, (double)c.eps, (double)c.alpha,
+            skip ? "true" : "false", bn ? "true" : "false", B, (double)c.eps[0], (double)c.alpha[0],
             c.steps);
     nn_free(net);
     return rc;

@@ -24,6 +24,7 @@
 #include "test_util.h"
 
 #define N_IN 5
+#define IN_SHAPE ((Shape){N_IN, 1, 1})
 #define N_OUT 4
 
 /* 2 architectures (2 and 3 dense layers) x 2 conditions (2 and 4 epochs) x 7 seeds */
@@ -60,7 +61,7 @@ static void point_sizes(const Spec *s, int64_t i, int *epochs, int *layers, size
     NetConfig net;
     TrainConfig tc;
     uint64_t seed;
-    grid_point_config(s, grid_point(s, i), N_IN, N_OUT, &net, &tc, &seed);
+    grid_point_config(s, grid_point(s, i), IN_SHAPE, N_OUT, &net, &tc, &seed);
     *epochs = status_of(i) == POINT_DIVERGED ? 1 : tc.epochs;
     *layers = net.n_hidden + 1;
     *params = nn_param_count(&net);
@@ -228,10 +229,10 @@ int main(int argc, char **argv)
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
 
-    int rc = store_create(MPI_COMM_WORLD, path, s, N_IN, N_OUT, NULL, &err);
+    int rc = store_create(MPI_COMM_WORLD, path, s, IN_SHAPE, N_OUT, NULL, &err);
     CHECK_MSG(rc == 0, "rank %d: create: %s", rank, err.msg);
     /* errors every rank sees alike: every rank returns the same message */
-    CHECK(store_create(MPI_COMM_WORLD, path, s, N_IN, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_WORLD, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, "already exists") && strncmp(err.msg, "rank", 4) != 0,
               "rank %d: %s", rank, err.msg);
     if (rank == 0)

@@ -161,8 +161,8 @@ static void grid_keys_should_be_unique_and_independent_of_axis_order(void)
             NetConfig na, nb;
             TrainConfig ta, tb;
             uint64_t sa, sb;
-            grid_point_config(s, grid_point(s, i), 20, 4, &na, &ta, &sa);
-            grid_point_config(t, grid_point(t, j), 20, 4, &nb, &tb, &sb);
+            grid_point_config(s, grid_point(s, i), (Shape){20, 1, 1}, 4, &na, &ta, &sa);
+            grid_point_config(t, grid_point(t, j), (Shape){20, 1, 1}, 4, &nb, &tb, &sb);
             CHECK(same_net(&na, &nb) && same_train(&ta, &tb));
             CHECK(sa == sb);
         }
@@ -195,7 +195,7 @@ static void grid_point_config_should_fill_net_train_and_seed(void)
     uint64_t seed = 0;
     memset(&net, 0xff, sizeof net);
     memset(&train, 0xff, sizeof train);
-    grid_point_config(s, p, 20, 4, &net, &train, &seed);
+    grid_point_config(s, p, (Shape){20, 1, 1}, 4, &net, &train, &seed);
     CHECK(net.n_in == 20 && net.n_out == 4);
     CHECK(net.n_hidden == 1 && net.hidden[0] == 16 && net.batch_norm && net.act == ACT_RELU);
     CHECK(train.lr == 0.1 && train.epochs == 0 && train.batch_size == 32);
@@ -207,7 +207,7 @@ static void grid_point_config_should_fill_net_train_and_seed(void)
     CHECK(s->cond[1].train.weight_decay == 0 && s->cond[1].train.norm_bias == 0);
 
     p = (GridPoint){.arch = 0, .cond = 0, .nb = 0, .wd = 2, .seed = 1};
-    grid_point_config(s, p, 784, 10, &net, &train, &seed);
+    grid_point_config(s, p, (Shape){784, 1, 1}, 10, &net, &train, &seed);
     CHECK(net.n_in == 784 && net.n_out == 10 && net.n_hidden == 2 && !net.batch_norm);
     CHECK(train.lr == 0.05 && train.epochs == 3 && train.weight_decay == 1e-5);
     CHECK(train.norm_bias == 0 && train.norm_bias_relative && seed == 3);
@@ -222,11 +222,11 @@ static void grid_cost_should_scale_with_params_samples_and_epochs(void)
     if (!s)
         return;
     GridPoint p = {.arch = 0, .cond = 0, .nb = 0, .wd = 0, .seed = 0};
-    CHECK_MSG(grid_cost(s, p, 20, 4, 512) == 676.0 * 512 * 3, "%g", grid_cost(s, p, 20, 4, 512));
+    CHECK_MSG(grid_cost(s, p, (Shape){20, 1, 1}, 4, 512) == 676.0 * 512 * 3, "%g", grid_cost(s, p, (Shape){20, 1, 1}, 4, 512));
     p.arch = 1;
-    CHECK_MSG(grid_cost(s, p, 20, 4, 512) == 436.0 * 512 * 3, "%g", grid_cost(s, p, 20, 4, 512));
+    CHECK_MSG(grid_cost(s, p, (Shape){20, 1, 1}, 4, 512) == 436.0 * 512 * 3, "%g", grid_cost(s, p, (Shape){20, 1, 1}, 4, 512));
     p.cond = 1; /* epochs 0 counts as one */
-    CHECK(grid_cost(s, p, 20, 4, 100) == 436.0 * 100);
+    CHECK(grid_cost(s, p, (Shape){20, 1, 1}, 4, 100) == 436.0 * 100);
     spec_free(s);
 }
 

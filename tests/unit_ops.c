@@ -45,11 +45,11 @@ static double *rand_vec(size_t n)
     return a;
 }
 
-static Case make_case(OpKind kind, Shape in, int units)
+static Case make_case(OpDesc d, Shape in)
 {
     Case c = {0};
-    const OpKindDef *k = OP_KINDS[kind];
-    OpDesc d = {kind, {0, k->n_inputs > 1 ? 1 : -1}, 2, units};
+    const OpKindDef *k = OP_KINDS[d.kind];
+    d.in[0] = 0, d.in[1] = k->n_inputs > 1 ? 1 : -1, d.out = 2;
     Shape ins[2] = {in, in}, out;
     char msg[128];
     CHECK_MSG(k->shape(&d, ins, &out, msg, sizeof msg) == 0, "%s", msg);
@@ -142,12 +142,27 @@ static void check_close(const char *what, const char *kind, const double *a, con
     CHECK_MSG(worst <= tol, "%s %s: worst relative error %.3g > %.3g", kind, what, worst, tol);
 }
 
+/* Float results against double ones: relative to |ref| but at least 1% of the largest
+ * |ref|, since a float sum of many terms (a convolution's C k k) that cancels to near 0
+ * keeps only an absolute accuracy. */
+static void check_close_float(const char *what, const char *kind, const double *a, const double *ref,
+                              size_t n, double tol)
+{
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(ref[i]));
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(a[i] - ref[i]) / fmax(fabs(ref[i]), 1e-2 * scale + 1e-30));
+    CHECK_MSG(worst <= tol, "%s %s: worst relative error %.3g > %.3g", kind, what, worst, tol);
+}
+
 /* The double passes against finite differences, and the float passes against the double
  * ones (batch norm in evaluation mode; training mode is in unit_nn). */
-static void check_kind(OpKind kind, Shape in, int units)
+static void check_op(OpDesc d, Shape in)
 {
+    const OpKind kind = d.kind;
     const char *name = OP_KINDS[kind]->name;
-    Case c = make_case(kind, in, units);
+    Case c = make_case(d, in);
     const double h = 1e-6;
     const size_t ny = c.ny, np = c.op.n_p;
     double *y = malloc(ny * sizeof *y), *ry = malloc(ny * sizeof *ry);
@@ -226,6 +241,7 @@ static void check_kind(OpKind kind, Shape in, int units)
     float *cache = malloc((k->cache_floats(&c.op, NB) + 1) * sizeof *cache);
     float *aux = malloc((k->aux_floats(&c.op) + 1) * sizeof *aux);
     double work[2 * 64];
+    float *scratch = malloc((op_scratch_floats(&c.op, NB) + 1) * sizeof *scratch);
     for (int j = 0; j < c.n_in; j++) {
         xf[j] = malloc(c.nx[j] * sizeof(float));
         dxf[j] = malloc(c.nx[j] * sizeof(float));
@@ -237,14 +253,14 @@ static void check_kind(OpKind kind, Shape in, int units)
     for (size_t i = 0; i < ny; i++)
         dyf[i] = (float)c.dy[i];
     OpPass a = {.B = NB, .train = false, .x = {xf[0], xf[1]}, .y = yf, .p = pf, .buf = c.buf,
-                .work = work, .cache = cache, .aux = aux, .dy = dyf, .dx = {dxf[0], dxf[1]},
+                .work = work, .cache = cache, .aux = aux, .scratch = scratch, .dy = dyf, .dx = {dxf[0], dxf[1]},
                 .dp = np ? dpf : NULL};
     k->forward(&c.op, &a);
     k->backward(&c.op, &a);
     double *tmp = malloc((ny > np ? ny : np) * sizeof *tmp + 8);
     for (size_t i = 0; i < ny; i++)
         tmp[i] = yf[i];
-    check_close("float forward", name, tmp, y, ny, 1e-5);
+    check_close_float("float forward", name, tmp, y, ny, 1e-5);
     for (int j = 0; j < c.n_in; j++) {
         double *t2 = malloc(c.nx[j] * sizeof *t2);
         for (size_t i = 0; i < c.nx[j]; i++)
@@ -259,8 +275,13 @@ static void check_kind(OpKind kind, Shape in, int units)
     for (int j = 0; j < c.n_in; j++)
         free(dx[j]), free(rdx[j]), free(dxp[j]), free(dxm[j]), free(xf[j]), free(dxf[j]);
     free(y), free(ry), free(yp), free(ym), free(fd), free(dp), free(rdp), free(dpp), free(dpm);
-    free(pf), free(yf), free(dyf), free(dpf), free(cache), free(aux), free(tmp);
+    free(pf), free(yf), free(dyf), free(dpf), free(cache), free(aux), free(scratch), free(tmp);
     free_case(&c);
+}
+
+static void check_kind(OpKind kind, Shape in, int units)
+{
+    check_op((OpDesc){.kind = kind, .units = units}, in);
 }
 
 static void every_kind_should_match_finite_differences(void)
@@ -272,6 +293,308 @@ static void every_kind_should_match_finite_differences(void)
     check_kind(OP_IDENTITY, (Shape){2, 2, 1}, 0);
     check_kind(OP_ADD, (Shape){4, 1, 1}, 0);
     check_kind(OP_FLATTEN, (Shape){2, 2, 2}, 0);
+    /* pools: disjoint windows, overlapping windows (k 3 stride 2), padding, non-square
+     * inputs, a ragged edge (floor), and the global mean */
+    check_op((OpDesc){.kind = OP_MAX_POOL, .kernel = 3, .stride = 3}, (Shape){2, 7, 7});
+    check_op((OpDesc){.kind = OP_MAX_POOL, .kernel = 3, .stride = 2}, (Shape){2, 5, 7});
+    check_op((OpDesc){.kind = OP_MAX_POOL, .kernel = 3, .stride = 2, .pad = 1}, (Shape){2, 6, 5});
+    check_op((OpDesc){.kind = OP_MAX_POOL, .kernel = 2, .stride = 1, .pad = 1}, (Shape){1, 3, 4});
+    check_op((OpDesc){.kind = OP_AVG_POOL, .kernel = 3, .stride = 3}, (Shape){2, 7, 7});
+    check_op((OpDesc){.kind = OP_AVG_POOL, .kernel = 3, .stride = 2}, (Shape){2, 5, 7});
+    check_op((OpDesc){.kind = OP_AVG_POOL, .kernel = 3, .stride = 2, .pad = 1}, (Shape){2, 6, 5});
+    check_op((OpDesc){.kind = OP_AVG_POOL, .kernel = 2, .stride = 1, .pad = 1}, (Shape){1, 3, 4});
+    check_op((OpDesc){.kind = OP_GLOBAL_AVG_POOL}, (Shape){3, 4, 5});
+    check_op((OpDesc){.kind = OP_GLOBAL_AVG_POOL}, (Shape){2, 1, 1});
+    /* conv: the float passes take all NB samples in one GEMM here (small outputs) */
+    check_op((OpDesc){.kind = OP_CONV, .units = 3, .kernel = 3, .stride = 1, .pad = 1}, (Shape){2, 4, 5});
+    check_op((OpDesc){.kind = OP_CONV, .units = 3, .kernel = 3, .stride = 2, .pad = 1}, (Shape){2, 5, 7});
+    check_op((OpDesc){.kind = OP_CONV, .units = 2, .kernel = 1, .stride = 1}, (Shape){3, 3, 4}); /* col = x */
+    check_op((OpDesc){.kind = OP_CONV, .units = 4, .kernel = 1, .stride = 2}, (Shape){3, 5, 5}); /* shortcut */
+    check_op((OpDesc){.kind = OP_CONV, .units = 2, .kernel = 3, .stride = 1, .no_bias = true}, (Shape){2, 4, 4});
+    check_op((OpDesc){.kind = OP_CONV, .units = 2, .kernel = 2, .stride = 3, .pad = 2}, (Shape){1, 5, 6});
+}
+
+/* ---- conv against a direct loop ----------------------------------------------------- */
+
+/* The float conv passes over B = 7 samples (chunks of samples with a remainder, one
+ * sample per GEMM, 1x1 without im2col) against a direct convolution loop in double, with
+ * dx accumulated, and with only dx or only dp wanted. */
+static void check_conv_direct(OpDesc d, Shape in)
+{
+    enum { BD = 7 };
+    const OpKindDef *k = OP_KINDS[OP_CONV];
+    Shape out;
+    char msg[128];
+    d.kind = OP_CONV, d.in[0] = 0, d.in[1] = -1, d.out = 1;
+    CHECK_MSG(k->shape(&d, &in, &out, msg, sizeof msg) == 0, "%s", msg);
+    Op op = {.d = d, .in_shape = in, .out_shape = out, .n_p = k->n_params(&d, in, out)};
+    const int C = in.c, H = in.h, W = in.w, O = out.c, Ho = out.h, Wo = out.w;
+    const int kk = d.kernel, s = d.stride, pd = d.pad;
+    const size_t nx = BD * shape_size(in), ny = BD * shape_size(out), np = op.n_p;
+    const size_t nw = (size_t)O * (size_t)C * (size_t)kk * (size_t)kk;
+    float *x = malloc(nx * sizeof *x), *p = malloc(np * sizeof *p), *dy = malloc(ny * sizeof *dy);
+    float *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dp = malloc(np * sizeof *dp);
+    float *scratch = malloc((op_scratch_floats(&op, BD) + 1) * sizeof *scratch);
+    double *yr = calloc(ny, sizeof *yr), *dxr = calloc(nx, sizeof *dxr), *dpr = calloc(np, sizeof *dpr);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)uniform(-1, 1);
+    for (size_t i = 0; i < np; i++)
+        p[i] = (float)uniform(-1, 1);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = (float)uniform(-1, 1);
+    for (int i = 0; i < BD; i++)
+        for (int o = 0; o < O; o++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    size_t yi = (((size_t)i * O + o) * Ho + oh) * Wo + ow;
+                    double acc = d.no_bias ? 0 : (double)p[nw + (size_t)o];
+                    for (int c = 0; c < C; c++)
+                        for (int ki = 0; ki < kk; ki++)
+                            for (int kj = 0; kj < kk; kj++) {
+                                int ih = oh * s - pd + ki, iw = ow * s - pd + kj;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                    continue;
+                                size_t xi = (((size_t)i * C + c) * H + ih) * W + iw;
+                                size_t wi = (((size_t)o * C + c) * kk + ki) * kk + kj;
+                                acc += (double)p[wi] * (double)x[xi];
+                                dxr[xi] += (double)p[wi] * (double)dy[yi];
+                                dpr[wi] += (double)dy[yi] * (double)x[xi];
+                            }
+                    yr[yi] = acc;
+                    if (!d.no_bias)
+                        dpr[nw + (size_t)o] += (double)dy[yi];
+                }
+    OpPass a = {.B = BD, .x = {x, NULL}, .y = y, .p = p, .scratch = scratch, .dy = dy,
+                .dx = {dx, NULL}, .dp = dp};
+    k->forward(&op, &a);
+    test_allclose("conv forward vs direct", y, yr, (long)ny, 1e-5, 1e-5);
+    k->backward(&op, &a);
+    test_allclose("conv backward dx vs direct", dx, dxr, (long)nx, 1e-5, 1e-5);
+    test_allclose("conv backward dp vs direct", dp, dpr, (long)np, 1e-4, 1e-5);
+    /* only dx, accumulated onto 1 */
+    for (size_t i = 0; i < nx; i++)
+        dx[i] = 1.0f, dxr[i] += 1.0;
+    a.dp = NULL, a.dx_add[0] = true;
+    k->backward(&op, &a);
+    test_allclose("conv backward dx accumulated", dx, dxr, (long)nx, 1e-5, 1e-5);
+    /* only dp */
+    memset(dp, 0, np * sizeof *dp);
+    a.dp = dp, a.dx[0] = NULL;
+    k->backward(&op, &a);
+    test_allclose("conv backward dp alone", dp, dpr, (long)np, 1e-4, 1e-5);
+    free(x), free(p), free(dy), free(y), free(dx), free(dp), free(scratch);
+    free(yr), free(dxr), free(dpr);
+}
+
+static void conv_should_match_a_direct_loop(void)
+{
+    /* 100 positions: 3 samples per GEMM, chunks 3, 3, 1 */
+    check_conv_direct((OpDesc){.units = 4, .kernel = 3, .stride = 1, .pad = 1}, (Shape){3, 10, 10});
+    /* 289 positions: one sample per GEMM */
+    check_conv_direct((OpDesc){.units = 3, .kernel = 3, .stride = 1, .pad = 1}, (Shape){2, 17, 17});
+    /* 5x5, stride 2, all 7 samples in one GEMM, no bias */
+    check_conv_direct((OpDesc){.units = 5, .kernel = 5, .stride = 2, .pad = 2, .no_bias = true},
+                      (Shape){2, 9, 9});
+    /* 1x1 stride 1: no im2col, large and small */
+    check_conv_direct((OpDesc){.units = 3, .kernel = 1, .stride = 1}, (Shape){3, 16, 16});
+    check_conv_direct((OpDesc){.units = 5, .kernel = 1, .stride = 1}, (Shape){4, 3, 3});
+    /* 1x1 stride 2 (a projection shortcut), 3x3 stride 2 on an odd size */
+    check_conv_direct((OpDesc){.units = 6, .kernel = 1, .stride = 2, .no_bias = true}, (Shape){4, 7, 7});
+    check_conv_direct((OpDesc){.units = 4, .kernel = 3, .stride = 2, .pad = 1}, (Shape){3, 11, 9});
+}
+
+static void expect_conv_refused(OpDesc d, Shape in, const char *want)
+{
+    Shape out;
+    char msg[128] = "";
+    d.kind = OP_CONV;
+    int rc = OP_KINDS[OP_CONV]->shape(&d, &in, &out, msg, sizeof msg);
+    CHECK_MSG(rc == -1 && strstr(msg, want), "rc %d, message \"%s\" (want \"%s\")", rc, msg, want);
+}
+
+static void bad_conv_configs_should_be_refused(void)
+{
+    const Shape in = {2, 3, 3};
+    expect_conv_refused((OpDesc){.units = 4, .kernel = 0, .stride = 1}, in, "kernel >= 1");
+    expect_conv_refused((OpDesc){.units = 4, .kernel = 3, .stride = 0}, in, "stride >= 1");
+    expect_conv_refused((OpDesc){.units = 4, .kernel = 3, .stride = 1, .pad = -1}, in, "pad >= 0");
+    expect_conv_refused((OpDesc){.units = 0, .kernel = 3, .stride = 1}, in, "out channels >= 1");
+    expect_conv_refused((OpDesc){.units = 4, .kernel = 5, .stride = 1}, in,
+                        "kernel 5 is larger than the padded input 3x3");
+    expect_conv_refused((OpDesc){.units = 4, .kernel = 6, .stride = 1, .pad = 1}, in,
+                        "kernel 6 is larger than the padded input 5x5");
+    Shape out;
+    char msg[128];
+    OpDesc ok = {.kind = OP_CONV, .units = 4, .kernel = 5, .stride = 2, .pad = 1};
+    CHECK(OP_KINDS[OP_CONV]->shape(&ok, &in, &out, msg, sizeof msg) == 0 && out.c == 4 && out.h == 1 &&
+          out.w == 1);
+}
+
+/* ---- pools ------------------------------------------------------------------------- */
+
+static Op pool_op(OpDesc d, Shape in)
+{
+    Shape out = {0, 0, 0};
+    char msg[160] = "";
+    d.in[0] = 0, d.in[1] = -1, d.out = 1;
+    CHECK_MSG(OP_KINDS[d.kind]->shape(&d, &in, &out, msg, sizeof msg) == 0, "%s", msg);
+    return (Op){.d = d, .in_shape = in, .out_shape = out, .layer = -1};
+}
+
+/* One sample's float forward then backward; dx holds what add accumulates onto. */
+static void pool_float_pass(const Op *op, const float *x, float *y, const float *dy, float *dx,
+                            bool add, bool train)
+{
+    const OpKindDef *k = OP_KINDS[op->d.kind];
+    float cache[256];
+    CHECK(k->cache_floats(op, 1) <= 256);
+    OpPass a = {.B = 1, .train = train, .x = {x}, .y = y, .cache = cache, .dy = dy,
+                .dx = {dx}, .dx_add = {add}};
+    k->forward(op, &a);
+    k->backward(op, &a);
+}
+
+/* x (1, H, W) with windows that tie; want: dx for dy, y the maxima */
+static void expect_max_pool_grad(const char *what, OpDesc d, Shape in, const float *x,
+                                 const float *dy, const float *want_y, const float *want_dx)
+{
+    const Op op = pool_op(d, in);
+    const int nx = (int)shape_size(in), ny = (int)shape_size(op.out_shape);
+    float y[64], dx[64];
+    double xd[64], rxd[64], yd[64], ryd[64], dyd[64], dxd[64], rdxd[64];
+    for (int mode = 0; mode < 3; mode++) { /* float training, float evaluation, +added */
+        for (int i = 0; i < nx; i++)
+            dx[i] = mode == 2 ? 10.0f : -7.0f;
+        pool_float_pass(&op, x, y, dy, dx, mode == 2, mode == 0);
+        for (int o = 0; o < ny; o++)
+            CHECK_MSG(y[o] == want_y[o], "%s mode %d: y[%d] = %g, want %g", what, mode, o,
+                      (double)y[o], (double)want_y[o]);
+        for (int i = 0; i < nx; i++)
+            CHECK_MSG(dx[i] == want_dx[i] + (mode == 2 ? 10.0f : 0.0f),
+                      "%s mode %d: dx[%d] = %g, want %g", what, mode, i, (double)dx[i],
+                      (double)want_dx[i]);
+    }
+    /* double: R{y} = R{x} at the argmax, R{dx} = R{dy} scattered as dx */
+    for (int i = 0; i < nx; i++)
+        xd[i] = x[i], rxd[i] = 100.0 + i, dxd[i] = rdxd[i] = -7.0;
+    for (int o = 0; o < ny; o++)
+        dyd[o] = dy[o];
+    OpRPass r = {.B = 1, .x = {xd}, .rx = {rxd}, .y = yd, .ry = ryd, .dy = dyd, .rdy = dyd,
+                 .dx = {dxd}, .rdx = {rdxd}};
+    OP_KINDS[OP_MAX_POOL]->r_forward(&op, &r);
+    OP_KINDS[OP_MAX_POOL]->r_backward(&op, &r);
+    for (int o = 0; o < ny; o++) {
+        CHECK_MSG(yd[o] == (double)want_y[o], "%s double: y[%d] = %g", what, o, yd[o]);
+        CHECK_MSG(xd[(int)ryd[o] - 100] == yd[o], "%s double: R{y}[%d] from x %d", what, o,
+                  (int)ryd[o] - 100);
+    }
+    for (int i = 0; i < nx; i++)
+        CHECK_MSG(dxd[i] == (double)want_dx[i] && rdxd[i] == (double)want_dx[i],
+                  "%s double: dx[%d] = %g, R{dx} %g, want %g", what, i, dxd[i], rdxd[i],
+                  (double)want_dx[i]);
+    /* NULL R{x}, R{dx} */
+    r.rx[0] = NULL, r.rdx[0] = NULL;
+    OP_KINDS[OP_MAX_POOL]->r_forward(&op, &r);
+    OP_KINDS[OP_MAX_POOL]->r_backward(&op, &r);
+    for (int o = 0; o < ny; o++)
+        CHECK(ryd[o] == 0.0);
+}
+
+static void max_pool_ties_should_send_the_gradient_to_the_first_maximum(void)
+{
+    /* k 2 stride 2: all equal -> the first; 5 at (0,3), (1,2), (1,3) -> (0,3); 7 at
+     * (2,1), (3,0), (3,1) -> (2,1); all -1 -> (2,2): PyTorch's indices 0, 3, 9, 10 */
+    const float x[16] = {1, 1, 0, 5, 1, 1, 5, 5, 2, 7, -1, -1, 7, 7, -1, -1};
+    const float dy[4] = {1, 2, 3, 4}, y[4] = {1, 5, 7, -1};
+    const float dx[16] = {1, 0, 0, 2, 0, 0, 0, 0, 0, 3, 4, 0, 0, 0, 0, 0};
+    expect_max_pool_grad("2x2 ties", (OpDesc){.kind = OP_MAX_POOL, .kernel = 2, .stride = 2},
+                         (Shape){1, 4, 4}, x, dy, y, dx);
+    /* k 3 stride 1: both overlapping windows pick the 9 at (0,1) and it gets both dy */
+    const float xo[12] = {0, 9, 9, 0, 0, 0, 0, 9, 0, 0, 0, 0};
+    const float dyo[2] = {1.5f, 2.0f}, yo[2] = {9, 9};
+    const float dxo[12] = {0, 3.5f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    expect_max_pool_grad("overlap", (OpDesc){.kind = OP_MAX_POOL, .kernel = 3, .stride = 1},
+                         (Shape){1, 3, 4}, xo, dyo, yo, dxo);
+    /* k 2 stride 2 pad 1 over negative values: the padding never wins */
+    const float xp[4] = {-3, -3, -3, -4};
+    const float dyp[4] = {1, 2, 3, 4}, yp[4] = {-3, -3, -3, -4};
+    const float dxp[4] = {1, 2, 3, 4};
+    expect_max_pool_grad("padding", (OpDesc){.kind = OP_MAX_POOL, .kernel = 2, .stride = 2,
+                         .pad = 1}, (Shape){1, 2, 2}, xp, dyp, yp, dxp);
+}
+
+/* The training-mode backward (argmax from the cache) equals the evaluation-mode one
+ * (recomputed), and both accumulate onto dx when asked. */
+static void max_pool_cached_argmax_should_match_recomputed(void)
+{
+    const Op op = pool_op((OpDesc){.kind = OP_MAX_POOL, .kernel = 3, .stride = 2, .pad = 1},
+                          (Shape){2, 7, 6});
+    enum { B = 3 };
+    const size_t nx = B * shape_size(op.in_shape), ny = B * shape_size(op.out_shape);
+    float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy);
+    float *dxt = malloc(nx * sizeof *dxt), *dxe = malloc(nx * sizeof *dxe);
+    float *cache = malloc(OP_KINDS[OP_MAX_POOL]->cache_floats(&op, B) * sizeof *cache);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)uniform(-1, 1), dxt[i] = dxe[i] = 0.5f;
+    for (size_t o = 0; o < ny; o++)
+        dy[o] = (float)uniform(-1, 1);
+    for (int train = 0; train < 2; train++) {
+        OpPass a = {.B = B, .train = train, .x = {x}, .y = y, .cache = cache, .dy = dy,
+                    .dx = {train ? dxt : dxe}, .dx_add = {true}};
+        OP_KINDS[OP_MAX_POOL]->forward(&op, &a);
+        OP_KINDS[OP_MAX_POOL]->backward(&op, &a);
+    }
+    CHECK(memcmp(dxt, dxe, nx * sizeof *dxt) == 0);
+    double moved = 0;
+    for (size_t i = 0; i < nx; i++)
+        moved += fabs((double)dxt[i] - 0.5);
+    CHECK(moved > 0);
+    free(x), free(y), free(dy), free(dxt), free(dxe), free(cache);
+}
+
+static void pool_shapes_should_follow_pytorch_and_refuse_bad_configs(void)
+{
+    const struct {
+        OpDesc d;
+        Shape in, want;
+    } good[] = {
+        {{.kind = OP_MAX_POOL, .kernel = 3, .stride = 3}, {64, 28, 28}, {64, 9, 9}},
+        {{.kind = OP_MAX_POOL, .kernel = 3, .stride = 3}, {64, 9, 9}, {64, 3, 3}},
+        {{.kind = OP_MAX_POOL, .kernel = 3, .stride = 2, .pad = 1}, {2, 5, 6}, {2, 3, 3}},
+        {{.kind = OP_AVG_POOL, .kernel = 2, .stride = 1, .pad = 1}, {1, 3, 4}, {1, 4, 5}},
+        {{.kind = OP_AVG_POOL, .kernel = 4, .stride = 4}, {1, 4, 4}, {1, 1, 1}},
+        {{.kind = OP_GLOBAL_AVG_POOL}, {7, 5, 3}, {7, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        Shape out = {0, 0, 0};
+        char msg[160] = "";
+        int rc = OP_KINDS[good[i].d.kind]->shape(&good[i].d, &good[i].in, &out, msg, sizeof msg);
+        CHECK_MSG(rc == 0 && out.c == good[i].want.c && out.h == good[i].want.h &&
+                      out.w == good[i].want.w,
+                  "good %zu: rc %d, (%d, %d, %d): %s", i, rc, out.c, out.h, out.w, msg);
+    }
+    const struct {
+        OpDesc d;
+        Shape in;
+        const char *want;
+    } bad[] = {
+        {{.kind = OP_MAX_POOL, .kernel = 0, .stride = 1}, {1, 4, 4}, "not kernel 0"},
+        {{.kind = OP_MAX_POOL, .kernel = 2, .stride = 0}, {1, 4, 4}, "stride 0"},
+        {{.kind = OP_MAX_POOL, .kernel = 2, .stride = 1, .pad = -1}, {1, 4, 4}, "pad -1"},
+        {{.kind = OP_MAX_POOL, .kernel = 3, .stride = 1, .pad = 2}, {1, 4, 4}, "more than half"},
+        {{.kind = OP_MAX_POOL, .kernel = 5, .stride = 1}, {1, 9, 4}, "larger than the padded"},
+        {{.kind = OP_AVG_POOL, .kernel = -1, .stride = 1}, {1, 4, 4}, "not kernel -1"},
+        {{.kind = OP_AVG_POOL, .kernel = 2, .stride = -2}, {1, 4, 4}, "stride -2"},
+        {{.kind = OP_AVG_POOL, .kernel = 2, .stride = 1, .pad = 2}, {1, 4, 4}, "more than half"},
+        {{.kind = OP_AVG_POOL, .kernel = 3, .stride = 1, .pad = 0}, {1, 2, 8}, "larger than the padded"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        Shape out = {0, 0, 0};
+        char msg[160] = "";
+        int rc = OP_KINDS[bad[i].d.kind]->shape(&bad[i].d, &bad[i].in, &out, msg, sizeof msg);
+        CHECK_MSG(rc == -1 && strstr(msg, bad[i].want), "bad %zu: rc %d, \"%s\" (want \"%s\")",
+                  i, rc, msg, bad[i].want);
+    }
 }
 
 /* ---- the net level ----------------------------------------------------------------- */
@@ -373,10 +696,10 @@ static void generic_ntk_should_match_factorised_and_finite_differences(void)
                          mlp(5, 5, true, true, ACT_RELU), mlp(6, 4, false, false, ACT_IDENTITY),
                          {.n_in = ND, .n_out = NK, .n_ops = 4}};
     /* batch norm straight on the input */
-    cfgs[4].ops[0] = (OpDesc){OP_BATCH_NORM, {0, -1}, 1, 0};
-    cfgs[4].ops[1] = (OpDesc){OP_DENSE, {1, -1}, 2, 5};
-    cfgs[4].ops[2] = (OpDesc){OP_RELU, {2, -1}, 3, 0};
-    cfgs[4].ops[3] = (OpDesc){OP_DENSE, {3, -1}, 4, NK};
+    cfgs[4].ops[0] = (OpDesc){.kind = OP_BATCH_NORM, .in = {0, -1}, .out = 1, .units = 0};
+    cfgs[4].ops[1] = (OpDesc){.kind = OP_DENSE, .in = {1, -1}, .out = 2, .units = 5};
+    cfgs[4].ops[2] = (OpDesc){.kind = OP_RELU, .in = {2, -1}, .out = 3, .units = 0};
+    cfgs[4].ops[3] = (OpDesc){.kind = OP_DENSE, .in = {3, -1}, .out = 4, .units = NK};
     enum { N = 3, M = N * NK };
     for (int ci = 0; ci < 5; ci++) {
         Net *net = random_net(&cfgs[ci], 8, 21 + (uint64_t)ci);
@@ -467,9 +790,9 @@ static void expect_check_error(const char *what, NetConfig c, const char *want, 
 static void bad_op_lists_should_be_refused(void)
 {
     NetConfig c = {.n_in = ND, .n_out = NK, .n_ops = 3};
-    c.ops[0] = (OpDesc){OP_DENSE, {0, -1}, 1, 5};
-    c.ops[1] = (OpDesc){OP_RELU, {1, -1}, 2, 0};
-    c.ops[2] = (OpDesc){OP_DENSE, {2, -1}, 3, NK};
+    c.ops[0] = (OpDesc){.kind = OP_DENSE, .in = {0, -1}, .out = 1, .units = 5};
+    c.ops[1] = (OpDesc){.kind = OP_RELU, .in = {1, -1}, .out = 2, .units = 0};
+    c.ops[2] = (OpDesc){.kind = OP_DENSE, .in = {2, -1}, .out = 3, .units = NK};
     char msg[256];
     int bad;
     CHECK(nn_check(&c, msg, sizeof msg, &bad) == 0);
@@ -480,7 +803,7 @@ static void bad_op_lists_should_be_refused(void)
     e.ops[1].in[0] = 3; /* read before it is written: a cycle or a dangling slot */
     expect_check_error("dangling", e, "reads slot 3, which no earlier op writes", 1);
     e = c;
-    e.ops[1] = (OpDesc){OP_ADD, {1, 0}, 2, 0};
+    e.ops[1] = (OpDesc){.kind = OP_ADD, .in = {1, 0}, .out = 2, .units = 0};
     expect_check_error("shape", e, "add needs equal shapes", 1);
     e = c;
     e.ops[2].out = 2;
@@ -494,6 +817,11 @@ int main(void)
 {
     g_rng = rng_stream(12345);
     RUN(every_kind_should_match_finite_differences);
+    RUN(max_pool_ties_should_send_the_gradient_to_the_first_maximum);
+    RUN(max_pool_cached_argmax_should_match_recomputed);
+    RUN(pool_shapes_should_follow_pytorch_and_refuse_bad_configs);
+    RUN(conv_should_match_a_direct_loop);
+    RUN(bad_conv_configs_should_be_refused);
     RUN(hvp_should_match_finite_differences_of_gradients);
     RUN(generic_ntk_should_match_factorised_and_finite_differences);
     RUN(explicit_ops_should_equal_the_mlp_shorthand);

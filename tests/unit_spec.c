@@ -60,6 +60,10 @@ static char *canonical_of(const char *s, uint64_t *hash)
 /* Synthetic data of 3 features and 2 classes: op lists are checked against them. */
 #define SYN "'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 4, 'features': 3, 'classes': 2}"
 
+/* Synthetic images of (1, 3, 3) and 2 classes. */
+#define SYNIMG "'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 4, 'features': 9, " \
+               "'classes': 2, 'image_shape': [1, 3, 3]}"
+
 /* The smallest valid spec's two required members, for building cases. */
 #define MIN_ARCH "'architectures': [{'name': 'a', 'hidden': [4]}]"
 #define MIN_GRID "'grid': {'seed': [0]}"
@@ -1004,9 +1008,10 @@ static const BadCase BAD[] = {
      "{'architectures': [{'name': 'a', 'layers': []}], " MIN_GRID "}",
      "architectures[0].layers: expected a non-empty array"},
     {"parse_should_reject_an_unknown_layer_type",
-     "{'architectures': [{'name': 'a', 'layers': [{'type': 'conv'}]}], " MIN_GRID "}",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'conv2d'}]}], " MIN_GRID "}",
      "architectures[0].layers[0].type: expected one of \"dense\", \"batch_norm\", \"relu\", "
-     "\"identity\", \"add\", \"flatten\", got \"conv\""},
+     "\"identity\", \"add\", \"flatten\", \"conv\", \"max_pool\", \"avg_pool\", "
+     "\"global_avg_pool\", got \"conv2d\""},
     {"parse_should_reject_a_key_of_another_layer_type",
      "{'architectures': [{'name': 'a', 'layers': [{'type': 'relu', 'out': 3}]}], " MIN_GRID "}",
      "architectures[0].layers[0].out: unknown key for a relu layer (known: type, name, input)"},
@@ -1044,6 +1049,43 @@ static const BadCase BAD[] = {
      "{'type': 'add', 'inputs': ['input', 'd']}, {'type': 'dense', 'out': 2}]}], " MIN_GRID "}",
      "architectures[0].layers[1]: add needs equal shapes, not (3, 1, 1) and (4, 1, 1) (for 3 input "
      "features and 2 classes)"},
+    /* convolutions and presets */
+    {"parse_should_reject_a_kernel_larger_than_the_padded_input",
+     "{" SYNIMG ", 'architectures': [{'name': 'a', 'layers': [{'type': 'conv', 'out': 2, "
+     "'kernel': 7, 'padding': 1}, {'type': 'dense', 'out': 2}]}], " MIN_GRID "}",
+     "architectures[0].layers[0]: kernel 7 is larger than the padded input 5x5 (for inputs "
+     "(1, 3, 3) and 2 classes)"},
+    {"parse_should_reject_a_pool_kernel_larger_than_its_input",
+     "{" SYNIMG ", 'architectures': [{'name': 'a', 'layers': [{'type': 'max_pool', 'kernel': 4}, "
+     "{'type': 'dense', 'out': 2}]}], " MIN_GRID "}",
+     "architectures[0].layers[0]: max_pool: kernel 4 is larger than the padded input 3 x 3"},
+    {"parse_should_reject_a_stride_of_zero",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'conv', 'out': 2, 'kernel': 3, "
+     "'stride': 0}]}], " MIN_GRID "}", "architectures[0].layers[0].stride: expected a positive integer <= 1024, got 0"},
+    {"parse_should_require_the_kernel_of_a_pool",
+     "{'architectures': [{'name': 'a', 'layers': [{'type': 'avg_pool'}]}], " MIN_GRID "}",
+     "architectures[0].layers[0].kernel: required key is missing"},
+    {"parse_should_reject_an_unknown_preset",
+     "{'architectures': [{'name': 'a', 'preset': 'vgg16'}], " MIN_GRID "}",
+     "architectures[0].preset: expected one of \"convnet\", \"resnet18\", got \"vgg16\""},
+    {"parse_should_reject_a_width_template_in_a_preset",
+     "{'architectures': [{'name': 'a', 'preset': 'convnet', 'hidden': ['2w'], 'widths': [2]}], "
+     MIN_GRID "}", "architectures[0].hidden: a preset has no \"hidden\""},
+    {"parse_should_reject_a_base_width_in_the_convnet",
+     "{'architectures': [{'name': 'a', 'preset': 'convnet', 'base_width': 8}], " MIN_GRID "}",
+     "architectures[0].base_width: only the resnet18 preset has a base width"},
+    {"parse_should_reject_skip_in_the_convnet",
+     "{'architectures': [{'name': 'a', 'preset': 'convnet', 'skip': true}], " MIN_GRID "}",
+     "architectures[0].skip: only the resnet18 preset has shortcuts"},
+    {"parse_should_reject_a_preset_on_flat_data",
+     "{" SYN ", 'architectures': [{'name': 'a', 'preset': 'resnet18'}], " MIN_GRID "}",
+     "architectures[0].preset: preset \"resnet18\" needs images, but the data set is flat (3 "
+     "features without an image shape)"},
+    {"parse_should_reject_a_preset_on_too_small_images",
+     "{" SYNIMG ", 'architectures': [{'name': 'a', 'preset': 'convnet', 'widths': [2]}], "
+     MIN_GRID "}",
+     "architectures[0] (preset \"convnet\", a@w=2): its op 11 (max_pool): max_pool: kernel 3 is "
+     "larger than the padded input 1 x 1"},
     {"parse_should_reject_a_last_output_that_is_not_the_class_count",
      "{" SYN ", 'architectures': [{'name': 'a', 'layers': [{'type': 'dense', 'out': 4}]}], "
      MIN_GRID "}", "architectures[0].layers[0]: the last op's output is (4, 1, 1), not the 2 classes"},
@@ -1499,10 +1541,49 @@ static void layers_should_be_checked_against_loaded_data(void)
     if (!s)
         return;
     BpsErr err;
-    CHECK(spec_check_nets(s, 784, 10, "x.json", &err) == 0);
-    CHECK(spec_check_nets(s, 784, 3, "x.json", &err) == -1 &&
+    CHECK(spec_check_nets(s, (Shape){784, 1, 1}, 10, "x.json", &err) == 0);
+    CHECK(spec_check_nets(s, (Shape){784, 1, 1}, 3, "x.json", &err) == -1 &&
           strstr(err.msg, "x.json: architectures[1].layers[2]: the last op's output is (10, 1, 1), "
                           "not the 3 classes (for 784 input features and 3 classes)"));
+    spec_free(s);
+}
+
+static void presets_should_expand_and_round_trip(void)
+{
+    Spec *s = must_parse("{'data': {'source': 'synthetic', 'n_train': 8, 'n_test': 4, "
+                         "'features': 243, 'classes': 2, 'image_shape': [3, 9, 9]}, "
+                         "'architectures': [{'name': 'c', 'preset': 'convnet', 'widths': [2, 4]}, "
+                         "{'name': 'r', 'preset': 'resnet18', 'base_width': 4, 'skip': false, "
+                         "'activation': 'identity'}], " MIN_GRID "}");
+    if (!s)
+        return;
+    CHECK(s->n_arch == 3 && strcmp(s->arch[1].name, "c@w=4") == 0);
+    const NetConfig *c = &s->arch[1].net, *r = &s->arch[2].net;
+    CHECK(c->preset == PRESET_CONVNET && c->width_mult == 4 && !c->batch_norm && c->n_ops == 0);
+    CHECK(r->preset == PRESET_RESNET18 && r->width_mult == 1 && r->base_width == 4 && !r->skip &&
+          r->batch_norm && r->act == ACT_IDENTITY);
+    CHECK_MSG(strstr(s->canonical, "{\"name\":\"c@w=4\",\"family\":\"c\",\"width\":4,"
+                                   "\"preset\":\"convnet\",\"activation\":\"relu\","
+                                   "\"batch_norm\":false,") != NULL, "%s", s->canonical);
+    /* ConvNet: 5 x (conv, relu) + 2 pools + dense; channels w, 2w, 2w, 4w, 4w */
+    NetConfig n = *c;
+    n.in_shape = (Shape){3, 9, 9}, n.n_in = 243, n.n_out = 2;
+    OpDesc ops[NN_MAX_OPS];
+    CHECK(nn_expand(&n, ops) == 13);
+    CHECK(ops[0].kind == OP_CONV && ops[0].units == 4 && ops[0].kernel == 3 && ops[0].pad == 1 &&
+          !ops[0].no_bias && ops[8].kind == OP_MAX_POOL && ops[8].kernel == 3 &&
+          ops[8].stride == 3 && ops[9].units == 16 && ops[12].kind == OP_DENSE);
+    /* the resnet without skips or relus: stem conv + bn, 8 blocks of 2 x (conv, bn), pool,
+     * dense; no bias before batch norm */
+    n = *r;
+    n.in_shape = (Shape){3, 9, 9}, n.n_in = 243, n.n_out = 2;
+    CHECK(nn_expand(&n, ops) == 2 + 8 * 4 + 2);
+    CHECK(ops[0].no_bias && ops[34].kind == OP_GLOBAL_AVG_POOL);
+    BpsErr err;
+    Spec *again = NULL;
+    CHECK_MSG(spec_parse(s->canonical, "c.json", &again, &err) == 0, "%s", err.msg);
+    CHECK(again && strcmp(again->canonical, s->canonical) == 0 && again->hash == s->hash);
+    spec_free(again);
     spec_free(s);
 }
 
@@ -1543,6 +1624,7 @@ int main(void)
     RUN(canonical_should_keep_a_condition_turning_off_the_base);
     RUN(layer_names_should_not_change_the_hash);
     RUN(layers_should_be_checked_against_loaded_data);
+    RUN(presets_should_expand_and_round_trip);
     RUN(parse_should_fill_defaults);
     RUN(parse_should_accept_empty_hidden_list);
     RUN(parse_should_accept_synthetic_data);

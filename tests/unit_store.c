@@ -21,6 +21,7 @@
 #include "test_util.h"
 
 #define N_IN 7
+#define IN_SHAPE ((Shape){N_IN, 1, 1})
 #define N_OUT 3
 
 /* 2 architectures (2 and 4 dense layers) x 2 conditions (3 and 5 epochs) x 1 norm-bias
@@ -64,7 +65,7 @@ static Store *new_store(const Spec *s, const char *path)
 {
     BpsErr err;
     Store *st = NULL;
-    if (store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0 ||
+    if (store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, path, &st, &err) != 0) {
         CHECK_MSG(0, "%s", err.msg);
         return NULL;
@@ -96,7 +97,7 @@ static Expected expected(const Spec *s, int64_t i)
     NetConfig net;
     TrainConfig tc;
     uint64_t seed;
-    grid_point_config(s, p, N_IN, N_OUT, &net, &tc, &seed);
+    grid_point_config(s, p, IN_SHAPE, N_OUT, &net, &tc, &seed);
     Expected e = {POINT_PENDING, tc.epochs, tc.epochs, net.n_hidden + 1, 0, nn_param_count(&net)};
     if (i == 0 || i == 9 || i == 15)
         e.status = POINT_DONE;
@@ -156,7 +157,7 @@ static RowInfo row_info(int64_t i)
 static int create_and_write(const char *path, const Spec *s, bool weights)
 {
     BpsErr err;
-    int rc = store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err);
+    int rc = store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc)
         return -1;
@@ -187,12 +188,12 @@ static void store_shape_should_follow_the_spec(void)
     Spec *s = make_spec(false), *w = make_spec(true);
     if (!s || !w)
         return;
-    StoreShape sh = store_shape(s, N_IN, N_OUT);
+    StoreShape sh = store_shape(s, IN_SHAPE, N_OUT);
     CHECK(sh.n_points == 16);
     CHECK(sh.max_epochs == 5);
     CHECK(sh.max_layers == 4);
     CHECK(sh.max_params == 0);
-    StoreShape shw = store_shape(w, N_IN, N_OUT);
+    StoreShape shw = store_shape(w, IN_SHAPE, N_OUT);
     /* small: 7*8+8 + 8*3+3 = 91; deep: 7*6+6 + 6*5+5 + 5*4+4 + 4*3+3 = 122 */
     CHECK(shw.max_params == 122);
     CHECK(store_file_bytes(&shw) > store_file_bytes(&sh));
@@ -222,7 +223,7 @@ static void store_shape_should_follow_the_spec(void)
                      " \"grid\": {\"seed\": [1]}, \"train\": {\"epochs\": 0}}",
                      NULL, &z, &err) == 0);
     if (z) {
-        StoreShape zs = store_shape(z, 4, 2);
+        StoreShape zs = store_shape(z, (Shape){4, 1, 1}, 2);
         CHECK(zs.max_epochs == 1 && zs.max_layers == 1 && zs.n_points == 1);
         spec_free(z);
     }
@@ -239,7 +240,7 @@ static void store_create_should_refuse_an_existing_file(void)
     tmp_path(path, sizeof path, "exists.h5");
     CHECK(test_write_bytes(path, "x", 1) == 0);
     BpsErr err = {""};
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, path) && strstr(err.msg, "already exists"), "%s", err.msg);
     FILE *f = fopen(path, "rb");
     CHECK(f && fgetc(f) == 'x'); /* untouched */
@@ -247,12 +248,12 @@ static void store_create_should_refuse_an_existing_file(void)
         fclose(f);
 
     tmp_path(path, sizeof path, "twice.h5");
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) == 0);
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) == 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, "already exists"), "%s", err.msg);
 
     tmp_path(path, sizeof path, "no/such/dir/x.h5");
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, path) && strstr(err.msg, "cannot create"), "%s", err.msg);
     spec_free(s);
 }
@@ -508,7 +509,7 @@ static void only_status_should_have_a_fill_value(void)
     char path[1024];
     tmp_path(path, sizeof path, "props.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(file >= 0);
     if (file < 0) {
@@ -548,7 +549,7 @@ static void unwritten_rows_should_stay_pending(void)
     char path[1024];
     tmp_path(path, sizeof path, "fresh.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
     StoreTable t;
     int rc = store_read_table(path, &t, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
@@ -701,10 +702,10 @@ static void store_create_should_stop_when_asked(void)
     snprintf(tmp, sizeof tmp, "%s.creating", path);
     volatile sig_atomic_t stop = 1;
     BpsErr err;
-    CHECK(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &stop, &err) == STORE_STOPPED);
+    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, &stop, &err) == STORE_STOPPED);
     CHECK(access(path, F_OK) != 0 && access(tmp, F_OK) != 0);
     stop = 0;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, &stop, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, &stop, &err) == 0, "%s", err.msg);
     spec_free(s);
 }
 
@@ -832,7 +833,7 @@ static void bad_files_should_be_named_and_explained(void)
         return;
     tmp_path(good, sizeof good, "good.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, good, s, N_IN, N_OUT, NULL, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, good, s, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
     spec_free(s);
 
     tmp_path(path, sizeof path, "newer.h5");
@@ -874,7 +875,7 @@ static void killed_writer_child(const char *path)
     Spec *s = make_spec(false);
     BpsErr err;
     Store *st = NULL;
-    if (!s || store_create(MPI_COMM_SELF, path, s, N_IN, N_OUT, NULL, &err) != 0 ||
+    if (!s || store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, path, &st, &err) != 0)
         _exit(3);
     for (int64_t i = 0; i < 16; i++) {

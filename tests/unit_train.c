@@ -394,6 +394,62 @@ static void augment_should_be_deterministic_and_resume_bit_identically(void)
     dataset_free(&te);
 }
 
+/* PGD on data normalised per channel: each channel clamped to its own training range,
+ * with eps the same fraction of each channel's range; globally normalised data keep one
+ * range. */
+static void pgd_should_clamp_each_channel_to_its_own_range(void)
+{
+    enum { N = 6, C = 2, S = 4, D = C * S };
+    float x[N * D];
+    uint8_t y[N];
+    RngStream r = rng_stream(5);
+    for (int i = 0; i < N; i++) {
+        y[i] = (uint8_t)(i % 3);
+        for (int s = 0; s < S; s++) {
+            x[i * D + s] = (float)(rng_uniform(&r) * 2.0 - 1.0);           /* [-1, 1] */
+            x[i * D + S + s] = (float)(3.0 + rng_uniform(&r) * 6.0);       /* [3, 9] */
+        }
+    }
+    Dataset d = {.n = N, .d = D, .classes = 3, .x = x, .y = y, .borrowed = true, .c = C, .h = 2,
+                 .w = 2, .norm = NORM_PER_CHANNEL};
+    PgdConfig c = pgd_config(&d, 0.1, 0.25, 3);
+    CHECK(c.channels == C && c.plane == S);
+    for (int ch = 0; ch < C; ch++) {
+        float lo = x[ch * S], hi = lo;
+        for (int i = 0; i < N; i++)
+            for (int s = 0; s < S; s++) {
+                float v = x[i * D + ch * S + s];
+                lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+            }
+        CHECK_MSG(c.lo[ch] == lo && c.hi[ch] == hi, "channel %d: [%g, %g] vs [%g, %g]", ch,
+                  (double)c.lo[ch], (double)c.hi[ch], (double)lo, (double)hi);
+        CHECK(c.eps[ch] == (float)(0.1 * (double)(hi - lo)) &&
+              c.alpha[ch] == (float)(0.25 * (double)c.eps[ch]));
+    }
+    /* the attack stays within each channel's eps-ball and range */
+    NetConfig nc = {0};
+    nc.n_in = D, nc.n_out = 3, nc.n_hidden = 1, nc.hidden[0] = 8, nc.act = ACT_RELU;
+    Net *net = nn_new(&nc, N);
+    nn_init_params(net, 3);
+    float adv[N * D], grad[N * D];
+    RngStream ar = rng_stream(9);
+    pgd_random_start(x, N * D, &c, &ar, adv);
+    pgd_attack(net, x, y, N, &c, adv, grad);
+    bool inside = true, moved = false;
+    for (int i = 0; i < N * D; i++) {
+        int ch = (i % D) / S;
+        inside &= adv[i] >= c.lo[ch] && adv[i] <= c.hi[ch] &&
+                  fabsf(adv[i] - x[i]) <= c.eps[ch] * (1 + 1e-6f);
+        moved |= fabsf(adv[i] - x[i]) > 0.5f * c.eps[0] && ch == 1;
+    }
+    CHECK(inside && moved);
+    nn_free(net);
+    /* globally normalised: one range over every input */
+    d.norm = NORM_STANDARDIZE;
+    c = pgd_config(&d, 0.1, 0.25, 3);
+    CHECK(c.channels == 1 && c.lo[0] < -0.5f && c.hi[0] > 8.0f);
+}
+
 int main(void)
 {
     RUN(step_should_follow_torch_sgd_rule);
@@ -404,5 +460,6 @@ int main(void)
     RUN(shuffle_should_be_paired_across_regularisation);
     RUN(augment_should_equal_an_independent_crop_and_flip);
     RUN(augment_should_be_deterministic_and_resume_bit_identically);
+    RUN(pgd_should_clamp_each_channel_to_its_own_range);
     return test_summary();
 }

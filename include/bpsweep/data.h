@@ -10,11 +10,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bpsweep/op.h"
 #include "bpsweep/util.h"
 
 /* Shapes: a sample is an image of C channels of H x W pixels, stored channel-major, so
  * that x holds (n, C, H, W) row-major and d = C*H*W; a dense network sees the flat d
  * features. Sets without an image shape have (C, H, W) = (d, 1, 1). */
+/* With s the raw scale of a source (255 for byte pixels, 1 for float data): */
+typedef enum {
+    NORM_NONE = 0,     /* raw values (bytes: 0..255) */
+    NORM_UNIT,         /* x / s, in [0, 1] for bytes */
+    NORM_STANDARDIZE,  /* (x/s - mean) / std with the train set's global mean and std */
+    NORM_PER_CHANNEL,  /* (x/s - mean_c) / std_c with the train set's statistics of channel c */
+} Normalization;
+
 typedef struct {
     int n;          /* samples */
     int d;          /* features per sample, C*H*W (28*28 = 784 for Fashion-MNIST) */
@@ -23,15 +32,15 @@ typedef struct {
     uint8_t *y;     /* (n) */
     bool borrowed;  /* x and y are not owned */
     int c, h, w;    /* C, H, W: (1, 28, 28) for MNIST, (3, 32, 32) for CIFAR */
+    Normalization norm; /* how x was normalised (per channel: PGD clamps per channel) */
 } Dataset;
 
-/* With s the raw scale of a source (255 for byte pixels, 1 for float data): */
-typedef enum {
-    NORM_NONE = 0,     /* raw values (bytes: 0..255) */
-    NORM_UNIT,         /* x / s, in [0, 1] for bytes */
-    NORM_STANDARDIZE,  /* (x/s - mean) / std with the train set's global mean and std */
-    NORM_PER_CHANNEL,  /* (x/s - mean_c) / std_c with the train set's statistics of channel c */
-} Normalization;
+/* A sample's shape (C, H, W). */
+static inline Shape dataset_shape(const Dataset *ds)
+{
+    return (Shape){ds->c, ds->h, ds->w};
+}
+
 
 /* Reads an IDX image file (magic 0x00000803, u8, dims n x rows x cols) and its label
  * file (magic 0x00000801, u8, n) into *out, as floats x/1 (raw 0..255; normalise with
@@ -145,6 +154,13 @@ typedef struct {
     uint64_t seed;
     int image[3];             /* synthetic: (C, H, W) with C*H*W = features, or all 0 */
 } DataConfig;
+
+/* The sample shape of a synthetic set: `image`, or (features, 1, 1). */
+static inline Shape data_synthetic_shape(const DataConfig *cfg)
+{
+    return cfg->image[0] > 0 ? (Shape){cfg->image[0], cfg->image[1], cfg->image[2]}
+                             : (Shape){cfg->features, 1, 1};
+}
 
 /* Loads (IDX, CIFAR, HDF5) or makes (synthetic) the train and test sets a DataConfig
  * describes, with their shape, subsets and normalises them. Synthetic sets ignore `norm`

@@ -31,11 +31,11 @@ void grid_key(const Spec *spec, GridPoint p, char *buf, size_t len);
 
 /* The network, training settings and seed of a point; n_in and n_out come from the
  * data set. */
-void grid_point_config(const Spec *spec, GridPoint p, int n_in, int n_out, NetConfig *net,
+void grid_point_config(const Spec *spec, GridPoint p, Shape in, int n_out, NetConfig *net,
                        TrainConfig *train, uint64_t *seed);
 
 /* Relative cost of training a point: parameters x training samples x epochs (no
  * unit; the coordinator refines it with measured times). */
-double grid_cost(const Spec *spec, GridPoint p, int n_in, int n_out, int n_train);
+double grid_cost(const Spec *spec, GridPoint p, Shape in, int n_out, int n_train);
 
 #endif

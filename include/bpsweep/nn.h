@@ -46,8 +46,14 @@ typedef enum {
     BINIT_UNIFORM,     /* U(-b_value, b_value) */
 } BiasInit;
 
+/* The paper's convolutional architectures, expanded into op lists by nn_expand (layer
+ * tables: docs/spec.md). */
+typedef enum { PRESET_NONE = 0, PRESET_CONVNET, PRESET_RESNET18 } Preset;
+extern const char *const PRESET_NAMES[]; /* "none", "convnet", "resnet18", NULL */
+
 typedef struct {
     int n_in, n_out;              /* D, K: set from the data set */
+    Shape in_shape;               /* a sample's (C, H, W), C*H*W = D; zeros: (D, 1, 1) */
     int n_hidden;                 /* H (MLP shorthand) */
     int hidden[NN_MAX_HIDDEN];    /* h_1 .. h_H */
     Activation act;
@@ -58,6 +64,9 @@ typedef struct {
     double b_value;
     int n_ops;                    /* > 0: the explicit op list below; 0: the MLP above */
     OpDesc ops[NN_MAX_OPS];
+    Preset preset;                /* with n_ops 0, a preset instead of the MLP: */
+    int base_width, width_mult;   /*   base width b (ResNet) and widening factor w (>= 1);
+                                       act, skip and batch_norm as above */
 } NetConfig;
 
 /* A layer with a weight matrix (a dense op), and the batch norm that follows it. */
@@ -100,12 +109,16 @@ struct NnWork {
     bool *grad_set;        /* per slot: reached by the running backward pass */
     float **cache, **aux;  /* per op, OpKindDef.cache_floats / aux_floats */
     double *red;           /* (2, widest feature count) reductions */
+    float *scratch;        /* the ops' shared scratch (OpPass.scratch), or NULL */
     bool last_train;       /* the last forward was in training mode */
 };
 
-/* The op list of cfg: the explicit one, or the MLP shorthand expanded. Returns n_ops
- * (<= NN_MAX_OPS). */
+/* The op list of cfg: the explicit one, the preset or the MLP shorthand expanded.
+ * Returns n_ops (<= NN_MAX_OPS). */
 int nn_expand(const NetConfig *cfg, OpDesc *ops);
+
+/* The op list of cfg's preset (nn_preset.c); returns n_ops. */
+int nn_preset_expand(const NetConfig *cfg, OpDesc *ops);
 
 /* Checks cfg's op list for inputs of cfg->n_in features and cfg->n_out classes: every
  * input slot written before it is read (no dangling slot, no cycle), every slot written

@@ -42,6 +42,12 @@ typedef enum {
     OP_IDENTITY,    /* y = x */
     OP_ADD,         /* y = x_0 + x_1 (a residual add), equal shapes */
     OP_FLATTEN,     /* (C, H, W) -> (C*H*W, 1, 1), the same bytes */
+    OP_CONV,        /* 2-D convolution: W (O, C, k, k) then b (O) unless no_bias; stride,
+                       zero padding pad; output (O, (H + 2 pad - k) / stride + 1, ...) */
+    OP_MAX_POOL,    /* max over k x k windows, stride, padding pad (never the max) */
+    OP_AVG_POOL,    /* mean over k x k windows, stride, zero padding pad counted in the
+                       mean (PyTorch's count_include_pad) */
+    OP_GLOBAL_AVG_POOL, /* (C, H, W) -> (C, 1, 1), the mean over positions */
     OP_N_KINDS
 } OpKind;
 
@@ -52,7 +58,9 @@ typedef struct {
     OpKind kind;
     int in[OP_MAX_INPUTS]; /* input slots; in[1] = -1 unless the kind takes two */
     int out;               /* output slot */
-    int units;             /* dense: output features O */
+    int units;             /* dense: output features O; conv: output channels O */
+    int kernel, stride, pad; /* conv, pools: k x k windows, stride, padding */
+    bool no_bias;          /* conv: without a bias */
 } OpDesc;
 
 /* An op placed in a network: shapes resolved, its parameters and buffers located. */
@@ -77,6 +85,8 @@ typedef struct {
     float *cache;                     /* the op's work space between its forward and
                                          backward (cache_floats(B)), e.g. xhat */
     float *aux;                       /* (aux_floats) e.g. batch norm's 1/std */
+    float *scratch;                   /* (scratch_floats(B)) shared by all ops, valid
+                                         only within one pass (im2col columns) */
     /* backward */
     const float *dy;                  /* dL/dy (B, out size) */
     float *dx[OP_MAX_INPUTS];         /* dL/dx, NULL where not wanted */
@@ -100,7 +110,7 @@ typedef struct {
 } OpRPass;
 
 /* A weight matrix inside the parameter block: W (rows, cols) row-major at params + off
- * (for dense, (O, I)). */
+ * (for dense, (O, I); for a convolution its kernels as (O, C k k)). */
 typedef struct {
     size_t off;
     int rows, cols;
@@ -117,6 +127,8 @@ typedef struct {
     /* floats of OpPass.cache and .aux for batches of B */
     size_t (*cache_floats)(const Op *op, int B);
     size_t (*aux_floats)(const Op *op);
+    /* floats of OpPass.scratch for batches of B (NULL: none) */
+    size_t (*scratch_floats)(const Op *op, int B);
     void (*forward)(const Op *op, const OpPass *a);
     void (*backward)(const Op *op, const OpPass *a);
     void (*r_forward)(const Op *op, const OpRPass *a);
@@ -136,6 +148,9 @@ int op_kind_by_name(const char *name);
  * slot that other paths may have reached first. */
 void op_grad_store(float *dst, const float *src, size_t n, bool add);
 void op_grad_store_d(double *dst, const double *src, size_t n, bool add);
+
+/* Floats of scratch op needs for batches of B (0 for kinds without scratch_floats). */
+size_t op_scratch_floats(const Op *op, int B);
 
 /* The output has the input's shape (elementwise kinds). */
 int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len);

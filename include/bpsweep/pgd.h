@@ -4,7 +4,10 @@
  * From a start x_0 (usually x + U(-eps, eps) clamped to the data range):
  *     x_{k+1} = clamp( clamp(x_k + alpha * sign(grad_x L(x_k)), x - eps, x + eps), lo, hi )
  * with L the mean cross-entropy of the batch, the net in evaluation mode (batch norm with
- * its running statistics, which the attack never updates), and sign(0) = 0. */
+ * its running statistics, which the attack never updates), and sign(0) = 0. The data
+ * range [lo, hi] is one for every input, or one per channel for data normalised per
+ * channel (each channel's pixel range maps to its own interval); eps and alpha are then
+ * per channel too, the same fraction of each channel's range. */
 #ifndef BPSWEEP_PGD_H
 #define BPSWEEP_PGD_H
 
@@ -14,14 +17,24 @@
 #include "bpsweep/nn.h"
 #include "bpsweep/rng.h"
 
-typedef struct {
-    float eps, alpha;  /* radius and step size, in input units */
+#define PGD_MAX_CHANNELS 256
+
+typedef struct PgdConfig {
     int steps;
-    float lo, hi;      /* the data range: every input is clamped to it */
+    int channels;  /* 1: one range for every input; C: one per channel */
+    int plane;     /* values of one channel in a sample (H W); with one channel, 0 */
+    /* per channel: radius, step size and the data range, in input units */
+    float eps[PGD_MAX_CHANNELS], alpha[PGD_MAX_CHANNELS];
+    float lo[PGD_MAX_CHANNELS], hi[PGD_MAX_CHANNELS];
 } PgdConfig;
 
-/* The smallest and largest input value of a data set. */
-void pgd_data_range(const Dataset *d, float *lo, float *hi);
+/* The attack on inputs like d's: radius eps_frac x (hi - lo) and step step_ratio x that
+ * radius, with [lo, hi] the smallest and largest input value of d - of each channel if d
+ * was normalised per channel (and has at most PGD_MAX_CHANNELS channels), else of all. */
+PgdConfig pgd_config(const Dataset *d, double eps_frac, double step_ratio, int steps);
+
+/* One range [lo, hi] for every input, radius eps and step alpha in input units. */
+PgdConfig pgd_config_uniform(float eps, float alpha, int steps, float lo, float hi);
 
 /* start = clamp(x + U(-eps, eps), lo, hi) for n values, uniforms drawn from rng. */
 void pgd_random_start(const float *x, size_t n, const PgdConfig *c, RngStream *rng, float *start);

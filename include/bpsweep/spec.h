@@ -110,18 +110,18 @@ int spec_parse(const char *text, const char *origin, Spec **out, BpsErr *err);
  * spec_parse. */
 int spec_load(const char *path, Spec **out, BpsErr *err);
 
-/* Checks every architecture given as an op list ("layers") against data of n_in
- * features and n_out classes (shapes, slots, the last output; nn_check). spec_parse does
- * this for synthetic data; for files, the commands do it once the data are loaded.
- * Returns 0, or -1 with a message starting with origin and naming the JSON path
- * (architectures[i].layers[k]). */
-int spec_check_nets(const Spec *spec, int n_in, int n_out, const char *origin, BpsErr *err);
+/* Checks every architecture given as an op list ("layers") or a preset against data of
+ * samples of shape `in` and n_out classes (shapes, slots, the last output; nn_check).
+ * spec_parse does this for synthetic data; for files, the commands do it once the data
+ * are loaded. Returns 0, or -1 with a message starting with origin and naming the JSON
+ * path (architectures[i].layers[k], or architectures[i] and the preset's op). */
+int spec_check_nets(const Spec *spec, Shape in, int n_out, const char *origin, BpsErr *err);
 
 /* Checks that conditions with augmentation (train.augment: crop or flip) have image data,
  * samples of (C, H, W) with H > 1 or W > 1. spec_parse does this for synthetic data; for
  * files, the commands do it once the data are loaded. Returns 0, or -1 with a message
  * starting with origin and naming the JSON path. */
-int spec_check_augment(const Spec *spec, int c, int h, int w, const char *origin, BpsErr *err);
+int spec_check_augment(const Spec *spec, Shape in, const char *origin, BpsErr *err);
 
 /* Frees a Spec and everything it owns; accepts NULL. */
 void spec_free(Spec *spec);

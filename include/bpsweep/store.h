@@ -58,7 +58,7 @@ typedef struct {
     int64_t n_eps;        /* radii of measure.robustness, else 0 (no /robust) */
 } StoreShape;
 
-StoreShape store_shape(const Spec *spec, int n_in, int n_out);
+StoreShape store_shape(const Spec *spec, Shape in, int n_out);
 
 /* Size in bytes of a results file of this shape: the per-point datasets (the axes,
  * the spec JSON and metadata add a few kilobytes). */
@@ -85,7 +85,7 @@ typedef struct Store Store;
  * stderr when ranks report different CPU models. Every rank returns the same result
  * (0, -1 with err, or STORE_STOPPED). spec must be the same on every rank. A file
  * this call created but could not finish is removed. */
-int store_create(MPI_Comm comm, const char *path, const Spec *spec, int n_in, int n_out,
+int store_create(MPI_Comm comm, const char *path, const Spec *spec, Shape in, int n_out,
                  const volatile sig_atomic_t *stop, BpsErr *err);
 
 /* Collective over comm: opens an existing results file for writing rows. Rank 0 first

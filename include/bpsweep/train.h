@@ -139,7 +139,7 @@ typedef struct Trainer {
     float *xbatch;          /* (batch, D) */
     uint8_t *ybatch;        /* (batch) */
     float *xadv, *adv_grad; /* (batch, D) adversarial training, allocated on first use */
-    float data_lo, data_hi; /* the training set's input range, with xadv */
+    struct PgdConfig *adv_cfg; /* the attack on the training set's ranges, with xadv */
 } Trainer;
 
 /* New trainer with freshly initialised parameters (nn_init_params with seed).

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The trainer's features on convolutional presets through real mpirun: a ConvNet with batch
+# norm and a ResNet-18 (base width 4) on synthetic 3x12x12 images, under norm-bias
+# targets, clipping with a multistep schedule, augmentation, and adversarial training. An
+# uninterrupted run on 2 ranks is the reference; a run on 3 ranks killed mid-epoch
+# (BPSWEEP_FAULT=epoch:10, checkpoints every epoch) and resumed on 4 ranks, then on 2,
+# must end bit-identical to it. A serial point trained 2 + 2 epochs through a state file
+# equals the point trained 4 epochs.
+#   usage: conv_sweep.sh BPSWEEP
+set -u
+bin=$1
+. "$(dirname "$0")/lib.sh"
+
+cat >"$tmp/spec.json" <<'EOF'
+{"name": "conv_tiny",
+ "data": {"source": "synthetic", "n_train": 96, "n_test": 32, "features": 432, "classes": 4,
+          "image_shape": [3, 12, 12]},
+ "architectures": [{"name": "cnn", "preset": "convnet", "widths": [2], "batch_norm": true},
+                   {"name": "r18", "preset": "resnet18", "base_width": 4}],
+ "grid": {"seed": [0], "weight_decay": [5e-4], "norm_bias": {"targets": [0, 1.2], "relative": true},
+          "conditions": [{"name": "plain"},
+                         {"name": "clip", "train": {"clip_value": 0.05,
+                          "schedule": {"type": "multistep", "milestones": [2], "gamma": 0.5},
+                          "augment": {"crop_padding": 2, "flip": true}}},
+                         {"name": "adv", "train": {"adversarial": {"eps": 0.03, "steps": 2}}}]},
+ "train": {"epochs": 4, "batch_size": 32, "lr": 0.05}}
+EOF
+
+"$here/mpirun.sh" 2 "$bin" run "$tmp/spec.json" -o "$tmp/ref.h5" --checkpoint-interval 0 \
+    2>"$tmp/ref.log" && ok || bad "reference run: $(tail -3 "$tmp/ref.log")"
+"$bin" status "$tmp/ref.h5" >"$tmp/status" 2>&1 && awk '$1 == "total" && $2 == 12 { f = 1 }
+    END { exit !f }' "$tmp/status" && ok || bad "reference: not 12 points done: $(cat "$tmp/status")"
+
+out=$tmp/killed.h5
+BPSWEEP_FAULT=epoch:10 "$here/mpirun.sh" 3 "$bin" run "$tmp/spec.json" -o "$out" \
+    --checkpoint-interval 0 >/dev/null 2>"$out.log"
+[ $? -ne 0 ] && ok || bad "the run with a kill at the 10th epoch finished"
+"$bin" status "$out" >"$tmp/status" 2>&1
+awk '$1 == "total" && $2 < 12 { f = 1 } END { exit !f }' "$tmp/status" && ok ||
+    bad "the killed run left no work to resume: $(cat "$tmp/status")"
+BPSWEEP_FAULT=epoch:6 "$here/mpirun.sh" 4 "$bin" resume "$out" --checkpoint-interval 0 \
+    >/dev/null 2>>"$out.log"
+code=1
+for _ in 1 2 3; do
+    "$here/mpirun.sh" 2 "$bin" resume "$out" --checkpoint-interval 0 >/dev/null 2>>"$out.log"
+    code=$?
+    [ $code -eq 0 ] && break
+done
+[ $code -eq 0 ] && ok || bad "resume ended $code: $(tail -3 "$out.log")"
+$py "$here/compare_results.py" "$tmp/ref.h5" "$out" >"$tmp/cmp" && ok ||
+    bad "killed and resumed differs from the reference: $(head -c 600 "$tmp/cmp")"
+
+# a ResNet point with adversarial training through a state file
+point=$("$bin" train "$tmp/spec.json" --list | awk '/arch=r18.*cond=adv.*nb=1.2/ { print $1 }')
+"$bin" train "$tmp/spec.json" --point "$point" --quiet >"$tmp/a" 2>&1 &&
+    "$bin" train "$tmp/spec.json" --point "$point" --quiet --stop-after 2 \
+        --save-state "$tmp/state" >/dev/null 2>&1 &&
+    "$bin" train "$tmp/spec.json" --point "$point" --quiet --load-state "$tmp/state" \
+        >"$tmp/b" 2>&1 && ok || bad "training point $point through a state file failed"
+for f in a b; do grep '^result ' "$tmp/$f" | grep -v '^result epoch_seconds' >"$tmp/$f.r"; done
+grep -q '^result param_hash' "$tmp/a.r" && cmp -s "$tmp/a.r" "$tmp/b.r" && ok ||
+    bad "point $point: 2 + 2 epochs differ from 4: $(diff "$tmp/a.r" "$tmp/b.r" | head -5)"
+summary
