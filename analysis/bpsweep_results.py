@@ -33,7 +33,8 @@ What load() returns (a Results object):
             radius of measure.robustness.eps (test_acc, train_acc); {} without it
     robust_eps  those radii (fractions of the data range), [] without them
     spec    the sweep spec (canonical JSON, parsed to a dict)
-    attrs   the file's provenance attributes (spec_hash, bpsweep_version, created, ...)
+    attrs   the file's provenance attributes (spec_hash, bpsweep_version, created, ...,
+            and the data set's: data_source, data_shape, data_mean, data_files, ...)
     weights [n_points, max_params] float32 final parameters, only with
             load(path, weights=True) and only if the sweep stored them; else None
 
@@ -497,6 +498,18 @@ def summary(res):
         f"layers {a.get('max_layers', '?')}, weights "
         + ("stored" if int(a.get("max_params", 0) or 0) > 0 else "not stored"),
     ]
+    if "data_source" in a:  # absent in files of earlier versions
+        stats = ""
+        if len(a.get("data_mean", [])):
+            stats = (" (mean " + ", ".join(f"{v:.4g}" for v in np.ravel(a["data_mean"]))
+                     + "; std " + ", ".join(f"{v:.4g}" for v in np.ravel(a["data_std"])) + ")")
+        where = f"{a['data_source']} {a.get('data_dir', '')}".strip()
+        lines.append(f"  data: {where}, samples "
+                     f"{tuple(np.ravel(a['data_shape']).tolist())}, train "
+                     f"{a['data_train_samples']}, test {a['data_test_samples']}, "
+                     f"normalization {a['data_normalization']}{stats}")
+        lines.append(f"  data files ({a.get('data_checksum', '?')}: name bytes checksum): "
+                     f"{a.get('data_files') or 'none (generated)'}")
     counts = [f"{np.count_nonzero(t['status'] == s)} {s}" for s in STATUS_NAMES.values()]
     other = np.count_nonzero(~np.isin(t["status"], list(STATUS_NAMES.values())))
     if other:

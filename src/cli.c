@@ -631,13 +631,15 @@ static int cmd_plan(int argc, char **argv)
     BpsErr err;
     Spec *spec = NULL;
     Dataset train = {0}, test = {0};
+    DataProvenance prov = {0};
     Plan plan;
     int rc = BPS_EXIT_BADINPUT;
     if (spec_load(spec_path, &spec, &err) == 0 &&
-        dataset_load(&spec->data, &train, &test, &err) == 0 &&
+        dataset_load_provenance(&spec->data, &train, &test, &prov, &err) == 0 &&
         spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) == 0 &&
         spec_check_augment(spec, dataset_shape(&train), spec_path, &err) == 0 &&
         plan_make(spec, (int)ranks, &train, &test, &plan, &err) == 0) {
+        plan.data = &prov;
         plan_print(stdout, spec, &plan);
         plan_free(&plan);
         rc = BPS_EXIT_OK;
@@ -646,6 +648,7 @@ static int cmd_plan(int argc, char **argv)
     }
     dataset_free(&train);
     dataset_free(&test);
+    data_provenance_free(&prov);
     spec_free(spec);
     return rc;
 }
@@ -710,6 +713,7 @@ static int cmd_extend(int argc, char **argv)
     StoreTable t = {0};
     Spec *old = NULL, *spec = NULL;
     Dataset train = {0}, test = {0};
+    DataProvenance prov = {0};
     Store *st = NULL;
     int64_t *map = NULL;
     char *problems = NULL;
@@ -725,15 +729,17 @@ static int cmd_extend(int argc, char **argv)
                 old_path, problems);
         goto done;
     }
-    if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
+    if (dataset_load_provenance(&spec->data, &train, &test, &prov, &err) != 0 ||
         spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) != 0 ||
         spec_check_augment(spec, dataset_shape(&train), spec_path, &err) != 0 ||
-        store_create(MPI_COMM_SELF, out, spec, dataset_shape(&train), train.classes, NULL,
+        store_create(MPI_COMM_SELF, out, spec, &prov, dataset_shape(&train), train.classes, NULL,
                      &err) != 0 ||
         store_open(MPI_COMM_SELF, out, &st, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         goto done;
     }
+    /* the carried-over rows were computed from the data OLD was created with */
+    data_provenance_compare(&prov, t.data_files, old_path, stderr);
     map = extension_map(old, spec, &t);
     if (store_copy_rows(st, old_path, map, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
@@ -756,6 +762,7 @@ done:
     free(problems);
     dataset_free(&train);
     dataset_free(&test);
+    data_provenance_free(&prov);
     spec_free(old);
     spec_free(spec);
     store_table_free(&t);

@@ -2,11 +2,13 @@
  * float arrays, deterministic synthetic sets, normalisation. The formats and messages
  * are described in docs/data.md. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "bpsweep/data.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,12 +435,14 @@ static int find_idx_file(const char *dir, const char *name, char *path, size_t c
                     dir, name, name, dir, why);
 }
 
-int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *train,
-                     Dataset *test, BpsErr *err)
+#define IDX_PATH_MAX (DATA_PATH_MAX + 64)
+
+/* dataset_load_dir, with the paths of the four files it read in paths. */
+static int idx_load_dir(const char *dir, int keep_train, int keep_test, Dataset *train,
+                        Dataset *test, char (*paths)[IDX_PATH_MAX], BpsErr *err)
 {
     static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    char paths[4][DATA_PATH_MAX + 64];
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     for (int i = 0; i < 4; i++)
@@ -464,6 +468,13 @@ int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *tr
     return 0;
 }
 
+int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *train,
+                     Dataset *test, BpsErr *err)
+{
+    char paths[4][IDX_PATH_MAX];
+    return idx_load_dir(dir, keep_train, keep_test, train, test, paths, err);
+}
+
 /* ---- CIFAR-10 and CIFAR-100 binary files ----------------------------------------------- */
 
 #define CIFAR_C 3
@@ -471,6 +482,12 @@ int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *tr
 #define CIFAR_PIXELS (CIFAR_C * CIFAR_HW * CIFAR_HW) /* 3072: 1024 R, 1024 G, 1024 B */
 #define CIFAR_CHUNK 1024                             /* records per read */
 #define CIFAR_MAX_FILES 6
+
+/* The files of the binary distributions, train files first. */
+static const char *const CIFAR10_FILES[6] = {"data_batch_1.bin", "data_batch_2.bin",
+                                             "data_batch_3.bin", "data_batch_4.bin",
+                                             "data_batch_5.bin", "test_batch.bin"};
+static const char *const CIFAR100_FILES[2] = {"train.bin", "test.bin"};
 
 /* A record layout: label_bytes label bytes (each checked against its classes), then
  * CIFAR_PIXELS pixel bytes; label byte `keep_label` is the sample's label. */
@@ -662,27 +679,23 @@ static int cifar_read(const char *dir, const CifarFormat *fmt, const char *const
 int dataset_read_cifar10(const char *dir, int keep_train, int keep_test, Dataset *train,
                          Dataset *test, BpsErr *err)
 {
-    static const char *const train_names[5] = {"data_batch_1.bin", "data_batch_2.bin",
-                                               "data_batch_3.bin", "data_batch_4.bin",
-                                               "data_batch_5.bin"};
     static const CifarFormat fmt = {
         "CIFAR-10", 1, 0, {10, 0}, {"label", NULL},
         "the CIFAR-10 binary version (cifar-10-binary.tar.gz, folder cifar-10-batches-bin): "
         "data_batch_1.bin .. data_batch_5.bin and test_batch.bin"};
-    return cifar_read(dir, &fmt, train_names, 5, "test_batch.bin", keep_train, keep_test, train,
-                      test, err);
+    return cifar_read(dir, &fmt, CIFAR10_FILES, 5, CIFAR10_FILES[5], keep_train, keep_test,
+                      train, test, err);
 }
 
 int dataset_read_cifar100(const char *dir, bool fine, int keep_train, int keep_test,
                           Dataset *train, Dataset *test, BpsErr *err)
 {
-    static const char *const train_names[1] = {"train.bin"};
     CifarFormat fmt = {
         "CIFAR-100", 2, fine ? 1 : 0, {20, 100}, {"coarse label", "fine label"},
         "the CIFAR-100 binary version (cifar-100-binary.tar.gz, folder cifar-100-binary): "
         "train.bin and test.bin"};
-    return cifar_read(dir, &fmt, train_names, 1, "test.bin", keep_train, keep_test, train, test,
-                      err);
+    return cifar_read(dir, &fmt, CIFAR100_FILES, 1, CIFAR100_FILES[1], keep_train, keep_test,
+                      train, test, err);
 }
 
 /* ---- synthetic sets ---------------------------------------------------------------- */
@@ -910,19 +923,215 @@ static int load_synthetic(const DataConfig *cfg, Dataset *train, Dataset *test, 
     return 0;
 }
 
-int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *err)
+/* ---- provenance ------------------------------------------------------------------ */
+
+#define PROV_BLOCK (1u << 20) /* bytes per read when checksumming a file */
+
+int data_file_checksum(const char *path, DataFile *out, BpsErr *err)
 {
-    memset(train, 0, sizeof *train);
-    memset(test, 0, sizeof *test);
+    memset(out, 0, sizeof *out);
+    const char *base = strrchr(path, '/');
+    snprintf(out->name, sizeof out->name, "%s", base ? base + 1 : path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return bps_fail(err, "%s: cannot open it to checksum it: %s", path, strerror(errno));
+    unsigned char *buf = xmalloc(PROV_BLOCK);
+    uint64_t h = BPS_HASH_INIT, bytes = 0;
+    size_t got;
+    while ((got = fread(buf, 1, PROV_BLOCK, f)) > 0) {
+        h = bps_hash_bytes(h, buf, got);
+        bytes += got;
+    }
+    int rc = 0;
+    if (ferror(f))
+        rc = bps_fail(err, "%s: read error while checksumming it", path);
+    free(buf);
+    fclose(f);
+    out->bytes = bytes;
+    out->checksum = h;
+    return rc;
+}
+
+const char *data_norm_name(Normalization norm)
+{
+    switch (norm) {
+    case NORM_NONE:
+        return "none";
+    case NORM_UNIT:
+        return "unit";
+    case NORM_STANDARDIZE:
+        return "standardize";
+    case NORM_PER_CHANNEL:
+        return "per_channel";
+    }
+    return "unknown";
+}
+
+char *data_provenance_files(const DataProvenance *p)
+{
+    size_t cap = 1 + (size_t)p->n_files * (DATA_PROV_NAME_MAX + 64), len = 0;
+    char *s = xmalloc(cap);
+    s[0] = '\0';
+    for (int i = 0; i < p->n_files; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%s %" PRIu64 " %016" PRIx64,
+                                i ? "; " : "", p->files[i].name, p->files[i].bytes,
+                                p->files[i].checksum);
+    return s;
+}
+
+/* A list of n statistics, "[a, b, c]", rounded to 4 significant digits. */
+static void print_stats(FILE *out, const char *name, const double *v, int n)
+{
+    fprintf(out, " %s [", name);
+    for (int i = 0; i < n && i < 8; i++)
+        fprintf(out, "%s%.4g", i ? ", " : "", v[i]);
+    if (n > 8)
+        fprintf(out, ", ... (%d values)", n);
+    fputc(']', out);
+}
+
+void data_provenance_print(FILE *out, const DataProvenance *p)
+{
+    fprintf(out, "data: %s%s%s, samples (%d, %d, %d), train %d, test %d, normalization %s",
+            p->source, p->dir[0] ? " " : "", p->dir, p->shape.c, p->shape.h, p->shape.w,
+            p->n_train, p->n_test, data_norm_name(p->norm));
+    if (p->n_stats > 0) {
+        fputs(":", out);
+        print_stats(out, "mean", p->mean, p->n_stats);
+        print_stats(out, "std", p->std, p->n_stats);
+    }
+    if (strcmp(p->source, "synthetic") == 0)
+        fputs(" (generated: no files; its parameters and seed are in the spec)", out);
+    fputc('\n', out);
+    for (int i = 0; i < p->n_files; i++)
+        fprintf(out, "  %-28s %12" PRIu64 " bytes  %s %016" PRIx64 "\n", p->files[i].name,
+                p->files[i].bytes, DATA_CHECKSUM_ALGORITHM, p->files[i].checksum);
+}
+
+/* Whether the "; "-joined list holds the entry of n bytes. */
+static bool list_has(const char *list, const char *entry, size_t n)
+{
+    for (const char *q = list; *q;) {
+        const char *end = strstr(q, "; ");
+        size_t m = end ? (size_t)(end - q) : strlen(q);
+        if (m == n && memcmp(q, entry, n) == 0)
+            return true;
+        q += m + (end ? 2 : 0);
+    }
+    return false;
+}
+
+/* The entries of the "; "-joined list a that list b lacks, "; "-joined into out (at least
+ * strlen(a) + 1 bytes). */
+static void entries_missing(const char *a, const char *b, char *out)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    while (*a) {
+        const char *end = strstr(a, "; ");
+        size_t n = end ? (size_t)(end - a) : strlen(a);
+        if (!list_has(b, a, n))
+            len += (size_t)sprintf(out + len, "%s%.*s", len ? "; " : "", (int)n, a);
+        a += n + (end ? 2 : 0);
+    }
+}
+
+int data_provenance_compare(const DataProvenance *p, const char *recorded, const char *what,
+                            FILE *log)
+{
+    if (!recorded)
+        return 0;
+    char *now = data_provenance_files(p);
+    int differ = strcmp(now, recorded) != 0;
+    if (differ) {
+        char *was_only = xmalloc(strlen(recorded) + 1), *now_only = xmalloc(strlen(now) + 1);
+        entries_missing(recorded, now, was_only);
+        entries_missing(now, recorded, now_only);
+        fprintf(log,
+                "bpsweep: warning: %s was created with other data files than those read now "
+                "(another copy of the data set?): the file records [%s], read now [%s] (name, "
+                "bytes, %s checksum); its rows so far come from the former\n",
+                what, was_only, now_only, DATA_CHECKSUM_ALGORITHM);
+        free(was_only);
+        free(now_only);
+    }
+    free(now);
+    return differ;
+}
+
+void data_provenance_free(DataProvenance *p)
+{
+    if (!p)
+        return;
+    free(p->mean);
+    free(p->std);
+    memset(p, 0, sizeof *p);
+}
+
+/* The statistics arrays of prov for norm on train (NULL, NULL for none), before
+ * normalising. */
+static void prov_stats_alloc(DataProvenance *prov, const Dataset *train, Normalization norm)
+{
+    if (!prov)
+        return;
+    prov->n_stats = norm == NORM_STANDARDIZE  ? 1
+                    : norm == NORM_PER_CHANNEL ? (train->c > 0 ? train->c : train->d)
+                                               : 0;
+    if (prov->n_stats > 0) {
+        prov->mean = xcalloc((size_t)prov->n_stats, sizeof(double));
+        prov->std = xcalloc((size_t)prov->n_stats, sizeof(double));
+    }
+}
+
+/* prov->dir (the real path of dir if it resolves) and the checksums of the n files
+ * paths[i]. */
+static int prov_files(DataProvenance *prov, const char *dir, const char *const *paths, int n,
+                      BpsErr *err)
+{
+    assert(n <= DATA_PROV_MAX_FILES);
+    char *real = realpath(dir, NULL);
+    const char *d = real ? real : dir;
+    size_t len = strlen(d);
+    if (len >= sizeof prov->dir) {
+        free(real);
+        return bps_fail(err, "%s: data directory path too long", dir);
+    }
+    memcpy(prov->dir, d, len + 1);
+    free(real);
+    for (int i = 0; i < n; i++)
+        if (data_file_checksum(paths[i], &prov->files[i], err) != 0)
+            return -1;
+    prov->n_files = n;
+    return 0;
+}
+
+/* The file paths of a CIFAR source into paths (n_files of them). */
+static void cifar_paths(const DataConfig *cfg, char (*paths)[IDX_PATH_MAX], int *n_files)
+{
+    const char *const *names = cfg->kind == DATA_CIFAR10 ? CIFAR10_FILES : CIFAR100_FILES;
+    *n_files = cfg->kind == DATA_CIFAR10 ? 6 : 2;
+    for (int i = 0; i < *n_files; i++)
+        snprintf(paths[i], IDX_PATH_MAX, "%s/%s", cfg->path, names[i]);
+}
+
+static int load_sets(const DataConfig *cfg, Dataset *train, Dataset *test,
+                     DataProvenance *prov, BpsErr *err)
+{
+    char paths[DATA_PROV_MAX_FILES][IDX_PATH_MAX];
+    const char *file[DATA_PROV_MAX_FILES];
+    int n_files = 0;
+    float scale = 255.0f;
+    for (int i = 0; i < DATA_PROV_MAX_FILES; i++)
+        file[i] = paths[i];
     switch (cfg->kind) {
     case DATA_IDX:
         if (cfg->path[0] == '\0')
             return bps_fail(err, "IDX data: the data directory path is empty");
-        if (dataset_load_dir(cfg->path, cfg->train_subset, cfg->test_subset, train, test,
-                             err) != 0)
+        if (idx_load_dir(cfg->path, cfg->train_subset, cfg->test_subset, train, test, paths,
+                         err) != 0)
             return -1;
-        dataset_normalize(train, test, cfg->norm, NULL, NULL);
-        return 0;
+        n_files = 4;
+        break;
     case DATA_SYNTHETIC:
         return load_synthetic(cfg, train, test, err);
     case DATA_CIFAR10:
@@ -937,11 +1146,11 @@ int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *e
                                              err);
         if (rc != 0)
             return -1;
-        dataset_normalize(train, test, cfg->norm, NULL, NULL);
-        return 0;
+        cifar_paths(cfg, paths, &n_files);
+        break;
     }
-    case DATA_HDF5: {
-        float scale = 1.0f;
+    case DATA_HDF5:
+        scale = 1.0f;
         if (cfg->path[0] == '\0')
             return bps_fail(err, "HDF5 data: the file path is empty");
         if (cfg->classes < 2 || cfg->classes > 256)
@@ -949,11 +1158,61 @@ int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *e
         if (dataset_read_hdf5(cfg->path, &cfg->h5, cfg->classes, cfg->train_subset,
                               cfg->test_subset, train, test, &scale, err) != 0)
             return -1;
-        dataset_normalize_scaled(train, test, cfg->norm, scale, NULL, NULL, NULL, NULL);
-        return 0;
+        snprintf(paths[0], IDX_PATH_MAX, "%s", cfg->path);
+        n_files = 1;
+        break;
+    default:
+        return bps_fail(err, "unknown data kind %d", (int)cfg->kind);
     }
+    prov_stats_alloc(prov, train, cfg->norm);
+    dataset_normalize_scaled(train, test, cfg->norm, scale, NULL, NULL,
+                             prov ? prov->mean : NULL, prov ? prov->std : NULL);
+    if (prov) {
+        char dir[IDX_PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", cfg->path);
+        if (cfg->kind == DATA_HDF5) { /* the file's directory */
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *(slash == dir ? slash + 1 : slash) = '\0';
+            else
+                snprintf(dir, sizeof dir, ".");
+        }
+        if (prov_files(prov, dir, file, n_files, err) != 0) {
+            dataset_free(train);
+            dataset_free(test);
+            return -1;
+        }
     }
-    return bps_fail(err, "unknown data kind %d", (int)cfg->kind);
+    return 0;
+}
+
+int dataset_load_provenance(const DataConfig *cfg, Dataset *train, Dataset *test,
+                            DataProvenance *prov, BpsErr *err)
+{
+    static const char *const SOURCE[] = {[DATA_IDX] = "idx", [DATA_SYNTHETIC] = "synthetic",
+                                         [DATA_CIFAR10] = "cifar10", [DATA_CIFAR100] = "cifar100",
+                                         [DATA_HDF5] = "hdf5"};
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (prov)
+        memset(prov, 0, sizeof *prov);
+    if (load_sets(cfg, train, test, prov, err) != 0) {
+        data_provenance_free(prov);
+        return -1;
+    }
+    if (prov) {
+        snprintf(prov->source, sizeof prov->source, "%s", SOURCE[cfg->kind]);
+        prov->shape = dataset_shape(train);
+        prov->n_train = train->n;
+        prov->n_test = test->n;
+        prov->norm = train->norm;
+    }
+    return 0;
+}
+
+int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *err)
+{
+    return dataset_load_provenance(cfg, train, test, NULL, err);
 }
 
 void dataset_free(Dataset *ds)

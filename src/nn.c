@@ -212,17 +212,18 @@ int nn_weight_views(const NetConfig *cfg, WeightView *views)
     return L;
 }
 
-size_t nn_work_bytes(const NetConfig *cfg, int max_batch)
+size_t nn_work_bytes(const NetConfig *cfg, int forward_batch, int backward_batch)
 {
     Resolved r = resolve_cfg(cfg);
     size_t floats = 0;
     for (int s = 0; s < r.n_slots; s++) /* values (not the input's) and gradients */
-        floats += (s > 0 ? 2 : 1) * (size_t)max_batch * shape_size(r.shapes[s]);
+        floats += ((s > 0 ? (size_t)forward_batch : 0) + (size_t)backward_batch) *
+                  shape_size(r.shapes[s]);
     size_t scratch = 0;
     for (int i = 0; i < r.n; i++) {
-        floats += OP_KINDS[r.ops[i].d.kind]->cache_floats(&r.ops[i], max_batch) +
+        floats += OP_KINDS[r.ops[i].d.kind]->cache_floats(&r.ops[i], forward_batch) +
                   OP_KINDS[r.ops[i].d.kind]->aux_floats(&r.ops[i]);
-        size_t sc = op_scratch_floats(&r.ops[i], max_batch);
+        size_t sc = op_scratch_floats(&r.ops[i], forward_batch);
         scratch = sc > scratch ? sc : scratch;
     }
     floats += scratch;

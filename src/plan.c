@@ -26,34 +26,49 @@ static double time_steps(Trainer *t, const Dataset *train)
 }
 
 /* Memory of a trainer of net at batch size B, from the configuration alone (nothing
- * is allocated): parameters, gradients, momentum, and the work space of a batch. */
+ * is allocated): parameters, gradients, momentum, the batch, and the work space its
+ * passes touch (evaluation in batches of trainer_max_batch, training in B). */
 static size_t trainer_bytes(const NetConfig *net, int B)
 {
+    TrainConfig c = {.batch_size = B};
     double bytes = 3.0 * (double)nn_param_count(net) * sizeof(float) +
-                   (double)nn_work_bytes(net, B);
+                   (double)B * net->n_in * sizeof(float) +
+                   (double)nn_work_bytes(net, trainer_max_batch(&c), B);
     return bytes < (double)SIZE_MAX ? (size_t)bytes : SIZE_MAX;
 }
 
-/* Seconds per step of net, measured on a trainer built for it - or, for a net whose
- * trainer would take more than PLAN_CALIBRATE_MAX_BYTES, scaled by multiply-adds from
- * the MLP D-256-256-K at the same batch size (*scaled set). */
+/* Seconds per step of net, measured on a trainer built for it. A net whose trainer would
+ * take more than PLAN_CALIBRATE_MAX_BYTES at its batch size is timed at the largest batch
+ * that fits (convolutional nets, whose activations grow with the batch: the time per
+ * sample hardly changes) and scaled to its batch size; if not even a batch of 8 fits,
+ * its step is scaled by multiply-adds from the MLP D-256-256-K at the same batch size.
+ * *scaled is set in both cases. */
 #define PLAN_CALIBRATE_MAX_BYTES ((size_t)256 << 20)
 #define PLAN_REFERENCE_WIDTH 256
+#define PLAN_MIN_TIMED_BATCH 8
 static int step_seconds(const NetConfig *net, const TrainConfig *cfg, uint64_t seed,
                         const Dataset *train, double *seconds, bool *scaled)
 {
     NetConfig timed = *net;
+    TrainConfig tcfg = *cfg;
     *scaled = trainer_bytes(net, cfg->batch_size) > PLAN_CALIBRATE_MAX_BYTES;
-    if (*scaled) {
+    while (*scaled && tcfg.batch_size > PLAN_MIN_TIMED_BATCH &&
+           trainer_bytes(net, tcfg.batch_size) > PLAN_CALIBRATE_MAX_BYTES)
+        tcfg.batch_size /= 2;
+    bool by_flops = trainer_bytes(net, tcfg.batch_size) > PLAN_CALIBRATE_MAX_BYTES;
+    if (by_flops) {
+        tcfg.batch_size = cfg->batch_size;
         timed.n_ops = 0;
+        timed.preset = PRESET_NONE;
         timed.n_hidden = 2;
         timed.hidden[0] = timed.hidden[1] = PLAN_REFERENCE_WIDTH;
         timed.batch_norm = timed.skip = false;
     }
-    Trainer *t = trainer_new(&timed, cfg, seed);
+    Trainer *t = trainer_new(&timed, &tcfg, seed);
     if (!t)
         return -1;
-    *seconds = time_steps(t, train) * nn_flops(net) / nn_flops(&timed);
+    *seconds = time_steps(t, train) * ((double)cfg->batch_size / tcfg.batch_size) *
+               (by_flops ? nn_flops(net) / nn_flops(&timed) : 1.0);
     trainer_free(t);
     return 0;
 }
@@ -227,6 +242,8 @@ void plan_print(FILE *out, const Spec *spec, const Plan *plan)
     fprintf(out, "sweep %s: %lld points (%d architectures x %d conditions x %d norm-bias x "
             "%d weight decays x %d seeds)\n", spec->name, (long long)plan->n_points, spec->n_arch,
             spec->n_cond, spec->n_nb, spec->n_wd, spec->n_seed);
+    if (plan->data)
+        data_provenance_print(out, plan->data);
     fprintf(out, "\n%-28s %-14s %12s %12s %12s\n", "architecture", "condition", "parameters",
             "step", "per point");
     for (int g = 0; g < plan->n_groups; g++) {
@@ -238,8 +255,10 @@ void plan_print(FILE *out, const Spec *spec, const Plan *plan)
         any_scaled |= pg->scaled;
     }
     if (any_scaled)
-        fprintf(out, "~ too large to build for timing: scaled by multiply-adds from the MLP "
-                "D-%d-%d-K\n", PLAN_REFERENCE_WIDTH, PLAN_REFERENCE_WIDTH);
+        fprintf(out, "~ too large to time at its batch size: timed at a smaller batch and "
+                "scaled to it (or, if not even a batch of %d fits in %zu MiB, scaled by "
+                "multiply-adds from the MLP D-%d-%d-K)\n", PLAN_MIN_TIMED_BATCH,
+                PLAN_CALIBRATE_MAX_BYTES >> 20, PLAN_REFERENCE_WIDTH, PLAN_REFERENCE_WIDTH);
     human_time(plan->wall_seconds, a, sizeof a);
     fprintf(out, "\ncompute:      %.2f core-hours (%.0f core-seconds)\n",
             plan->core_seconds / 3600, plan->core_seconds);

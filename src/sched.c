@@ -102,12 +102,34 @@ static size_t align64(size_t n)
     return (n + 63) / 64 * 64;
 }
 
-/* Collective over comm: the first rank of every node loads the data set and copies
- * it into a shared-memory window; every rank of the node gets views into it. Returns
- * the same result on every rank; on failure err holds the message (on the ranks
- * whose node leader saw it; others get a generic one). */
-static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd, BpsErr *err)
+/* Collective over comm: rank 0's *p (the data set's provenance) on every rank. */
+static void provenance_bcast(MPI_Comm comm, DataProvenance *p)
 {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Bcast(p, (int)sizeof *p, MPI_BYTE, 0, comm); /* the pointers are replaced below */
+    if (rank != 0) {
+        p->mean = p->n_stats > 0 ? xmalloc((size_t)p->n_stats * sizeof(double)) : NULL;
+        p->std = p->n_stats > 0 ? xmalloc((size_t)p->n_stats * sizeof(double)) : NULL;
+    }
+    if (p->n_stats > 0) {
+        MPI_Bcast(p->mean, p->n_stats, MPI_DOUBLE, 0, comm);
+        MPI_Bcast(p->std, p->n_stats, MPI_DOUBLE, 0, comm);
+    }
+}
+
+/* Collective over comm: the first rank of every node loads the data set and copies
+ * it into a shared-memory window; every rank of the node gets views into it. Rank 0
+ * (a node leader) also records the data set's provenance (file checksums) into *prov,
+ * which every rank gets on success (free with data_provenance_free; zeroed on
+ * failure). Returns the same result on every rank; on failure err holds the message
+ * (on the ranks whose node leader saw it; others get a generic one). */
+static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd,
+                            DataProvenance *prov, BpsErr *err)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    memset(prov, 0, sizeof *prov);
     memset(sd, 0, sizeof *sd);
     sd->win = MPI_WIN_NULL;
     MPI_Comm node;
@@ -118,7 +140,7 @@ static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd
     Dataset tr = {0}, te = {0};
     int64_t meta[11] = {0}; /* failed, train n/d/classes, test n/d/classes, C, H, W, norm */
     if (node_rank == 0) {
-        meta[0] = dataset_load(cfg, &tr, &te, err) != 0;
+        meta[0] = dataset_load_provenance(cfg, &tr, &te, rank == 0 ? prov : NULL, err) != 0;
         meta[1] = tr.n, meta[2] = tr.d, meta[3] = tr.classes;
         meta[4] = te.n, meta[5] = te.d, meta[6] = te.classes;
         meta[7] = tr.c, meta[8] = tr.h, meta[9] = tr.w, meta[10] = tr.norm;
@@ -130,8 +152,10 @@ static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd
         if (!meta[0])
             bps_fail(err, "the data set could not be loaded on another node");
         MPI_Comm_free(&node);
+        data_provenance_free(prov); /* rank 0 whose node loaded it: another node failed */
         return -1;
     }
+    provenance_bcast(comm, prov);
     size_t x_tr = align64((size_t)meta[1] * (size_t)meta[2] * sizeof(float));
     size_t y_tr = align64((size_t)meta[1]);
     size_t x_te = align64((size_t)meta[4] * (size_t)meta[5] * sizeof(float));
@@ -694,6 +718,7 @@ static int check_existing(const char *path, const Spec *spec, StoreTable *table,
             table->status = xmalloc(n);
             table->attempts = xmalloc(n * sizeof *table->attempts);
             table->scalar[M_final_test_acc] = xmalloc(n * sizeof(double));
+            table->data_files = chunk.data_files ? xstrdup(chunk.data_files) : NULL;
         }
         size_t at = (size_t)chunk.first, n = (size_t)chunk.n_rows;
         memcpy(table->status + at, chunk.status, n);
@@ -790,8 +815,11 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     int flags[2] = {bad, exists};
     MPI_Bcast(flags, 2, MPI_INT, 0, comm);
     SharedData data = {MPI_WIN_NULL, {0}, {0}};
-    if (!flags[0] && shared_data_load(comm, &spec->data, &data, &err) != 0)
+    DataProvenance prov = {0};
+    if (!flags[0] && shared_data_load(comm, &spec->data, &data, &prov, &err) != 0)
         flags[0] = 1;
+    if (!flags[0] && rank == 0 && flags[1])
+        data_provenance_compare(&prov, table.data_files, opt->output, opt->log);
     /* every rank has the same data and spec: the same verdict */
     if (!flags[0] &&
         spec_check_nets(spec, dataset_shape(&data.train), data.train.classes, "spec", &err) != 0)
@@ -801,7 +829,7 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     int created = 0;
     if (!flags[0] && !flags[1]) {
         /* a signal during creation stops it between slabs (STORE_STOPPED) */
-        created = store_create(comm, opt->output, spec, dataset_shape(&data.train),
+        created = store_create(comm, opt->output, spec, &prov, dataset_shape(&data.train),
                                data.train.classes, &g_signal, &err);
         flags[0] = created != 0;
     }
@@ -819,6 +847,7 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
             fprintf(opt->log, "bpsweep: %s\n", err.msg);
         store_table_free(&table);
         shared_data_free(&data);
+        data_provenance_free(&prov);
         if (rank == 0)
             lock_release(lock);
         return created == STORE_STOPPED ? BPS_EXIT_INCOMPLETE : BPS_EXIT_BADINPUT;
@@ -887,6 +916,7 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     if (w.trace_fd >= 0)
         close(w.trace_fd);
     shared_data_free(&data);
+    data_provenance_free(&prov);
     if (rank == 0) {
         if (code != BPS_EXIT_INCOMPLETE)
             rmdir(w.ckpt_dir); /* empty once every point has its row */

@@ -226,13 +226,20 @@ static bool file_has(const FileLayout *fl, const DatasetDef *d)
 typedef enum {
     A_FORMAT, A_FORMAT_VERSION, A_SPEC_HASH, A_VERSION, A_COMMIT, A_BLAS_CONFIG, A_BLAS_CORE,
     A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, A_NTK_SIZE,
-    A_MAX_RANK, A_ROBUST_EPS, A_METRICS, N_ATTRS
+    A_MAX_RANK, A_ROBUST_EPS, A_METRICS,
+    /* the data set's provenance (A_DATA_FIRST on): absent when created without it */
+    A_DATA_SOURCE, A_DATA_DIR, A_DATA_SHAPE, A_DATA_TRAIN, A_DATA_TEST, A_DATA_NORM,
+    A_DATA_MEAN, A_DATA_STD, A_DATA_CHECKSUM, A_DATA_FILES, N_ATTRS
 } AttrId;
+#define A_DATA_FIRST A_DATA_SOURCE
+#define STORE_MAX_STATS 4096 /* most values of data_mean / data_std (8 bytes each: an
+                                attribute stays well under HDF5's 64 KiB header message) */
 
 static const struct {
     const char *name;
     ElemType type;
     const char *desc;
+    const char *shape; /* NULL: a scalar */
 } ATTRS[N_ATTRS] = {
     [A_FORMAT] = {"format", T_STR, "always `" STORE_FORMAT "`"},
     [A_FORMAT_VERSION] = {"format_version", T_I64,
@@ -270,6 +277,35 @@ static const struct {
                    "names of the metrics the file was created with (`/metrics`, `/curves`, "
                    "`/layers`), comma-separated; a metric missing from the file but listed "
                    "here is damage, one not listed was added to bpsweep later (format 2)"},
+    [A_DATA_SOURCE] = {"data_source", T_STR,
+                       "the data source: `idx`, `cifar10`, `cifar100`, `hdf5` or `synthetic`"},
+    [A_DATA_DIR] = {"data_dir", T_STR,
+                    "directory of the data files (resolved to an absolute path), `\"\"` for "
+                    "synthetic data"},
+    [A_DATA_SHAPE] = {"data_shape", T_I64, "shape (C, H, W) of a sample", "[3]"},
+    [A_DATA_TRAIN] = {"data_train_samples", T_I64, "training samples (after `train_subset`)"},
+    [A_DATA_TEST] = {"data_test_samples", T_I64, "test samples (after `test_subset`)"},
+    [A_DATA_NORM] = {"data_normalization", T_STR,
+                     "normalisation applied: `none`, `unit`, `standardize` or `per_channel` "
+                     "(synthetic data: `none`)"},
+    [A_DATA_MEAN] = {"data_mean", T_F64,
+                     "training-set mean of x/255 (x/1 for float HDF5 data) subtracted by the "
+                     "normalisation: one value for `standardize`, one per channel for "
+                     "`per_channel`, none (an empty array) for `none` and `unit`, and for more "
+                     "than 4096 channels",
+                     "[k]"},
+    [A_DATA_STD] = {"data_std", T_F64,
+                    "the matching population standard deviations (divided by)", "[k]"},
+    [A_DATA_CHECKSUM] = {"data_checksum", T_STR,
+                         "algorithm of the checksums of `data_files`: `" DATA_CHECKSUM_ALGORITHM
+                         "` (FNV-1a 64-bit over the bytes of the file as stored: the compressed "
+                         "ones of a `.gz` file)"},
+    [A_DATA_FILES] = {"data_files", T_STR,
+                      "every file read, `name bytes checksum` (checksum: 16 hex digits) "
+                      "joined by `; `, e.g. `train.bin 153700000 6e2a...; test.bin 30740000 "
+                      "91c0...`; `\"\"` for synthetic data, whose generator parameters are in "
+                      "`/spec_json`. With h5py: `[f.rsplit(\" \", 2) for f in "
+                      "attrs[\"data_files\"].decode().split(\"; \") if f]`"},
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -691,6 +727,31 @@ done:
     return rc;
 }
 
+/* Collective: a one-dimensional attribute of n values of the native type (n may be 0). */
+static int attr_write_array(hid_t file, const char *name, hid_t type, hsize_t n,
+                            const void *value)
+{
+    int rc = -1;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    space = H5Screate_simple(1, &n, NULL);
+    if (space < 0)
+        goto done;
+    /* REQUIRED collective: attribute creation changes metadata */
+    attr = H5Acreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0)
+        goto done;
+    /* REQUIRED collective, same value on every rank */
+    if (n > 0 && H5Awrite(attr, type, value) < 0)
+        goto done;
+    rc = 0;
+done:
+    if (attr >= 0 && H5Aclose(attr) < 0) /* REQUIRED collective */
+        rc = -1;
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
 static int attr_write_string(hid_t file, const char *name, const char *value)
 {
     hid_t type = string_type(strlen(value) + 1);
@@ -701,10 +762,16 @@ static int attr_write_string(hid_t file, const char *name, const char *value)
     return rc;
 }
 
-/* Collective: writes every attribute of ATTRS. */
+/* Collective: writes every attribute of ATTRS (those of the data set only with data). */
 static int write_attributes(hid_t file, const char *path, const Spec *spec,
-                            const StoreShape *sh, const Provenance *prov, BpsErr *err)
+                            const StoreShape *sh, const Provenance *prov,
+                            const DataProvenance *data, BpsErr *err)
 {
+    char *files = data ? data_provenance_files(data) : NULL;
+    const int64_t shape[3] = {data ? data->shape.c : 0, data ? data->shape.h : 0,
+                              data ? data->shape.w : 0};
+    const hsize_t n_stats = data && data->n_stats <= STORE_MAX_STATS ? (hsize_t)data->n_stats : 0;
+    int rc = 0;
     char hash[17];
     snprintf(hash, sizeof hash, "%016" PRIx64, spec->hash);
     char metrics[N_METRICS * 64 + 1] = "";
@@ -713,9 +780,13 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
         len += (size_t)snprintf(metrics + len, sizeof metrics - len, "%s%s", m ? "," : "",
                                 POINT_METRIC_DEFS[m].name);
     assert(len < sizeof metrics);
-    for (int a = 0; a < N_ATTRS; a++) {
+    for (int a = 0; a < N_ATTRS && rc == 0; a++) {
         const char *s = NULL;
         int64_t v = 0;
+        const void *array = NULL; /* a one-dimensional attribute of `count` values */
+        hsize_t count = 0;
+        if (a >= A_DATA_FIRST && !data)
+            continue;
         switch ((AttrId)a) {
         case A_FORMAT:
             s = STORE_FORMAT;
@@ -768,19 +839,58 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
         case A_METRICS:
             s = metrics;
             break;
+        case A_DATA_SOURCE:
+            s = data->source;
+            break;
+        case A_DATA_DIR:
+            s = data->dir;
+            break;
+        case A_DATA_SHAPE:
+            array = shape;
+            count = 3;
+            break;
+        case A_DATA_TRAIN:
+            v = data->n_train;
+            break;
+        case A_DATA_TEST:
+            v = data->n_test;
+            break;
+        case A_DATA_NORM:
+            s = data_norm_name(data->norm);
+            break;
+        case A_DATA_MEAN:
+            array = data->mean;
+            count = n_stats;
+            break;
+        case A_DATA_STD:
+            array = data->std;
+            count = n_stats;
+            break;
+        case A_DATA_CHECKSUM:
+            s = DATA_CHECKSUM_ALGORITHM;
+            break;
+        case A_DATA_FILES:
+            s = files;
+            break;
         case N_ATTRS:
             break;
         }
         assert((ATTRS[a].type == T_STR) == (s != NULL));
-        int rc = s ? attr_write_string(file, ATTRS[a].name, s)
-                   : attr_write(file, ATTRS[a].name, H5T_NATIVE_INT64, &v);
+        assert(ATTRS[a].shape ? s == NULL : array == NULL);
+        if (s)
+            rc = attr_write_string(file, ATTRS[a].name, s);
+        else if (ATTRS[a].shape)
+            rc = attr_write_array(file, ATTRS[a].name, native_type(ATTRS[a].type), count, array);
+        else
+            rc = attr_write(file, ATTRS[a].name, H5T_NATIVE_INT64, &v);
         if (rc != 0) {
             char what[128];
             snprintf(what, sizeof what, "cannot write attribute %s", ATTRS[a].name);
-            return h5_fail(err, path, what);
+            h5_fail(err, path, what);
         }
     }
-    return 0;
+    free(files);
+    return rc;
 }
 
 /* Serial or collective read of a string attribute into a new NUL-terminated string
@@ -1148,8 +1258,8 @@ static int check_free_space(const char *path, const StoreShape *sh, BpsErr *err)
                     path, need / gib, dir, avail / gib);
 }
 
-int store_create(MPI_Comm comm, const char *path, const Spec *spec, Shape in, int n_out,
-                 const volatile sig_atomic_t *stop, BpsErr *err)
+int store_create(MPI_Comm comm, const char *path, const Spec *spec, const DataProvenance *data,
+                 Shape in, int n_out, const volatile sig_atomic_t *stop, BpsErr *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors become BpsErr messages */
     int rank;
@@ -1224,7 +1334,7 @@ int store_create(MPI_Comm comm, const char *path, const Spec *spec, Shape in, in
         }
     }
     if (rc == 0)
-        rc = write_attributes(file, path, spec, &sh, &prov, err);
+        rc = write_attributes(file, path, spec, &sh, &prov, data, err);
     provenance_free(&prov);
     int created_ok = agree_or_abort(comm, rc, err) == 0;
 
@@ -1708,7 +1818,7 @@ struct StoreReader {
     char *path;
     hid_t file;
     FileLayout layout;
-    char *spec_json, *created, *bpsweep_version;
+    char *spec_json, *created, *bpsweep_version, *data_files;
     char spec_hash[17];
     Spec *spec;
     char (*arch_names)[SPEC_NAME_MAX];  /* /axes/architectures, n_arch */
@@ -1882,6 +1992,7 @@ int store_reader_open(const char *path, StoreReader **out, BpsErr *err)
     char *hash = attr_read_string(r->file, "spec_hash");
     r->created = attr_read_string(r->file, "created");
     r->bpsweep_version = attr_read_string(r->file, "bpsweep_version");
+    r->data_files = attr_read_string(r->file, "data_files");
     if (hash)
         snprintf(r->spec_hash, sizeof r->spec_hash, "%s", hash);
     free(hash);
@@ -1955,6 +2066,7 @@ void store_reader_close(StoreReader *r)
     free(r->spec_json);
     free(r->created);
     free(r->bpsweep_version);
+    free(r->data_files);
     free(r->path);
     free(r);
 }
@@ -2123,6 +2235,7 @@ static void fill_table(const StoreReader *r, int64_t first, int64_t n, StoreTabl
     snprintf(t->spec_hash, sizeof t->spec_hash, "%s", r->spec_hash);
     t->created = r->created ? xstrdup(r->created) : NULL;
     t->bpsweep_version = r->bpsweep_version ? xstrdup(r->bpsweep_version) : NULL;
+    t->data_files = r->data_files ? xstrdup(r->data_files) : NULL;
     for (int d = 0; d < r->n_defs; d++) {
         const DatasetDef *def = &r->defs[d];
         if (def->dim != DIM_POINT)
@@ -2325,6 +2438,7 @@ void store_table_free(StoreTable *t)
     free(t->spec_json);
     free(t->created);
     free(t->bpsweep_version);
+    free(t->data_files);
     free(t->key);
     free(t->arch);
     free(t->cond);
@@ -2379,10 +2493,13 @@ static void describe_cell(FILE *out, const char *text)
 
 void store_describe(FILE *out)
 {
-    fprintf(out, "Root attributes, all scalars (strings fixed-length, sized to the value):\n\n");
+    fprintf(out, "Root attributes, scalars unless a shape is given (strings fixed-length, sized "
+                 "to the value).\nThe `data_` attributes record the data set the sweep was "
+                 "created with; files of earlier\nversions lack them.\n\n");
     fprintf(out, "| attribute | type | description |\n|---|---|---|\n");
     for (int a = 0; a < N_ATTRS; a++) {
-        fprintf(out, "| `%s` | %s |", ATTRS[a].name, elem_name(ATTRS[a].type));
+        fprintf(out, "| `%s` | %s%s |", ATTRS[a].name, elem_name(ATTRS[a].type),
+                ATTRS[a].shape ? ATTRS[a].shape : "");
         describe_cell(out, ATTRS[a].desc);
         fputc('\n', out);
     }

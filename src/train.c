@@ -39,11 +39,15 @@ static double sq_norm(const float *p, size_t n)
     return s;
 }
 
+int trainer_max_batch(const TrainConfig *cfg)
+{
+    return cfg->batch_size > 256 ? cfg->batch_size : 256;
+}
+
 Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed)
 {
     assert(cfg->batch_size > 0 && cfg->epochs >= 0);
-    int max_batch = cfg->batch_size > 256 ? cfg->batch_size : 256;
-    Net *net = nn_new(net_cfg, max_batch);
+    Net *net = nn_new(net_cfg, trainer_max_batch(cfg));
     float *momentum = net ? bps_try_alloc_aligned(net->n_params * sizeof(float)) : NULL;
     if (!momentum) {
         nn_free(net);

@@ -152,7 +152,7 @@ with open(tmp + "/out", "w") as out, open(tmp + "/err", "w") as err:
 print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 PY
 read -r code rss <"$tmp/rss"
-[ "$code" -eq 0 ] && grep -q "too large to build for timing" "$tmp/out" && [ "$rss" -lt 300000 ] &&
+[ "$code" -eq 0 ] && grep -q "too large to time at its batch size" "$tmp/out" && [ "$rss" -lt 300000 ] &&
     ok || bad "plan faults.json: exit $code, max RSS $rss KiB: $(cat "$tmp/err")"
 
 summary

@@ -3,7 +3,9 @@
 # file) through real mpirun: per-channel normalisation, an uninterrupted run on 2 ranks
 # as the reference, then a run on 3 ranks killed mid-epoch (BPSWEEP_FAULT=epoch:8) and
 # resumed on 2 ranks, which must end bit-identical to the reference. Two of the four points
-# train with augmentation (crop with padding 4 and flip).
+# train with augmentation (crop with padding 4 and flip). Then the data provenance: the
+# data_ attributes of both files and `bpsweep plan` against checksums and statistics
+# computed with numpy, and the warning when a sweep is resumed on another copy of the data.
 #   usage: image_sweep.sh BPSWEEP
 set -u
 bin=$1
@@ -52,4 +54,65 @@ done
 [ $code -eq 0 ] && ok || bad "resume ended $code: $(tail -3 "$out.log")"
 $py "$here/compare_results.py" "$tmp/ref.h5" "$out" >"$tmp/cmp" && ok ||
     bad "killed and resumed differs from the reference: $(head -c 600 "$tmp/cmp")"
+
+# Provenance: the data_ attributes of both files (created on 2 and on 3 ranks, the
+# second resumed) against numpy's per-channel statistics and checksums computed here;
+# `bpsweep plan` prints the same checksums.
+"$bin" plan "$tmp/spec.json" >"$tmp/plan" 2>&1 || bad "plan: $(cat "$tmp/plan")"
+$py - "$tmp/cifar" "$tmp/ref.h5" "$out" "$tmp/plan" >"$tmp/prov" 2>&1 <<'PY' && ok ||
+import os, sys
+import h5py
+import numpy as np
+cifar, plan = sys.argv[1], open(sys.argv[4]).read()
+names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+files = []
+for n in names:
+    data = open(os.path.join(cifar, n), "rb").read()
+    files.append(f"{n} {len(data)} {fnv1a64(data):016x}")
+train = np.concatenate([np.fromfile(os.path.join(cifar, n), np.uint8).reshape(-1, 3073)
+                        for n in names[:5]])[:, 1:].reshape(-1, 3, 1024) / 255.0
+mean, std = train.mean(axis=(0, 2)), train.std(axis=(0, 2))
+errors = []
+for path in sys.argv[2:4]:
+    a = h5py.File(path, "r").attrs
+    text = {k: a[k].decode() for k in ("data_source", "data_dir", "data_normalization",
+                                         "data_checksum", "data_files")}
+    want = {"data_source": "cifar10", "data_dir": os.path.realpath(cifar),
+            "data_normalization": "per_channel", "data_checksum": "fnv1a-64",
+            "data_files": "; ".join(files)}
+    errors += [f"{path}: {k} = {text[k]!r}, expected {want[k]!r}" for k in want
+               if text[k] != want[k]]
+    if list(a["data_shape"]) != [3, 32, 32] or a["data_train_samples"] != 200 or \
+            a["data_test_samples"] != 40:
+        errors.append(f"{path}: shape {a['data_shape']}, samples {a['data_train_samples']} "
+                      f"{a['data_test_samples']}")
+    if not (np.allclose(a["data_mean"], mean, rtol=0, atol=1e-12) and
+            np.allclose(a["data_std"], std, rtol=0, atol=1e-12)):
+        errors.append(f"{path}: mean {a['data_mean']} std {a['data_std']}, numpy {mean} {std}")
+for f in files:
+    name, size, checksum = f.split()
+    if not any(name in l and size in l and checksum in l for l in plan.splitlines()):
+        errors.append(f"plan does not list {f}")
+if "data: cifar10 " not in plan or "per_channel: mean [" not in plan:
+    errors.append("plan has no data line")
+print("\n".join(errors) or "ok")
+sys.exit(1 if errors else 0)
+PY
+    bad "provenance: $(head -c 1500 "$tmp/prov")"
+
+# Another copy of the data (one pixel changed): resuming warns with both checksums
+$py -c "import sys; f = open(sys.argv[1], 'r+b'); f.seek(100); b = f.read(1); f.seek(100)
+f.write(bytes([b[0] ^ 1]))" "$tmp/cifar/test_batch.bin"
+"$bin" resume "$tmp/ref.h5" >"$tmp/warn" 2>&1 || bad "resume of a finished sweep: $(cat "$tmp/warn")"
+grep -q "warning: $tmp/ref.h5 was created with other data files" "$tmp/warn" &&
+    grep -Eq "records \[test_batch.bin 122920 [0-9a-f]{16}\], read now \[test_batch.bin 122920 [0-9a-f]{16}\]" \
+        "$tmp/warn" && ok ||
+    bad "no warning for another copy of the data: $(cat "$tmp/warn")"
 summary

@@ -229,10 +229,10 @@ int main(int argc, char **argv)
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
 
-    int rc = store_create(MPI_COMM_WORLD, path, s, IN_SHAPE, N_OUT, NULL, &err);
+    int rc = store_create(MPI_COMM_WORLD, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err);
     CHECK_MSG(rc == 0, "rank %d: create: %s", rank, err.msg);
     /* errors every rank sees alike: every rank returns the same message */
-    CHECK(store_create(MPI_COMM_WORLD, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_WORLD, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, "already exists") && strncmp(err.msg, "rank", 4) != 0,
               "rank %d: %s", rank, err.msg);
     if (rank == 0)

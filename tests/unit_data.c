@@ -1,8 +1,10 @@
 /* unit_data: IDX reading (plain and gzip) with every error it reports, the standard
  * directory layout, synthetic sets, CIFAR-10/100 binary files generated in their exact
- * formats with every error they report, normalisation (global and per channel), and the
- * real Fashion-MNIST files when they are installed. */
+ * formats with every error they report, normalisation (global and per channel), the
+ * provenance record (file checksums, statistics), and the real Fashion-MNIST files when
+ * they are installed. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -483,6 +485,118 @@ static void load_should_subset_and_normalize_idx(void)
     CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
     CHECK_MSG(strstr(err.msg, "test_subset 9 exceeds") != NULL, "%s", err.msg);
     CHECK(is_zero(&tr) && is_zero(&te));
+}
+
+/* Size and FNV-1a 64 of a whole file, read at once (the reference for the streamed one). */
+static bool whole_file_hash(const char *path, uint64_t *bytes, uint64_t *hash)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    BpsErr err;
+    if (bps_read_file(path, &buf, &len, &err) != 0)
+        return false;
+    *bytes = len;
+    *hash = bps_hash_bytes(BPS_HASH_INIT, buf, len);
+    free(buf);
+    return true;
+}
+
+static void load_should_record_provenance(void)
+{
+    const char *dir = make_dir("dir-prov", true, 3);
+    DataConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kind = DATA_IDX;
+    snprintf(cfg.path, sizeof cfg.path, "%s", dir);
+    cfg.train_subset = 5;
+    cfg.norm = NORM_STANDARDIZE;
+    Dataset tr, te, raw_tr, raw_te;
+    DataProvenance p;
+    BpsErr err = {{0}};
+    int rc = dataset_load_provenance(&cfg, &tr, &te, &p, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc != 0)
+        return;
+    CHECK(strcmp(p.source, "idx") == 0 && p.shape.c == 1 && p.shape.h == 3 && p.shape.w == 4);
+    CHECK(p.n_train == 5 && p.n_test == 4 && p.norm == NORM_STANDARDIZE && p.n_stats == 1);
+    char *real = realpath(dir, NULL);
+    CHECK_MSG(real && strcmp(p.dir, real) == 0, "dir %s", p.dir);
+    free(real);
+
+    /* the statistics: those of x/255 over the 5 kept training samples, in double */
+    CHECK(dataset_load_dir(dir, 5, 0, &raw_tr, &raw_te, &err) == 0);
+    double sum = 0, ss = 0, count = (double)raw_tr.n * raw_tr.d;
+    for (int i = 0; i < raw_tr.n * raw_tr.d; i++)
+        sum += (double)raw_tr.x[i] / 255.0;
+    for (int i = 0; i < raw_tr.n * raw_tr.d; i++) {
+        double dx = (double)raw_tr.x[i] / 255.0 - sum / count;
+        ss += dx * dx;
+    }
+    CHECK_MSG(fabs(p.mean[0] - sum / count) < 1e-12 && fabs(p.std[0] - sqrt(ss / count)) < 1e-12,
+              "mean %g std %g, expected %g %g", p.mean[0], p.std[0], sum / count,
+              sqrt(ss / count));
+    dataset_free(&raw_tr);
+    dataset_free(&raw_te);
+
+    /* every file as found (gzip-compressed or plain), sized and hashed as stored */
+    static const char *const names[4] = {"train-images-idx3-ubyte.gz",
+                                         "train-labels-idx1-ubyte.gz",
+                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"};
+    CHECK(p.n_files == 4);
+    for (int i = 0; i < 4 && i < p.n_files; i++) {
+        char path[1024];
+        uint64_t bytes = 0, hash = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        CHECK(whole_file_hash(path, &bytes, &hash));
+        CHECK_MSG(strcmp(p.files[i].name, names[i]) == 0 && p.files[i].bytes == bytes &&
+                      p.files[i].checksum == hash,
+                  "file %d: %s %llu %016llx", i, p.files[i].name,
+                  (unsigned long long)p.files[i].bytes, (unsigned long long)p.files[i].checksum);
+    }
+    char *files = data_provenance_files(&p), want[128];
+    snprintf(want, sizeof want, "train-images-idx3-ubyte.gz %llu %016llx; ",
+             (unsigned long long)p.files[0].bytes, (unsigned long long)p.files[0].checksum);
+    CHECK_MSG(strncmp(files, want, strlen(want)) == 0 && strstr(files, "; t10k-labels-idx1-ubyte "),
+              "%s", files);
+
+    /* the same files compare equal; another copy is reported with both lists */
+    FILE *log = tmpfile();
+    CHECK(data_provenance_compare(&p, files, "r.h5", log) == 0);
+    CHECK(data_provenance_compare(&p, NULL, "r.h5", log) == 0);
+    files[strlen(files) - 1] ^= 1; /* another checksum */
+    CHECK(data_provenance_compare(&p, files, "r.h5", log) == 1);
+    char text[4096] = "";
+    rewind(log);
+    size_t got = fread(text, 1, sizeof text - 1, log);
+    text[got] = '\0';
+    char *last = strrchr(files, ';') + 2; /* the changed entry: t10k-labels-idx1-ubyte */
+    CHECK_MSG(strstr(text, "warning: r.h5 was created with other data files") &&
+                  strstr(text, last) && !strstr(text, "train-images"),
+              "%s", text);
+    fclose(log);
+    free(files);
+    data_provenance_free(&p);
+    dataset_free(&tr);
+    dataset_free(&te);
+
+    /* synthetic: no files, no statistics whatever norm says */
+    DataConfig syn;
+    memset(&syn, 0, sizeof syn);
+    syn.kind = DATA_SYNTHETIC;
+    syn.n_train = 12, syn.n_test = 6, syn.features = 12, syn.classes = 3, syn.noise = 0.5;
+    syn.image[0] = 3, syn.image[1] = 2, syn.image[2] = 2;
+    syn.norm = NORM_PER_CHANNEL;
+    CHECK_MSG(dataset_load_provenance(&syn, &tr, &te, &p, &err) == 0, "%s", err.msg);
+    CHECK(strcmp(p.source, "synthetic") == 0 && p.n_files == 0 && p.dir[0] == '\0');
+    CHECK(p.n_stats == 0 && !p.mean && p.norm == NORM_NONE && p.shape.c == 3 && p.n_test == 6);
+    data_provenance_free(&p);
+    dataset_free(&tr);
+    dataset_free(&te);
+
+    /* on error nothing is recorded */
+    snprintf(cfg.path, sizeof cfg.path, "%s/none", dir);
+    CHECK(dataset_load_provenance(&cfg, &tr, &te, &p, &err) != 0);
+    CHECK(p.n_files == 0 && !p.mean && p.source[0] == '\0');
 }
 
 /* ---- synthetic ----------------------------------------------------------------------- */
@@ -1060,6 +1174,7 @@ int main(void)
     RUN(load_dir_should_name_missing_files);
     RUN(load_dir_should_reject_subset_and_size_mismatch);
     RUN(load_should_subset_and_normalize_idx);
+    RUN(load_should_record_provenance);
     RUN(synthetic_should_be_deterministic);
     RUN(synthetic_should_cluster_around_centres);
     RUN(load_should_truncate_synthetic_as_a_prefix);

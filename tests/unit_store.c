@@ -65,7 +65,7 @@ static Store *new_store(const Spec *s, const char *path)
 {
     BpsErr err;
     Store *st = NULL;
-    if (store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0 ||
+    if (store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, path, &st, &err) != 0) {
         CHECK_MSG(0, "%s", err.msg);
         return NULL;
@@ -157,7 +157,7 @@ static RowInfo row_info(int64_t i)
 static int create_and_write(const char *path, const Spec *s, bool weights)
 {
     BpsErr err;
-    int rc = store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err);
+    int rc = store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc)
         return -1;
@@ -240,7 +240,7 @@ static void store_create_should_refuse_an_existing_file(void)
     tmp_path(path, sizeof path, "exists.h5");
     CHECK(test_write_bytes(path, "x", 1) == 0);
     BpsErr err = {""};
-    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, path) && strstr(err.msg, "already exists"), "%s", err.msg);
     FILE *f = fopen(path, "rb");
     CHECK(f && fgetc(f) == 'x'); /* untouched */
@@ -248,12 +248,12 @@ static void store_create_should_refuse_an_existing_file(void)
         fclose(f);
 
     tmp_path(path, sizeof path, "twice.h5");
-    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) == 0);
-    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) == 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, "already exists"), "%s", err.msg);
 
     tmp_path(path, sizeof path, "no/such/dir/x.h5");
-    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0);
+    CHECK(store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) != 0);
     CHECK_MSG(strstr(err.msg, path) && strstr(err.msg, "cannot create"), "%s", err.msg);
     spec_free(s);
 }
@@ -501,6 +501,90 @@ static char *describe_text(void)
     return buf;
 }
 
+/* A data provenance as dataset_load_provenance makes it: 3 channels, 2 files. */
+static void make_provenance(DataProvenance *p)
+{
+    static double mean[3] = {0.25, 0.5, 0.125}, std[3] = {0.5, 0.25, 1.0};
+    memset(p, 0, sizeof *p);
+    snprintf(p->source, sizeof p->source, "cifar100");
+    snprintf(p->dir, sizeof p->dir, "/data/cifar-100-binary");
+    p->shape = (Shape){3, 32, 32};
+    p->n_train = 500;
+    p->n_test = 100;
+    p->norm = NORM_PER_CHANNEL;
+    p->n_stats = 3;
+    p->mean = mean; /* not owned: never passed to data_provenance_free */
+    p->std = std;
+    p->n_files = 2;
+    p->files[0] = (DataFile){"train.bin", 153700000, UINT64_C(0x0123456789abcdef)};
+    p->files[1] = (DataFile){"test.bin", 30740000, UINT64_C(0xfedcba9876543210)};
+}
+
+/* A numeric attribute of at most 8 values (a scalar or one-dimensional) as doubles; its
+ * length (1 for a scalar), or -1. */
+static int read_attr_doubles(hid_t file, const char *name, double *v)
+{
+    hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t space = H5Aget_space(a);
+    hsize_t n = 1;
+    int rank = H5Sget_simple_extent_dims(space, &n, NULL);
+    int rc = rank >= 0 && rank <= 1 && n <= 8 &&
+                     (n == 0 || H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0)
+                 ? (int)n
+                 : -1;
+    H5Sclose(space);
+    H5Aclose(a);
+    return rc;
+}
+
+static void data_attributes_should_record_the_provenance(void)
+{
+    Spec *s = make_spec(false);
+    if (!s)
+        return;
+    char path[1024], none[1024];
+    tmp_path(path, sizeof path, "prov.h5");
+    tmp_path(none, sizeof none, "prov-none.h5");
+    DataProvenance p;
+    make_provenance(&p);
+    BpsErr err;
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, &p, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s",
+              err.msg);
+    StoreTable t = {0};
+    CHECK_MSG(store_read_table(path, &t, &err) == 0, "%s", err.msg);
+    CHECK_MSG(t.data_files && strcmp(t.data_files, "train.bin 153700000 0123456789abcdef; "
+                                                   "test.bin 30740000 fedcba9876543210") == 0,
+              "data_files %s", t.data_files ? t.data_files : "(absent)");
+    store_table_free(&t);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(file >= 0);
+    double v[8];
+    CHECK(read_attr_doubles(file, "data_shape", v) == 3 && v[0] == 3 && v[1] == 32 && v[2] == 32);
+    CHECK(read_attr_doubles(file, "data_mean", v) == 3 && v[0] == 0.25 && v[2] == 0.125);
+    CHECK(read_attr_doubles(file, "data_std", v) == 3 && v[0] == 0.5 && v[2] == 1.0);
+    CHECK(read_attr_doubles(file, "data_train_samples", v) == 1 && v[0] == 500);
+    CHECK(read_attr_doubles(file, "data_test_samples", v) == 1 && v[0] == 100);
+    H5Fclose(file);
+
+    /* no statistics: empty arrays; created without a provenance: no data_ attributes */
+    p.norm = NORM_UNIT;
+    p.n_stats = 0;
+    p.mean = p.std = NULL;
+    tmp_path(path, sizeof path, "prov-unit.h5");
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, &p, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s",
+              err.msg);
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(read_attr_doubles(file, "data_mean", v) == 0 && read_attr_doubles(file, "data_std", v) == 0);
+    H5Fclose(file);
+    CHECK_MSG(store_create(MPI_COMM_SELF, none, s, NULL, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s",
+              err.msg);
+    CHECK_MSG(store_read_table(none, &t, &err) == 0 && t.data_files == NULL, "%s", err.msg);
+    store_table_free(&t);
+    spec_free(s);
+}
+
 static void only_status_should_have_a_fill_value(void)
 {
     Spec *s = make_spec(true);
@@ -509,7 +593,10 @@ static void only_status_should_have_a_fill_value(void)
     char path[1024];
     tmp_path(path, sizeof path, "props.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
+    DataProvenance prov;
+    make_provenance(&prov);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, &prov, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s",
+              err.msg);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(file >= 0);
     if (file < 0) {
@@ -549,7 +636,7 @@ static void unwritten_rows_should_stay_pending(void)
     char path[1024];
     tmp_path(path, sizeof path, "fresh.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
     StoreTable t;
     int rc = store_read_table(path, &t, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
@@ -702,10 +789,10 @@ static void store_create_should_stop_when_asked(void)
     snprintf(tmp, sizeof tmp, "%s.creating", path);
     volatile sig_atomic_t stop = 1;
     BpsErr err;
-    CHECK(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, &stop, &err) == STORE_STOPPED);
+    CHECK(store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, &stop, &err) == STORE_STOPPED);
     CHECK(access(path, F_OK) != 0 && access(tmp, F_OK) != 0);
     stop = 0;
-    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, &stop, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, &stop, &err) == 0, "%s", err.msg);
     spec_free(s);
 }
 
@@ -833,7 +920,7 @@ static void bad_files_should_be_named_and_explained(void)
         return;
     tmp_path(good, sizeof good, "good.h5");
     BpsErr err;
-    CHECK_MSG(store_create(MPI_COMM_SELF, good, s, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store_create(MPI_COMM_SELF, good, s, NULL, IN_SHAPE, N_OUT, NULL, &err) == 0, "%s", err.msg);
     spec_free(s);
 
     tmp_path(path, sizeof path, "newer.h5");
@@ -875,7 +962,7 @@ static void killed_writer_child(const char *path)
     Spec *s = make_spec(false);
     BpsErr err;
     Store *st = NULL;
-    if (!s || store_create(MPI_COMM_SELF, path, s, IN_SHAPE, N_OUT, NULL, &err) != 0 ||
+    if (!s || store_create(MPI_COMM_SELF, path, s, NULL, IN_SHAPE, N_OUT, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, path, &st, &err) != 0)
         _exit(3);
     for (int64_t i = 0; i < 16; i++) {
@@ -1142,6 +1229,7 @@ int main(void)
     RUN(read_table_should_round_trip_every_value);
     RUN(curves_layers_and_weights_should_be_nan_padded);
     RUN(only_status_should_have_a_fill_value);
+    RUN(data_attributes_should_record_the_provenance);
     RUN(unwritten_rows_should_stay_pending);
     RUN(read_table_should_work_while_a_writer_holds_the_file);
     RUN(store_write_row_should_refuse_what_does_not_fit);

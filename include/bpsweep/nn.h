@@ -133,8 +133,10 @@ double nn_flops(const NetConfig *cfg);
  * order, into views (NN_MAX_OPS entries, or NULL); returns their number L. */
 int nn_weight_views(const NetConfig *cfg, WeightView *views);
 
-/* Bytes of an NnWork for batches of max_batch (activations, gradients, caches). */
-size_t nn_work_bytes(const NetConfig *cfg, int max_batch);
+/* Bytes of an NnWork that passes touch: activations, caches and scratch of
+ * forward_batch samples, gradients of backward_batch samples (the trainer evaluates in
+ * larger batches than it trains in; untouched pages cost no memory). */
+size_t nn_work_bytes(const NetConfig *cfg, int forward_batch, int backward_batch);
 
 /* Called by nn_backward when the gradient of params[off, off+n) is final and the
  * backward pass will not read those parameters again: an optimizer may update them

@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bpsweep/data.h"
 #include "bpsweep/point.h"
 #include "bpsweep/spec.h"
 #include "bpsweep/util.h"
@@ -78,15 +79,16 @@ typedef struct Store Store;
  * existing file, and refusing when its file system has less free space than
  * store_file_bytes needs), pre-allocates every dataset for shape, writes coordinates
  * and provenance (canonical spec JSON and hash, bpsweep version and commit, OpenBLAS
- * configuration and core type, CPU model of every rank, creation time), flushes and
- * closes. The coordinates are written in slabs; between slabs the ranks agree on
+ * configuration and core type, CPU model of every rank, creation time; with data, the
+ * data set's provenance as the data_ attributes), flushes and closes. The coordinates are written in slabs; between slabs the ranks agree on
  * whether *stop (a signal handler's flag; NULL: never) is set, and if it is they
  * remove the unfinished file and return STORE_STOPPED. Rank 0 prints a warning to
  * stderr when ranks report different CPU models. Every rank returns the same result
  * (0, -1 with err, or STORE_STOPPED). spec must be the same on every rank. A file
- * this call created but could not finish is removed. */
-int store_create(MPI_Comm comm, const char *path, const Spec *spec, Shape in, int n_out,
-                 const volatile sig_atomic_t *stop, BpsErr *err);
+ * this call created but could not finish is removed. data (NULL: no data_ attributes, as
+ * in files of earlier versions) must be the same on every rank. */
+int store_create(MPI_Comm comm, const char *path, const Spec *spec, const DataProvenance *data,
+                 Shape in, int n_out, const volatile sig_atomic_t *stop, BpsErr *err);
 
 /* Collective over comm: opens an existing results file for writing rows. Rank 0 first
  * checks it read-only (so a file that is not a results file is never opened for
@@ -128,6 +130,7 @@ typedef struct {
     char spec_hash[17];         /* hex */
     char *created;              /* attributes, as stored */
     char *bpsweep_version;
+    char *data_files;           /* attribute data_files (NULL: the file predates it) */
     /* per point (n_points each) */
     char (*key)[GRID_KEY_MAX];
     int32_t *arch, *cond, *nb, *wd, *seed_index;   /* axis indices */

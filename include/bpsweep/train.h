@@ -144,6 +144,10 @@ typedef struct Trainer {
 
 /* New trainer with freshly initialised parameters (nn_init_params with seed).
  * Returns NULL when the net's memory cannot be allocated. Free with trainer_free. */
+/* The batch a trainer's net is built for: its batch size, and at least 256 so that
+ * evaluation runs in large batches. */
+int trainer_max_batch(const TrainConfig *cfg);
+
 Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed);
 void trainer_free(Trainer *t);
 
