@@ -28,8 +28,52 @@ static size_t bn_aux(const Op *op)
     return 3 * (size_t)op->out_shape.c;
 }
 
-/* x (B, C, S) at sample i, feature c, position s */
-#define AT(p, i, c, s) ((p)[((size_t)(i) * (size_t)C + (size_t)(c)) * (size_t)S + (size_t)(s)])
+/* Reductions over a row of n floats (a channel's positions in one sample), in double with
+ * four partial sums, so that the additions overlap instead of each waiting on the last. */
+static double row_sum(const float *x, int n)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        s0 += (double)x[j], s1 += (double)x[j + 1];
+        s2 += (double)x[j + 2], s3 += (double)x[j + 3];
+    }
+    for (; j < n; j++)
+        s0 += (double)x[j];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static double row_sq_dev(const float *x, int n, double m)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        double d0 = (double)x[j] - m, d1 = (double)x[j + 1] - m;
+        double d2 = (double)x[j + 2] - m, d3 = (double)x[j + 3] - m;
+        s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;
+    }
+    for (; j < n; j++) {
+        double d = (double)x[j] - m;
+        s0 += d * d;
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+static double row_dot(const float *a, const float *b, int n)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        s0 += (double)a[j] * (double)b[j], s1 += (double)a[j + 1] * (double)b[j + 1];
+        s2 += (double)a[j + 2] * (double)b[j + 2], s3 += (double)a[j + 3] * (double)b[j + 3];
+    }
+    for (; j < n; j++)
+        s0 += (double)a[j] * (double)b[j];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* the row of sample i, channel c in x (B, C, S) */
+#define ROW(p, i, c) ((p) + ((size_t)(i) * (size_t)C + (size_t)(c)) * (size_t)S)
 
 static void bn_forward_train(const Op *op, const OpPass *a)
 {
@@ -54,16 +98,12 @@ static void bn_forward_train(const Op *op, const OpPass *a)
     } else {
         for (int i = 0; i < B; i++)
             for (int c = 0; c < C; c++)
-                for (int s = 0; s < S; s++)
-                    mean[c] += (double)AT(x, i, c, s);
+                mean[c] += row_sum(ROW(x, i, c), S);
         for (int c = 0; c < C; c++)
             mean[c] /= N;
         for (int i = 0; i < B; i++)
             for (int c = 0; c < C; c++)
-                for (int s = 0; s < S; s++) {
-                    double d = (double)AT(x, i, c, s) - mean[c];
-                    var[c] += d * d;
-                }
+                var[c] += row_sq_dev(ROW(x, i, c), S, mean[c]);
     }
     /* N = 1 has no unbiased variance (PyTorch refuses it); keep the biased one */
     double unbias = N > 1 ? N / (N - 1) : 1.0;
@@ -74,13 +114,16 @@ static void bn_forward_train(const Op *op, const OpPass *a)
         rvar[c] = (1.0f - BN_MOMENTUM) * rvar[c] + BN_MOMENTUM * (float)(var[c] * unbias);
     }
     for (int i = 0; i < B; i++)
-        for (int c = 0; c < C; c++)
+        for (int c = 0; c < C; c++) {
+            const float m = (float)mean[c], is = inv_std[c], g = gamma[c], b = beta[c];
+            const float *xr = ROW(x, i, c);
+            float *xhr = ROW(xhat, i, c), *yr = ROW(y, i, c);
             for (int s = 0; s < S; s++) {
-                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
-                float xh = (x[k] - (float)mean[c]) * inv_std[c];
-                xhat[k] = xh;
-                y[k] = gamma[c] * xh + beta[c];
+                float xh = (xr[s] - m) * is;
+                xhr[s] = xh;
+                yr[s] = g * xh + b;
             }
+        }
 }
 
 static void bn_forward_eval(const Op *op, const OpPass *a)
@@ -91,11 +134,13 @@ static void bn_forward_eval(const Op *op, const OpPass *a)
     for (int c = 0; c < C; c++)
         scale[c] = gamma[c] / sqrtf(rvar[c] + BN_EPS);
     for (int i = 0; i < B; i++)
-        for (int c = 0; c < C; c++)
-            for (int s = 0; s < S; s++) {
-                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
-                a->y[k] = (a->x[0][k] - rmean[c]) * scale[c] + beta[c];
-            }
+        for (int c = 0; c < C; c++) {
+            const float m = rmean[c], sc = scale[c], b = beta[c];
+            const float *xr = ROW(a->x[0], i, c);
+            float *yr = ROW(a->y, i, c);
+            for (int s = 0; s < S; s++)
+                yr[s] = (xr[s] - m) * sc + b;
+        }
 }
 
 static void bn_forward(const Op *op, const OpPass *a)
@@ -115,12 +160,18 @@ static void bn_backward_train(const Op *op, const OpPass *a)
     double *sum_dy = a->work, *sum_dy_xhat = a->work + C;
     memset(sum_dy, 0, (size_t)C * sizeof *sum_dy);
     memset(sum_dy_xhat, 0, (size_t)C * sizeof *sum_dy_xhat);
-    for (int i = 0; i < B; i++)
-        for (int c = 0; c < C; c++)
-            for (int s = 0; s < S; s++) {
-                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
+    if (S == 1) /* one value per row: the order of the sums as for vectors ever since */
+        for (int i = 0; i < B; i++)
+            for (int c = 0; c < C; c++) {
+                size_t k = (size_t)i * C + (size_t)c;
                 sum_dy[c] += (double)dy[k];
                 sum_dy_xhat[c] += (double)dy[k] * (double)xhat[k];
+            }
+    else
+        for (int i = 0; i < B; i++)
+            for (int c = 0; c < C; c++) {
+                sum_dy[c] += row_sum(ROW(dy, i, c), S);
+                sum_dy_xhat[c] += row_dot(ROW(dy, i, c), ROW(xhat, i, c), S);
             }
     /* the sums as the float gradients hold them: the input gradient uses those */
     float *dgamma = a->aux + C, *dbeta = a->aux + 2 * C;
@@ -135,15 +186,17 @@ static void bn_backward_train(const Op *op, const OpPass *a)
     if (!a->dx[0])
         return;
     const float N = (float)B * (float)S;
-    float *dx = a->dx[0];
     for (int i = 0; i < B; i++)
         for (int c = 0; c < C; c++) {
-            float k = gamma[c] * inv_std[c] / N;
-            for (int s = 0; s < S; s++) {
-                size_t r = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
-                float v = k * (N * dy[r] - dbeta[c] - xhat[r] * dgamma[c]);
-                dx[r] = a->dx_add[0] ? dx[r] + v : v;
-            }
+            const float k = gamma[c] * inv_std[c] / N, db = dbeta[c], dg = dgamma[c];
+            const float *dyr = ROW(dy, i, c), *xr = ROW(xhat, i, c);
+            float *dxr = ROW(a->dx[0], i, c);
+            if (a->dx_add[0])
+                for (int s = 0; s < S; s++)
+                    dxr[s] += k * (N * dyr[s] - db - xr[s] * dg);
+            else
+                for (int s = 0; s < S; s++)
+                    dxr[s] = k * (N * dyr[s] - db - xr[s] * dg);
         }
 }
 
@@ -168,14 +221,17 @@ static void bn_backward_eval(const Op *op, const OpPass *a)
     }
     if (!a->dx[0])
         return;
-    float *dx = a->dx[0];
     for (int i = 0; i < B; i++)
-        for (int c = 0; c < C; c++)
-            for (int s = 0; s < S; s++) {
-                size_t k = ((size_t)i * C + (size_t)c) * (size_t)S + (size_t)s;
-                float v = dy[k] * scale[c];
-                dx[k] = a->dx_add[0] ? dx[k] + v : v;
-            }
+        for (int c = 0; c < C; c++) {
+            const float sc = scale[c], *dyr = ROW(dy, i, c);
+            float *dxr = ROW(a->dx[0], i, c);
+            if (a->dx_add[0])
+                for (int s = 0; s < S; s++)
+                    dxr[s] += dyr[s] * sc;
+            else
+                for (int s = 0; s < S; s++)
+                    dxr[s] = dyr[s] * sc;
+        }
 }
 
 static void bn_backward(const Op *op, const OpPass *a)

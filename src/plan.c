@@ -1,7 +1,9 @@
 /* plan: calibration of the trainer and the estimates of a sweep's cost. */
 #include "bpsweep/plan.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -235,6 +237,45 @@ static void human_time(double s, char *buf, size_t len)
         snprintf(buf, len, "%.1f h", s / 3600);
 }
 
+/* Whether /proc/cpuinfo's first "flags" line lists flag (a whole word). */
+static bool cpu_has(const char *flag)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[8192], word[64];
+    bool found = false;
+    snprintf(word, sizeof word, " %s ", flag);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "flags", 5) == 0) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = ' '; /* the last flag ends with a space too */
+            found = strstr(line, word) != NULL;
+            break;
+        }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* OpenBLAS's kernel set, and a hint where a generic one runs on a CPU with wide vector
+ * units: OpenBLAS 0.3.21 does not know recent CPUs and falls back to its SSE3 kernels
+ * ("Prescott"), about 3x slower on the GEMMs of a training step (docs/performance.md). */
+static void print_blas(FILE *out)
+{
+    const char *core = openblas_get_corename();
+    const char *generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
+                             "Coppermine", "Northwood", "Banias", "Atom", NULL};
+    const char *better = cpu_has("avx512f") ? "SkylakeX" : cpu_has("avx2") ? "Haswell" : NULL;
+    bool is_generic = false;
+    for (int i = 0; generic[i]; i++)
+        is_generic |= strcmp(core, generic[i]) == 0;
+    fprintf(out, "BLAS:         OpenBLAS with its %s kernels\n", core);
+    if (is_generic && better)
+        fprintf(out, "note:         this CPU has %s, which these kernels do not use; "
+                "OPENBLAS_CORETYPE=%s in the job's environment uses them (the step times "
+                "above are with %s)\n", better[0] == 'S' ? "AVX-512" : "AVX2", better, core);
+}
+
 void plan_print(FILE *out, const Spec *spec, const Plan *plan)
 {
     char a[32], b[32], c[32];
@@ -277,5 +318,6 @@ void plan_print(FILE *out, const Spec *spec, const Plan *plan)
                 "machine has (%s): its points will fail here\n", a);
     }
     fprintf(out, "results file: %s\n", c);
+    print_blas(out);
     fprintf(out, "(estimates from a short calibration on this machine; cluster nodes differ)\n");
 }
