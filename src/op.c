@@ -1,6 +1,7 @@
 /* op: the table of op kinds (one entry per src/op_<kind>.c) and what they share. */
 #include "bpsweep/op.h"
 
+#include <stdio.h>
 #include <string.h>
 
 extern const OpKindDef OP_DENSE_DEF, OP_BATCH_NORM_DEF, OP_RELU_DEF, OP_IDENTITY_DEF,
@@ -50,6 +51,24 @@ size_t op_scratch_floats(const Op *op, int B)
 {
     const OpKindDef *k = OP_KINDS[op->d.kind];
     return k->scratch_floats ? k->scratch_floats(op, B) : 0;
+}
+
+int op_pool_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
+{
+    const char *name = OP_KINDS[d->kind]->name;
+    const int k = d->kernel, s = d->stride, pad = d->pad, H = in[0].h, W = in[0].w;
+    if (k < 1 || s < 1 || pad < 0)
+        return snprintf(msg, len, "%s needs kernel >= 1, stride >= 1 and pad >= 0, not "
+                        "kernel %d, stride %d, pad %d", name, k, s, pad), -1;
+    if (pad > k / 2)
+        return snprintf(msg, len, "%s: pad %d is more than half the kernel %d (PyTorch "
+                        "refuses it)", name, pad, k), -1;
+    if (k > H + 2 * pad || k > W + 2 * pad)
+        return snprintf(msg, len, "%s: kernel %d is larger than the padded input %d x %d "
+                        "(input %d x %d, pad %d): no output", name, k, H + 2 * pad,
+                        W + 2 * pad, H, W, pad), -1;
+    *out = (Shape){in[0].c, (H + 2 * pad - k) / s + 1, (W + 2 * pad - k) / s + 1};
+    return 0;
 }
 
 int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)

@@ -6,31 +6,6 @@
 
 #include "bpsweep/op.h"
 
-static int avg_pool_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
-{
-    const int k = d->kernel, s = d->stride, pad = d->pad, H = in[0].h, W = in[0].w;
-    if (k < 1 || s < 1 || pad < 0)
-        return snprintf(msg, len, "avg_pool needs kernel >= 1, stride >= 1 and pad >= 0, not "
-                        "kernel %d, stride %d, pad %d", k, s, pad), -1;
-    if (pad > k / 2)
-        return snprintf(msg, len, "avg_pool: pad %d is more than half the kernel %d (PyTorch "
-                        "refuses it)", pad, k), -1;
-    if (k > H + 2 * pad || k > W + 2 * pad)
-        return snprintf(msg, len, "avg_pool: kernel %d is larger than the padded input %d x %d "
-                        "(input %d x %d, pad %d): no output", k, H + 2 * pad, W + 2 * pad, H, W,
-                        pad), -1;
-    *out = (Shape){in[0].c, (H + 2 * pad - k) / s + 1, (W + 2 * pad - k) / s + 1};
-    return 0;
-}
-
-/* The input rows [*lo, *hi) of window o along an axis of n positions (the rest padding). */
-static inline void window(int o, int k, int s, int pad, int n, int *lo, int *hi)
-{
-    int a = o * s - pad, b = a + k;
-    *lo = a > 0 ? a : 0;
-    *hi = b < n ? b : n;
-}
-
 /* x (B C, H, W) -> y (B C, Ho, Wo) */
 static void avg_pool_forward(const Op *op, const OpPass *a)
 {
@@ -43,10 +18,10 @@ static void avg_pool_forward(const Op *op, const OpPass *a)
         float *y = a->y + r * (size_t)Ho * (size_t)Wo;
         for (int oh = 0; oh < Ho; oh++) {
             int h0, h1;
-            window(oh, k, s, pad, H, &h0, &h1);
+            op_window(oh, k, s, pad, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
                 int w0, w1;
-                window(ow, k, s, pad, W, &w0, &w1);
+                op_window(ow, k, s, pad, W, &w0, &w1);
                 float sum = 0.0f;
                 for (int ih = h0; ih < h1; ih++)
                     for (int iw = w0; iw < w1; iw++)
@@ -75,10 +50,10 @@ static void avg_pool_backward(const Op *op, const OpPass *a)
                 dx[j] = 0.0f;
         for (int oh = 0; oh < Ho; oh++) {
             int h0, h1;
-            window(oh, k, s, pad, H, &h0, &h1);
+            op_window(oh, k, s, pad, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
                 int w0, w1;
-                window(ow, k, s, pad, W, &w0, &w1);
+                op_window(ow, k, s, pad, W, &w0, &w1);
                 float g = dy[oh * Wo + ow] * inv;
                 for (int ih = h0; ih < h1; ih++)
                     for (int iw = w0; iw < w1; iw++)
@@ -99,10 +74,10 @@ static void avg_pool_r_forward(const Op *op, const OpRPass *a)
         const size_t xo = r * (size_t)H * (size_t)W, yo = r * (size_t)Ho * (size_t)Wo;
         for (int oh = 0; oh < Ho; oh++) {
             int h0, h1;
-            window(oh, k, s, pad, H, &h0, &h1);
+            op_window(oh, k, s, pad, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
                 int w0, w1;
-                window(ow, k, s, pad, W, &w0, &w1);
+                op_window(ow, k, s, pad, W, &w0, &w1);
                 double sum = 0.0, rsum = 0.0;
                 for (int ih = h0; ih < h1; ih++)
                     for (int iw = w0; iw < w1; iw++) {
@@ -136,10 +111,10 @@ static void avg_pool_r_backward(const Op *op, const OpRPass *a)
         const size_t xo = r * (size_t)H * (size_t)W, yo = r * (size_t)Ho * (size_t)Wo;
         for (int oh = 0; oh < Ho; oh++) {
             int h0, h1;
-            window(oh, k, s, pad, H, &h0, &h1);
+            op_window(oh, k, s, pad, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
                 int w0, w1;
-                window(ow, k, s, pad, W, &w0, &w1);
+                op_window(ow, k, s, pad, W, &w0, &w1);
                 size_t o = yo + (size_t)(oh * Wo + ow);
                 double g = a->dy[o] * inv, rg = a->rdy ? a->rdy[o] * inv : 0.0;
                 for (int ih = h0; ih < h1; ih++)
@@ -164,7 +139,7 @@ static double avg_pool_flops(const Op *op)
 const OpKindDef OP_AVG_POOL_DEF = {
     .name = "avg_pool",
     .n_inputs = 1,
-    .shape = avg_pool_shape,
+    .shape = op_pool_shape,
     .n_params = op_none,
     .n_buffers = op_none,
     .cache_floats = op_no_cache,

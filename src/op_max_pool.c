@@ -19,37 +19,11 @@
 
 #include "bpsweep/op.h"
 
-static int max_pool_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
-{
-    const int k = d->kernel, s = d->stride, pad = d->pad, H = in[0].h, W = in[0].w;
-    if (k < 1 || s < 1 || pad < 0)
-        return snprintf(msg, len, "max_pool needs kernel >= 1, stride >= 1 and pad >= 0, not "
-                        "kernel %d, stride %d, pad %d", k, s, pad), -1;
-    if (pad > k / 2)
-        return snprintf(msg, len, "max_pool: pad %d is more than half the kernel %d (PyTorch "
-                        "refuses it)", pad, k), -1;
-    if (k > H + 2 * pad || k > W + 2 * pad)
-        return snprintf(msg, len, "max_pool: kernel %d is larger than the padded input %d x %d "
-                        "(input %d x %d, pad %d): no output", k, H + 2 * pad, W + 2 * pad, H, W,
-                        pad), -1;
-    *out = (Shape){in[0].c, (H + 2 * pad - k) / s + 1, (W + 2 * pad - k) / s + 1};
-    return 0;
-}
-
 _Static_assert(sizeof(int32_t) == sizeof(float), "an argmax takes one float of the cache");
 
 static size_t max_pool_cache(const Op *op, int B)
 {
     return (size_t)B * shape_size(op->out_shape); /* the argmax of each output, int32 */
-}
-
-/* The input rows [*lo, *hi) of window o along an axis of n positions (the rest padding;
- * pad <= k / 2 keeps the range non-empty). */
-static inline void window(int o, int k, int s, int pad, int n, int *lo, int *hi)
-{
-    int a = o * s - pad, b = a + k;
-    *lo = a > 0 ? a : 0;
-    *hi = b < n ? b : n;
 }
 
 /* The argmax, as ih W + iw, of the plane x (H, W) over rows [h0, h1), columns [w0, w1),
@@ -107,10 +81,10 @@ static void max_pool_forward(const Op *op, const OpPass *a)
         float *idx = a->cache + r * (size_t)Ho * (size_t)Wo;
         for (int oh = 0; oh < Ho; oh++) {
             int h0, h1;
-            window(oh, k, s, pad, H, &h0, &h1);
+            op_window(oh, k, s, pad, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
                 int w0, w1;
-                window(ow, k, s, pad, W, &w0, &w1);
+                op_window(ow, k, s, pad, W, &w0, &w1);
                 int32_t arg = argmax_f(x, W, h0, h1, w0, w1);
                 y[oh * Wo + ow] = x[arg];
                 if (a->train)
@@ -144,10 +118,10 @@ static void max_pool_backward(const Op *op, const OpPass *a)
         else /* recomputed: see the head of this file */
             for (int oh = 0; oh < Ho; oh++) {
                 int h0, h1;
-                window(oh, k, s, pad, H, &h0, &h1);
+                op_window(oh, k, s, pad, H, &h0, &h1);
                 for (int ow = 0; ow < Wo; ow++) {
                     int w0, w1;
-                    window(ow, k, s, pad, W, &w0, &w1);
+                    op_window(ow, k, s, pad, W, &w0, &w1);
                     dx[argmax_f(x, W, h0, h1, w0, w1)] += dy[oh * Wo + ow];
                 }
             }
@@ -165,10 +139,10 @@ static void max_pool_backward(const Op *op, const OpPass *a)
             const size_t xo_ = r_ * (size_t)H_ * (size_t)W_;                                \
             for (int oh_ = 0; oh_ < Ho_; oh_++) {                                           \
                 int h0_, h1_;                                                               \
-                window(oh_, k_, s_, pad_, H_, &h0_, &h1_);                                  \
+                op_window(oh_, k_, s_, pad_, H_, &h0_, &h1_);                                  \
                 for (int ow_ = 0; ow_ < Wo_; ow_++) {                                       \
                     int w0_, w1_;                                                           \
-                    window(ow_, k_, s_, pad_, W_, &w0_, &w1_);                              \
+                    op_window(ow_, k_, s_, pad_, W_, &w0_, &w1_);                              \
                     const size_t o = (r_ * (size_t)Ho_ + (size_t)oh_) * (size_t)Wo_ +       \
                                      (size_t)ow_;                                           \
                     const size_t j =                                                        \
@@ -218,7 +192,7 @@ static double max_pool_flops(const Op *op)
 const OpKindDef OP_MAX_POOL_DEF = {
     .name = "max_pool",
     .n_inputs = 1,
-    .shape = max_pool_shape,
+    .shape = op_pool_shape,
     .n_params = op_none,
     .n_buffers = op_none,
     .cache_floats = max_pool_cache,

@@ -155,6 +155,21 @@ size_t op_scratch_floats(const Op *op, int B);
 /* The output has the input's shape (elementwise kinds). */
 int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len);
 
+/* The output of a pool (max_pool, avg_pool) as PyTorch's MaxPool2d / AvgPool2d with
+ * ceil_mode=False: (C, (H + 2 pad - k) / s + 1, (W + 2 pad - k) / s + 1); refused: k,
+ * s < 1, pad < 0, pad > k / 2 (PyTorch refuses it; it keeps every window non-empty), a
+ * kernel larger than the padded input. */
+int op_pool_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len);
+
+/* The input positions [*lo, *hi) of a pool's window o (kernel k, stride s, padding pad)
+ * along an axis of n positions; the rest of the window is padding. */
+static inline void op_window(int o, int k, int s, int pad, int n, int *lo, int *hi)
+{
+    int a = o * s - pad, b = a + k;
+    *lo = a > 0 ? a : 0;
+    *hi = b < n ? b : n;
+}
+
 /* Table entries for kinds without parameters, buffers, cache or aux. */
 size_t op_none(const OpDesc *d, Shape in, Shape out);
 size_t op_no_cache(const Op *op, int B);
