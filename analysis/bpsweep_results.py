@@ -216,11 +216,26 @@ def _bias_label(init):
 ARCH_COLUMNS = ("family", "width", "depth", "activation", "batch_norm", "skip", "bias_init")
 
 
+# Hidden weight layers of the presets (docs/spec.md): the ConvNet's five convolutions; the
+# ResNet-18's stem and sixteen block convolutions (projection shortcuts not counted).
+PRESET_DEPTH = {"convnet": 5, "resnet18": 17}
+
+
+def _depth(a):
+    """Hidden weight layers of an architecture: its hidden widths, its preset's, or the
+    dense and conv layers of its op list but the last."""
+    if "hidden" in a:
+        return len(a["hidden"])
+    if "preset" in a:
+        return PRESET_DEPTH[a["preset"]]
+    return sum(l["type"] in ("dense", "conv") for l in a.get("layers", [])) - 1
+
+
 def _arch_info(spec):
     """Architecture name -> its ARCH_COLUMNS values, from the canonical spec."""
     out = {}
     for a in spec.get("architectures", []):
-        out[a["name"]] = (a.get("family", a["name"]), int(a.get("width", 0)), len(a["hidden"]),
+        out[a["name"]] = (a.get("family", a["name"]), int(a.get("width", 0)), _depth(a),
                           a.get("activation", "relu"), int(bool(a.get("batch_norm", False))),
                           int(bool(a.get("skip", False))), _bias_label(a.get("init", {})))
     return out

@@ -286,6 +286,20 @@ def test_read_csv_text_columns(tmp):
     check(t["seed"][0] == 3 and t["final_test_acc"][0] == 0.5, "read_csv reads numbers")
 
 
+def test_depth():
+    """Depth (hidden weight layers) of each kind of architecture in a canonical spec."""
+    spec = {"architectures": [
+        {"name": "m", "hidden": [8, 8]},
+        {"name": "c@w=16", "family": "c", "width": 16, "preset": "convnet"},
+        {"name": "r", "preset": "resnet18", "base_width": 16},
+        {"name": "l", "layers": [{"type": "conv", "out": 4, "kernel": 3}, {"type": "relu"},
+                                 {"type": "dense", "out": 8}, {"type": "dense", "out": 10}]}]}
+    info = br._arch_info(spec)
+    check([info[n][2] for n in ("m", "c@w=16", "r", "l")] == [2, 5, 17, 2],
+          "depth of an MLP, the presets and an op list")
+    check(info["c@w=16"][:2] == ("c", 16), "a preset's family and width")
+
+
 def main():
     parser = argparse.ArgumentParser(
         description="Test the analysis scripts on a fake results file.")
@@ -301,6 +315,7 @@ def main():
     test_statistics(path, res.table)
     test_bad_files(tmp)
     test_read_csv_text_columns(tmp)
+    test_depth()
     test_summary_script(path)
     test_plot_script(path, res.table)
 
