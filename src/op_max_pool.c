@@ -31,7 +31,7 @@ static size_t max_pool_cache(const Op *op, int B)
 static inline int argmax_d(const double *x, int W, int h0, int h1, int w0, int w1)
 {
     int arg = h0 * W + w0;
-    double m = -INFINITY;
+    double m = -(double)INFINITY;
     for (int ih = h0; ih < h1; ih++)
         for (int iw = w0; iw < w1; iw++) {
             double v = x[ih * W + iw];
