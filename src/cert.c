@@ -19,6 +19,7 @@ typedef struct {
     double lambda, c;
     NnRWork *w;            /* activations of a chunk, in double */
     double *x;             /* (CHUNK, D) */
+    float *xf;             /* (CHUNK, D) a chunk of a compact set as floats, else NULL */
 } Ctx;
 
 static double sign_of(double v)
@@ -80,8 +81,9 @@ static double pass(Ctx *cx, const double *theta, double *g, const double *v, dou
     double loss = 0;
     for (int s0 = 0; s0 < cx->n; s0 += CHUNK) {
         const int B = cx->n - s0 < CHUNK ? cx->n - s0 : CHUNK;
+        const float *xs = dataset_rows(cx->d, s0, B, cx->xf); /* (B, D) */
         for (size_t k = 0; k < (size_t)B * (size_t)D; k++)
-            cx->x[k] = (double)cx->d->x[(size_t)s0 * (size_t)D + k];
+            cx->x[k] = (double)xs[k];
         nn_r_forward(net, cx->w, theta, hv ? v : NULL, cx->x, B);
         if (neg)
             count_negative(cx, B, neg, total);
@@ -183,6 +185,7 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
     Ctx cx = {.net = net, .d = d, .n = n > 0 && n < d->n ? n : d->n, .lambda = lambda, .c = c};
     cx.w = nn_rwork_new(net, CHUNK);
     cx.x = xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(double));
+    cx.xf = d->x ? NULL : xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(float));
     const size_t P = net->n_params;
     double *theta = xmalloc(P * sizeof *theta), *g = xmalloc(P * sizeof *g);
     for (size_t k = 0; k < P; k++)
@@ -203,5 +206,6 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
     free(total);
     nn_rwork_free(net, cx.w);
     free(cx.x);
+    free(cx.xf);
     return rc;
 }

@@ -219,7 +219,7 @@ static int cmd_train(int argc, char **argv)
         return BPS_EXIT_BADINPUT;
     }
     Dataset train = {0}, test = {0};
-    if (dataset_load(&spec->data, &train, &test, &err) != 0 ||
+    if (dataset_load_compact(&spec->data, &train, &test, NULL, &err) != 0 ||
         spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) != 0 ||
         spec_check_augment(spec, dataset_shape(&train), spec_path, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
@@ -635,7 +635,7 @@ static int cmd_plan(int argc, char **argv)
     Plan plan;
     int rc = BPS_EXIT_BADINPUT;
     if (spec_load(spec_path, &spec, &err) == 0 &&
-        dataset_load_provenance(&spec->data, &train, &test, &prov, &err) == 0 &&
+        dataset_load_compact(&spec->data, &train, &test, &prov, &err) == 0 &&
         spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) == 0 &&
         spec_check_augment(spec, dataset_shape(&train), spec_path, &err) == 0 &&
         plan_make(spec, (int)ranks, &train, &test, &plan, &err) == 0) {
@@ -729,7 +729,7 @@ static int cmd_extend(int argc, char **argv)
                 old_path, problems);
         goto done;
     }
-    if (dataset_load_provenance(&spec->data, &train, &test, &prov, &err) != 0 ||
+    if (dataset_load_compact(&spec->data, &train, &test, &prov, &err) != 0 ||
         spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) != 0 ||
         spec_check_augment(spec, dataset_shape(&train), spec_path, &err) != 0 ||
         store_create(MPI_COMM_SELF, out, spec, &prov, dataset_shape(&train), train.classes, NULL,

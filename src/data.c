@@ -315,9 +315,9 @@ fail:
 }
 
 /* dataset_read_idx with the name of the `keep` setting for messages ("keep",
- * "train_subset", "test_subset"). */
+ * "train_subset", "test_subset"); bytes: the pixels stay raw bytes in out->x8 (x NULL). */
 static int idx_read_pair(const char *images_path, const char *labels_path, int classes, int keep,
-                         const char *keep_name, Dataset *out, BpsErr *err)
+                         const char *keep_name, bool bytes, Dataset *out, BpsErr *err)
 {
     assert(classes >= 1 && classes <= 256);
     memset(out, 0, sizeof *out);
@@ -363,15 +363,19 @@ static int idx_read_pair(const char *images_path, const char *labels_path, int c
     idx_close(&im);
     idx_close(&lb);
 
-    const size_t count = (size_t)(n_keep * d);
-    float *x = xalloc_aligned(count * sizeof(float));
-    for (size_t i = 0; i < count; i++)
-        x[i] = (float)pix[i];
-    free(pix);
+    if (bytes) {
+        out->x8 = pix;
+    } else {
+        const size_t count = (size_t)(n_keep * d);
+        float *x = xalloc_aligned(count * sizeof(float));
+        for (size_t i = 0; i < count; i++)
+            x[i] = (float)pix[i];
+        free(pix);
+        out->x = x;
+    }
     out->n = (int)n_keep;
     out->d = (int)d;
     out->classes = classes;
-    out->x = x;
     out->y = n_keep < n ? xrealloc(lab, (size_t)n_keep) : lab;
     out->borrowed = false;
     out->c = 1;
@@ -390,7 +394,7 @@ fail:
 int dataset_read_idx(const char *images_path, const char *labels_path, int classes, int keep,
                      Dataset *out, BpsErr *err)
 {
-    return idx_read_pair(images_path, labels_path, classes, keep, "keep", out, err);
+    return idx_read_pair(images_path, labels_path, classes, keep, "keep", false, out, err);
 }
 
 /* ---- the standard directory layout --------------------------------------------------- */
@@ -438,8 +442,8 @@ static int find_idx_file(const char *dir, const char *name, char *path, size_t c
 #define IDX_PATH_MAX (DATA_PATH_MAX + 64)
 
 /* dataset_load_dir, with the paths of the four files it read in paths. */
-static int idx_load_dir(const char *dir, int keep_train, int keep_test, Dataset *train,
-                        Dataset *test, char (*paths)[IDX_PATH_MAX], BpsErr *err)
+static int idx_load_dir(const char *dir, int keep_train, int keep_test, bool bytes,
+                        Dataset *train, Dataset *test, char (*paths)[IDX_PATH_MAX], BpsErr *err)
 {
     static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
@@ -448,10 +452,10 @@ static int idx_load_dir(const char *dir, int keep_train, int keep_test, Dataset 
     for (int i = 0; i < 4; i++)
         if (find_idx_file(dir, names[i], paths[i], sizeof paths[i], err) != 0)
             return -1;
-    if (idx_read_pair(paths[0], paths[1], DATA_CLASSES, keep_train, "train_subset", train,
-                      err) != 0)
+    if (idx_read_pair(paths[0], paths[1], DATA_CLASSES, keep_train, "train_subset", bytes,
+                      train, err) != 0)
         return -1;
-    if (idx_read_pair(paths[2], paths[3], DATA_CLASSES, keep_test, "test_subset", test,
+    if (idx_read_pair(paths[2], paths[3], DATA_CLASSES, keep_test, "test_subset", bytes, test,
                       err) != 0) {
         dataset_free(train);
         return -1;
@@ -472,7 +476,7 @@ int dataset_load_dir(const char *dir, int keep_train, int keep_test, Dataset *tr
                      Dataset *test, BpsErr *err)
 {
     char paths[4][IDX_PATH_MAX];
-    return idx_load_dir(dir, keep_train, keep_test, train, test, paths, err);
+    return idx_load_dir(dir, keep_train, keep_test, false, train, test, paths, err);
 }
 
 /* ---- CIFAR-10 and CIFAR-100 binary files ----------------------------------------------- */
@@ -577,9 +581,10 @@ fail:
 }
 
 /* Reads every record of the split's files in order, checks every label, and keeps the
- * first `keep` samples (0 = all) as a (keep, 3, 32, 32) set. Closes the files. */
+ * first `keep` samples (0 = all) as a (keep, 3, 32, 32) set, of raw floats or (bytes)
+ * raw bytes in x8. Closes the files. */
 static int cifar_read_split(CifarSplit *sp, const CifarFormat *fmt, int keep,
-                            const char *keep_name, Dataset *out, BpsErr *err)
+                            const char *keep_name, bool bytes, Dataset *out, BpsErr *err)
 {
     const size_t rec = (size_t)fmt->label_bytes + CIFAR_PIXELS;
     unsigned char *buf = NULL;
@@ -598,7 +603,10 @@ static int cifar_read_split(CifarSplit *sp, const CifarFormat *fmt, int keep,
         goto fail;
     }
     const uint64_t n_keep = keep > 0 ? (uint64_t)keep : sp->n;
-    out->x = xalloc_aligned((size_t)n_keep * CIFAR_PIXELS * sizeof(float));
+    if (bytes)
+        out->x8 = xalloc_aligned((size_t)n_keep * CIFAR_PIXELS);
+    else
+        out->x = xalloc_aligned((size_t)n_keep * CIFAR_PIXELS * sizeof(float));
     out->y = xmalloc((size_t)n_keep);
     buf = xmalloc(CIFAR_CHUNK * rec);
     uint64_t i = 0; /* sample index over the split */
@@ -623,10 +631,14 @@ static int cifar_read_split(CifarSplit *sp, const CifarFormat *fmt, int keep,
                     }
                 }
                 if (i < n_keep) {
-                    float *xi = out->x + (size_t)i * CIFAR_PIXELS; /* (3, 32, 32) */
-                    const unsigned char *px = p + fmt->label_bytes;
-                    for (int q = 0; q < CIFAR_PIXELS; q++)
-                        xi[q] = (float)px[q];
+                    const unsigned char *px = p + fmt->label_bytes; /* (3, 32, 32) */
+                    if (bytes) {
+                        memcpy(out->x8 + (size_t)i * CIFAR_PIXELS, px, CIFAR_PIXELS);
+                    } else {
+                        float *xi = out->x + (size_t)i * CIFAR_PIXELS;
+                        for (int q = 0; q < CIFAR_PIXELS; q++)
+                            xi[q] = (float)px[q];
+                    }
                     out->y[i] = p[fmt->keep_label];
                 }
             }
@@ -645,6 +657,7 @@ fail:
     free(buf);
     cifar_close(sp);
     free(out->x);
+    free(out->x8);
     free(out->y);
     memset(out, 0, sizeof *out);
     return -1;
@@ -654,7 +667,7 @@ fail:
  * reads train and test. */
 static int cifar_read(const char *dir, const CifarFormat *fmt, const char *const *train_names,
                       int n_train_files, const char *test_name, int keep_train, int keep_test,
-                      Dataset *train, Dataset *test, BpsErr *err)
+                      bool bytes, Dataset *train, Dataset *test, BpsErr *err)
 {
     CifarSplit tr, te;
     memset(train, 0, sizeof *train);
@@ -665,37 +678,50 @@ static int cifar_read(const char *dir, const CifarFormat *fmt, const char *const
         cifar_close(&tr);
         return -1;
     }
-    if (cifar_read_split(&tr, fmt, keep_train, "train_subset", train, err) != 0) {
+    if (cifar_read_split(&tr, fmt, keep_train, "train_subset", bytes, train, err) != 0) {
         cifar_close(&te);
         return -1;
     }
-    if (cifar_read_split(&te, fmt, keep_test, "test_subset", test, err) != 0) {
+    if (cifar_read_split(&te, fmt, keep_test, "test_subset", bytes, test, err) != 0) {
         dataset_free(train);
         return -1;
     }
     return 0;
 }
 
-int dataset_read_cifar10(const char *dir, int keep_train, int keep_test, Dataset *train,
-                         Dataset *test, BpsErr *err)
+/* dataset_read_cifar10 / _cifar100 that keep raw bytes in x8 when `bytes` is set. */
+static int cifar10_read(const char *dir, int keep_train, int keep_test, bool bytes,
+                        Dataset *train, Dataset *test, BpsErr *err)
 {
     static const CifarFormat fmt = {
         "CIFAR-10", 1, 0, {10, 0}, {"label", NULL},
         "the CIFAR-10 binary version (cifar-10-binary.tar.gz, folder cifar-10-batches-bin): "
         "data_batch_1.bin .. data_batch_5.bin and test_batch.bin"};
     return cifar_read(dir, &fmt, CIFAR10_FILES, 5, CIFAR10_FILES[5], keep_train, keep_test,
-                      train, test, err);
+                      bytes, train, test, err);
 }
 
-int dataset_read_cifar100(const char *dir, bool fine, int keep_train, int keep_test,
-                          Dataset *train, Dataset *test, BpsErr *err)
+static int cifar100_read(const char *dir, bool fine, int keep_train, int keep_test, bool bytes,
+                         Dataset *train, Dataset *test, BpsErr *err)
 {
     CifarFormat fmt = {
         "CIFAR-100", 2, fine ? 1 : 0, {20, 100}, {"coarse label", "fine label"},
         "the CIFAR-100 binary version (cifar-100-binary.tar.gz, folder cifar-100-binary): "
         "train.bin and test.bin"};
     return cifar_read(dir, &fmt, CIFAR100_FILES, 1, CIFAR100_FILES[1], keep_train, keep_test,
-                      train, test, err);
+                      bytes, train, test, err);
+}
+
+int dataset_read_cifar10(const char *dir, int keep_train, int keep_test, Dataset *train,
+                         Dataset *test, BpsErr *err)
+{
+    return cifar10_read(dir, keep_train, keep_test, false, train, test, err);
+}
+
+int dataset_read_cifar100(const char *dir, bool fine, int keep_train, int keep_test,
+                          Dataset *train, Dataset *test, BpsErr *err)
+{
+    return cifar100_read(dir, fine, keep_train, keep_test, false, train, test, err);
 }
 
 /* ---- synthetic sets ---------------------------------------------------------------- */
@@ -706,6 +732,7 @@ int dataset_read_cifar100(const char *dir, bool fine, int keep_train, int keep_t
 static void synthetic_fill(Dataset *ds, int n, int d, int classes, int clusters, double noise,
                            const double *centres, uint64_t key)
 {
+    memset(ds, 0, sizeof *ds);
     ds->n = n;
     ds->d = d;
     ds->classes = classes;
@@ -754,15 +781,21 @@ void dataset_synthetic(int n_train, int n_test, int d, int classes, double noise
 
 /* x = ((x / scale) - mean) / std over n values, with x / scale rounded to float first
  * as torchvision's ToTensor does. */
+static float standardize_value(float x, float scale, double mean, double std)
+{
+    return (float)(((double)(x / scale) - mean) / std);
+}
+
 static void standardize(float *x, size_t n, float scale, double mean, double std)
 {
     for (size_t i = 0; i < n; i++)
-        x[i] = (float)(((double)(x[i] / scale) - mean) / std);
+        x[i] = standardize_value(x[i], scale, mean, std);
 }
 
 /* Mean and population std of the raw values of channel ch over every sample of ds (the
- * ds->h * ds->w pixels at ch of each), two passes in double, divided by scale; a std of
- * 0 is taken as 1 (constant pixels: only centre them). */
+ * ds->h * ds->w pixels at ch of each; floats x or, in the compact form before its tables,
+ * bytes x8, the same sums in the same order), two passes in double, divided by scale; a
+ * std of 0 is taken as 1 (constant pixels: only centre them). */
 static void channel_stats(const Dataset *ds, int ch, int channels, float scale, double *mean,
                           double *std)
 {
@@ -770,15 +803,19 @@ static void channel_stats(const Dataset *ds, int ch, int channels, float scale, 
     const size_t count = (size_t)ds->n * plane;
     double sum = 0.0, ss = 0.0;
     for (int i = 0; i < ds->n; i++) {
-        const float *p = ds->x + (size_t)i * (size_t)ds->d + (size_t)ch * plane; /* (plane) */
-        for (size_t j = 0; j < plane; j++)
-            sum += (double)p[j];
+        const size_t o = (size_t)i * (size_t)ds->d + (size_t)ch * plane; /* (plane) at o */
+        if (ds->x8)
+            for (size_t j = 0; j < plane; j++)
+                sum += (double)ds->x8[o + j];
+        else
+            for (size_t j = 0; j < plane; j++)
+                sum += (double)ds->x[o + j];
     }
     const double mean_raw = sum / (double)count;
     for (int i = 0; i < ds->n; i++) {
-        const float *p = ds->x + (size_t)i * (size_t)ds->d + (size_t)ch * plane;
+        const size_t o = (size_t)i * (size_t)ds->d + (size_t)ch * plane;
         for (size_t j = 0; j < plane; j++) {
-            double dx = (double)p[j] - mean_raw;
+            double dx = (ds->x8 ? (double)ds->x8[o + j] : (double)ds->x[o + j]) - mean_raw;
             ss += dx * dx;
         }
     }
@@ -865,6 +902,153 @@ void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm,
 void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float *lo, float *hi)
 {
     dataset_normalize_scaled(train, test, norm, 255.0f, lo, hi, NULL, NULL);
+}
+
+/* The compact form of train and test, whose raw bytes are in x8: their tables (lut_c
+ * of 256 floats each, one copy per set), the float of byte v computed by the very
+ * expressions dataset_normalize_scaled applies to the float (v), so that both forms
+ * agree bit for bit. mean, std as for dataset_normalize_scaled. */
+static void normalize_compact(Dataset *train, Dataset *test, Normalization norm, float scale,
+                              double *mean_out, double *std_out)
+{
+    assert(train->x8 && !train->x && (!test->n || (test->x8 && !test->x)));
+    const int C = norm == NORM_PER_CHANNEL ? (train->c > 0 ? train->c : train->d) : 1;
+    assert(train->d % C == 0 && test->d == train->d);
+    float *lut = xmalloc((size_t)C * 256 * sizeof *lut); /* (C, 256) */
+    for (int ch = 0; ch < C; ch++) {
+        double mean = 0.0, std = 1.0;
+        if (norm == NORM_STANDARDIZE || norm == NORM_PER_CHANNEL)
+            channel_stats(train, ch, C, scale, &mean, &std);
+        for (int v = 0; v < 256; v++) {
+            float x = (float)v, *t = lut + (size_t)ch * 256 + v;
+            switch (norm) {
+            case NORM_NONE: *t = x; break;
+            case NORM_UNIT: *t = x / scale; break;
+            case NORM_STANDARDIZE:
+            case NORM_PER_CHANNEL: *t = standardize_value(x, scale, mean, std); break;
+            }
+        }
+        if (norm == NORM_STANDARDIZE || norm == NORM_PER_CHANNEL) {
+            if (mean_out)
+                mean_out[ch] = mean;
+            if (std_out)
+                std_out[ch] = std;
+        }
+    }
+    train->lut = lut;
+    test->lut = xmalloc((size_t)C * 256 * sizeof *lut);
+    memcpy(test->lut, lut, (size_t)C * 256 * sizeof *lut);
+    train->lut_c = test->lut_c = C;
+    train->norm = test->norm = norm;
+}
+
+/* ---- reading samples of either form ------------------------------------------------ */
+
+/* out (d) = sample src (d bytes) through the tables of ds. */
+static void row_from_bytes(const Dataset *ds, const uint8_t *src, float *out)
+{
+    const int plane = ds->d / ds->lut_c;
+    for (int ch = 0; ch < ds->lut_c; ch++) {
+        const float *restrict t = ds->lut + (size_t)ch * 256;         /* (256) */
+        const uint8_t *restrict s = src + (size_t)ch * (size_t)plane; /* (plane) */
+        float *restrict o = out + (size_t)ch * (size_t)plane;
+        int j = 0;
+        for (; j + 8 <= plane; j += 8) { /* 8 independent lookups per iteration */
+            float v0 = t[s[j]], v1 = t[s[j + 1]], v2 = t[s[j + 2]], v3 = t[s[j + 3]];
+            float v4 = t[s[j + 4]], v5 = t[s[j + 5]], v6 = t[s[j + 6]], v7 = t[s[j + 7]];
+            o[j] = v0, o[j + 1] = v1, o[j + 2] = v2, o[j + 3] = v3;
+            o[j + 4] = v4, o[j + 5] = v5, o[j + 6] = v6, o[j + 7] = v7;
+        }
+        for (; j < plane; j++)
+            o[j] = t[s[j]];
+    }
+}
+
+const float *dataset_rows(const Dataset *ds, int start, int n, float *buf)
+{
+    assert(start >= 0 && n >= 0 && start + n <= ds->n);
+    if (ds->x)
+        return ds->x + (size_t)start * (size_t)ds->d;
+    dataset_copy_rows(ds, start, n, buf);
+    return buf;
+}
+
+void dataset_copy_rows(const Dataset *ds, int start, int n, float *out)
+{
+    assert(start >= 0 && n >= 0 && start + n <= ds->n);
+    const size_t D = (size_t)ds->d;
+    if (ds->x) {
+        memcpy(out, ds->x + (size_t)start * D, (size_t)n * D * sizeof *out);
+        return;
+    }
+    assert(ds->x8 && ds->lut);
+    for (int i = 0; i < n; i++)
+        row_from_bytes(ds, ds->x8 + (size_t)(start + i) * D, out + (size_t)i * D);
+}
+
+void dataset_prefetch(const Dataset *ds, int i)
+{
+    /* the rows of a batch are scattered and short (784 bytes for MNIST), too short for
+     * the hardware prefetcher: without this the compact gather waits on memory */
+    if (!ds->x8)
+        return;
+    const uint8_t *row = ds->x8 + (size_t)i * (size_t)ds->d;
+    for (size_t k = 0; k < (size_t)ds->d; k += 64)
+        __builtin_prefetch(row + k);
+}
+
+void dataset_gather(const Dataset *ds, const uint32_t *idx, int n, float *out)
+{
+    const size_t D = (size_t)ds->d;
+    if (ds->x) {
+        for (int i = 0; i < n; i++) {
+            assert(idx[i] < (uint32_t)ds->n);
+            memcpy(out + (size_t)i * D, ds->x + (size_t)idx[i] * D, D * sizeof *out);
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        assert(idx[i] < (uint32_t)ds->n);
+        if (i + 1 < n)
+            dataset_prefetch(ds, (int)idx[i + 1]);
+        row_from_bytes(ds, ds->x8 + (size_t)idx[i] * D, out + (size_t)i * D);
+    }
+}
+
+void dataset_min_max(const Dataset *ds, int j0, int len, float *lo, float *hi)
+{
+    assert(len >= 1 && j0 >= 0 && j0 + len <= ds->d);
+    const size_t D = (size_t)ds->d;
+    float a, b;
+    if (ds->n == 0) {
+        a = b = 0.0f;
+    } else if (ds->x) {
+        a = b = ds->x[j0];
+        for (size_t k = 0; k < (size_t)ds->n; k++)
+            for (size_t j = (size_t)j0; j < (size_t)(j0 + len); j++) {
+                float v = ds->x[k * D + j];
+                a = v < a ? v : a;
+                b = v > b ? v : b;
+            }
+    } else {
+        /* the byte values present in each table's pixels, then their floats: the same
+         * set of values as the float form holds */
+        const int plane = ds->d / ds->lut_c;
+        bool *seen = xcalloc((size_t)ds->lut_c * 256, sizeof *seen); /* (lut_c, 256) */
+        for (size_t k = 0; k < (size_t)ds->n; k++)
+            for (int j = j0; j < j0 + len; j++)
+                seen[(size_t)(j / plane) * 256 + ds->x8[k * D + (size_t)j]] = true;
+        a = b = ds->lut[(size_t)(j0 / plane) * 256 + ds->x8[j0]];
+        for (size_t q = 0; q < (size_t)ds->lut_c * 256; q++) {
+            if (!seen[q])
+                continue;
+            a = ds->lut[q] < a ? ds->lut[q] : a;
+            b = ds->lut[q] > b ? ds->lut[q] : b;
+        }
+        free(seen);
+    }
+    *lo = a;
+    *hi = b;
 }
 
 /* ---- from a DataConfig ----------------------------------------------------------- */
@@ -1114,7 +1298,8 @@ static void cifar_paths(const DataConfig *cfg, char (*paths)[IDX_PATH_MAX], int 
         snprintf(paths[i], IDX_PATH_MAX, "%s/%s", cfg->path, names[i]);
 }
 
-static int load_sets(const DataConfig *cfg, Dataset *train, Dataset *test,
+/* dataset_load_provenance; compact: byte sources in the compact form. */
+static int load_sets(const DataConfig *cfg, bool compact, Dataset *train, Dataset *test,
                      DataProvenance *prov, BpsErr *err)
 {
     char paths[DATA_PROV_MAX_FILES][IDX_PATH_MAX];
@@ -1127,8 +1312,8 @@ static int load_sets(const DataConfig *cfg, Dataset *train, Dataset *test,
     case DATA_IDX:
         if (cfg->path[0] == '\0')
             return bps_fail(err, "IDX data: the data directory path is empty");
-        if (idx_load_dir(cfg->path, cfg->train_subset, cfg->test_subset, train, test, paths,
-                         err) != 0)
+        if (idx_load_dir(cfg->path, cfg->train_subset, cfg->test_subset, compact, train, test,
+                         paths, err) != 0)
             return -1;
         n_files = 4;
         break;
@@ -1139,11 +1324,10 @@ static int load_sets(const DataConfig *cfg, Dataset *train, Dataset *test,
         if (cfg->path[0] == '\0')
             return bps_fail(err, "CIFAR data: the data directory path is empty");
         int rc = cfg->kind == DATA_CIFAR10
-                     ? dataset_read_cifar10(cfg->path, cfg->train_subset, cfg->test_subset,
-                                            train, test, err)
-                     : dataset_read_cifar100(cfg->path, cfg->labels == CIFAR_FINE,
-                                             cfg->train_subset, cfg->test_subset, train, test,
-                                             err);
+                     ? cifar10_read(cfg->path, cfg->train_subset, cfg->test_subset, compact,
+                                    train, test, err)
+                     : cifar100_read(cfg->path, cfg->labels == CIFAR_FINE, cfg->train_subset,
+                                     cfg->test_subset, compact, train, test, err);
         if (rc != 0)
             return -1;
         cifar_paths(cfg, paths, &n_files);
@@ -1156,7 +1340,7 @@ static int load_sets(const DataConfig *cfg, Dataset *train, Dataset *test,
         if (cfg->classes < 2 || cfg->classes > 256)
             return bps_fail(err, "HDF5 data: classes must be in [2, 256], got %d", cfg->classes);
         if (dataset_read_hdf5(cfg->path, &cfg->h5, cfg->classes, cfg->train_subset,
-                              cfg->test_subset, train, test, &scale, err) != 0)
+                              cfg->test_subset, compact, train, test, &scale, err) != 0)
             return -1;
         snprintf(paths[0], IDX_PATH_MAX, "%s", cfg->path);
         n_files = 1;
@@ -1165,8 +1349,12 @@ static int load_sets(const DataConfig *cfg, Dataset *train, Dataset *test,
         return bps_fail(err, "unknown data kind %d", (int)cfg->kind);
     }
     prov_stats_alloc(prov, train, cfg->norm);
-    dataset_normalize_scaled(train, test, cfg->norm, scale, NULL, NULL,
-                             prov ? prov->mean : NULL, prov ? prov->std : NULL);
+    if (train->x8)
+        normalize_compact(train, test, cfg->norm, scale, prov ? prov->mean : NULL,
+                          prov ? prov->std : NULL);
+    else
+        dataset_normalize_scaled(train, test, cfg->norm, scale, NULL, NULL,
+                                 prov ? prov->mean : NULL, prov ? prov->std : NULL);
     if (prov) {
         char dir[IDX_PATH_MAX];
         snprintf(dir, sizeof dir, "%s", cfg->path);
@@ -1186,8 +1374,9 @@ static int load_sets(const DataConfig *cfg, Dataset *train, Dataset *test,
     return 0;
 }
 
-int dataset_load_provenance(const DataConfig *cfg, Dataset *train, Dataset *test,
-                            DataProvenance *prov, BpsErr *err)
+/* dataset_load_provenance and dataset_load_compact. */
+static int load(const DataConfig *cfg, bool compact, Dataset *train, Dataset *test,
+                DataProvenance *prov, BpsErr *err)
 {
     static const char *const SOURCE[] = {[DATA_IDX] = "idx", [DATA_SYNTHETIC] = "synthetic",
                                          [DATA_CIFAR10] = "cifar10", [DATA_CIFAR100] = "cifar100",
@@ -1196,7 +1385,7 @@ int dataset_load_provenance(const DataConfig *cfg, Dataset *train, Dataset *test
     memset(test, 0, sizeof *test);
     if (prov)
         memset(prov, 0, sizeof *prov);
-    if (load_sets(cfg, train, test, prov, err) != 0) {
+    if (load_sets(cfg, compact, train, test, prov, err) != 0) {
         data_provenance_free(prov);
         return -1;
     }
@@ -1210,6 +1399,18 @@ int dataset_load_provenance(const DataConfig *cfg, Dataset *train, Dataset *test
     return 0;
 }
 
+int dataset_load_provenance(const DataConfig *cfg, Dataset *train, Dataset *test,
+                            DataProvenance *prov, BpsErr *err)
+{
+    return load(cfg, false, train, test, prov, err);
+}
+
+int dataset_load_compact(const DataConfig *cfg, Dataset *train, Dataset *test,
+                         DataProvenance *prov, BpsErr *err)
+{
+    return load(cfg, true, train, test, prov, err);
+}
+
 int dataset_load(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *err)
 {
     return dataset_load_provenance(cfg, train, test, NULL, err);
@@ -1221,6 +1422,8 @@ void dataset_free(Dataset *ds)
         return;
     if (!ds->borrowed) {
         free(ds->x);
+        free(ds->x8);
+        free(ds->lut);
         free(ds->y);
     }
     memset(ds, 0, sizeof *ds);

@@ -3,6 +3,7 @@
  * read serially with the default file access (no MPI-IO, no collective call: only the
  * node leader reads). The layout and messages are described in docs/data.md. */
 #define _POSIX_C_SOURCE 200809L
+#include <assert.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -156,9 +157,10 @@ fail:
 }
 
 /* Reads all labels (checked against classes) and the first `keep` samples of x (0 = all)
- * into out, as floats with their raw values. */
+ * into out, as floats with their raw values, or with as_bytes (uint8 x only) as the raw
+ * bytes in out->x8. */
 static int split_read(const char *path, H5Split *s, int classes, int keep, const char *keep_name,
-                      Dataset *out, BpsErr *err)
+                      bool as_bytes, Dataset *out, BpsErr *err)
 {
     const hsize_t n = s->dims[0];
     size_t d = 1;
@@ -205,8 +207,13 @@ static int split_read(const char *path, H5Split *s, int classes, int keep, const
                  (unsigned long long)n_keep, s->x_name);
         goto fail;
     }
-    out->x = xalloc_aligned((size_t)n_keep * d * sizeof(float));
-    if (H5Dread(s->x, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out->x) < 0) {
+    assert(!as_bytes || s->bytes);
+    if (as_bytes)
+        out->x8 = xalloc_aligned((size_t)n_keep * d);
+    else
+        out->x = xalloc_aligned((size_t)n_keep * d * sizeof(float));
+    if (H5Dread(s->x, as_bytes ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT,
+                as_bytes ? (void *)out->x8 : (void *)out->x) < 0) {
         bps_fail(err, "%s: cannot read dataset \"%s\" (damaged file?)", path, s->x_name);
         goto fail;
     }
@@ -230,13 +237,15 @@ fail:
     if (mspace >= 0)
         H5Sclose(mspace);
     free(out->x);
+    free(out->x8);
     free(out->y);
     memset(out, 0, sizeof *out);
     return -1;
 }
 
 int dataset_read_hdf5(const char *path, const DataH5Names *names, int classes, int keep_train,
-                      int keep_test, Dataset *train, Dataset *test, float *scale, BpsErr *err)
+                      int keep_test, bool bytes, Dataset *train, Dataset *test, float *scale,
+                      BpsErr *err)
 {
     H5Split tr = {names->train_x, names->train_y, H5I_INVALID_HID, H5I_INVALID_HID, 0, {0}, false};
     H5Split te = {names->test_x, names->test_y, H5I_INVALID_HID, H5I_INVALID_HID, 0, {0}, false};
@@ -283,9 +292,11 @@ int dataset_read_hdf5(const char *path, const DataH5Names *names, int classes, i
                  "must have the same sample shape", path, tr.x_name, te.x_name);
         goto done;
     }
-    if (split_read(path, &tr, classes, keep_train, "train_subset", train, err) != 0)
+    if (split_read(path, &tr, classes, keep_train, "train_subset", bytes && tr.bytes, train,
+                   err) != 0)
         goto done;
-    if (split_read(path, &te, classes, keep_test, "test_subset", test, err) != 0) {
+    if (split_read(path, &te, classes, keep_test, "test_subset", bytes && te.bytes, test,
+                   err) != 0) {
         dataset_free(train);
         goto done;
     }

@@ -12,22 +12,6 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* The smallest and largest of the values x[i0 + k stride + j] for j in [0, len), k in
- * [0, count). */
-static void min_max(const float *x, size_t count, size_t stride, size_t len, float *lo,
-                    float *hi)
-{
-    float a = count && len ? x[0] : 0.0f, b = a;
-    for (size_t k = 0; k < count; k++)
-        for (size_t j = 0; j < len; j++) {
-            float v = x[k * stride + j];
-            a = v < a ? v : a;
-            b = v > b ? v : b;
-        }
-    *lo = a;
-    *hi = b;
-}
-
 PgdConfig pgd_config_uniform(float eps, float alpha, int steps, float lo, float hi)
 {
     PgdConfig c = {.steps = steps, .channels = 1, .plane = 0};
@@ -45,10 +29,9 @@ PgdConfig pgd_config(const Dataset *d, double eps_frac, double step_ratio, int s
     }
     for (int ch = 0; ch < c.channels; ch++) {
         if (c.channels == 1)
-            min_max(d->x, 1, 0, (size_t)d->n * (size_t)d->d, &c.lo[0], &c.hi[0]);
+            dataset_min_max(d, 0, d->d, &c.lo[0], &c.hi[0]);
         else
-            min_max(d->x + (size_t)ch * (size_t)c.plane, (size_t)d->n, (size_t)d->d,
-                    (size_t)c.plane, &c.lo[ch], &c.hi[ch]);
+            dataset_min_max(d, ch * c.plane, c.plane, &c.lo[ch], &c.hi[ch]);
         c.eps[ch] = (float)(eps_frac * (double)(c.hi[ch] - c.lo[ch]));
         c.alpha[ch] = (float)(step_ratio * (double)c.eps[ch]);
     }
@@ -98,10 +81,11 @@ double pgd_accuracy(Net *net, const Dataset *d, int n, const PgdConfig *c, RngSt
     const int D = d->d, bs = net->max_batch;
     float *adv = xmalloc((size_t)bs * (size_t)D * sizeof *adv);
     float *grad = xmalloc((size_t)bs * (size_t)D * sizeof *grad);
+    float *xbuf = d->x ? NULL : xmalloc((size_t)bs * (size_t)D * sizeof *xbuf);
     long correct = 0;
     for (int start = 0; start < n; start += bs) {
         int B = n - start < bs ? n - start : bs;
-        const float *x = d->x + (size_t)start * (size_t)D;
+        const float *x = dataset_rows(d, start, B, xbuf);
         pgd_random_start(x, (size_t)B * (size_t)D, c, rng, adv);
         pgd_attack(net, x, d->y + start, B, c, adv, grad);
         nn_forward(net, adv, B, false);
@@ -109,5 +93,6 @@ double pgd_accuracy(Net *net, const Dataset *d, int n, const PgdConfig *c, RngSt
     }
     free(adv);
     free(grad);
+    free(xbuf);
     return n > 0 ? (double)correct / (double)n : (double)NAN;
 }

@@ -17,13 +17,16 @@
 static double time_steps(Trainer *t, const Dataset *train)
 {
     int B = t->cfg.batch_size < train->n ? t->cfg.batch_size : train->n;
-    trainer_step(t, train->x, train->y, B, 1e-4, NULL);
+    float *buf = train->x ? NULL : xmalloc((size_t)B * (size_t)train->d * sizeof *buf);
+    const float *x = dataset_rows(train, 0, B, buf);
+    trainer_step(t, x, train->y, B, 1e-4, NULL);
     int steps = 0;
     double t0 = bps_now(), dt;
     do {
-        trainer_step(t, train->x, train->y, B, 1e-4, NULL);
+        trainer_step(t, x, train->y, B, 1e-4, NULL);
         steps++;
     } while ((dt = bps_now() - t0) < 0.2 || steps < 3);
+    free(buf);
     return dt / steps * ((double)t->cfg.batch_size / B);
 }
 

@@ -92,7 +92,7 @@ static bool ntk_vs_init(const Net *net, const Net *net0, const NtkSpec *ns, cons
     bool ok = ntk_select(train->y, train->n, ns->pool, n, idx) == n;
     float *x = xmalloc((size_t)n * (size_t)D * sizeof *x);
     for (int i = 0; ok && i < n; i++)
-        memcpy(x + (size_t)i * D, train->x + (size_t)idx[i] * D, (size_t)D * sizeof *x);
+        dataset_copy_rows(train, idx[i], 1, x + (size_t)i * D);
     double *k0 = ok ? ntk_stored(net0, x, n) : NULL, *k1 = k0 ? ntk_stored(net, x, n) : NULL;
     ok = k1 != NULL;
     if (ok) {

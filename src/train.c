@@ -84,6 +84,8 @@ void trainer_free(Trainer *t)
     free(t->xbatch);
     free(t->ybatch);
     free(t->xadv);
+    free(t->xrow);
+    free(t->xeval);
     free(t->adv_grad);
     free(t->adv_cfg);
     free(t);
@@ -168,7 +170,9 @@ void trainer_evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc)
     long correct = 0;
     for (int start = 0; start < ds->n; start += net->max_batch) {
         int B = ds->n - start < net->max_batch ? ds->n - start : net->max_batch;
-        nn_forward(net, ds->x + (size_t)start * (size_t)ds->d, B, false);
+        if (!ds->x && !t->xeval)
+            t->xeval = xalloc_aligned((size_t)net->max_batch * (size_t)ds->d * sizeof(float));
+        nn_forward(net, dataset_rows(ds, start, B, t->xeval), B, false);
         total += nn_loss(net, ds->y + start, B, &correct, false) * B;
     }
     *loss = ds->n ? total / ds->n : (double)NAN;
@@ -320,18 +324,21 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
             break;
         const uint32_t *idx = t->order + start;
         if (augment) {
+            if (!train->x && !t->xrow)
+                t->xrow = xalloc_aligned((size_t)D * sizeof(float));
             for (int i = 0; i < B; i++) {
                 AugmentDraw a = train_augment_draw(aug_key, idx[i], pad, t->cfg.aug_flip);
-                train_augment_sample(train->x + (size_t)idx[i] * (size_t)D, train->c, train->h,
-                                     train->w, pad, a, t->xbatch + (size_t)i * (size_t)D);
+                if (i + 1 < B)
+                    dataset_prefetch(train, (int)idx[i + 1]);
+                train_augment_sample(dataset_rows(train, (int)idx[i], 1, t->xrow), train->c,
+                                     train->h, train->w, pad, a,
+                                     t->xbatch + (size_t)i * (size_t)D);
                 t->ybatch[i] = train->y[idx[i]];
             }
         } else {
-            for (int i = 0; i < B; i++) {
-                memcpy(t->xbatch + (size_t)i * (size_t)D, train->x + (size_t)idx[i] * (size_t)D,
-                       (size_t)D * sizeof(float));
+            dataset_gather(train, idx, B, t->xbatch);
+            for (int i = 0; i < B; i++)
                 t->ybatch[i] = train->y[idx[i]];
-            }
         }
         uint64_t step = t->step;
         const float *xb = t->cfg.adv_eps > 0 ? adversarial_batch(t, train, B) : t->xbatch;

@@ -4,7 +4,9 @@
  * NORM is none, unit, standardize or per_channel. On success prints
  *   n_train n_test d classes C H W
  * and writes OUT.train.x, OUT.test.x (float32, (n, d)) and OUT.train.y, OUT.test.y (uint8);
- * on error prints the message on stderr and exits 2. */
+ * on error prints the message on stderr and exits 2. The set is also loaded in the
+ * compact form (dataset_load_compact: bytes for uint8 x): its samples, as floats, must
+ * equal dataset_load's bit for bit (else exit 1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
+    Dataset c_tr, c_te;
+    if (dataset_load_compact(&cfg, &c_tr, &c_te, NULL, &err) != 0) {
+        fprintf(stderr, "hdf5_cases: the compact load failed where dataset_load did not: %s\n",
+                err.msg);
+        return 1;
+    }
+    const Dataset *f[2] = {&tr, &te}, *c[2] = {&c_tr, &c_te};
+    for (int s = 0; s < 2; s++) {
+        size_t bytes = (size_t)f[s]->n * (size_t)f[s]->d * sizeof(float);
+        float *x = malloc(bytes ? bytes : 1);
+        dataset_copy_rows(c[s], 0, c[s]->n, x);
+        int same = c[s]->n == f[s]->n && memcmp(x, f[s]->x, bytes) == 0 &&
+                   memcmp(c[s]->y, f[s]->y, (size_t)f[s]->n) == 0 && !c[s]->x == !!c[s]->x8;
+        free(x);
+        if (!same) {
+            fprintf(stderr, "hdf5_cases: the compact form of %s differs from the float form\n",
+                    s ? "test" : "train");
+            return 1;
+        }
+    }
+    dataset_free(&c_tr);
+    dataset_free(&c_te);
     printf("%d %d %d %d %d %d %d\n", tr.n, te.n, tr.d, tr.classes, tr.c, tr.h, tr.w);
     int bad = write_raw(argv[6], "train.x", tr.x, (size_t)tr.n * (size_t)tr.d * sizeof(float)) |
               write_raw(argv[6], "train.y", tr.y, (size_t)tr.n) |

@@ -1,8 +1,8 @@
 /* unit_data: IDX reading (plain and gzip) with every error it reports, the standard
  * directory layout, synthetic sets, CIFAR-10/100 binary files generated in their exact
  * formats with every error they report, normalisation (global and per channel), the
- * provenance record (file checksums, statistics), and the real Fashion-MNIST files when
- * they are installed. */
+ * provenance record (file checksums, statistics), the compact form of byte sources
+ * against the float form, and the real Fashion-MNIST files when they are installed. */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <math.h>
@@ -1153,6 +1153,99 @@ static void load_should_read_cifar_from_a_config(void)
     CHECK(is_zero(&tr) && is_zero(&te));
 }
 
+/* The compact form of cfg's set against its float form, bit for bit: every sample (all
+ * rows, a slice, a gather), the value ranges per channel and overall, the statistics. */
+static void check_compact_matches_float(const DataConfig *cfg, int want_lut_c)
+{
+    Dataset f_tr, f_te, c_tr, c_te;
+    DataProvenance f_prov, c_prov;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_load_provenance(cfg, &f_tr, &f_te, &f_prov, &err) == 0, "%s", err.msg);
+    CHECK_MSG(dataset_load_compact(cfg, &c_tr, &c_te, &c_prov, &err) == 0, "%s", err.msg);
+    if (!f_tr.x || !c_tr.x8)
+        return;
+    CHECK(!c_tr.x && !c_te.x && c_te.x8 && c_tr.lut_c == want_lut_c && c_te.lut_c == want_lut_c);
+    CHECK(c_tr.n == f_tr.n && c_te.n == f_te.n && c_tr.d == f_tr.d && c_tr.norm == f_tr.norm);
+    CHECK(c_prov.n_stats == f_prov.n_stats);
+    for (int k = 0; k < f_prov.n_stats; k++)
+        CHECK(c_prov.mean[k] == f_prov.mean[k] && c_prov.std[k] == f_prov.std[k]);
+    const Dataset *f[2] = {&f_tr, &f_te}, *c[2] = {&c_tr, &c_te};
+    for (int s = 0; s < 2; s++) {
+        const int n = f[s]->n, D = f[s]->d;
+        const size_t bytes = (size_t)n * (size_t)D * sizeof(float);
+        float *all = malloc(bytes), *g = malloc(bytes);
+        uint32_t *idx = malloc((size_t)n * sizeof *idx);
+        CHECK(memcmp(f[s]->y, c[s]->y, (size_t)n) == 0);
+        dataset_copy_rows(c[s], 0, n, all);
+        CHECK_MSG(memcmp(all, f[s]->x, bytes) == 0, "set %d: the samples differ", s);
+        const int start = n / 3, m = n - n / 3;
+        const float *rows = dataset_rows(c[s], start, m, all);
+        CHECK(rows == all && memcmp(rows, f[s]->x + (size_t)start * D,
+                                    (size_t)m * (size_t)D * sizeof(float)) == 0);
+        CHECK(dataset_rows(f[s], start, m, NULL) == f[s]->x + (size_t)start * D);
+        for (int i = 0; i < n; i++)
+            idx[i] = (uint32_t)((i * 5 + 3) % n);
+        dataset_gather(c[s], idx, n, g);
+        dataset_gather(f[s], idx, n, all);
+        CHECK(memcmp(g, all, bytes) == 0);
+        float lo_f, hi_f, lo_c, hi_c;
+        const int C = f[s]->c, plane = D / C;
+        for (int ch = 0; ch < C; ch++) {
+            dataset_min_max(f[s], ch * plane, plane, &lo_f, &hi_f);
+            dataset_min_max(c[s], ch * plane, plane, &lo_c, &hi_c);
+            CHECK_MSG(lo_f == lo_c && hi_f == hi_c, "set %d channel %d: [%g, %g] vs [%g, %g]",
+                      s, ch, (double)lo_f, (double)hi_f, (double)lo_c, (double)hi_c);
+        }
+        dataset_min_max(f[s], 0, D, &lo_f, &hi_f);
+        dataset_min_max(c[s], 0, D, &lo_c, &hi_c);
+        CHECK(lo_f == lo_c && hi_f == hi_c);
+        free(all);
+        free(g);
+        free(idx);
+    }
+    dataset_free(&f_tr);
+    dataset_free(&f_te);
+    dataset_free(&c_tr);
+    dataset_free(&c_te);
+    data_provenance_free(&f_prov);
+    data_provenance_free(&c_prov);
+}
+
+static void load_compact_should_match_float_form(void)
+{
+    static const Normalization norms[4] = {NORM_NONE, NORM_UNIT, NORM_STANDARDIZE,
+                                           NORM_PER_CHANNEL};
+    DataConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    const char *c10 = make_cifar10("c10-compact"), *idx = make_dir("idx-compact", true, 3);
+    for (int k = 0; k < 4; k++) {
+        printf("    %s\n", data_norm_name(norms[k]));
+        cfg.norm = norms[k];
+        cfg.kind = DATA_CIFAR10;
+        snprintf(cfg.path, sizeof cfg.path, "%s", c10);
+        cfg.train_subset = k == 1 ? 9 : 0;
+        check_compact_matches_float(&cfg, norms[k] == NORM_PER_CHANNEL ? 3 : 1);
+        cfg.kind = DATA_IDX;
+        snprintf(cfg.path, sizeof cfg.path, "%s", idx);
+        cfg.train_subset = 0;
+        check_compact_matches_float(&cfg, 1);
+    }
+    /* float sources stay floats */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kind = DATA_SYNTHETIC;
+    cfg.n_train = 20, cfg.n_test = 5, cfg.features = 6, cfg.classes = 3, cfg.noise = 0.5;
+    cfg.clusters = 1, cfg.seed = 4;
+    Dataset tr, te, a, a_te;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_load_compact(&cfg, &tr, &te, NULL, &err) == 0, "%s", err.msg);
+    CHECK_MSG(dataset_load(&cfg, &a, &a_te, &err) == 0, "%s", err.msg);
+    CHECK(tr.x && !tr.x8 && !tr.lut && same_set(&tr, &a) && same_set(&te, &a_te));
+    dataset_free(&tr);
+    dataset_free(&te);
+    dataset_free(&a);
+    dataset_free(&a_te);
+}
+
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "%s", test_tmpdir());
@@ -1185,6 +1278,7 @@ int main(void)
     RUN(cifar_should_reject_bad_files);
     RUN(normalize_should_standardize_per_channel);
     RUN(load_should_read_cifar_from_a_config);
+    RUN(load_compact_should_match_float_form);
     RUN(load_dir_should_read_fashion_mnist);
     remove_tmp();
     return test_summary();

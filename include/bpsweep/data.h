@@ -25,16 +25,45 @@ typedef enum {
     NORM_PER_CHANNEL,  /* (x/s - mean_c) / std_c with the train set's statistics of channel c */
 } Normalization;
 
+/* A set holds its samples in one of two forms:
+ * - float: x, the normalised values;
+ * - compact (byte sources loaded with dataset_load_compact): x is NULL, x8 holds the raw
+ *   bytes and lut the normalised float of every byte value, per channel (lut_c = C for
+ *   NORM_PER_CHANNEL, else 1 table for every pixel). The float of byte v at pixel j is
+ *   lut[(j / (d / lut_c)) * 256 + v], bit for bit the value the float form holds there.
+ * Read samples through dataset_rows / dataset_copy_rows / dataset_gather, which serve
+ * both forms. */
 typedef struct {
     int n;          /* samples */
     int d;          /* features per sample, C*H*W (28*28 = 784 for Fashion-MNIST) */
     int classes;    /* label range [0, classes) */
-    float *x;       /* (n, C, H, W) = (n, d) row-major */
+    float *x;       /* (n, C, H, W) = (n, d) row-major; NULL in the compact form */
     uint8_t *y;     /* (n) */
-    bool borrowed;  /* x and y are not owned */
+    bool borrowed;  /* x, x8, lut and y are not owned */
     int c, h, w;    /* C, H, W: (1, 28, 28) for MNIST, (3, 32, 32) for CIFAR */
     Normalization norm; /* how x was normalised (per channel: PGD clamps per channel) */
+    uint8_t *x8;    /* compact form: (n, C, H, W) raw bytes, else NULL */
+    float *lut;     /* compact form: (lut_c, 256) normalised value of each byte, else NULL */
+    int lut_c;      /* compact form: tables, 1 or C (d % lut_c == 0); else 0 */
 } Dataset;
+
+/* Samples [start, start + n) as (n, d) floats: a pointer into x for the float form (buf
+ * unused, may be NULL), else converted into buf ((n, d) floats, caller's) and buf. */
+const float *dataset_rows(const Dataset *ds, int start, int n, float *buf);
+
+/* Copies samples [start, start + n) as floats into out (n, d), from either form. */
+void dataset_copy_rows(const Dataset *ds, int start, int n, float *out);
+
+/* out (n, d) = the samples idx[0..n) as floats, from either form. */
+void dataset_gather(const Dataset *ds, const uint32_t *idx, int n, float *out);
+
+/* A hint: sample i will be read soon (the compact form starts loading its bytes into
+ * the cache; nothing for the float form, whose longer rows the hardware prefetches). */
+void dataset_prefetch(const Dataset *ds, int i);
+
+/* Smallest and largest value (as floats) of pixels [j0, j0 + len) of every sample, from
+ * either form (len >= 1); 0 and 0 for an empty set. */
+void dataset_min_max(const Dataset *ds, int j0, int len, float *lo, float *hi);
 
 /* A sample's shape (C, H, W). */
 static inline Shape dataset_shape(const Dataset *ds)
@@ -125,12 +154,14 @@ typedef struct {
  * (N, D) (shape (D, 1, 1)), the same sample shape and type in both splits; y integers of
  * shape (N) in [0, classes), classes in [1, 256]. keep_train / keep_test as for
  * dataset_load_dir; every label is checked whatever is kept. *scale (if non-NULL) gets the
- * raw scale for normalisation: 255 for uint8, 1 for float32. Errors (file missing or not
- * HDF5, a dataset missing, a wrong type or rank, x and y of different lengths, non-integer
- * y, a label out of range, an empty split, a subset larger than the split) name the file
- * and the dataset; on error nothing is allocated and both sets are zeroed. */
+ * raw scale for normalisation: 255 for uint8, 1 for float32. bytes: uint8 x is kept as
+ * its raw bytes in x8 (x and lut NULL; dataset_load_compact builds the tables). Errors
+ * (file missing or not HDF5, a dataset missing, a wrong type or rank, x and y of
+ * different lengths, non-integer y, a label out of range, an empty split, a subset
+ * larger than the split) name the file and the dataset; on error nothing is allocated and both sets are zeroed. */
 int dataset_read_hdf5(const char *path, const DataH5Names *names, int classes, int keep_train,
-                      int keep_test, Dataset *train, Dataset *test, float *scale, BpsErr *err);
+                      int keep_test, bool bytes, Dataset *train, Dataset *test, float *scale,
+                      BpsErr *err);
 
 /* The values are the indices of the source names in the spec. */
 typedef enum { DATA_IDX = 0, DATA_SYNTHETIC, DATA_CIFAR10, DATA_CIFAR100, DATA_HDF5 } DataKind;
@@ -212,6 +243,13 @@ typedef struct {
 int dataset_load_provenance(const DataConfig *cfg, Dataset *train, Dataset *test,
                             DataProvenance *prov, BpsErr *err);
 
+/* dataset_load_provenance that returns byte sources (IDX, CIFAR, HDF5 uint8) in the
+ * compact form (see Dataset; a quarter of the memory) - the float of every pixel
+ * equal, bit for bit, to what dataset_load gives - and float sources (synthetic, HDF5
+ * float32) as dataset_load does. Train and test own their tables. */
+int dataset_load_compact(const DataConfig *cfg, Dataset *train, Dataset *test,
+                         DataProvenance *prov, BpsErr *err);
+
 /* Size and checksum of the file at path into *out (name: its base name). Errors name
  * the file. */
 int data_file_checksum(const char *path, DataFile *out, BpsErr *err);
@@ -239,7 +277,7 @@ int data_provenance_compare(const DataProvenance *p, const char *recorded, const
 /* Frees the statistics and zeroes *p. Accepts NULL. */
 void data_provenance_free(DataProvenance *p);
 
-/* Frees x and y unless borrowed, and zeroes *ds. Accepts NULL. */
+/* Frees x, x8, lut and y unless borrowed, and zeroes *ds. Accepts NULL. */
 void dataset_free(Dataset *ds);
 
 #endif

@@ -139,6 +139,9 @@ typedef struct Trainer {
     float *xbatch;          /* (batch, D) */
     uint8_t *ybatch;        /* (batch) */
     float *xadv, *adv_grad; /* (batch, D) adversarial training, allocated on first use */
+    /* compact data sets (data.h), allocated on first use: */
+    float *xrow;            /* (D) a sample as floats, the source of its augmentation */
+    float *xeval;           /* (max_batch, D) an evaluation batch as floats */
     struct PgdConfig *adv_cfg; /* the attack on the training set's ranges, with xadv */
 } Trainer;
 
