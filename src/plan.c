@@ -158,8 +158,11 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
     plan->workers = ranks > 1 ? ranks - 1 : 1;
     plan->n_groups = spec->n_arch * spec->n_cond;
     plan->groups = xcalloc((size_t)plan->n_groups, sizeof *plan->groups);
-    plan->data_bytes = (size_t)train->n * ((size_t)train->d * sizeof(float) + 1) +
-                       (size_t)test->n * ((size_t)test->d * sizeof(float) + 1);
+    /* as the node's window holds them: bytes and their tables for byte sources */
+    const size_t value = train->x8 ? 1 : sizeof(float);
+    plan->data_bytes = (size_t)train->n * ((size_t)train->d * value + 1) +
+                       (size_t)test->n * ((size_t)test->d * value + 1) +
+                       (size_t)train->lut_c * 256 * sizeof(float);
     for (int g = 0; g < plan->n_groups; g++) {
         PlanGroup *pg = &plan->groups[g];
         pg->arch = g / spec->n_cond;
