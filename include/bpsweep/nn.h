@@ -164,8 +164,9 @@ size_t nn_param_count(const NetConfig *cfg);
 int nn_shape_dims(const NetConfig *cfg, int *dims);
 
 /* Initialises parameters per cfg from the random streams of `seed` (see rng.h): the
- * l-th dense op from streams (RNG_INIT_WEIGHT, l) and (RNG_INIT_BIAS, l); batch norm:
- * gamma 1, beta 0, running mean 0, running var 1. */
+ * l-th op with a weight matrix (dense, conv; its fan-in is the view's columns) from
+ * streams (RNG_INIT_WEIGHT, l) and (RNG_INIT_BIAS, l); batch norm: gamma 1, beta 0,
+ * running mean 0, running var 1. */
 void nn_init_params(Net *net, uint64_t seed);
 
 /* Forward pass through w (the net's own: nn_forward). x (B,D) row-major, B <= the
