@@ -13,7 +13,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 PACKAGES=(
     cmake gcc make pkg-config bc procps
     libopenmpi-dev openmpi-bin libopenblas-dev liblapacke-dev
-    libhdf5-openmpi-dev hdf5-tools libcjson-dev zlib1g-dev
+    libhdf5-openmpi-dev hdf5-tools libcjson-dev zlib1g-dev libfftw3-dev
     dataset-fashion-mnist
     python3-h5py python3-numpy python3-matplotlib python3-torch python3-mpi4py
     slurm-wlm munge
