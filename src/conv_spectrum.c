@@ -187,15 +187,3 @@ int conv_spectrum_dense(const float *W, int O, int C, int k, int stride, int pad
     *count = (size_t)(rows < cols ? rows : cols);
     return 0;
 }
-
-void conv_spectrum_stats(const double *s, size_t N, LayerStats *st)
-{
-    double l1 = 0.0, l2 = 0.0;
-    for (size_t i = 0; i < N; i++) {
-        l1 += s[i];
-        l2 += s[i] * s[i];
-    }
-    st->spectral = N > 0 ? s[0] : 0.0;
-    st->frobenius = sqrt(l2);
-    st->effective_rank = l2 > 0 ? l1 / sqrt(l2) : 0.0;
-}

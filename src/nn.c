@@ -212,6 +212,15 @@ int nn_weight_views(const NetConfig *cfg, WeightView *views)
     return L;
 }
 
+int nn_resolve(const NetConfig *cfg, Op *ops)
+{
+    Resolved r = resolve_cfg(cfg);
+    memcpy(ops, r.ops, (size_t)r.n * sizeof *ops);
+    int n = r.n;
+    resolved_free(&r);
+    return n;
+}
+
 size_t nn_work_bytes(const NetConfig *cfg, int forward_batch, int backward_batch)
 {
     Resolved r = resolve_cfg(cfg);

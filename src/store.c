@@ -146,8 +146,9 @@ static const DatasetDef LAYOUT[] = {
     {F_NTK1, "/ntk/K1", T_F32, 0, DIM_NTK,
      "empirical NTK after training, as `/ntk/K0`", 0},
     {F_SPECTRA, "/spectra", T_F32, 0, DIM_SPECTRA,
-     "singular values of each dense layer's weight matrix after training, descending: layer "
-     "l in columns [l*R, (l+1)*R) (reshape to (L, R)), NaN-padded", 0},
+     "singular values of each layer after training, descending: of a dense layer's weight "
+     "matrix, of a convolution's operator on its input (the largest 1024; docs/metrics.md); "
+     "layer l in columns [l*R, (l+1)*R) (reshape to (L, R)), NaN-padded", 0},
     {F_ROBUST_TEST, "/robust/test_acc", T_F64, 0, DIM_EPS,
      "accuracy under PGD on the first `test_samples` test samples, one column per radius of "
      "`measure.robustness.eps` (spec order); only with `measure.robustness`", 0},
@@ -269,8 +270,9 @@ static const struct {
                     "M = NTK samples x classes with `measure.ntk`, else 0 (absent in files "
                     "of earlier versions: 0)"},
     [A_MAX_RANK] = {"max_rank", T_I64,
-                    "R: most singular values of any layer, min(O, I) (absent in files of "
-                    "earlier versions, which have no `/spectra`)"},
+                    "R: most singular values any layer keeps: min(O, I) for dense, all of a "
+                    "convolution's operator up to 1024 (absent in files of earlier versions, "
+                    "which have no `/spectra`)"},
     [A_ROBUST_EPS] = {"robust_eps", T_I64,
                       "n_eps: radii of `measure.robustness`, else 0 (absent in earlier files)"},
     [A_METRICS] = {"metrics", T_STR,

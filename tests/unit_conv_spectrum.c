@@ -85,7 +85,7 @@ static void check_case(int O, int C, int k, int s, int n, int m)
         for (size_t i = 1; i < N; i++)
             CHECK(fft[i] <= fft[i - 1]);
         LayerStats st;
-        conv_spectrum_stats(fft, N, &st);
+        metrics_spectrum_stats(fft, N, &st);
         CHECK(st.spectral == fft[0]);
         if (k <= n && k <= m) {
             double want = sqrt((double)((n / s) * (m / s)) *
@@ -174,7 +174,7 @@ static void dense_zero_padded_should_agree_where_it_must(void)
                     want += w * w * ci * cj;
                 }
     LayerStats st;
-    conv_spectrum_stats(s, N, &st);
+    metrics_spectrum_stats(s, N, &st);
     CHECK_MSG(fabs(st.frobenius - sqrt(want)) <= 1e-10 * sqrt(want), "%.15g want %.15g",
               st.frobenius, sqrt(want));
     free(s);
@@ -185,13 +185,13 @@ static void stats_should_match_dense_layer_definitions(void)
 {
     const double s[3] = {3.0, 2.0, 0.5};
     LayerStats st;
-    conv_spectrum_stats(s, 3, &st);
+    metrics_spectrum_stats(s, 3, &st);
     double fro = sqrt(9.0 + 4.0 + 0.25);
     CHECK(st.spectral == 3.0);
     CHECK(fabs(st.frobenius - fro) < 1e-15);
     CHECK(fabs(st.effective_rank - 5.5 / fro) < 1e-15);
     const double z[2] = {0, 0};
-    conv_spectrum_stats(z, 2, &st);
+    metrics_spectrum_stats(z, 2, &st);
     CHECK(st.effective_rank == 0.0 && st.frobenius == 0.0);
 }
 

@@ -1,7 +1,9 @@
 /* metrics: singular-value statistics on matrices with known spectra, norms, hash. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "bpsweep/conv_spectrum.h"
 #include "bpsweep/metrics.h"
 #include "test_util.h"
 
@@ -70,10 +72,53 @@ static void norm_and_hash_should_cover_every_parameter(void)
     nn_free(net);
 }
 
+/* A convolution layer's statistics and spectrum row are those of its operator on the
+ * op's input: the circular FFT spectrum when the stride divides the input, else the
+ * exact zero-padded operator; dense layers keep min(O, I) values. */
+static void conv_layers_should_use_their_operator_spectrum(void)
+{
+    const int strides[2] = {1, 2}; /* 2 does not divide 5: the dense path */
+    for (int t = 0; t < 2; t++) {
+        NetConfig c = {0};
+        c.n_in = 2 * 5 * 6, c.in_shape = (Shape){2, 5, 6}, c.n_out = 2, c.n_ops = 2;
+        c.ops[0] = (OpDesc){.kind = OP_CONV, .in = {0, -1}, .out = 1, .units = 3, .kernel = 3,
+                            .stride = strides[t], .pad = 1};
+        c.ops[1] = (OpDesc){.kind = OP_DENSE, .in = {1, -1}, .out = 2, .units = 2};
+        char msg[128];
+        int bad;
+        CHECK_MSG(nn_check(&c, msg, sizeof msg, &bad) == 0, "%s", msg);
+        Net *net = nn_new(&c, 1);
+        nn_init_params(net, 7);
+        const Op *op = &net->ops[0];
+        size_t n = strides[t] == 1 ? conv_spectrum_count(3, 2, 1, 5, 6)
+                                   : (size_t)(shape_size(op->out_shape) < 60 ? shape_size(op->out_shape) : 60);
+        double s[60];
+        BpsErr err;
+        size_t got = n;
+        int rc = strides[t] == 1
+                     ? conv_spectrum_values(net->params, 3, 2, 3, 1, 5, 6, s, &err)
+                     : conv_spectrum_dense(net->params, 3, 2, 3, 2, 1, 5, 6, s, &got, &err);
+        CHECK(rc == 0 && got == n);
+        LayerStats ref, ls[2];
+        metrics_spectrum_stats(s, n, &ref);
+        int R = metrics_max_rank(&c);
+        CHECK_MSG(R == (int)n, "row length %d, want %zu", R, n);
+        float *row = malloc(2 * (size_t)R * sizeof *row);
+        CHECK(metrics_layer_stats(net, ls, row, R) == 0);
+        CHECK(ls[0].spectral == ref.spectral && ls[0].frobenius == ref.frobenius &&
+              ls[0].effective_rank == ref.effective_rank);
+        CHECK(row[0] == (float)s[0] && row[R - 1] == (float)s[n - 1]);
+        CHECK(isnan(row[R + 2]) && !isnan(row[R + 1])); /* the dense layer: min(2, 3 H W) */
+        free(row);
+        nn_free(net);
+    }
+}
+
 int main(void)
 {
     RUN(layer_stats_should_match_known_singular_values);
     RUN(layer_stats_should_give_rank_one_for_rank_one_matrix);
     RUN(norm_and_hash_should_cover_every_parameter);
+    RUN(conv_layers_should_use_their_operator_spectrum);
     return test_summary();
 }

@@ -25,7 +25,7 @@
  *
  * Storage: a results file should not keep every value (a 512 -> 512 layer at 32x32 has
  * 524288, a CIFAR ResNet-18 about half a million per point). It should keep the summary
- * statistics computed from ALL values (conv_spectrum_stats) and the top `keep` values,
+ * statistics computed from ALL values (metrics_spectrum_stats) and the top `keep` values,
  * which is what the dense layers' /spectra rows do today; the full spectrum can always be
  * recomputed from a checkpoint's kernel, because it is a deterministic function of it. */
 #ifndef BPSWEEP_CONV_SPECTRUM_H
@@ -61,9 +61,5 @@ enum { CONV_SPECTRUM_DENSE_MAX = 4096 };
 int conv_spectrum_dense(const float *W, int O, int C, int k, int stride, int pad, int n, int m,
                         double *s_out, size_t *count, BpsErr *err);
 
-/* The statistics metrics.c gives dense layers, from N singular values sorted descending:
- * spectral = s[0] (the operator norm), frobenius = sqrt(sum s^2), effective_rank =
- * ||s||_1 / ||s||_2 (0 for a zero operator). */
-void conv_spectrum_stats(const double *s, size_t N, LayerStats *st);
 
 #endif

@@ -133,6 +133,10 @@ double nn_flops(const NetConfig *cfg);
  * order, into views (NN_MAX_OPS entries, or NULL); returns their number L. */
 int nn_weight_views(const NetConfig *cfg, WeightView *views);
 
+/* The ops of cfg (which must pass nn_check) resolved - shapes, parameter offsets - into
+ * ops (NN_MAX_OPS entries); returns their number. */
+int nn_resolve(const NetConfig *cfg, Op *ops);
+
 /* Bytes of an NnWork that passes touch: activations, caches and scratch of
  * forward_batch samples, gradients of backward_batch samples (the trainer evaluates in
  * larger batches than it trains in; untouched pages cost no memory). */

@@ -64,9 +64,10 @@ typedef enum {
     X(CURVE, ntk_similarity_epoch,                                                        \
       "<K0, K_e>_F / (||K0||_F ||K_e||_F) after epoch e, at measure.ntk.epochs (NaN elsewhere)") \
     X(CURVE, ntk_change_epoch, "||K_e - K0||_F / ||K0||_F after epoch e, at measure.ntk.epochs") \
-    X(LAYER, frobenius, "||W||_F of the layer's weight matrix")                          \
-    X(LAYER, spectral, "largest singular value of W")                                   \
-    X(LAYER, effective_rank, "||sigma||_1 / ||sigma||_2 of W's singular values")          \
+    X(LAYER, frobenius, "||W||_F of the layer's weight matrix (conv: of its operator)")  \
+    X(LAYER, spectral, "largest singular value of W (conv: its operator norm)")          \
+    X(LAYER, effective_rank,                                                              \
+      "||sigma||_1 / ||sigma||_2 of W's singular values (conv: of its operator's)")       \
     X(LAYER, relu_negative_fraction,                                                      \
       "fraction of negative pre-activations of a ReLU layer (measure.certificate)")
 
