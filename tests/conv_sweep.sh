@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The trainer's features on convolutional presets through real mpirun: a ConvNet with batch
 # norm and a ResNet-18 (base width 4) on synthetic 3x12x12 images, under norm-bias
-# targets, clipping with a multistep schedule, augmentation, and adversarial training. An
+# targets, clipping with a multistep schedule, augmentation, and adversarial training,
+# with the instruments (NTK at init, after epoch 2 and at the end; certificate; PGD
+# robustness; operator spectra of the convolutions). An
 # uninterrupted run on 2 ranks is the reference; a run on 3 ranks killed mid-epoch
 # (BPSWEEP_FAULT=epoch:10, checkpoints every epoch) and resumed on 4 ranks, then on 2,
 # must end bit-identical to it. A serial point trained 2 + 2 epochs through a state file
@@ -23,7 +25,10 @@ cat >"$tmp/spec.json" <<'EOF'
                           "schedule": {"type": "multistep", "milestones": [2], "gamma": 0.5},
                           "augment": {"crop_padding": 2, "flip": true}}},
                          {"name": "adv", "train": {"adversarial": {"eps": 0.03, "steps": 2}}}]},
- "train": {"epochs": 4, "batch_size": 32, "lr": 0.05}}
+ "train": {"epochs": 4, "batch_size": 32, "lr": 0.05},
+ "measure": {"ntk": {"samples": 4, "pool": 32, "epochs": [2]},
+             "certificate": {"samples": 32, "iterations": 5},
+             "robustness": {"eps": [0.03], "steps": 2, "test_samples": 16}}}
 EOF
 
 "$here/mpirun.sh" 2 "$bin" run "$tmp/spec.json" -o "$tmp/ref.h5" --checkpoint-interval 0 \
