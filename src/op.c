@@ -71,6 +71,11 @@ int op_pool_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_
     return 0;
 }
 
+double op_pool_flops(const Op *op)
+{
+    return (double)shape_size(op->out_shape) * op->d.kernel * op->d.kernel;
+}
+
 int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len)
 {
     (void)d, (void)msg, (void)len;

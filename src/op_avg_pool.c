@@ -130,12 +130,6 @@ static void avg_pool_r_backward(const Op *op, const OpRPass *a)
     }
 }
 
-/* k^2 adds per output value, as relu and add count one operation per value */
-static double avg_pool_flops(const Op *op)
-{
-    return (double)shape_size(op->out_shape) * op->d.kernel * op->d.kernel;
-}
-
 const OpKindDef OP_AVG_POOL_DEF = {
     .name = "avg_pool",
     .n_inputs = 1,
@@ -148,5 +142,5 @@ const OpKindDef OP_AVG_POOL_DEF = {
     .backward = avg_pool_backward,
     .r_forward = avg_pool_r_forward,
     .r_backward = avg_pool_r_backward,
-    .flops = avg_pool_flops,
+    .flops = op_pool_flops,
 };

@@ -183,12 +183,6 @@ static void max_pool_r_backward(const Op *op, const OpRPass *a)
     });
 }
 
-/* k^2 comparisons per output value, as relu and add count one operation per value */
-static double max_pool_flops(const Op *op)
-{
-    return (double)shape_size(op->out_shape) * op->d.kernel * op->d.kernel;
-}
-
 const OpKindDef OP_MAX_POOL_DEF = {
     .name = "max_pool",
     .n_inputs = 1,
@@ -201,5 +195,5 @@ const OpKindDef OP_MAX_POOL_DEF = {
     .backward = max_pool_backward,
     .r_forward = max_pool_r_forward,
     .r_backward = max_pool_r_backward,
-    .flops = max_pool_flops,
+    .flops = op_pool_flops,
 };

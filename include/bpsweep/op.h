@@ -161,6 +161,10 @@ int op_same_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_
  * kernel larger than the padded input. */
 int op_pool_shape(const OpDesc *d, const Shape *in, Shape *out, char *msg, size_t len);
 
+/* A pool's cost: k^2 comparisons or adds per output value (as relu and add count one
+ * operation per value). */
+double op_pool_flops(const Op *op);
+
 /* The input positions [*lo, *hi) of a pool's window o (kernel k, stride s, padding pad)
  * along an axis of n positions; the rest of the window is padding. */
 static inline void op_window(int o, int k, int s, int pad, int n, int *lo, int *hi)
