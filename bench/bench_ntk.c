@@ -1,7 +1,12 @@
-/* Times bpsweep's empirical NTK (ntk_kernel) of an MLP over n inputs and all logits.
+/* Times bpsweep's empirical NTK (ntk_kernel) of an MLP, or of a preset conv net, over n
+ * inputs and all logits.
  *   usage: bench_ntk D H1 [H2 ...] K --samples n --repeats r
- * Prints one line: "seconds <median> min <fastest> m <M>". Inputs are uniform in
- * [-1, 1]; the weights are the net's default initialisation (seed 1). */
+ *          bench_ntk --preset convnet|resnet18 --width w --shape C H W --classes K
+ *                    --samples n --repeats r
+ * (--width: the ConvNet's w, or the ResNet-18's base width b with widening 1; batch
+ * norm on, evaluation mode.) Prints one line: "seconds <median> min <fastest> m <M>
+ * params <P>". Inputs are uniform in [-1, 1]; the weights are the net's default
+ * initialisation (seed 1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +24,46 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int dims[NN_MAX_HIDDEN + 2], nd = 0, n = 25, repeats = 5;
+    int dims[NN_MAX_HIDDEN + 2], nd = 0, n = 25, repeats = 5, width = 0, classes = 10;
+    Preset preset = PRESET_NONE;
+    Shape shape = {0, 0, 0};
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
+            ++i;
+            for (int k = 0; PRESET_NAMES[k]; k++)
+                if (strcmp(argv[i], PRESET_NAMES[k]) == 0)
+                    preset = (Preset)k;
+        } else if (strcmp(argv[i], "--width") == 0 && i + 1 < argc) {
+            width = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--classes") == 0 && i + 1 < argc) {
+            classes = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--shape") == 0 && i + 3 < argc) {
+            shape = (Shape){atoi(argv[i + 1]), atoi(argv[i + 2]), atoi(argv[i + 3])};
+            i += 3;
+        } else if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc)
             n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc)
             repeats = atoi(argv[++i]);
         else if (nd < NN_MAX_HIDDEN + 2)
             dims[nd++] = atoi(argv[i]);
     }
-    if (nd < 2 || n < 1 || repeats < 1) {
-        fprintf(stderr, "usage: bench_ntk D H1 [H2 ...] K --samples n --repeats r\n");
+    const bool conv = preset != PRESET_NONE;
+    if ((conv ? width < 1 || shape_size(shape) < 1 : nd < 2) || n < 1 || repeats < 1) {
+        fprintf(stderr, "usage: bench_ntk D H1 [H2 ...] K --samples n --repeats r\n"
+                        "       bench_ntk --preset convnet|resnet18 --width w --shape C H W "
+                        "--classes K --samples n --repeats r\n");
         return 2;
     }
-    NetConfig cfg = {.n_in = dims[0], .n_out = dims[nd - 1], .n_hidden = nd - 2};
-    memcpy(cfg.hidden, dims + 1, (size_t)cfg.n_hidden * sizeof *dims);
+    NetConfig cfg = {0};
+    if (conv) {
+        cfg = (NetConfig){.n_in = (int)shape_size(shape), .n_out = classes, .in_shape = shape,
+                          .preset = preset, .act = ACT_RELU, .skip = true, .batch_norm = true,
+                          .width_mult = preset == PRESET_CONVNET ? width : 1,
+                          .base_width = preset == PRESET_RESNET18 ? width : 0};
+    } else {
+        cfg = (NetConfig){.n_in = dims[0], .n_out = dims[nd - 1], .n_hidden = nd - 2};
+        memcpy(cfg.hidden, dims + 1, (size_t)cfg.n_hidden * sizeof *dims);
+    }
     Net *net = nn_new(&cfg, 1);
     nn_init_params(net, 1);
     RngStream r = rng_stream(rng_key(2, NULL, 0, RNG_DATA, 0));
@@ -52,7 +82,7 @@ int main(int argc, char **argv)
         t[k] = bps_now() - t0;
     }
     qsort(t, (size_t)repeats, sizeof *t, cmp);
-    printf("seconds %.6f min %.6f m %d\n", t[repeats / 2], t[0], m);
+    printf("seconds %.6f min %.6f m %d params %zu\n", t[repeats / 2], t[0], m, net->n_params);
     free(t);
     free(K);
     free(x);

@@ -205,6 +205,221 @@ static int rank_case(const char *dir, const char *name, RankMode mode, double t,
     return rc;
 }
 
+
+/* ---- convolutional nets (presets) ---------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    Preset preset;
+    int width;     /* convnet: width_mult w; resnet18: base width b (width_mult 1) */
+    Shape in;      /* (C, H, W) */
+    bool bn;
+    int n;         /* samples */
+} ConvCase;
+
+static Net *conv_net(const ConvCase *c, int max_batch, uint64_t seed)
+{
+    NetConfig cfg = {.n_in = (int)shape_size(c->in), .n_out = K, .in_shape = c->in,
+                     .act = ACT_RELU, .skip = true, .batch_norm = c->bn, .preset = c->preset,
+                     .width_mult = c->preset == PRESET_CONVNET ? c->width : 1,
+                     .base_width = c->preset == PRESET_RESNET18 ? c->width : 0};
+    Net *net = nn_new(&cfg, max_batch);
+    nn_init_params(net, seed);
+    /* batch norm as after training: gamma, beta and running statistics away from their
+     * initial 1, 0, 0, 1 (means small, so that ReLUs stay alive), so evaluation mode matters */
+    RngStream r = rng_stream(rng_key(12, NULL, 0, RNG_DATA, seed));
+    for (int i = 0; i < net->n_ops; i++) {
+        const Op *op = &net->ops[i];
+        if (op->d.kind != OP_BATCH_NORM)
+            continue;
+        const size_t C = op->n_p / 2;
+        for (size_t o = 0; o < C; o++) {
+            net->params[op->p + o] = (float)(0.5 + rng_uniform(&r));
+            net->params[op->p + C + o] = (float)(0.4 * rng_uniform(&r) - 0.2);
+            net->buffers[op->buf + o] = (float)(0.2 * rng_uniform(&r) - 0.1);
+            net->buffers[op->buf + C + o] = (float)(0.5 + rng_uniform(&r));
+        }
+    }
+    return net;
+}
+
+/* The description conv_reference.build reads, without the closing brace. */
+static void conv_json(FILE *index, const ConvCase *c)
+{
+    fprintf(index, "{\"name\": \"%s\", \"arch\": \"%s\", \"in_shape\": [%d, %d, %d], "
+            "\"n_in\": %d, \"n_out\": %d, \"width_mult\": %d, \"base_width\": %d, "
+            "\"batch_norm\": %s, \"skip\": true, \"relu\": true, \"n\": %d",
+            c->name, PRESET_NAMES[c->preset], c->in.c, c->in.h, c->in.w, (int)shape_size(c->in),
+            K, c->preset == PRESET_CONVNET ? c->width : 1,
+            c->preset == PRESET_RESNET18 ? c->width : 0, c->bn ? "true" : "false", c->n);
+}
+
+static int write_net(const char *dir, const char *name, const Net *net)
+{
+    return write_file(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+           write_file(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float));
+}
+
+/* The empirical NTK of a conv net (ntk_kernel: the generic path). */
+static int conv_ntk_case(const char *dir, const ConvCase *c, FILE *index, uint64_t seed)
+{
+    Net *net = conv_net(c, 1, seed);
+    const int Din = net->cfg.n_in, m = c->n * K;
+    float *x = malloc((size_t)c->n * Din * sizeof *x);
+    double *ntk = malloc((size_t)m * m * sizeof *ntk);
+    RngStream r = rng_stream(rng_key(13, NULL, 0, RNG_DATA, seed));
+    for (int i = 0; i < c->n * Din; i++)
+        x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+    int rc = ntk_kernel(net, x, c->n, ntk);
+    if (rc == 0)
+        rc = write_net(dir, c->name, net) ||
+             write_file(dir, c->name, "x.f32", x, (size_t)c->n * Din * sizeof *x) ||
+             write_file(dir, c->name, "ntk.f64", ntk, (size_t)m * m * sizeof *ntk);
+    conv_json(index, c);
+    fprintf(index, ", \"params\": %zu, \"factorised\": %s}", net->n_params,
+            ntk_factorised_applies(net) ? "true" : "false");
+    free(x);
+    free(ntk);
+    nn_free(net);
+    return rc;
+}
+
+/* The gradient and a Hessian-vector product of the mean cross-entropy of c->n samples,
+ * in double with the R-operator (nn_r_forward / nn_r_backward, batch norm in evaluation
+ * mode), as the certificate's pass computes them (regulariser 0). */
+static int hvp_case(const char *dir, const ConvCase *c, FILE *index, uint64_t seed)
+{
+    Net *net = conv_net(c, c->n, seed);
+    const int Din = net->cfg.n_in, B = c->n;
+    const size_t P = net->n_params;
+    double *theta = malloc(P * sizeof *theta), *v = malloc(P * sizeof *v);
+    double *g = calloc(P, sizeof *g), *hv = calloc(P, sizeof *hv);
+    double *x = malloc((size_t)B * Din * sizeof *x);
+    uint8_t y[64];
+    RngStream r = rng_stream(rng_key(14, NULL, 0, RNG_DATA, seed));
+    for (size_t k = 0; k < P; k++) {
+        theta[k] = (double)net->params[k];
+        v[k] = rng_normal(&r);
+    }
+    for (int i = 0; i < B * Din; i++)
+        x[i] = rng_normal(&r);
+    for (int i = 0; i < B; i++)
+        y[i] = (uint8_t)rng_below(&r, K);
+    NnRWork *w = nn_rwork_new(net, B);
+    nn_r_forward(net, w, theta, v, x, B);
+    const double *logits = w->act[net->out_slot], *rlogits = w->ract[net->out_slot];
+    double *dout = w->grad[net->out_slot], *rdout = w->rgrad[net->out_slot], loss = 0;
+    for (int i = 0; i < B; i++) { /* softmax cross-entropy and its R{}, as cert.c */
+        const double *o = logits + (size_t)i * K, *ro = rlogits + (size_t)i * K;
+        double mx = o[0], sum = 0, pr = 0;
+        for (int k = 1; k < K; k++)
+            mx = o[k] > mx ? o[k] : mx;
+        for (int k = 0; k < K; k++)
+            sum += exp(o[k] - mx);
+        loss += log(sum) + mx - o[y[i]];
+        for (int k = 0; k < K; k++) {
+            double p = exp(o[k] - mx) / sum;
+            dout[(size_t)i * K + k] = (p - (k == y[i])) / B;
+            pr += p * ro[k];
+        }
+        for (int k = 0; k < K; k++)
+            rdout[(size_t)i * K + k] = exp(o[k] - mx) / sum * (ro[k] - pr) / B;
+    }
+    nn_r_backward(net, w, theta, v, B, g, hv);
+    int rc = write_net(dir, c->name, net) ||
+             write_file(dir, c->name, "x.f64", x, (size_t)B * Din * sizeof *x) ||
+             write_file(dir, c->name, "y.u8", y, (size_t)B) ||
+             write_file(dir, c->name, "v.f64", v, P * sizeof *v) ||
+             write_file(dir, c->name, "g.f64", g, P * sizeof *g) ||
+             write_file(dir, c->name, "hv.f64", hv, P * sizeof *hv);
+    conv_json(index, c);
+    fprintf(index, ", \"params\": %zu, \"loss\": %.17g}", P, loss / B);
+    nn_rwork_free(net, w);
+    free(theta);
+    free(v);
+    free(g);
+    free(hv);
+    free(x);
+    nn_free(net);
+    return rc;
+}
+
+/* PGD on a conv net from a random start, and the input gradient at that start. With
+ * per_channel, the inputs are a data set normalised per channel (each channel its own
+ * range) and pgd_config gives every channel its own radius, step and clamp range. */
+static int conv_pgd_case(const char *dir, const ConvCase *c, bool per_channel, FILE *index,
+                         uint64_t seed)
+{
+    enum { MAXB = 16 };
+    Net *net = conv_net(c, c->n, seed);
+    const int Din = net->cfg.n_in, B = c->n, C = c->in.c, plane = Din / C;
+    const size_t n = (size_t)B * Din;
+    float *x = malloc(n * sizeof *x), *start = malloc(n * sizeof *x), *adv = malloc(n * sizeof *x);
+    float *grad = malloc(n * sizeof *x), *g0 = malloc(n * sizeof *x);
+    uint8_t y[MAXB];
+    RngStream r = rng_stream(rng_key(15, NULL, 0, RNG_DATA, seed));
+    for (size_t k = 0; k < n; k++) {
+        const int ch = (int)((k % (size_t)Din) / (size_t)plane);
+        /* per channel: pixels in [0, 1] standardised with channel statistics of their own */
+        const double u = rng_uniform(&r);
+        x[k] = per_channel ? (float)((u - 0.3 - 0.1 * ch) / (0.2 + 0.1 * ch)) : (float)u;
+    }
+    for (int i = 0; i < B; i++)
+        y[i] = (uint8_t)rng_below(&r, K);
+    PgdConfig pc;
+    if (per_channel) {
+        Dataset d = {.n = B, .d = Din, .classes = K, .x = x, .y = y, .borrowed = true, .c = C,
+                     .h = c->in.h, .w = c->in.w, .norm = NORM_PER_CHANNEL};
+        pc = pgd_config(&d, 0.05, 0.25, 6);
+    } else {
+        pc = pgd_config_uniform(0.1f, 0.025f, 6, 0.0f, 1.0f);
+    }
+    RngStream adv_rng = rng_stream(rng_key(16, NULL, 0, RNG_ADVERSARIAL, seed));
+    pgd_random_start(x, n, &pc, &adv_rng, start);
+    memcpy(adv, start, n * sizeof *adv);
+    pgd_attack(net, x, y, B, &pc, adv, grad);
+    nn_forward(net, start, B, false);
+    nn_loss(net, y, B, NULL, true);
+    nn_input_grad(net, B, g0);
+    int rc = write_net(dir, c->name, net) || write_file(dir, c->name, "x.f32", x, n * sizeof *x) ||
+             write_file(dir, c->name, "y.u8", y, (size_t)B) ||
+             write_file(dir, c->name, "start.f32", start, n * sizeof *x) ||
+             write_file(dir, c->name, "grad.f32", g0, n * sizeof *x) ||
+             write_file(dir, c->name, "adv.f32", adv, n * sizeof *x);
+    conv_json(index, c);
+    fprintf(index, ", \"steps\": %d, \"channels\": %d", pc.steps, pc.channels);
+    const char *key[4] = {"eps", "alpha", "lo", "hi"};
+    const float *val[4] = {pc.eps, pc.alpha, pc.lo, pc.hi};
+    for (int q = 0; q < 4; q++) {
+        fprintf(index, ", \"%s\": [", key[q]);
+        for (int ch = 0; ch < pc.channels; ch++)
+            fprintf(index, "%s%.9g", ch ? ", " : "", (double)val[q][ch]);
+        fprintf(index, "]");
+    }
+    fprintf(index, "}");
+    free(x);
+    free(start);
+    free(adv);
+    free(grad);
+    free(g0);
+    nn_free(net);
+    return rc;
+}
+
+static const ConvCase CONV_NTK[] = {
+    {"ntk_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 4},
+    {"ntk_convnet", PRESET_CONVNET, 2, {1, 12, 12}, false, 3},
+    {"ntk_resnet_bn", PRESET_RESNET18, 2, {3, 8, 8}, true, 3},
+};
+static const ConvCase CONV_HVP[] = {
+    {"hvp_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 12},
+    {"hvp_resnet_bn", PRESET_RESNET18, 2, {3, 8, 8}, true, 8},
+};
+static const ConvCase CONV_PGD[] = {
+    {"pgd_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 12},
+    {"pgd_resnet_pc", PRESET_RESNET18, 2, {3, 8, 8}, true, 12},
+};
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -222,6 +437,10 @@ int main(int argc, char **argv)
     int rc = 0;
     for (int k = 0; k < (int)(sizeof CASES / sizeof CASES[0]) && rc == 0; k++)
         rc = run_case(argv[1], &CASES[k], index, k);
+    for (int k = 0; k < (int)(sizeof CONV_NTK / sizeof CONV_NTK[0]) && rc == 0; k++) {
+        fprintf(index, ",\n");
+        rc = conv_ntk_case(argv[1], &CONV_NTK[k], index, 40 + (uint64_t)k);
+    }
     fprintf(index, "\n],\n\"rank\": [\n");
     if (rc == 0)
         rc = rank_case(argv[1], "rankmin", RANK_MIN, 0.5, true, index);
@@ -234,6 +453,15 @@ int main(int argc, char **argv)
     fprintf(index, ",\n");
     if (rc == 0)
         rc = pgd_case(argv[1], "pgd_bn_skip", true, true, index);
+    for (int k = 0; k < (int)(sizeof CONV_PGD / sizeof CONV_PGD[0]) && rc == 0; k++) {
+        fprintf(index, ",\n");
+        rc = conv_pgd_case(argv[1], &CONV_PGD[k], k == 1, index, 60 + (uint64_t)k);
+    }
+    fprintf(index, "\n],\n\"hvp\": [\n");
+    for (int k = 0; k < (int)(sizeof CONV_HVP / sizeof CONV_HVP[0]) && rc == 0; k++) {
+        fprintf(index, "%s", k ? ",\n" : "");
+        rc = hvp_case(argv[1], &CONV_HVP[k], index, 50 + (uint64_t)k);
+    }
     fprintf(index, "\n],\n\"cert\": [\n");
     if (rc == 0)
         rc = cert_case(argv[1], "cert_relu", 8, 0, true, false, false, 0.01, 0.0, index);

@@ -15,6 +15,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_reference import Mlp, set_flat  # noqa: E402
+import conv_reference  # noqa: E402  (its ConvNet / ResNet18, built from the layer tables)
 
 
 def load(d, name, what, dtype):
@@ -34,23 +35,32 @@ def ntk_reference(model, x):
     return (G @ G.T).numpy()
 
 
-def load_model(d, c):
-    """The case's net with bpsweep's weights (and batch-norm statistics), in eval mode."""
-    model = Mlp(c)
+def load_model(d, c, dtype=torch.float32):
+    """The case's net with bpsweep's weights (and batch-norm statistics), in eval mode:
+    an MLP, or with "arch" conv_reference's ConvNet / ResNet18, loaded in op order."""
+    model = (conv_reference.build(c) if "arch" in c else Mlp(c)).to(dtype)
     set_flat(model.flat_params(), load(d, c["name"], "params.f32", np.float32))
     if c["batch_norm"]:
         set_flat(model.flat_buffers(), load(d, c["name"], "buffers.f32", np.float32))
     return model.eval()
 
 
+def in_shape(c):
+    """A batch's shape: (n, D), or (n, C, H, W) for a conv case."""
+    return (c["n"], *c["in_shape"]) if "arch" in c else (c["n"], c["n_in"])
+
+
 def check_ntk(d, c):
-    model = load_model(d, c)
-    x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).reshape(c["n"], c["n_in"]))
+    # conv nets: torch in float64 (bpsweep's float32 passes against an exact reference)
+    dtype = torch.float64 if "arch" in c else torch.float32
+    model = load_model(d, c, dtype)
+    x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).reshape(in_shape(c))).to(dtype)
     ref = ntk_reference(model, x)
     got = load(d, c["name"], "ntk.f64", np.float64).reshape(ref.shape)
     err = np.abs(got - ref).max() / np.abs(ref).max()
     ok = err <= 1e-4
-    print(f"ntk {c['name']:8s} M={ref.shape[0]:3d}  max |K - K_torch| / max |K_torch| = "
+    what = f" {c['arch']} P={c['params']}" if "arch" in c else ""
+    print(f"ntk {c['name']:8s} M={ref.shape[0]:3d}{what}  max |K - K_torch| / max |K_torch| = "
           f"{err:.2e}  {'ok' if ok else 'FAIL (limit 1e-4)'}")
     return ok
 
@@ -86,12 +96,20 @@ def check_rank(d, c):
 
 
 def check_pgd(d, c):
+    """MLP cases: one range [lo, hi]. Conv cases: eps, alpha, lo, hi are lists, one per
+    channel (or one for all), broadcast over (n, C, H, W)."""
     model = load_model(d, c)
-    shape = (c["n"], c["n_in"])
+    shape = in_shape(c)
     x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).reshape(shape))
     y = torch.from_numpy(load(d, c["name"], "y.u8", np.uint8).astype(np.int64))
     start = torch.from_numpy(load(d, c["name"], "start.f32", np.float32).reshape(shape))
-    eps, alpha = torch.tensor(c["eps"], dtype=torch.float32), torch.tensor(c["alpha"], dtype=torch.float32)
+
+    def per_channel(v):
+        t = torch.tensor(v, dtype=torch.float32)
+        return t.view(1, -1, 1, 1) if t.dim() == 1 else t
+
+    eps, alpha = per_channel(c["eps"]), per_channel(c["alpha"])
+    lo, hi = per_channel(c["lo"]), per_channel(c["hi"])
 
     def grad_at(xa):
         xa = xa.clone().requires_grad_(True)
@@ -104,12 +122,16 @@ def check_pgd(d, c):
     xa = start.clone()
     for _ in range(c["steps"]):
         xa = xa + alpha * torch.sign(grad_at(xa))
-        xa = torch.min(torch.max(xa, x - eps), x + eps).clamp(c["lo"], c["hi"])
+        xa = torch.min(torch.max(xa, x - eps), x + eps)
+        xa = torch.min(torch.max(xa, lo), hi)
     adv = load(d, c["name"], "adv.f32", np.float32).reshape(shape)
     differ = np.mean(adv != xa.numpy())
     moved = np.mean(adv != start.numpy())
     ok = gerr <= 1e-4 and differ <= 1e-3 and moved > 0.5
-    print(f"pgd  {c['name']:11s} input gradient err {gerr:.2e}; {c['steps']} steps: "
+    if "channels" in c:  # the start and the result inside each channel's own range
+        ok = ok and bool(torch.all((start >= lo) & (start <= hi)))
+    chans = f", {c['channels']} channel range(s)" if "channels" in c else ""
+    print(f"pgd  {c['name']:11s}{chans} input gradient err {gerr:.2e}; {c['steps']} steps: "
           f"{100 * differ:.2f}% of values differ from PyTorch's PGD (limit 0.1%), "
           f"{100 * moved:.0f}% moved  {'ok' if ok else 'FAIL'}")
     return ok
@@ -175,12 +197,51 @@ def check_cert(d, c):
     return ok
 
 
+def check_hvp(d, c):
+    """The gradient and Hessian-vector product of the mean cross-entropy against
+    torch.autograd.functional.hvp on the conv model in float64 (batch norm in eval mode),
+    the flat parameter vector mapped onto the modules in bpsweep's op order."""
+    model = load_model(d, c, torch.float64)
+    plist = model.flat_params()
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert len(names) == len(plist)
+    x = torch.from_numpy(load(d, c["name"], "x.f64", np.float64).reshape(in_shape(c)))
+    y = torch.from_numpy(load(d, c["name"], "y.u8", np.uint8).astype(np.int64))
+    theta = torch.from_numpy(load(d, c["name"], "params.f32", np.float32).astype(np.float64))
+    v = torch.from_numpy(load(d, c["name"], "v.f64", np.float64))
+    shapes = [p.shape for p in plist]
+    sizes = [p.numel() for p in plist]
+
+    def f(t):
+        params = {names[id(p)]: piece.view(s)
+                  for p, piece, s in zip(plist, torch.split(t, sizes), shapes)}
+        out = torch.nn.utils.stateless.functional_call(model, params, (x,))
+        return torch.nn.functional.cross_entropy(out, y)
+
+    loss, hv_ref = torch.autograd.functional.hvp(f, theta, v)
+    t = theta.clone().requires_grad_(True)
+    g_ref = torch.autograd.grad(f(t), t)[0].numpy()
+    hv_ref = hv_ref.numpy()
+    g = load(d, c["name"], "g.f64", np.float64)
+    hv = load(d, c["name"], "hv.f64", np.float64)
+    errs = [abs(c["loss"] - float(loss)) / abs(float(loss)),
+            np.abs(g - g_ref).max() / np.abs(g_ref).max(),
+            np.abs(hv - hv_ref).max() / np.abs(hv_ref).max()]
+    ok = max(errs) <= 1e-6
+    print(f"hvp  {c['name']:14s} {c['arch']} P={c['params']} n={c['n']} float64: loss rel err "
+          f"{errs[0]:.1e}, max |g - g_torch| / max |g_torch| {errs[1]:.1e}, "
+          f"max |Hv - Hv_torch| / max |Hv_torch| {errs[2]:.1e}  "
+          f"{'ok' if ok else 'FAIL (limit 1e-6)'}")
+    return ok
+
+
 def main():
     d = sys.argv[1]
     torch.set_num_threads(1)
     cases = json.load(open(os.path.join(d, "cases.json")))
     ok = all([check_ntk(d, c) for c in cases["ntk"]] + [check_rank(d, c) for c in cases["rank"]] +
-             [check_pgd(d, c) for c in cases["pgd"]] + [check_cert(d, c) for c in cases["cert"]])
+             [check_pgd(d, c) for c in cases["pgd"]] + [check_hvp(d, c) for c in cases["hvp"]] +
+             [check_cert(d, c) for c in cases["cert"]])
     print("all instruments match PyTorch" if ok else "MISMATCH")
     return 0 if ok else 1
 
