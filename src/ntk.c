@@ -112,16 +112,21 @@ static NnWork *rows_forward(const Net *net, const float *x, int n, float **xr)
     return w;
 }
 
-bool ntk_factorised_applies(const Net *net)
+/* parameters only in dense ops and batch norms over vectors (one value per channel) */
+static bool ops_factorised(const Op *ops, int n)
 {
-    /* parameters only in dense ops and batch norms over vectors (one value per channel) */
-    for (int i = 0; i < net->n_ops; i++) {
-        const Op *op = &net->ops[i];
+    for (int i = 0; i < n; i++) {
+        const Op *op = &ops[i];
         bool vector_bn = op->d.kind == OP_BATCH_NORM && op->out_shape.h * op->out_shape.w == 1;
         if (op->n_p > 0 && op->d.kind != OP_DENSE && !vector_bn)
             return false;
     }
     return true;
+}
+
+bool ntk_factorised_applies(const Net *net)
+{
+    return ops_factorised(net->ops, net->n_ops);
 }
 
 int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K)
@@ -147,6 +152,19 @@ int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K)
     free(f.t);
     free(f.c);
     return rc;
+}
+
+size_t ntk_bytes(const NetConfig *cfg, int M)
+{
+    Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
+    int n = nn_resolve(cfg, ops);
+    size_t P = 0;
+    for (int i = 0; i < n; i++)
+        P += ops[i].n_p;
+    bool factorised = ops_factorised(ops, n);
+    free(ops);
+    size_t all = P * (size_t)M * sizeof(double);
+    return factorised ? 0 : all < NTK_CHUNK_BYTES ? all : NTK_CHUNK_BYTES;
 }
 
 int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t chunk_bytes)

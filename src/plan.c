@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bpsweep/grid.h"
+#include "bpsweep/ntk.h"
 #include "bpsweep/store.h"
 #include "bpsweep/train.h"
 
@@ -183,6 +184,8 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
             }
         }
         pg->trainer_bytes = trainer_bytes(&net, cfg.batch_size);
+        if (spec->ntk.enabled)
+            pg->trainer_bytes += ntk_bytes(&net, spec->ntk.samples * train->classes);
         if (pg->step_seconds == 0 &&
             step_seconds(&net, &cfg, seed, train, &pg->step_seconds, &pg->scaled) != 0) {
             int arch = pg->arch;

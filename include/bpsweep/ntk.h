@@ -38,8 +38,14 @@ int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K);
 
 /* The generic path, for any op list: the Jacobian's rows (one backward pass per sample
  * and logit, batch 1) over chunks of parameters of at most chunk_bytes of doubles,
- * K += J_c J_c^T with dsyrk. Costs (chunks x M) backward passes. */
-#define NTK_CHUNK_BYTES ((size_t)64 << 20)
+ * K += J_c J_c^T with dsyrk. Costs (chunks x M) backward passes: a ConvNet w16 (75k
+ * parameters, M = 250) is one chunk of 151 MB, a ResNet-18 b16 (701k) three. */
+#define NTK_CHUNK_BYTES ((size_t)512 << 20)
+
+/* Bytes an NTK of M rows allocates beyond the net for cfg (which must pass nn_check): the
+ * generic path's Jacobian chunk, or 0 where the factorised path applies (what `plan`
+ * adds to the memory of a point that measures the NTK). */
+size_t ntk_bytes(const NetConfig *cfg, int M);
 int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t chunk_bytes);
 
 typedef struct {
