@@ -204,6 +204,10 @@ static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *
     res->param_hash = metrics_param_hash(net);
     m[M_param_norm][0] = metrics_param_norm(net);
     m[M_init_param_norm][0] = sqrt(t->init_sq_norm);
+    for (int l = 0; l < net->n_layers; l++) {
+        m[M_rank_changed_fraction][l] = t->rank_effect[l].changed_fraction;
+        m[M_rank_restrict_distance][l] = t->rank_effect[l].restrict_distance;
+    }
     if (res->status == POINT_DIVERGED)
         return;
     measure_from_init(net, spec, seed, train, res);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
-#define STATE_VERSION 3 /* 3: EpochMetrics.probe */
+#define STATE_VERSION 4 /* 3: EpochMetrics.probe; 4: rank_effect */
 #define PI 3.14159265358979323846
 
 double train_lr(const TrainConfig *cfg, int epoch)
@@ -68,6 +68,9 @@ Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t 
     t->shuffle_rng = rng_stream(rng_key(seed, dims, n_dims, RNG_SHUFFLE, 0));
     t->adv_key = rng_key(seed, dims, n_dims, RNG_ADVERSARIAL, 0);
     t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
+    t->rank_effect = xmalloc((size_t)(net->n_layers ? net->n_layers : 1) * sizeof *t->rank_effect);
+    for (int l = 0; l < net->n_layers; l++)
+        t->rank_effect[l] = (RankEffect){NAN, NAN};
     t->xbatch = xalloc_aligned((size_t)cfg->batch_size * (size_t)net_cfg->n_in * sizeof(float));
     t->ybatch = xmalloc((size_t)cfg->batch_size);
     return t;
@@ -80,6 +83,7 @@ void trainer_free(Trainer *t)
     nn_free(t->net);
     free(t->momentum);
     free(t->history);
+    free(t->rank_effect);
     free(t->order);
     free(t->xbatch);
     free(t->ybatch);
@@ -359,7 +363,8 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
      * point between the last step and here, so a checkpoint never falls in between */
     for (int k = 0; k < t->cfg.n_rank_epochs && !diverged; k++)
         if (t->cfg.rank_epochs[k] == t->epoch + 1)
-            rank_project(t->net, t->cfg.rank_mode, t->cfg.rank_threshold, t->cfg.rank_relative);
+            rank_project(t->net, t->cfg.rank_mode, t->cfg.rank_threshold, t->cfg.rank_relative,
+                         t->rank_effect);
     if (!diverged)
         diverged = !params_finite(t->net);
     long seen = t->epoch_seen;
@@ -401,6 +406,7 @@ size_t trainer_state_size(const Trainer *t)
     const Net *net = t->net;
     size_t n_hist = (size_t)(t->cfg.epochs > 0 ? t->cfg.epochs : 1);
     return sizeof(StateHeader) + n_hist * sizeof(EpochMetrics) +
+           (size_t)net->n_layers * sizeof(RankEffect) +
            (2 * net->n_params + net->n_buffers) * sizeof(float) + sizeof(uint64_t);
 }
 
@@ -427,6 +433,8 @@ void *trainer_state_save(const Trainer *t, size_t *size)
     p += sizeof h;
     memcpy(p, t->history, n_hist * sizeof(EpochMetrics));
     p += n_hist * sizeof(EpochMetrics);
+    memcpy(p, t->rank_effect, (size_t)net->n_layers * sizeof(RankEffect));
+    p += (size_t)net->n_layers * sizeof(RankEffect);
     memcpy(p, net->params, net->n_params * sizeof(float));
     p += net->n_params * sizeof(float);
     memcpy(p, t->momentum, net->n_params * sizeof(float));
@@ -469,6 +477,8 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     const unsigned char *p = (const unsigned char *)data + sizeof h;
     memcpy(t->history, p, n_hist * sizeof(EpochMetrics));
     p += n_hist * sizeof(EpochMetrics);
+    memcpy(t->rank_effect, p, (size_t)net->n_layers * sizeof(RankEffect));
+    p += (size_t)net->n_layers * sizeof(RankEffect);
     memcpy(net->params, p, net->n_params * sizeof(float));
     p += net->n_params * sizeof(float);
     memcpy(t->momentum, p, net->n_params * sizeof(float));

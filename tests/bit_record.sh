@@ -13,7 +13,9 @@ for spec in "$here"/data/record/*.json; do
     name=$(basename "$spec" .json)
     n=$("$bin" train "$spec" --list | awk 'NR > 1 && $1 ~ /^[0-9]+$/ {n++} END {print n}')
     for ((k = 0; k < n; k++)); do
-        "$bin" train "$spec" --point "$k" | grep '^result ' | grep -v '^result epoch_seconds '
+        # rank_* (issue 14) are newer than the record: left out of the comparison
+        "$bin" train "$spec" --point "$k" | grep '^result ' | grep -v '^result epoch_seconds ' |
+            grep -Ev '^result rank_(changed_fraction|restrict_distance) '
     done >"$tmp/$name.txt"
     if [ "$write" = --write ]; then
         cp "$tmp/$name.txt" "$here/data/record/$name.txt"

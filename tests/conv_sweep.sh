@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The trainer's features on convolutional presets through real mpirun: a ConvNet with batch
 # norm and a ResNet-18 (base width 4) on synthetic 3x12x12 images, under norm-bias
-# targets, clipping with a multistep schedule, augmentation, and adversarial training,
+# targets, clipping with a multistep schedule, augmentation, adversarial training and
+# RankMin projections of the convolutions' operators,
 # with the instruments (NTK at init, after epoch 2 and at the end; certificate; PGD
 # robustness; operator spectra of the convolutions). An
 # uninterrupted run on 2 ranks is the reference; a run on 3 ranks killed mid-epoch
@@ -24,7 +25,9 @@ cat >"$tmp/spec.json" <<'EOF'
                          {"name": "clip", "train": {"clip_value": 0.05,
                           "schedule": {"type": "multistep", "milestones": [2], "gamma": 0.5},
                           "augment": {"crop_padding": 2, "flip": true}}},
-                         {"name": "adv", "train": {"adversarial": {"eps": 0.03, "steps": 2}}}]},
+                         {"name": "adv", "train": {"adversarial": {"eps": 0.03, "steps": 2}}},
+                         {"name": "rank", "train": {"rank_projection": {"mode": "min",
+                          "threshold": 0.3, "epochs": [1, 3]}}}]},
  "train": {"epochs": 4, "batch_size": 32, "lr": 0.05},
  "measure": {"ntk": {"samples": 4, "pool": 32, "epochs": [2]},
              "certificate": {"samples": 32, "iterations": 5},
@@ -33,15 +36,15 @@ EOF
 
 "$here/mpirun.sh" 2 "$bin" run "$tmp/spec.json" -o "$tmp/ref.h5" --checkpoint-interval 0 \
     2>"$tmp/ref.log" && ok || bad "reference run: $(tail -3 "$tmp/ref.log")"
-"$bin" status "$tmp/ref.h5" >"$tmp/status" 2>&1 && awk '$1 == "total" && $2 == 12 { f = 1 }
-    END { exit !f }' "$tmp/status" && ok || bad "reference: not 12 points done: $(cat "$tmp/status")"
+"$bin" status "$tmp/ref.h5" >"$tmp/status" 2>&1 && awk '$1 == "total" && $2 == 16 { f = 1 }
+    END { exit !f }' "$tmp/status" && ok || bad "reference: not 16 points done: $(cat "$tmp/status")"
 
 out=$tmp/killed.h5
 BPSWEEP_FAULT=epoch:10 "$here/mpirun.sh" 3 "$bin" run "$tmp/spec.json" -o "$out" \
     --checkpoint-interval 0 >/dev/null 2>"$out.log"
 [ $? -ne 0 ] && ok || bad "the run with a kill at the 10th epoch finished"
 "$bin" status "$out" >"$tmp/status" 2>&1
-awk '$1 == "total" && $2 < 12 { f = 1 } END { exit !f }' "$tmp/status" && ok ||
+awk '$1 == "total" && $2 < 16 { f = 1 } END { exit !f }' "$tmp/status" && ok ||
     bad "the killed run left no work to resume: $(cat "$tmp/status")"
 BPSWEEP_FAULT=epoch:6 "$here/mpirun.sh" 4 "$bin" resume "$out" --checkpoint-interval 0 \
     >/dev/null 2>>"$out.log"
@@ -55,6 +58,17 @@ done
 $py "$here/compare_results.py" "$tmp/ref.h5" "$out" >"$tmp/cmp" && ok ||
     bad "killed and resumed differs from the reference: $(head -c 600 "$tmp/cmp")"
 
+# RankMin on the operators recorded what it did: changed fractions in (0, 1] on every
+# projected layer (not the first), NaN on the first
+$py - "$tmp/ref.h5" <<'PY' && ok || bad "rank projection of the conv layers not recorded"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+keys = [k.decode() if isinstance(k, bytes) else k for k in f["points/key"][:]]
+frac = f["layers/rank_changed_fraction"][:]
+rows = [i for i, k in enumerate(keys) if "cond=rank" in k]
+assert rows and all(np.isnan(frac[i, 0]) for i in rows), "first layer projected"
+assert all(np.all((frac[i, 1:4] > 0) & (frac[i, 1:4] <= 1)) for i in rows), frac[rows, :5]
+PY
 # a ResNet point with adversarial training through a state file
 point=$("$bin" train "$tmp/spec.json" --list | awk '/arch=r18.*cond=adv.*nb=1.2/ { print $1 }')
 "$bin" train "$tmp/spec.json" --point "$point" --quiet >"$tmp/a" 2>&1 &&

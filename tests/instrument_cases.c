@@ -195,7 +195,7 @@ static int rank_case(const char *dir, const char *name, RankMode mode, double t,
     size_t bytes = net->n_params * sizeof(float);
     int rc = write_file(dir, name, "before.f32", net->params, bytes);
     if (rc == 0)
-        rc = rank_project(net, mode, t, relative);
+        rc = rank_project(net, mode, t, relative, NULL);
     if (rc == 0)
         rc = write_file(dir, name, "after.f32", net->params, bytes);
     fprintf(index, "{\"name\": \"%s\", \"dims\": [%d, 20, 16, %d], \"mode\": \"%s\", "

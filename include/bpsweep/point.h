@@ -69,7 +69,13 @@ typedef enum {
     X(LAYER, effective_rank,                                                              \
       "||sigma||_1 / ||sigma||_2 of W's singular values (conv: of its operator's)")       \
     X(LAYER, relu_negative_fraction,                                                      \
-      "fraction of negative pre-activations of a ReLU layer (measure.certificate)")
+      "fraction of negative pre-activations of a ReLU layer (measure.certificate)") \
+    X(LAYER, rank_changed_fraction,                                                       \
+      "fraction of the singular values the last rank projection changed (conv, stride 1: " \
+      "of its operator's; NaN if never projected)")                                      \
+    X(LAYER, rank_restrict_distance,                                                      \
+      "||K_intended - K_restricted||_F / ||K_intended||_F of the last rank projection of " \
+      "a stride-1 conv (kernel cut back to k x k; NaN for dense and other layers)")
 
 #define POINT_METRIC_ENUM(kind, name, desc) M_##name,
 typedef enum { POINT_METRICS(POINT_METRIC_ENUM) N_METRICS } MetricId;

@@ -121,6 +121,8 @@ typedef struct Trainer {
     uint64_t adv_key;             /* key of adversarial training's random starts */
     int diverged_epoch;     /* epoch (1-based) whose loss was not finite; 0 if none */
     EpochMetrics *history;  /* (epochs) */
+    RankEffect *rank_effect; /* (n_layers) what the last rank projection did to each
+                               layer (rank.h), NaN before any; kept in the state */
     TrainStepHook hook;     /* optional */
     void *hook_ctx;
     /* optional: called between the steps of an epoch; returning true stops the epoch
