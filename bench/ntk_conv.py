@@ -8,8 +8,8 @@ and the ResNet-18 of base width 16 on 3x32x32 (batch norm, evaluation mode), on 
     and ResNet18), 250 calls of torch.autograd.grad (one per sample and logit) on one
     forward of the 25 inputs, gradients stacked into G (250 x P), K = G G^T - what
     bench/ntk.py times for the MLP;
-  * bpsweep: build/bench/bench_ntk --preset ..., ntk_kernel (the generic path: Jacobian
-    rows by batch-1 backward passes, in chunks of parameters).
+  * bpsweep: build/bench/bench_ntk --preset ..., ntk_kernel (the per-op Jacobian path:
+    one backward pass of the 250 rows, each op's Jacobian block from it, K += J J^T).
 Prints both times and the speed-up per net (the issue's target: >= 10x).
 usage: ntk_conv.py [--nets convnet,resnet18] [--repeats r]
 """

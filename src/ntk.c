@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpsweep/op.h"
 #include "bpsweep/util.h"
 
 int ntk_select(const uint8_t *labels, int n_samples, int pool, int n, int *idx)
@@ -158,12 +159,13 @@ size_t ntk_bytes(const NetConfig *cfg, int M)
 {
     Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
     int n = nn_resolve(cfg, ops);
-    size_t P = 0;
+    /* the per-op Jacobian path: the largest op's block of M rows, at most a chunk */
+    size_t widest = 0;
     for (int i = 0; i < n; i++)
-        P += ops[i].n_p;
+        widest = ops[i].n_p > widest ? ops[i].n_p : widest;
     bool factorised = ops_factorised(ops, n);
     free(ops);
-    size_t all = P * (size_t)M * sizeof(double);
+    size_t all = widest * (size_t)M * sizeof(double);
     return factorised ? 0 : all < NTK_CHUNK_BYTES ? all : NTK_CHUNK_BYTES;
 }
 
@@ -208,10 +210,144 @@ int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t 
     return rc;
 }
 
+typedef struct {
+    double *K;      /* (R, R), upper triangle */
+    double *J;      /* (R, the widest block) */
+    size_t cap;     /* bytes of one block of J */
+    int n, k_out;
+    int rc;
+} Jacobian;
+
+/* An op's units (output channels or features) and each one's parameters (*per): its
+ * block of J over R rows holds the parameters of *uc units, at most cap bytes (or one
+ * unit). */
+static void op_units(const Op *op, int R, size_t cap, int *per, int *uc)
+{
+    const int units = op->out_shape.c;
+    *per = (int)(op->n_p / (size_t)units);
+    size_t u = cap / ((size_t)R * (size_t)*per * sizeof(double));
+    *uc = u < 1 ? 1 : u > (size_t)units ? units : (int)u;
+}
+
+/* After an op's backward pass over the R rows (row r: logit r % K of sample i = r / K),
+ * its parameters' share of the kernel, K += J_op J_op^T over blocks of its units (output
+ * channels or features). Row r of J_op, per unit u (its parameters in any order: the sum
+ * over them is what counts), in float as the batch-1 backward of the generic path
+ * computes it, then in double:
+ *   conv:       dW_r = dY_r (O, S) col(X_i)^T (S, C k k),  db_r = sum over positions dY_r
+ *   dense:      dW_r = dz_r x_i^T,  db_r = dz_r
+ *   batch norm: dgamma_r = sum_q dy_r xhat_i,  dbeta_r = sum_q dy_r (running statistics) */
+static void jacobian_share(void *ctx, const Net *net, const NnWork *w, int i, int R)
+{
+    Jacobian *jc = ctx;
+    const Op *op = &net->ops[i];
+    if (op->n_p == 0 || jc->rc)
+        return;
+    const float *dy = w->grad[op->d.out], *x = w->act[op->d.in[0]];
+    const size_t nx = shape_size(op->in_shape), ny = shape_size(op->out_shape);
+    const OpKind kind = op->d.kind;
+    assert(kind == OP_CONV || kind == OP_DENSE || kind == OP_BATCH_NORM);
+    /* units, a unit's weights (fan) and its parameters (per), positions per unit (S) */
+    const int units = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const int fan = kind == OP_BATCH_NORM ? 1
+                    : kind == OP_DENSE    ? (int)nx
+                                          : op->in_shape.c * op->d.kernel * op->d.kernel;
+    const bool bias = kind != OP_CONV || !op->d.no_bias;
+    int per, uc;
+    op_units(op, R, jc->cap, &per, &uc);
+    assert(per == fan + (bias ? 1 : 0) && (size_t)units * (size_t)per == op->n_p);
+    double *J = jc->J;
+    float *g = bps_try_alloc_aligned((size_t)uc * (size_t)per * sizeof *g);
+    float *col = kind == OP_CONV ? bps_try_alloc_aligned((size_t)fan * (size_t)S * sizeof *col) : NULL;
+    if (!g || (kind == OP_CONV && !col)) {
+        jc->rc = -1;
+        goto done;
+    }
+    const float *mean = net->buffers + op->buf, *var = mean + units;
+    for (int u0 = 0; u0 < units; u0 += uc) {
+        const int nu = units - u0 < uc ? units - u0 : uc, np = nu * per;
+        for (int s = 0; s < jc->n; s++) {
+            if (kind == OP_CONV)
+                op_conv_columns(op, x + (size_t)s * (size_t)jc->k_out * nx, col);
+            for (int l = 0; l < jc->k_out; l++) {
+                const int r = s * jc->k_out + l;
+                const float *dyr = dy + (size_t)r * ny, *xr = x + (size_t)r * nx;
+                if (kind == OP_CONV) {
+                    /* g (nu, C k k) = dY_r[u0, u0 + nu) (nu, S) col(X_i)^T (S, C k k) */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nu, fan, S, 1.0f,
+                                dyr + (size_t)u0 * S, S, col, S, 0.0f, g, fan);
+                    for (int u = 0; bias && u < nu; u++) {
+                        const float *row = dyr + (size_t)(u0 + u) * S;
+                        float sum = 0.0f;
+                        for (int q = 0; q < S; q++)
+                            sum += row[q];
+                        g[(size_t)nu * fan + u] = sum;
+                    }
+                } else if (kind == OP_DENSE) {
+                    for (int u = 0; u < nu; u++) {
+                        for (int k = 0; k < fan; k++)
+                            g[(size_t)u * fan + k] = dyr[u0 + u] * xr[k];
+                        g[(size_t)nu * fan + u] = dyr[u0 + u];
+                    }
+                } else {
+                    for (int u = 0; u < nu; u++) {
+                        const int c = u0 + u;
+                        float dg = 0.0f, db = 0.0f;
+                        for (int q = 0; q < S; q++) {
+                            size_t k = (size_t)c * S + (size_t)q;
+                            float xh = (xr[k] - mean[c]) / sqrtf(var[c] + BN_EPS);
+                            dg += dyr[k] * xh;
+                            db += dyr[k];
+                        }
+                        g[u] = dg;
+                        g[nu + u] = db;
+                    }
+                }
+                double *row = J + (size_t)r * np;
+                for (int k = 0; k < np; k++)
+                    row[k] = (double)g[k];
+            }
+        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, np, 1.0, J, np, 1.0, jc->K, R);
+    }
+done:
+    free(g);
+    free(col);
+}
+
+int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t chunk_bytes)
+{
+    const int R = n * net->cfg.n_out;
+    float *xr;
+    NnWork *w = rows_forward(net, x, n, &xr);
+    size_t widest = 1; /* one buffer for every op's blocks */
+    for (int i = 0; i < net->n_ops; i++) {
+        int per, uc;
+        if (net->ops[i].n_p == 0)
+            continue;
+        op_units(&net->ops[i], R, chunk_bytes, &per, &uc);
+        widest = (size_t)uc * (size_t)per > widest ? (size_t)uc * (size_t)per : widest;
+    }
+    Jacobian jc = {K, bps_try_alloc_aligned((size_t)R * widest * sizeof(double)), chunk_bytes, n,
+                   net->cfg.n_out, 0};
+    jc.rc = w && jc.J ? 0 : -1;
+    if (jc.rc == 0) {
+        memset(K, 0, (size_t)R * R * sizeof *K);
+        nn_backward_work(net, w, R, NULL, NULL, NULL, NULL, jacobian_share, &jc);
+        for (int r = 0; jc.rc == 0 && r < R; r++)
+            for (int s = 0; s < r; s++)
+                K[(size_t)r * R + (size_t)s] = K[(size_t)s * R + (size_t)r];
+    }
+    nn_work_free(net, w);
+    free(xr);
+    free(jc.J);
+    return jc.rc;
+}
+
 int ntk_kernel(const Net *net, const float *x, int n, double *K)
 {
     return ntk_factorised_applies(net) ? ntk_kernel_factorised(net, x, n, K)
-                                       : ntk_kernel_generic(net, x, n, K, NTK_CHUNK_BYTES);
+                                       : ntk_kernel_jacobian(net, x, n, K, NTK_CHUNK_BYTES);
 }
 
 NtkCompare ntk_compare(const double *K0, const double *K1, size_t m)

@@ -200,6 +200,15 @@ static void col2im(const Geom *g, float *dcol, size_t ld, float *dx)
         }
 }
 
+void op_conv_columns(const Op *op, const float *x, float *col)
+{
+    const Geom g = geom(op);
+    if (g.direct)
+        memcpy(col, x, (size_t)g.K * (size_t)g.S * sizeof *col);
+    else
+        im2col(&g, x, col, (size_t)g.S);
+}
+
 /* The same two in double for the R-passes (not hot). */
 static void im2col_d(const Geom *g, const double *x, double *col)
 {

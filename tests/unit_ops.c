@@ -756,6 +756,43 @@ static void generic_ntk_should_match_factorised_and_finite_differences(void)
     }
 }
 
+/* The per-op Jacobian path (one backward of M rows) against the generic one (M batch-1
+ * backward passes) on nets with convolutions: a ConvNet with batch norm and a ResNet. */
+static void jacobian_ntk_should_match_generic_on_conv_nets(void)
+{
+    enum { N = 3, K = 4, M = N * K };
+    const Preset presets[2] = {PRESET_CONVNET, PRESET_RESNET18};
+    const Shape shapes[2] = {{3, 16, 16}, {3, 8, 8}};
+    for (int ci = 0; ci < 2; ci++) {
+        NetConfig cfg = {.n_out = K, .in_shape = shapes[ci], .act = ACT_RELU, .skip = true,
+                         .batch_norm = true, .preset = presets[ci], .base_width = 4, .width_mult = 2};
+        cfg.n_in = (int)shape_size(cfg.in_shape);
+        Net *net = random_net(&cfg, 8, 41 + (uint64_t)ci);
+        CHECK(!ntk_factorised_applies(net));
+        float *x = malloc((size_t)N * (size_t)cfg.n_in * sizeof *x);
+        for (int i = 0; i < N * cfg.n_in; i++)
+            x[i] = (float)uniform(-1, 1);
+        double kg[M * M], kj[M * M], kc[M * M], kn[M * M];
+        CHECK(ntk_kernel_generic(net, x, N, kg, NTK_CHUNK_BYTES) == 0);
+        CHECK(ntk_kernel_jacobian(net, x, N, kj, NTK_CHUNK_BYTES) == 0);
+        CHECK(ntk_kernel(net, x, N, kn) == 0);
+        /* blocks of one unit per op give the same kernel, up to the float rounding of the
+         * per-row GEMMs, whose shapes (and so BLAS kernels) differ */
+        CHECK(ntk_kernel_jacobian(net, x, N, kc, 1) == 0);
+        double s = max_abs(kg, M * M), worst = 0, worst_c = 0, worst_n = 0;
+        for (int i = 0; i < M * M; i++) {
+            worst = fmax(worst, fabs(kj[i] - kg[i]) / s);
+            worst_c = fmax(worst_c, fabs(kc[i] - kj[i]) / s);
+            worst_n = fmax(worst_n, fabs(kn[i] - kj[i]));
+        }
+        CHECK_MSG(worst < 1e-5, "net %d: per-op Jacobian vs generic NTK %.3g", ci, worst);
+        CHECK_MSG(worst_c < 1e-6, "net %d: blocked vs whole per-op Jacobian NTK %.3g", ci, worst_c);
+        CHECK_MSG(worst_n == 0, "net %d: ntk_kernel is not the per-op Jacobian path", ci);
+        free(x);
+        nn_free(net);
+    }
+}
+
 static void explicit_ops_should_equal_the_mlp_shorthand(void)
 {
     NetConfig a = mlp(6, 6, true, true, ACT_RELU);
@@ -824,6 +861,7 @@ int main(void)
     RUN(bad_conv_configs_should_be_refused);
     RUN(hvp_should_match_finite_differences_of_gradients);
     RUN(generic_ntk_should_match_factorised_and_finite_differences);
+    RUN(jacobian_ntk_should_match_generic_on_conv_nets);
     RUN(explicit_ops_should_equal_the_mlp_shorthand);
     RUN(bad_op_lists_should_be_refused);
     return test_summary();

@@ -7,8 +7,11 @@
  * factorised path no M x P gradient matrix is formed: a dense layer z = a W^T + b
  * contributes (a_i . a_j + 1) (dz_r . dz_s), where a_i is the layer's input for sample i
  * and dz_r = d f_l(x_i) / dz, a row of a backward pass of M rows through the op list;
- * batch norm's gamma and beta add (dy_r * xhat_i).(dy_s * xhat_j) and dy_r . dy_s. The
- * generic path forms the Jacobian in chunks of parameters. Derivation: docs/metrics.md. */
+ * batch norm's gamma and beta add (dy_r * xhat_i).(dy_s * xhat_j) and dy_r . dy_s. Other
+ * nets (convolutions) take the per-op Jacobian path: the same one backward pass of M rows,
+ * each op forming its own block of the Jacobian from it. The generic path forms the
+ * Jacobian in chunks of parameters, one batch-1 backward pass per row and chunk (the
+ * reference). Derivation: docs/metrics.md. */
 #ifndef BPSWEEP_NTK_H
 #define BPSWEEP_NTK_H
 
@@ -25,7 +28,7 @@ int ntk_select(const uint8_t *labels, int n_samples, int pool, int n, int *idx);
 
 /* K (M x M, row-major, M = n * net->cfg.n_out) of net at the inputs x (n, D), batch norm
  * in evaluation mode. Does not touch the net's own work space, so it can run between
- * training steps. Takes the factorised path where it applies, else the generic one.
+ * training steps. Takes the factorised path where it applies, else the per-op Jacobian one.
  * Returns 0, or -1 if its work space cannot be allocated. */
 int ntk_kernel(const Net *net, const float *x, int n, double *K);
 
@@ -36,6 +39,17 @@ int ntk_kernel(const Net *net, const float *x, int n, double *K);
 bool ntk_factorised_applies(const Net *net);
 int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K);
 
+/* The per-op Jacobian path, for any op list (what ntk_kernel takes where the factorised
+ * path does not apply): the factorised path's forward and single backward pass of the M
+ * rows; after each op with parameters its block J_op (M x n_p(op)) from the rows' output
+ * signals and inputs (conv: dW_r = dY_r col(X_i)^T, db_r = sum_q dY_r; dense:
+ * dz_r x_i^T, dz_r; batch norm: sum_q dy_r xhat_i, sum_q dy_r), per row in float as the
+ * generic path's batch-1 backward computes it, then K += J_op J_op^T in double (dsyrk),
+ * over blocks of the op's output units of at most chunk_bytes. Costs one backward of M
+ * rows, M small GEMMs per conv op and the dsyrk (M^2 P flops): a ResNet-18 b16 needs no
+ * more passes than a ConvNet. */
+int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t chunk_bytes);
+
 /* The generic path, for any op list: the Jacobian's rows (one backward pass per sample
  * and logit, batch 1) over chunks of parameters of at most chunk_bytes of doubles,
  * K += J_c J_c^T with dsyrk. Costs (chunks x M) backward passes: a ConvNet w16 (75k
@@ -43,7 +57,8 @@ int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K);
 #define NTK_CHUNK_BYTES ((size_t)512 << 20)
 
 /* Bytes an NTK of M rows allocates beyond the net for cfg (which must pass nn_check): the
- * generic path's Jacobian chunk, or 0 where the factorised path applies (what `plan`
+ * per-op Jacobian path's largest block (M x the most parameters of an op, at most
+ * NTK_CHUNK_BYTES), or 0 where the factorised path applies (what `plan`
  * adds to the memory of a point that measures the NTK). */
 size_t ntk_bytes(const NetConfig *cfg, int M);
 int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t chunk_bytes);

@@ -149,6 +149,10 @@ int op_kind_by_name(const char *name);
 void op_grad_store(float *dst, const float *src, size_t n, bool add);
 void op_grad_store_d(double *dst, const double *src, size_t n, bool add);
 
+/* col (C k k, Ho Wo) = im2col of one sample x (C, H, W) of a conv op (its layout in
+ * src/op_conv.c; x itself when 1x1, stride 1, no padding): dW = dY col^T per sample. */
+void op_conv_columns(const Op *op, const float *x, float *col);
+
 /* Floats of scratch op needs for batches of B (0 for kinds without scratch_floats). */
 size_t op_scratch_floats(const Op *op, int B);
 
