@@ -55,41 +55,18 @@ int conv_spectrum_values(const float *W, int O, int C, int k, int stride, int n,
                         stride, n, m);
     const int s = stride, np = n / s, mp = m / s, mh = m / 2 + 1, cols = C * s * s;
     const int r = O < cols ? O : cols;
-    const size_t nm = (size_t)n * (size_t)m, nmh = (size_t)n * (size_t)mh;
+    const size_t nmh = (size_t)n * (size_t)mh;
     const size_t n_all = (size_t)O * (size_t)C * nmh;
-    /* P[(o C + c) n mh + u mh + v]: the r2c DFT of kernel (o, c) padded to n x m, v <= m/2 */
-    double complex *P = fftw_malloc(n_all * sizeof *P);
-    double *in = fftw_malloc((size_t)C * nm * sizeof *in);
-    double complex *out = fftw_malloc((size_t)C * nmh * sizeof *out);
+    double complex *P = conv_kernel_dft(W, O, C, k, n, m);
     /* A (O, C s^2) column-major, with zeroed slack: OpenBLAS 0.3.21's Haswell zgemv kernel
      * (inside zgesdd) reads up to 32 bytes past the matrix (valgrind, this test) */
     double complex *A = calloc((size_t)O * (size_t)cols + 8, sizeof *A);
     double *sv = malloc((size_t)r * sizeof *sv);
-    fftw_plan plan = NULL;
     int rc = -1;
-    if (!P || !in || !out || !A || !sv) {
+    if (!P || !A || !sv) {
         bps_fail(err, "conv spectrum: out of memory for %zu frequency coefficients (%d x %d "
                       "channels at %dx%d)", n_all, O, C, n, m);
         goto fail;
-    }
-    /* one plan for the C kernels of an output channel, reused O times */
-    const int dims[2] = {n, m};
-    plan = fftw_plan_many_dft_r2c(2, dims, C, in, NULL, 1, (int)nm, out, NULL, 1, (int)nmh,
-                                  FFTW_ESTIMATE);
-    if (!plan) {
-        bps_fail(err, "conv spectrum: FFTW could not plan a %dx%d transform", n, m);
-        goto fail;
-    }
-    for (int o = 0; o < O; o++) {
-        memset(in, 0, (size_t)C * nm * sizeof *in);
-        for (int c = 0; c < C; c++)
-            for (int ki = 0; ki < k; ki++)
-                for (int kj = 0; kj < k; kj++) /* taps beyond n or m wrap around */
-                    in[(size_t)c * nm + (size_t)(ki % n) * (size_t)m + (size_t)(kj % m)] +=
-                        (double)W[(((size_t)o * (size_t)C + (size_t)c) * (size_t)k + (size_t)ki) *
-                                      (size_t)k + (size_t)kj];
-        fftw_execute(plan);
-        memcpy(P + (size_t)o * (size_t)C * nmh, out, (size_t)C * nmh * sizeof *out);
     }
     size_t pos = 0;
     for (int up = 0; up < np; up++)
@@ -134,11 +111,7 @@ int conv_spectrum_values(const float *W, int O, int C, int k, int stride, int n,
     qsort(s_out, pos, sizeof *s_out, cmp_desc);
     rc = 0;
 fail:
-    if (plan)
-        fftw_destroy_plan(plan);
-    fftw_free(P);
-    fftw_free(in);
-    fftw_free(out);
+    conv_kernel_dft_free(P);
     free(A);
     free(sv);
     return rc;
@@ -187,3 +160,44 @@ int conv_spectrum_dense(const float *W, int O, int C, int k, int stride, int pad
     *count = (size_t)(rows < cols ? rows : cols);
     return 0;
 }
+
+double complex *conv_kernel_dft(const float *W, int O, int C, int k, int n, int m)
+{
+    const int mh = m / 2 + 1;
+    const size_t nm = (size_t)n * (size_t)m, nmh = (size_t)n * (size_t)mh;
+    double complex *P = fftw_malloc((size_t)O * (size_t)C * nmh * sizeof *P);
+    double *in = fftw_malloc((size_t)C * nm * sizeof *in);
+    double complex *out = fftw_malloc((size_t)C * nmh * sizeof *out);
+    const int dims[2] = {n, m};
+    /* one plan for the C kernels of an output channel, reused O times */
+    fftw_plan plan = P && in && out ? fftw_plan_many_dft_r2c(2, dims, C, in, NULL, 1, (int)nm,
+                                                              out, NULL, 1, (int)nmh,
+                                                              FFTW_ESTIMATE)
+                                    : NULL;
+    for (int o = 0; plan && o < O; o++) {
+        memset(in, 0, (size_t)C * nm * sizeof *in);
+        for (int c = 0; c < C; c++)
+            for (int ki = 0; ki < k; ki++)
+                for (int kj = 0; kj < k; kj++) /* taps beyond n or m wrap around */
+                    in[(size_t)c * nm + (size_t)(ki % n) * (size_t)m + (size_t)(kj % m)] +=
+                        (double)W[(((size_t)o * (size_t)C + (size_t)c) * (size_t)k + (size_t)ki) *
+                                      (size_t)k + (size_t)kj];
+        fftw_execute(plan);
+        memcpy(P + (size_t)o * (size_t)C * nmh, out, (size_t)C * nmh * sizeof *out);
+    }
+    if (!plan) {
+        fftw_free(P);
+        P = NULL;
+    } else {
+        fftw_destroy_plan(plan);
+    }
+    fftw_free(in);
+    fftw_free(out);
+    return P;
+}
+
+void conv_kernel_dft_free(double complex *P)
+{
+    fftw_free(P);
+}
+

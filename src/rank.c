@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpsweep/conv_spectrum.h"
 #include "bpsweep/util.h"
 
 /* sigma' of one singular value (rank.h) */
@@ -69,7 +70,7 @@ int rank_project_conv(float *W, int O, int C, int k, int n, int m, RankMode mode
     const int mh = m / 2 + 1, r = O < C ? O : C;
     const size_t nm = (size_t)n * (size_t)m, nmh = (size_t)n * (size_t)mh;
     const size_t oc = (size_t)O * (size_t)C;
-    double complex *P = fftw_malloc(oc * nmh * sizeof *P);
+    double complex *P = conv_kernel_dft(W, O, C, k, n, m);
     double *real = fftw_malloc((size_t)C * nm * sizeof *real);
     double complex *spec = fftw_malloc((size_t)C * nmh * sizeof *spec);
     /* zeroed slack: OpenBLAS's zgemv kernel reads past the matrix (conv_spectrum.c) */
@@ -77,28 +78,15 @@ int rank_project_conv(float *W, int O, int C, int k, int n, int m, RankMode mode
     double complex *U = calloc((size_t)O * (size_t)r + 8, sizeof *U);
     double complex *VT = calloc((size_t)r * (size_t)C + 8, sizeof *VT);
     double *S = malloc(nmh * (size_t)r * sizeof *S), *sv = malloc((size_t)r * sizeof *sv);
-    fftw_plan fwd = NULL, inv = NULL;
+    fftw_plan inv = NULL;
     int rc = -1;
     if (!P || !real || !spec || !A || !U || !VT || !S || !sv)
         goto done;
     const int dims[2] = {n, m};
-    fwd = fftw_plan_many_dft_r2c(2, dims, C, real, NULL, 1, (int)nm, spec, NULL, 1, (int)nmh,
-                                 FFTW_ESTIMATE);
     inv = fftw_plan_many_dft_c2r(2, dims, C, spec, NULL, 1, (int)nmh, real, NULL, 1, (int)nm,
                                  FFTW_ESTIMATE);
-    if (!fwd || !inv)
+    if (!inv)
         goto done;
-    for (int o = 0; o < O; o++) {
-        memset(real, 0, (size_t)C * nm * sizeof *real);
-        for (int c = 0; c < C; c++)
-            for (int ki = 0; ki < k; ki++)
-                for (int kj = 0; kj < k; kj++)
-                    real[(size_t)c * nm + (size_t)ki * (size_t)m + (size_t)kj] =
-                        (double)W[(((size_t)o * (size_t)C + (size_t)c) * (size_t)k +
-                                   (size_t)ki) * (size_t)k + (size_t)kj];
-        fftw_execute(fwd);
-        memcpy(P + (size_t)o * (size_t)C * nmh, spec, (size_t)C * nmh * sizeof *spec);
-    }
     /* pass 1: the values of every stored frequency f = u mh + v */
     double smax = 0.0;
     for (size_t f = 0; f < nmh; f++) {
@@ -176,11 +164,9 @@ int rank_project_conv(float *W, int O, int C, int k, int n, int m, RankMode mode
                         full_sq > 0.0 ? sqrt(out_sq / full_sq) : 0.0};
     rc = 0;
 done:
-    if (fwd)
-        fftw_destroy_plan(fwd);
     if (inv)
         fftw_destroy_plan(inv);
-    fftw_free(P);
+    conv_kernel_dft_free(P);
     fftw_free(real);
     fftw_free(spec);
     free(A);

@@ -31,10 +31,18 @@
 #ifndef BPSWEEP_CONV_SPECTRUM_H
 #define BPSWEEP_CONV_SPECTRUM_H
 
+#include <complex.h>
 #include <stddef.h>
 
 #include "bpsweep/metrics.h"
 #include "bpsweep/util.h"
+
+/* The r2c DFT of every kernel (o, c) of W (O, C, k, k), zero-padded (wrapped around where
+ * k > n or m) to n x m: P[(o C + c) n (m/2+1) + u (m/2+1) + v] for v <= m/2 (the other
+ * half is conjugate). NULL when out of memory or FFTW cannot plan; free with
+ * conv_kernel_dft_free. Shared by the spectra and the rank projections (rank.c). */
+double complex *conv_kernel_dft(const float *W, int O, int C, int k, int n, int m);
+void conv_kernel_dft_free(double complex *P);
 
 /* The number of singular values of the circular operator: min(O, C s^2) (n/s) (m/s);
  * 0 if the sizes are not valid for conv_spectrum_values (s not dividing n or m, ...). */
