@@ -1,7 +1,8 @@
 /* Writes cases for tests/instrument_reference.py: small nets with bpsweep's parameters
  * and batch-norm statistics, inputs, and what bpsweep's instruments compute on them
- * (the empirical NTK; RankMin / RankMax projections). PyTorch and numpy recompute each
- * from the same weights and compare.
+ * (the empirical NTK; RankMin / RankMax projections; the local-minimum certificate, on
+ * MLPs and on a tiny conv net at constructed saddles and a trained minimum). PyTorch and
+ * numpy recompute each from the same weights and compare.
  *   usage: instrument_cases OUTDIR */
 #include <math.h>
 #include <stdio.h>
@@ -406,6 +407,202 @@ static int conv_pgd_case(const char *dir, const ConvCase *c, bool per_channel, F
     return rc;
 }
 
+/* ---- the certificate on a tiny conv net: constructed saddles, a trained minimum ------ */
+
+/* conv 3x3 (pad 1, SC_CH channels) [-> relu] -> flatten -> dense to SC_K classes, on
+ * SC_N images (1, 5, 5): the class patterns below plus noise, classes of unequal size.
+ * The minimum is trained on the net without the ReLU: with it, weight decay drives
+ * gradient descent onto ReLU kinks (pre-activations exactly 0, where the loss is not
+ * differentiable: ||grad|| stalls near 1e-4 and the fixed-pattern Hessian has negative
+ * eigenvalues); its minima are not smooth points the certificate can certify. */
+enum { SC_N = 40, SC_H = 5, SC_W = 5, SC_D = SC_H * SC_W, SC_CH = 1, SC_K = 3 };
+static const int SC_COUNT[SC_K] = {20, 12, 8};
+
+static NetConfig sc_config(bool relu)
+{
+    NetConfig cfg = {.n_in = SC_D, .n_out = SC_K, .in_shape = {1, SC_H, SC_W}};
+    int n = 0;
+    cfg.ops[n++] = (OpDesc){.kind = OP_CONV, .units = SC_CH, .kernel = 3, .stride = 1, .pad = 1};
+    if (relu)
+        cfg.ops[n++] = (OpDesc){.kind = OP_RELU};
+    cfg.ops[n++] = (OpDesc){.kind = OP_FLATTEN};
+    cfg.ops[n++] = (OpDesc){.kind = OP_DENSE, .units = SC_K};
+    for (int i = 0; i < n; i++) /* a chain: op i reads slot i, writes slot i + 1 */
+        cfg.ops[i].in[0] = i, cfg.ops[i].in[1] = -1, cfg.ops[i].out = i + 1;
+    cfg.n_ops = n;
+    return cfg;
+}
+
+/* x (SC_N, SC_D): class k's pattern sin(1.3 (k + 1) p) over pixels p, plus N(0, 0.5^2)
+ * noise; y (SC_N): SC_COUNT[k] samples of class k, interleaved. */
+static void sc_data(float *x, uint8_t *y)
+{
+    RngStream r = rng_stream(rng_key(17, NULL, 0, RNG_DATA, 0));
+    int left[SC_K];
+    memcpy(left, SC_COUNT, sizeof left);
+    for (int i = 0; i < SC_N; i++) {
+        int k = i % SC_K;
+        while (left[k] == 0)
+            k = (k + 1) % SC_K;
+        left[k]--;
+        y[i] = (uint8_t)k;
+        for (int p = 0; p < SC_D; p++)
+            x[(size_t)i * SC_D + p] = (float)(sin(1.3 * (k + 1) * p) + 0.5 * rng_normal(&r));
+    }
+}
+
+/* The saddle: conv weights 0 and conv bias 0.5 (every ReLU strictly active, h = 0.5
+ * for every sample), dense weights 0 and dense bias the class log-frequencies log f_k.
+ * Every sample's softmax is then p = f, so with dL/dlogits = (p - y) / n:
+ *   dL/db_out = mean(p - y) = f - f = 0;  dL/dW_out = mean((p - y) h^T) = 0.5 (f - f) = 0;
+ *   dL/dh = W_out^T (p - y) = 0, hence dL/dW_conv = dL/db_conv = 0.
+ * Stationary (up to the float rounding of log f_k). Not a minimum: the mixed block
+ * d^2L / dW_out dW_conv = mean((p - y) x_patch^T) is non-zero when the inputs correlate
+ * with the labels, while the W_conv block is 0 (W_out = 0), so the Hessian
+ * [[A, C], [C^T, 0]] has a negative eigenvalue. */
+static void sc_saddle(Net *net)
+{
+    memset(net->params, 0, net->n_params * sizeof *net->params);
+    const Op *conv = &net->ops[0], *out = &net->ops[net->n_ops - 1];
+    for (int o = 0; o < SC_CH; o++)
+        net->params[conv->p + (size_t)SC_CH * 9 + o] = 0.5f; /* conv b after W (O, 1, 3, 3) */
+    for (int k = 0; k < SC_K; k++)
+        net->params[out->p + (size_t)SC_K * SC_CH * SC_D + k] = (float)log((double)SC_COUNT[k] / SC_N);
+}
+
+/* The minimum: full-batch gradient descent with heavy-ball momentum on the mean
+ * cross-entropy + (lambda/2) ||theta||^2, in double (nn_r_forward / nn_r_backward) from
+ * nn_init_params, until ||grad|| < 1e-12; then rounded to the net's float parameters.
+ * Returns the steps taken, or -1 if it did not converge. */
+static int sc_train(Net *net, const float *xf, const uint8_t *y, double lambda)
+{
+    enum { MAX_STEPS = 20000 };
+    const double lr = 1.0, momentum = 0.9;
+    const size_t P = net->n_params;
+    double *theta = malloc(P * sizeof *theta), *vel = calloc(P, sizeof *vel);
+    double *g = malloc(P * sizeof *g), *x = malloc((size_t)SC_N * SC_D * sizeof *x);
+    NnRWork *w = nn_rwork_new(net, SC_N);
+    for (size_t k = 0; k < P; k++)
+        theta[k] = (double)net->params[k];
+    for (int i = 0; i < SC_N * SC_D; i++)
+        x[i] = (double)xf[i];
+    int steps = -1;
+    for (int s = 0; s < MAX_STEPS; s++) {
+        nn_r_forward(net, w, theta, NULL, x, SC_N);
+        const double *logits = w->act[net->out_slot];
+        double *dout = w->grad[net->out_slot];
+        for (int i = 0; i < SC_N; i++) { /* dL/dlogits = (softmax - onehot) / n */
+            const double *o = logits + (size_t)i * SC_K;
+            double mx = o[0], sum = 0;
+            for (int k = 1; k < SC_K; k++)
+                mx = o[k] > mx ? o[k] : mx;
+            for (int k = 0; k < SC_K; k++)
+                sum += exp(o[k] - mx);
+            for (int k = 0; k < SC_K; k++)
+                dout[(size_t)i * SC_K + k] = (exp(o[k] - mx) / sum - (k == y[i])) / SC_N;
+        }
+        memset(g, 0, P * sizeof *g);
+        nn_r_backward(net, w, theta, NULL, SC_N, g, NULL);
+        double gn = 0;
+        for (size_t k = 0; k < P; k++) {
+            g[k] += lambda * theta[k];
+            gn += g[k] * g[k];
+        }
+        if (sqrt(gn) < 1e-12) {
+            steps = s;
+            break;
+        }
+        for (size_t k = 0; k < P; k++) {
+            vel[k] = momentum * vel[k] - lr * g[k];
+            theta[k] += vel[k];
+        }
+    }
+    for (size_t k = 0; k < P; k++)
+        net->params[k] = (float)theta[k];
+    nn_rwork_free(net, w);
+    free(theta);
+    free(vel);
+    free(g);
+    free(x);
+    return steps;
+}
+
+/* The certificate, with Lanczos run for P iterations (exact on these tiny nets), of the
+ * saddle on the ReLU net (every ReLU strictly active), the saddle on the net without
+ * ReLU, and the trained minimum of the latter (weight decay 1e-2). The minimum must be
+ * certified (||grad|| < tol, lambda_min >= -tol |lambda_max|); the saddles, as
+ * stationary, must not be (lambda_min < -1e-3 |lambda_max|). The weights go to
+ * tests/instrument_reference.py, which redoes gradient and dense Hessian with PyTorch.
+ * Returns 0, or 1 (with a message) on failure. */
+static int cert_conv_cases(const char *dir, FILE *index)
+{
+    static const struct {
+        const char *name;
+        bool relu, saddle;
+    } CC[] = {
+        {"cert_conv_saddle", true, true},
+        {"cert_conv_lin_saddle", false, true},
+        {"cert_conv_lin_min", false, false},
+    };
+    const double tol = 1e-6, lambda = 1e-2;
+    static float x[SC_N * SC_D];
+    static uint8_t y[SC_N];
+    sc_data(x, y);
+    Dataset d = {.n = SC_N, .d = SC_D, .classes = SC_K, .x = x, .y = y, .borrowed = true, .c = 1,
+                 .h = SC_H, .w = SC_W};
+    int rc = 0;
+    for (int q = 0; q < (int)(sizeof CC / sizeof CC[0]) && rc == 0; q++) {
+        const char *name = CC[q].name;
+        const bool saddle = CC[q].saddle;
+        const double lam = saddle ? 0.0 : lambda;
+        NetConfig cfg = sc_config(CC[q].relu);
+        Net *net = nn_new(&cfg, 1);
+        int steps = 0;
+        if (saddle) {
+            sc_saddle(net);
+        } else {
+            nn_init_params(net, 23);
+            steps = sc_train(net, x, y, lam);
+        }
+        Certificate ct;
+        double neg[2];
+        if (cert_measure(net, &d, 0, lam, 0.0, (int)net->n_params, 5, &ct, neg) != 0) {
+            fprintf(stderr, "%s: cert_measure failed\n", name);
+            nn_free(net);
+            return 1;
+        }
+        const double lmax = fabs(ct.hess_max_abs);
+        const bool certified = ct.grad_norm < tol && ct.hess_min >= -tol * lmax;
+        bool ok = saddle ? ct.grad_norm < tol && !certified && ct.hess_min < -1e-3 * lmax
+                         : steps >= 0 && certified;
+        if (CC[q].relu) /* linear on the data: no ReLU input at or below 0 */
+            ok = ok && neg[0] == 0;
+        printf("%s P=%zu lambda=%g, %s: ||grad|| %.3e, lambda_max_abs %.6g, lambda_min %.6g "
+               "(%.3e x |lambda_max|), %d Lanczos steps", name, net->n_params, lam,
+               saddle ? "constructed" : "trained", ct.grad_norm, ct.hess_max_abs, ct.hess_min,
+               ct.hess_min / lmax, ct.hess_iterations);
+        if (CC[q].relu)
+            printf(", ReLU negative fraction %g", neg[0]);
+        if (!saddle)
+            printf(", %d steps of full-batch gradient descent", steps);
+        printf(": %s  %s\n", certified ? "certified minimum" : "not certified", ok ? "ok" : "FAIL");
+        if (!ok)
+            rc = 1;
+        if (write_net(dir, name, net) || write_file(dir, name, "x.f32", x, sizeof x) ||
+            write_file(dir, name, "y.u8", y, sizeof y))
+            rc = 1;
+        fprintf(index, "%s{\"name\": \"%s\", \"relu\": %s, \"saddle\": %s, \"in_shape\": [1, %d, %d], "
+                "\"channels\": %d, \"kernel\": 3, \"pad\": 1, \"n_out\": %d, \"n\": %d, "
+                "\"lambda\": %.17g, \"grad_norm\": %.17g, \"hess_max_abs\": %.17g, "
+                "\"hess_min\": %.17g, \"iterations\": %d, \"params\": %zu, \"neg_frac\": %.17g}",
+                q ? ",\n" : "", name, CC[q].relu ? "true" : "false", saddle ? "true" : "false",
+                SC_H, SC_W, SC_CH, SC_K, SC_N, lam, ct.grad_norm, ct.hess_max_abs, ct.hess_min,
+                ct.hess_iterations, net->n_params, CC[q].relu ? neg[0] : -1.0);
+        nn_free(net);
+    }
+    return rc;
+}
+
 static const ConvCase CONV_NTK[] = {
     {"ntk_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 4},
     {"ntk_convnet", PRESET_CONVNET, 2, {1, 12, 12}, false, 3},
@@ -474,6 +671,9 @@ int main(int argc, char **argv)
     fprintf(index, ",\n");
     if (rc == 0)
         rc = cert_case(argv[1], "cert_linear", 5, 0, false, false, false, 0.0, 0.0, index);
+    fprintf(index, "\n],\n\"cert_conv\": [\n");
+    if (rc == 0)
+        rc = cert_conv_cases(argv[1], index);
     fprintf(index, "\n]}\n");
     if (fclose(index) != 0)
         rc = 1;

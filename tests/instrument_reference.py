@@ -4,7 +4,8 @@ within 1e-4 of the largest entry); RankMin / RankMax projections against numpy's
 (every layer but the first; within 1e-5 of the layer's largest weight; nothing else
 changed); the input gradient (within 1e-4 of its largest entry) and PGD from a given start
 (the same adversarial examples; at most 0.1% of the values may differ, where a gradient
-sign is a rounding tie).
+sign is a rounding tie); the local-minimum certificate against the dense Hessian, on
+small MLPs and on a tiny conv net at a constructed saddle and a trained minimum.
     usage: instrument_reference.py CASEDIR   (written by tests/instrument_cases)"""
 import json
 import os
@@ -197,6 +198,57 @@ def check_cert(d, c):
     return ok
 
 
+def check_cert_conv(d, c):
+    """A constructed saddle or a trained minimum of a tiny conv net (conv 3x3 [-> relu]
+    -> flatten -> dense; bpsweep's layout: conv W (O,1,k,k), b (O), dense W (K,F), b (K)):
+    gradient norm and the extreme eigenvalues of the dense float64 Hessian of the
+    regularised loss against bpsweep's certificate (eigenvalues within 1e-6 |lambda_max|,
+    exact Lanczos), and torch's own verdict: a saddle has ||grad|| < 1e-6 and
+    lambda_min < -1e-3 |lambda_max|, a minimum ||grad|| < 1e-6 and lambda_min >= -1e-6
+    |lambda_max|."""
+    theta = torch.from_numpy(load(d, c["name"], "params.f32", np.float32).astype(np.float64))
+    x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).astype(np.float64)
+                         .reshape(c["n"], *c["in_shape"]))
+    y = torch.from_numpy(load(d, c["name"], "y.u8", np.uint8).astype(np.int64))
+    ch, k, cin = c["channels"], c["kernel"], c["in_shape"][0]
+    nw = ch * cin * k * k
+    feat = ch * c["in_shape"][1] * c["in_shape"][2]  # pad (k - 1) / 2, stride 1
+    assert theta.numel() == nw + ch + c["n_out"] * feat + c["n_out"] == c["params"]
+
+    def pre(t):
+        return torch.nn.functional.conv2d(x, t[:nw].view(ch, cin, k, k), t[nw:nw + ch],
+                                          padding=c["pad"])
+
+    def f(t):
+        z = pre(t)
+        h = (torch.relu(z) if c["relu"] else z).flatten(1)
+        o = nw + ch
+        W, b = t[o:o + c["n_out"] * feat].view(c["n_out"], feat), t[o + c["n_out"] * feat:]
+        return (torch.nn.functional.cross_entropy(h @ W.T + b, y)
+                + c["lambda"] / 2 * (t * t).sum())
+
+    t = theta.clone().requires_grad_(True)
+    gnorm = float(torch.autograd.grad(f(t), t)[0].norm())
+    ev = torch.linalg.eigvalsh(torch.autograd.functional.hessian(f, theta)).numpy()
+    lmax = ev[np.argmax(np.abs(ev))]
+    neg = float((pre(theta) < 0).double().mean()) if c["relu"] else -1.0
+    eig_err = max(abs(c["hess_max_abs"] - lmax), abs(c["hess_min"] - ev[0])) / abs(lmax)
+    grad_err = abs(c["grad_norm"] - gnorm)
+    if c["saddle"]:
+        verdict = gnorm < 1e-6 and ev[0] < -1e-3 * abs(lmax)
+    else:
+        verdict = gnorm < 1e-6 and ev[0] >= -1e-6 * abs(lmax)
+    ok = (eig_err <= 1e-6 and grad_err <= 1e-9 + 1e-6 * gnorm and verdict
+          and c["neg_frac"] == neg)
+    print(f"cert {c['name']:20s} P={c['params']} lambda={c['lambda']:g}: torch ||grad|| "
+          f"{gnorm:.3e} (bpsweep {c['grad_norm']:.3e}), lambda_max {lmax:.6g}, lambda_min "
+          f"{ev[0]:.6g} (bpsweep {c['hess_max_abs']:.6g}, {c['hess_min']:.6g}; err "
+          f"{eig_err:.1e} x |lambda_max|, limit 1e-6), torch: "
+          f"{'saddle' if c['saddle'] else 'minimum'} {'confirmed' if verdict else 'NOT confirmed'}"
+          f"  {'ok' if ok else 'FAIL'}")
+    return ok
+
+
 def check_hvp(d, c):
     """The gradient and Hessian-vector product of the mean cross-entropy against
     torch.autograd.functional.hvp on the conv model in float64 (batch norm in eval mode),
@@ -241,7 +293,8 @@ def main():
     cases = json.load(open(os.path.join(d, "cases.json")))
     ok = all([check_ntk(d, c) for c in cases["ntk"]] + [check_rank(d, c) for c in cases["rank"]] +
              [check_pgd(d, c) for c in cases["pgd"]] + [check_hvp(d, c) for c in cases["hvp"]] +
-             [check_cert(d, c) for c in cases["cert"]])
+             [check_cert(d, c) for c in cases["cert"]] +
+             [check_cert_conv(d, c) for c in cases["cert_conv"]])
     print("all instruments match PyTorch" if ok else "MISMATCH")
     return 0 if ok else 1
 
