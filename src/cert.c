@@ -130,7 +130,30 @@ static double dot(const double *a, const double *b, size_t n)
 }
 
 /* Lanczos with full reorthogonalisation: extreme eigenvalues of the Hessian. */
-static int lanczos(Ctx *cx, const double *theta, int iterations, uint64_t seed, Certificate *out)
+/* Whether the extreme Ritz values of the Lanczos tridiagonal (alpha, beta) of size m,
+ * with next coefficient b, have converged: the residual of a Ritz pair (theta_i, Q s_i) is
+ * |b s_i[m-1]|, and both the smallest and the largest-magnitude pair must have one below
+ * tol |theta_max_abs|. */
+static bool ritz_converged(const double *alpha, const double *beta, int m, double b, double tol)
+{
+    double *d = xmalloc((size_t)m * sizeof *d), *e = xmalloc((size_t)m * sizeof *e);
+    double *z = xmalloc((size_t)m * (size_t)m * sizeof *z);
+    memcpy(d, alpha, (size_t)m * sizeof *d);
+    memcpy(e, beta, (size_t)m * sizeof *e);
+    bool ok = LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', m, d, e, z, m) == 0;
+    if (ok) {
+        int imax = fabs(d[m - 1]) >= fabs(d[0]) ? m - 1 : 0;
+        double scale = tol * fabs(d[imax]);
+        /* column i of z (column-major) is s_i; its last component is z[i m + m - 1] */
+        ok = fabs(b * z[(size_t)m - 1]) <= scale &&
+             fabs(b * z[(size_t)imax * (size_t)m + (size_t)m - 1]) <= scale;
+    }
+    free(d), free(e), free(z);
+    return ok;
+}
+
+static int lanczos(Ctx *cx, const double *theta, int iterations, double tol, uint64_t seed,
+                   Certificate *out)
 {
     const size_t P = cx->net->n_params;
     int k = iterations < (int)P ? iterations : (int)P;
@@ -161,7 +184,8 @@ static int lanczos(Ctx *cx, const double *theta, int iterations, uint64_t seed, 
                     w[t] -= c * qi[t];
             }
         beta[j] = sqrt(dot(w, w, P));
-        if (j + 1 == k || beta[j] < 1e-10 * (fabs(alpha[j]) + 1e-30))
+        if (j + 1 == k || beta[j] < 1e-10 * (fabs(alpha[j]) + 1e-30) ||
+            (tol > 0 && ritz_converged(alpha, beta, m, beta[j], tol)))
             break;
         double *qn = Q + (size_t)(j + 1) * P;
         for (size_t t = 0; t < P; t++)
@@ -179,7 +203,7 @@ static int lanczos(Ctx *cx, const double *theta, int iterations, uint64_t seed, 
 }
 
 int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double c,
-                 int iterations, uint64_t seed, Certificate *out, double *neg_frac)
+                 int iterations, double tol, uint64_t seed, Certificate *out, double *neg_frac)
 {
     const int L = net->n_layers;
     Ctx cx = {.net = net, .d = d, .n = n > 0 && n < d->n ? n : d->n, .lambda = lambda, .c = c};
@@ -199,7 +223,7 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
         neg_frac[l] = total[l] > 0 ? (double)neg[l] / (double)total[l] : (double)NAN;
     out->hess_max_abs = out->hess_min = NAN;
     out->hess_iterations = 0;
-    int rc = iterations > 0 ? lanczos(&cx, theta, iterations, seed, out) : 0;
+    int rc = iterations > 0 ? lanczos(&cx, theta, iterations, tol, seed, out) : 0;
     free(theta);
     free(g);
     free(neg);
@@ -208,4 +232,20 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
     free(cx.x);
     free(cx.xf);
     return rc;
+}
+
+double cert_grad_norm(const Net *net, const Dataset *d, double lambda, double c)
+{
+    Certificate ct;
+    double *neg = xmalloc((size_t)(net->n_layers > 0 ? net->n_layers : 1) * sizeof *neg);
+    int rc = cert_measure(net, d, 0, lambda, c, 0, 0, 0, &ct, neg);
+    free(neg);
+    return rc == 0 ? ct.grad_norm : (double)NAN;
+}
+
+CertVerdict cert_verdict(const Certificate *c, double tol)
+{
+    if (!(c->grad_norm < tol))
+        return CERT_NOT_CONVERGED;
+    return c->hess_min >= -tol * fabs(c->hess_max_abs) ? CERT_MINIMUM : CERT_SADDLE;
 }

@@ -434,6 +434,13 @@ static void init_weights(const NetConfig *cfg, const Op *op, float *params, RngS
         for (size_t i = 0; i < nw; i++)
             W[i] = (float)cfg->w_value;
         break;
+    case WINIT_IDENTITY:
+        /* [I; 0] where the layer is at least as wide as its input, else as PyTorch */
+        for (size_t i = 0; i < nw; i++)
+            W[i] = O >= I && op->d.kind == OP_DENSE
+                       ? (float)(i / (size_t)I == i % (size_t)I)
+                       : (float)((2.0 * rng_uniform(ws) - 1.0) * bound);
+        break;
     }
     for (int j = 0; b && j < O; j++) {
         switch (cfg->b_init) {
@@ -465,16 +472,26 @@ void nn_init_params(Net *net, uint64_t seed)
             RngStream ws = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_WEIGHT, op->layer));
             RngStream bs = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_BIAS, op->layer));
             init_weights(cfg, op, net->params, &ws, &bs);
+            WeightView v;
+            OP_KINDS[op->d.kind]->weight_view(op, &v);
+            const size_t nw = (size_t)v.rows * (size_t)v.cols;
+            for (size_t j = nw; cfg->b_offset != 0 && j < op->n_p; j++) /* bias, after W */
+                net->params[v.off + j] += (float)cfg->b_offset;
         } else if (op->d.kind == OP_BATCH_NORM) {
             const int C = op->out_shape.c;
             float *buf = net->buffers + op->buf;
             for (int c = 0; c < C; c++) {
-                p[c] = 1.0f;     /* gamma */
-                p[C + c] = 0.0f; /* beta */
-                buf[c] = 0.0f;   /* running mean */
+                p[c] = 1.0f;                      /* gamma */
+                p[C + c] = (float)cfg->b_offset;  /* beta */
+                buf[c] = 0.0f;                    /* running mean */
                 buf[C + c] = 1.0f;
             }
         }
+    }
+    if (cfg->p_init != PINIT_NONE) {
+        const float v = cfg->p_init == PINIT_EQUAL ? (float)cfg->p_value : 0.0f;
+        for (size_t k = 0; k < net->n_params; k++)
+            net->params[k] = v;
     }
     free(dims);
 }

@@ -120,6 +120,8 @@ static bool ntk_vs_init(const Net *net, const Net *net0, const NtkSpec *ns, cons
  * in its checkpoint); NULL if it cannot be allocated. */
 static Net *initial_net(const NetConfig *cfg, uint64_t seed)
 {
+    if (cfg->construct.on)
+        return NULL; /* built from the data, not drawn: these measures stay NaN */
     Net *net0 = nn_new(cfg, 1);
     if (net0)
         nn_init_params(net0, seed);
@@ -212,18 +214,36 @@ static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *
         return;
     measure_from_init(net, spec, seed, train, res);
     if (spec->cert.enabled) {
+        const CertSpec *cs = &spec->cert;
         Certificate c;
         double *neg = xmalloc((size_t)net->n_layers * sizeof *neg);
-        if (cert_measure(net, train, spec->cert.samples, t->cfg.weight_decay, t->norm_bias_c,
-                         spec->cert.iterations, seed, &c, neg) == 0) {
+        if (cert_measure(net, train, cs->samples, t->cfg.weight_decay, t->norm_bias_c,
+                         cs->iterations, cs->lanczos_tolerance, seed, &c, neg) == 0) {
             m[M_cert_loss][0] = c.loss;
             m[M_cert_loss_data][0] = c.loss_data;
             m[M_cert_grad_norm][0] = c.grad_norm;
             m[M_hessian_max_abs][0] = c.hess_max_abs;
             m[M_hessian_min][0] = c.hess_min;
+            if (cs->iterations > 0) {
+                m[M_hessian_iterations][0] = c.hess_iterations;
+                m[M_cert_verdict][0] = cert_verdict(&c, cs->tolerance);
+            }
             memcpy(m[M_relu_negative_fraction], neg, (size_t)net->n_layers * sizeof *neg);
         }
+        /* the test set's ReLU pattern (the gradient pass it also makes is not kept) */
+        if (cert_measure(net, test, 0, 0, 0, 0, 0, seed, &c, neg) == 0)
+            memcpy(m[M_relu_negative_fraction_test], neg, (size_t)net->n_layers * sizeof *neg);
         free(neg);
+    }
+    if (net->cfg.construct.on) {
+        m[M_construct_grad_norm][0] = t->construct.grad_norm;
+        m[M_construct_iterations][0] = t->construct.iterations;
+        m[M_construct_offset][0] = t->construct.offset;
+        m[M_construct_logit_diff][0] = t->construct.logit_diff;
+    }
+    if (t->cfg.stop_grad_norm > 0) {
+        m[M_stop_epoch][0] = t->stopped_epoch > 0 ? t->stopped_epoch : (double)NAN;
+        m[M_stop_grad_norm][0] = t->stop_grad_norm;
     }
     if (spec->robust.enabled)
         measure_robust(t->net, spec, seed, train, test, res);
@@ -336,6 +356,11 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
                 (long long)index, err->msg);
         unlink(opt->checkpoint);
     }
+    /* init.construct, unless a state was loaded (the built net is in it); not
+     * checkpointed inside: an interrupted construction is redone, with the same result */
+    bool loaded = t->epoch > 0 || t->batch_pos > 0 || t->step > 0;
+    if (net_cfg.construct.on && !loaded)
+        trainer_construct(t, train, test);
     if (opt->checkpoint || opt->should_stop) {
         t->should_stop = between_steps;
         t->stop_ctx = &ck;

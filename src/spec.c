@@ -15,6 +15,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "spec_internal.h"
 
+#include "bpsweep/cert.h"
+
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -41,7 +43,9 @@ static const char *const SOURCE_NAMES[] = {"idx", "synthetic", "cifar10", "cifar
 static const char *const NORM_NAMES[] = {"none", "unit", "standardize", "per_channel", NULL};
 static const char *const CIFAR_LABEL_NAMES[] = {"fine", "coarse", NULL};
 static const char *const ACT_NAMES[] = {"relu", "identity", NULL};
-static const char *const WINIT_NAMES[] = {"torch_default", "he_normal", "constant", NULL};
+static const char *const WINIT_NAMES[] = {"torch_default", "he_normal", "constant", "identity",
+                                           NULL};
+static const char *const PINIT_NAMES[] = {"none", "zero", "equal", NULL};
 static const char *const BINIT_NAMES[] = {"torch_default", "zero", "constant", "uniform", NULL};
 static const char *const SCHED_NAMES[] = {"constant", "multistep", "cosine", NULL};
 static const char *const RANK_NAMES[] = {"off", "min", "max", NULL};
@@ -57,6 +61,7 @@ typedef struct {
     int n_rp;           /* rank projection epochs, as written */
     double rp[TRAIN_MAX_MILESTONES];
     bool rp_fraction;
+    bool epochs_given;  /* "epochs" written here or in the base (a limit for "stop") */
 } TrainDraft;
 
 /* The whole spec while it is read, and what its canonical form is written from. */
@@ -410,10 +415,69 @@ static void write_augment(SpecBuf *b, const void *obj)
 /* "train" and a condition's "train": members of TrainConfig, read into a TrainDraft
  * (whose first member is the TrainConfig), so schedule and rank_projection keep their
  * epochs as written until the number of epochs is known (finish_train). */
+/* "batch_size": a number of samples, or "full" (full-batch gradient descent) */
+static int read_batch_size(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainConfig *t = obj;
+    if (cJSON_IsString(v) && strcmp(v->valuestring, "full") == 0) {
+        t->full_batch = true;
+        t->batch_size = TRAIN_FULL_CHUNK;
+        return 0;
+    }
+    int64_t x;
+    if (!cJSON_IsNumber(v)) {
+        char g[80];
+        return spec_fail_at(c, path, "expected an integer in [1, %d] or \"full\", got %s",
+                            SPEC_MAX_BATCH, spec_got(v, g, sizeof g));
+    }
+    if (spec_read_int(c, v, path, 1, SPEC_MAX_BATCH, NULL, &x))
+        return -1;
+    t->full_batch = false;
+    t->batch_size = (int)x;
+    return 0;
+}
+
+static void write_batch_size(SpecBuf *b, const void *obj)
+{
+    const TrainConfig *t = obj;
+    if (t->full_batch)
+        spec_sb_str(b, "full");
+    else
+        spec_sb_num(b, t->batch_size);
+}
+
+/* "stop" (members of TrainConfig): the gradient-norm rule; replaces the base's */
+static const SpecField STOP_FIELDS[] = {
+    {SPEC_NUM("grad_norm", TrainConfig, stop_grad_norm, SPEC_POSITIVE), .required = true},
+    {SPEC_INT("every", TrainConfig, stop_every, 1, SPEC_MAX_EPOCHS)},
+    {.key = NULL}};
+
+static int read_stop(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    TrainConfig *t = obj;
+    t->stop_every = 1;
+    return spec_read_object(c, v, path, STOP_FIELDS, 0, NULL, false, t);
+}
+
+static bool stop_on(const void *obj)
+{
+    return ((const TrainConfig *)obj)->stop_grad_norm > 0;
+}
+
+static void write_stop(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, STOP_FIELDS, 0, obj);
+}
+
+static bool freeze_bn_on(const void *obj)
+{
+    return ((const TrainConfig *)obj)->freeze_bn_epoch > 0;
+}
+
 _Static_assert(offsetof(TrainDraft, t) == 0, "TrainDraft starts with its TrainConfig");
 static const SpecField TRAIN_FIELDS[] = {
     {SPEC_INT("epochs", TrainConfig, epochs, 0, SPEC_MAX_EPOCHS)},
-    {SPEC_INT("batch_size", TrainConfig, batch_size, 1, SPEC_MAX_BATCH)},
+    {SPEC_CUSTOM("batch_size", read_batch_size, write_batch_size)},
     {SPEC_NUM("lr", TrainConfig, lr, SPEC_POSITIVE)},
     {SPEC_NUM("momentum", TrainConfig, momentum, 0, 1, false, true)},
     {SPEC_BOOL("nesterov", TrainConfig, nesterov)},
@@ -425,12 +489,16 @@ static const SpecField TRAIN_FIELDS[] = {
     {SPEC_CUSTOM("adversarial", read_adversarial, write_adversarial), .pass = 1,
      .when = adversarial_written},
     {SPEC_CUSTOM("augment", read_augment, write_augment), .pass = 1, .when = augment_given},
+    {SPEC_CUSTOM("stop", read_stop, write_stop), .pass = 1, .when = stop_on},
+    {SPEC_INT("freeze_batch_norm", TrainConfig, freeze_bn_epoch, 0, SPEC_MAX_EPOCHS),
+     .when = freeze_bn_on},
     {.key = NULL}};
 
 /* Applies the members of a train object to d (the base settings, or a condition's
  * overrides on a copy of them). */
 static int parse_train(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
 {
+    d->epochs_given |= spec_field(v, "epochs") != NULL;
     return spec_read_object(c, v, path, TRAIN_FIELDS, 0, NULL, true, d);
 }
 
@@ -476,6 +544,23 @@ static int finish_train(const Ctx *c, const TrainDraft *d, const char *path, Tra
         spec_path_key(kpath, path, "nesterov");
         return spec_fail_at(c, kpath,
                             "nesterov requires momentum > 0 (as in PyTorch), got momentum 0");
+    }
+    if (d->t.full_batch && d->t.adv_eps > 0) {
+        spec_path_key(kpath, path, "batch_size");
+        return spec_fail_at(c, kpath, "\"full\" (full-batch gradient descent) cannot be "
+                            "combined with adversarial training, whose examples are drawn per "
+                            "mini-batch");
+    }
+    if (d->t.stop_grad_norm > 0 && !d->epochs_given) {
+        spec_path_key(kpath, path, "stop");
+        return spec_fail_at(c, kpath, "a stopping rule needs a limit: give \"epochs\", the "
+                            "most epochs to train if the gradient norm never falls below %g",
+                            d->t.stop_grad_norm);
+    }
+    if (d->t.freeze_bn_epoch >= d->t.epochs && d->t.freeze_bn_epoch > 0) {
+        spec_path_key(kpath, path, "freeze_batch_norm");
+        return spec_fail_at(c, kpath, "epoch %d is not before the last epoch (%d epochs)",
+                            d->t.freeze_bn_epoch, d->t.epochs);
     }
     out->n_milestones = 0;
     if (d->t.schedule == SCHED_MULTISTEP) {
@@ -524,24 +609,109 @@ static void write_bias_value(SpecBuf *b, const void *obj)
     spec_sb_num(b, ((const NetConfig *)obj)->b_value);
 }
 
-/* "init" (members of NetConfig); the values are read after both kinds. */
+/* weights and bias are drawn (not replaced by "parameters" or "construct") */
+static bool init_drawn(const void *obj)
+{
+    const NetConfig *net = obj;
+    return net->p_init == PINIT_NONE && !net->construct.on;
+}
+
+static bool params_equal(const void *obj)
+{
+    return ((const NetConfig *)obj)->p_init == PINIT_EQUAL;
+}
+
+static bool params_set(const void *obj)
+{
+    return ((const NetConfig *)obj)->p_init != PINIT_NONE;
+}
+
+static bool not_constructed(const void *obj)
+{
+    return !((const NetConfig *)obj)->construct.on;
+}
+
+static bool constructed(const void *obj)
+{
+    return ((const NetConfig *)obj)->construct.on;
+}
+
+static bool bias_offset_set(const void *obj)
+{
+    return ((const NetConfig *)obj)->b_offset != 0;
+}
+
+static bool construct_offset_given(const void *obj)
+{
+    return !isnan(((const ConstructConfig *)obj)->offset);
+}
+
+/* "construct" (members of ConstructConfig) */
+static const SpecField CONSTRUCT_FIELDS[] = {
+    {SPEC_NUM("tolerance", ConstructConfig, tolerance, SPEC_POSITIVE)},
+    {SPEC_INT("max_iterations", ConstructConfig, max_iterations, 1, 1000000)},
+    {SPEC_NUM("offset", ConstructConfig, offset, SPEC_POSITIVE), .when = construct_offset_given},
+    {.key = NULL}};
+
+static int read_construct(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    ConstructConfig *cc = &((NetConfig *)obj)->construct;
+    *cc = (ConstructConfig){.on = true, .tolerance = 1e-6, .max_iterations = 10000,
+                            .offset = (double)NAN};
+    return spec_read_object(c, v, path, CONSTRUCT_FIELDS, 0, NULL, false, cc);
+}
+
+static void write_construct(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, CONSTRUCT_FIELDS, 0, &((const NetConfig *)obj)->construct);
+}
+
+/* "init" (members of NetConfig). "parameters" and "construct" are read first (they
+ * refuse weights and bias), the values after their kinds. New keys are written only
+ * when set, so the hashes of older specs hold. */
 static const SpecField INIT_FIELDS[] = {
-    {SPEC_ENUM("weights", NetConfig, w_init, WINIT_NAMES)},
+    {SPEC_ENUM("weights", NetConfig, w_init, WINIT_NAMES), .allowed = init_drawn,
+     .refuse = "not allowed with \"parameters\" or \"construct\", which set every weight",
+     .when = init_drawn},
     {SPEC_NUM("weights_value", NetConfig, w_value, SPEC_ANY), .pass = 1,
      .needed = weights_constant, .allowed = weights_constant,
      .refuse = "only allowed with weights \"constant\"",
      .when = weights_constant},
-    {SPEC_ENUM("bias", NetConfig, b_init, BINIT_NAMES)},
+    {SPEC_ENUM("bias", NetConfig, b_init, BINIT_NAMES), .allowed = init_drawn,
+     .refuse = "not allowed with \"parameters\" or \"construct\", which set every bias",
+     .when = init_drawn},
     {SPEC_CUSTOM("bias_value", read_bias_value, write_bias_value), .pass = 1,
      .needed = bias_has_value, .allowed = bias_has_value,
      .refuse = "only allowed with bias \"constant\" or \"uniform\"",
      .when = bias_has_value},
+    {SPEC_NUM("bias_offset", NetConfig, b_offset, SPEC_ANY), .allowed = not_constructed,
+     .refuse = "not allowed with \"construct\", which sets every bias",
+     .when = bias_offset_set},
+    {SPEC_ENUM("parameters", NetConfig, p_init, PINIT_NAMES), .pass = SPEC_PASS_FIRST,
+     .when = params_set},
+    {SPEC_NUM("parameters_value", NetConfig, p_value, SPEC_ANY), .pass = 1,
+     .needed = params_equal, .allowed = params_equal,
+     .refuse = "only allowed with parameters \"equal\"", .when = params_equal},
+    {SPEC_CUSTOM("construct", read_construct, write_construct), .pass = SPEC_PASS_FIRST,
+     .when = constructed},
     {.key = NULL}};
+static const SpecField *const INIT_PARAMS = &INIT_FIELDS[5];
+static const SpecField *const INIT_CONSTRUCT = &INIT_FIELDS[7];
 
 /* net's initialisation: its w_init and b_init are the defaults (torch_default). */
 static int parse_init(const Ctx *c, const cJSON *v, const char *path, NetConfig *net)
 {
-    return spec_read_object(c, v, path, INIT_FIELDS, 0, NULL, false, net);
+    if (spec_check_object(c, v, path, INIT_FIELDS, 0, NULL, false) ||
+        spec_read_member(c, v, path, INIT_PARAMS, net) ||
+        spec_read_member(c, v, path, INIT_CONSTRUCT, net))
+        return -1;
+    if (net->p_init != PINIT_NONE && net->construct.on) {
+        char kpath[SPEC_PATH_LEN];
+        spec_path_key(kpath, path, "construct");
+        return spec_fail_at(c, kpath, "not allowed with \"parameters\": both set every "
+                            "parameter");
+    }
+    return spec_read_members(c, v, path, INIT_FIELDS, 0, net);
 }
 
 /* A width template "w" or "<k>w" (k a positive integer); *k gets k. */
@@ -1560,10 +1730,24 @@ static const SpecField ROBUST_FIELDS[] = {
     {SPEC_INT("train_samples", RobustSpec, train_samples, 0, INT_MAX)},
     {.key = NULL}};
 
-/* measure.certificate (a CertSpec) */
+/* measure.certificate (a CertSpec); the tolerance is written when not the default (so
+ * older hashes hold) */
+static bool cert_tol_set(const void *obj)
+{
+    return ((const CertSpec *)obj)->tolerance != CERT_DEFAULT_TOLERANCE;
+}
+
+static bool lanczos_tol_set(const void *obj)
+{
+    return ((const CertSpec *)obj)->lanczos_tolerance != 0;
+}
+
 static const SpecField CERT_FIELDS[] = {
     {SPEC_INT("samples", CertSpec, samples, 0, INT_MAX)},
     {SPEC_INT("iterations", CertSpec, iterations, 0, 100000)},
+    {SPEC_NUM("tolerance", CertSpec, tolerance, 0, 1, true, true), .when = cert_tol_set},
+    {SPEC_NUM("lanczos_tolerance", CertSpec, lanczos_tolerance, 0, 1, false, true),
+     .when = lanczos_tol_set},
     {.key = NULL}};
 
 /* measure.ntk.epochs: at most 64, strictly increasing. */
@@ -1621,7 +1805,7 @@ static int read_robustness(const Ctx *c, const cJSON *v, const char *path, void 
 static int read_certificate(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
     CertSpec *cert = &((Spec *)obj)->cert;
-    *cert = (CertSpec){true, 0, 100};
+    *cert = (CertSpec){true, 0, 100, CERT_DEFAULT_TOLERANCE, 0};
     return spec_read_object(c, v, path, CERT_FIELDS, 0, NULL, false, cert);
 }
 
@@ -1685,9 +1869,31 @@ static const SpecField OUTPUT_FIELDS[] = {
 
 /* ---- entry points ------------------------------------------------------------------ */
 
+/* The constructed linear minimum (init.construct) copies every input through every hidden
+ * layer of a plain ReLU (or linear) MLP. */
+static int check_construct(const ArchSpec *a, int D, const char *origin, BpsErr *err)
+{
+    const NetConfig *net = &a->net;
+    if (!net->construct.on)
+        return 0;
+    if (net->n_ops > 0 || net->preset != PRESET_NONE || net->skip || net->batch_norm)
+        return bps_fail(err, "%s: architectures[%d].init.construct: needs an MLP given by "
+                        "\"hidden\", without skip or batch_norm (architecture \"%s\")", origin,
+                        a->source, a->name);
+    for (int l = 0; l < net->n_hidden; l++)
+        if (net->hidden[l] < D)
+            return bps_fail(err, "%s: architectures[%d].init.construct: hidden layer %d of "
+                            "\"%s\" has %d units, fewer than the %d input features; the "
+                            "construction copies every input through every hidden layer", origin,
+                            a->source, l + 1, a->name, net->hidden[l], D);
+    return 0;
+}
+
 int spec_check_nets(const Spec *spec, Shape in, int n_out, const char *origin, BpsErr *err)
 {
     for (int a = 0; a < spec->n_arch; a++) {
+        if (check_construct(&spec->arch[a], (int)shape_size(in), origin, err))
+            return -1;
         NetConfig net = spec->arch[a].net;
         if (net.n_ops == 0 && net.preset == PRESET_NONE)
             continue; /* the MLP shorthand fits any data */

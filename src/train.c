@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpsweep/cert.h"
+
 #define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
-#define STATE_VERSION 4 /* 3: EpochMetrics.probe; 4: rank_effect */
+#define STATE_VERSION 5 /* 3: EpochMetrics.probe; 4: rank_effect; 5: the stopping rule */
 #define PI 3.14159265358979323846
 
 double train_lr(const TrainConfig *cfg, int epoch)
@@ -68,6 +70,8 @@ Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t 
     t->shuffle_rng = rng_stream(rng_key(seed, dims, n_dims, RNG_SHUFFLE, 0));
     t->adv_key = rng_key(seed, dims, n_dims, RNG_ADVERSARIAL, 0);
     t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
+    t->stop_grad_norm = NAN;
+    t->construct = (ConstructResult){NAN, 0, NAN, NAN};
     t->rank_effect = xmalloc((size_t)(net->n_layers ? net->n_layers : 1) * sizeof *t->rank_effect);
     for (int l = 0; l < net->n_layers; l++)
         t->rank_effect[l] = (RankEffect){NAN, NAN};
@@ -92,12 +96,22 @@ void trainer_free(Trainer *t)
     free(t->xeval);
     free(t->adv_grad);
     free(t->adv_cfg);
+    free(t->gacc);
     free(t);
+}
+
+void trainer_construct(Trainer *t, const Dataset *train, const Dataset *test)
+{
+    assert(t->epoch == 0 && t->batch_pos == 0 && t->step == 0);
+    construct_linear(t->net, train, test, &t->construct);
+    t->init_sq_norm = sq_norm(t->net->params, t->net->n_params);
+    t->norm_bias_c = t->cfg.norm_bias_relative ? t->cfg.norm_bias * t->init_sq_norm
+                                               : t->cfg.norm_bias;
 }
 
 bool trainer_finished(const Trainer *t)
 {
-    return t->diverged_epoch > 0 || t->epoch >= t->cfg.epochs;
+    return t->diverged_epoch > 0 || t->stopped_epoch > 0 || t->epoch >= t->cfg.epochs;
 }
 
 /* ---- the optimizer step -------------------------------------------------------- */
@@ -145,24 +159,51 @@ static void sgd_update_range(void *ctx, size_t off, size_t n)
     }
 }
 
+/* Batch norm trains with batch statistics, or after train.freeze_batch_norm epochs with
+ * its running statistics (which then no longer move), as the authors' stop_batchnorm. */
+static bool batch_stats(const Trainer *t)
+{
+    return !(t->cfg.freeze_bn_epoch > 0 && t->epoch >= t->cfg.freeze_bn_epoch);
+}
+
+/* The update's regulariser factor: norm-bias lambda * sign(||theta||^2 - c); c = 0 is
+ * weight decay (s = 1, exact: ||theta|| = 0 makes the term 0 whatever s is). */
+static UpdateCtx update_ctx(Trainer *t, double lr)
+{
+    double s = 1.0;
+    if (t->cfg.weight_decay != 0.0 && t->norm_bias_c != 0.0) {
+        double d = sq_norm(t->net->params, t->net->n_params) - t->norm_bias_c;
+        s = (d > 0) - (d < 0);
+    }
+    return (UpdateCtx){t, (float)lr, (float)(t->cfg.weight_decay * s)};
+}
+
 double trainer_step(Trainer *t, const float *x, const uint8_t *y, int B, double lr, long *correct)
 {
     Net *net = t->net;
-    nn_forward(net, x, B, true);
+    nn_forward(net, x, B, batch_stats(t));
     double loss = nn_loss(net, y, B, correct, true);
     if (!isfinite(loss))
         return loss;
-    /* norm-bias: lambda * sign(||theta||^2 - c) * theta; c = 0 is weight decay (s = 1,
-     * exact: ||theta|| = 0 makes the term 0 whatever s is) */
-    double s = 1.0;
-    if (t->cfg.weight_decay != 0.0 && t->norm_bias_c != 0.0) {
-        double d = sq_norm(net->params, net->n_params) - t->norm_bias_c;
-        s = (d > 0) - (d < 0);
-    }
-    UpdateCtx u = {t, (float)lr, (float)(t->cfg.weight_decay * s)};
+    UpdateCtx u = update_ctx(t, lr);
     nn_backward(net, x, B, sgd_update_range, &u);
     t->step++;
     return loss;
+}
+
+typedef struct {
+    Trainer *t;
+    double weight; /* the chunk's share of the training set */
+} AccumulateCtx;
+
+/* Full-batch descent: adds a chunk's gradient of params[off, off+n), weighted, to gacc. */
+static void accumulate_range(void *ctx, size_t off, size_t n)
+{
+    const AccumulateCtx *a = ctx;
+    double *restrict acc = a->t->gacc + off;
+    const float *restrict g = a->t->net->grads + off;
+    for (size_t i = 0; i < n; i++)
+        acc[i] += a->weight * (double)g[i];
 }
 
 /* ---- epochs ------------------------------------------------------------------------ */
@@ -289,12 +330,67 @@ void train_augment_sample(const float *x, int C, int H, int W, int pad, AugmentD
     }
 }
 
+/* Gathers the training samples idx (B) into t->xbatch and t->ybatch, augmented with the
+ * epoch's key if augmentation is on. */
+static void gather_batch(Trainer *t, const Dataset *train, const uint32_t *idx, int B,
+                         bool augment, uint64_t aug_key)
+{
+    const int D = train->d, pad = t->cfg.aug_crop_padding;
+    if (!augment) {
+        dataset_gather(train, idx, B, t->xbatch);
+    } else {
+        if (!train->x && !t->xrow)
+            t->xrow = xalloc_aligned((size_t)D * sizeof(float));
+        for (int i = 0; i < B; i++) {
+            AugmentDraw a = train_augment_draw(aug_key, idx[i], pad, t->cfg.aug_flip);
+            if (i + 1 < B)
+                dataset_prefetch(train, (int)idx[i + 1]);
+            train_augment_sample(dataset_rows(train, (int)idx[i], 1, t->xrow), train->c,
+                                 train->h, train->w, pad, a, t->xbatch + (size_t)i * (size_t)D);
+        }
+    }
+    for (int i = 0; i < B; i++)
+        t->ybatch[i] = train->y[idx[i]];
+}
+
+/* One step of full-batch gradient descent: the mean gradient over the whole training
+ * set (chunks of batch_size in data order, each chunk's gradient weighted by its share,
+ * summed in double), then one optimizer step. Returns the mean loss before the step. */
+static double full_batch_step(Trainer *t, const Dataset *train, bool augment, uint64_t aug_key,
+                              double lr, long *correct)
+{
+    Net *net = t->net;
+    const size_t P = net->n_params;
+    const int n = train->n, bs = t->cfg.batch_size;
+    if (!t->gacc)
+        t->gacc = xmalloc(P * sizeof *t->gacc);
+    memset(t->gacc, 0, P * sizeof *t->gacc);
+    double loss = 0.0;
+    for (int start = 0; start < n; start += bs) {
+        int B = n - start < bs ? n - start : bs;
+        gather_batch(t, train, t->order + start, B, augment, aug_key);
+        nn_forward(net, t->xbatch, B, batch_stats(t));
+        double l = nn_loss(net, t->ybatch, B, correct, true);
+        if (!isfinite(l))
+            return l;
+        loss += l * B;
+        AccumulateCtx a = {t, (double)B / (double)n};
+        nn_backward(net, t->xbatch, B, accumulate_range, &a);
+    }
+    for (size_t k = 0; k < P; k++)
+        net->grads[k] = (float)t->gacc[k];
+    UpdateCtx u = update_ctx(t, lr);
+    sgd_update_range(&u, 0, P);
+    t->step++;
+    return loss / n;
+}
+
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
 {
     assert(!trainer_finished(t));
     assert(train->d == t->net->cfg.n_in);
     double t0 = bps_now();
-    const int n = train->n, D = train->d, bs = t->cfg.batch_size;
+    const int n = train->n, bs = t->cfg.batch_size;
     EpochMetrics *em = &t->history[t->epoch];
     em->lr = train_lr(&t->cfg, t->epoch);
     if (t->batch_pos == 0) {
@@ -311,39 +407,35 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
         epoch_order(t, n);
     }
     /* augmentation: keyed by the epoch, drawn per sample (train.h) */
-    const int pad = t->cfg.aug_crop_padding;
-    const bool augment = pad > 0 || t->cfg.aug_flip;
+    const bool augment = t->cfg.aug_crop_padding > 0 || t->cfg.aug_flip;
     uint64_t aug_key = 0;
     if (augment) {
-        assert(train->c * train->h * train->w == D && (train->h > 1 || train->w > 1));
+        assert(train->c * train->h * train->w == train->d && (train->h > 1 || train->w > 1));
         int dims[NN_MAX_DIMS];
         int n_dims = nn_shape_dims(&t->net->cfg, dims);
         aug_key = train_augment_key(t->seed, dims, n_dims, t->epoch);
     }
     bool diverged = false;
+    if (t->cfg.full_batch) {
+        /* one step; no stop point inside it (the accumulated gradient is not saved) */
+        for (int i = 0; i < n; i++)
+            t->order[i] = (uint32_t)i;
+        uint64_t step = t->step;
+        double loss = full_batch_step(t, train, augment, aug_key, em->lr, &t->epoch_correct);
+        if (t->hook)
+            t->hook(t->hook_ctx, step, t->order, n, loss);
+        diverged = !isfinite(loss);
+        t->epoch_loss_sum = loss * n;
+        t->epoch_seen = n;
+        t->batch_pos = n;
+    }
     while (t->batch_pos < n && !diverged) {
         int start = t->batch_pos;
         int B = n - start < bs ? n - start : bs;
         if (B < bs && t->cfg.drop_last)
             break;
         const uint32_t *idx = t->order + start;
-        if (augment) {
-            if (!train->x && !t->xrow)
-                t->xrow = xalloc_aligned((size_t)D * sizeof(float));
-            for (int i = 0; i < B; i++) {
-                AugmentDraw a = train_augment_draw(aug_key, idx[i], pad, t->cfg.aug_flip);
-                if (i + 1 < B)
-                    dataset_prefetch(train, (int)idx[i + 1]);
-                train_augment_sample(dataset_rows(train, (int)idx[i], 1, t->xrow), train->c,
-                                     train->h, train->w, pad, a,
-                                     t->xbatch + (size_t)i * (size_t)D);
-                t->ybatch[i] = train->y[idx[i]];
-            }
-        } else {
-            dataset_gather(train, idx, B, t->xbatch);
-            for (int i = 0; i < B; i++)
-                t->ybatch[i] = train->y[idx[i]];
-        }
+        gather_batch(t, train, idx, B, augment, aug_key);
         uint64_t step = t->step;
         const float *xb = t->cfg.adv_eps > 0 ? adversarial_batch(t, train, B) : t->xbatch;
         double loss = trainer_step(t, xb, t->ybatch, B, em->lr, &t->epoch_correct);
@@ -374,9 +466,16 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
         trainer_evaluate(t, test, &em->test_loss, &em->test_acc);
     else
         em->test_loss = em->test_acc = NAN;
-    em->seconds = t->epoch_seconds + (bps_now() - t0);
     t->batch_pos = 0;
     t->epoch++;
+    /* the stopping rule: the full-batch gradient norm of loss + regulariser, in double
+     * over the whole training set (as the certificate measures it) */
+    if (!diverged && t->cfg.stop_grad_norm > 0 && t->epoch % t->cfg.stop_every == 0) {
+        t->stop_grad_norm = cert_grad_norm(t->net, train, t->cfg.weight_decay, t->norm_bias_c);
+        if (t->stop_grad_norm < t->cfg.stop_grad_norm)
+            t->stopped_epoch = t->epoch;
+    }
+    em->seconds = t->epoch_seconds + (bps_now() - t0);
     if (diverged) {
         t->diverged_epoch = t->epoch;
         return 1;
@@ -393,7 +492,9 @@ typedef struct {
     uint64_t magic, version;
     uint64_t n_params, n_buffers, epochs, batch_size;
     uint64_t seed, epoch, step, rng_key, rng_counter;
-    int64_t diverged_epoch;
+    int64_t diverged_epoch, stopped_epoch;
+    double stop_grad_norm;
+    ConstructResult construct;
     double norm_bias_c, init_sq_norm, weight_decay, lr;
     /* the epoch in progress */
     uint64_t batch_pos, epoch_rng;
@@ -422,7 +523,8 @@ void *trainer_state_save(const Trainer *t, size_t *size)
         .epochs = (uint64_t)t->cfg.epochs, .batch_size = (uint64_t)t->cfg.batch_size,
         .seed = t->seed, .epoch = (uint64_t)t->epoch, .step = t->step,
         .rng_key = t->shuffle_rng.key, .rng_counter = t->shuffle_rng.counter,
-        .diverged_epoch = t->diverged_epoch,
+        .diverged_epoch = t->diverged_epoch, .stopped_epoch = t->stopped_epoch,
+        .stop_grad_norm = t->stop_grad_norm, .construct = t->construct,
         .norm_bias_c = t->norm_bias_c, .init_sq_norm = t->init_sq_norm,
         .weight_decay = t->cfg.weight_decay, .lr = t->cfg.lr,
         .batch_pos = (uint64_t)t->batch_pos, .epoch_rng = t->epoch_rng,
@@ -488,6 +590,9 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     t->step = h.step;
     t->shuffle_rng.counter = h.rng_counter;
     t->diverged_epoch = (int)h.diverged_epoch;
+    t->stopped_epoch = (int)h.stopped_epoch;
+    t->stop_grad_norm = h.stop_grad_norm;
+    t->construct = h.construct;
     t->norm_bias_c = h.norm_bias_c;
     t->init_sq_norm = h.init_sq_norm;
     t->batch_pos = (int)h.batch_pos;

@@ -118,7 +118,7 @@ static int cert_case(const char *dir, const char *name, int h1, int h2, bool rel
                  .h = 1, .w = 1};
     Certificate ct;
     double neg[4];
-    int rc = cert_measure(net, &d, 0, lambda, c, (int)net->n_params, 3, &ct, neg);
+    int rc = cert_measure(net, &d, 0, lambda, c, (int)net->n_params, 0, 3, &ct, neg);
     if (rc == 0)
         rc = write_file(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
              write_file(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float)) ||
@@ -566,7 +566,7 @@ static int cert_conv_cases(const char *dir, FILE *index)
         }
         Certificate ct;
         double neg[2];
-        if (cert_measure(net, &d, 0, lam, 0.0, (int)net->n_params, 5, &ct, neg) != 0) {
+        if (cert_measure(net, &d, 0, lam, 0.0, (int)net->n_params, 0, 5, &ct, neg) != 0) {
             fprintf(stderr, "%s: cert_measure failed\n", name);
             nn_free(net);
             return 1;

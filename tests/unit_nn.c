@@ -260,6 +260,75 @@ static void init_should_follow_config_and_be_paired(void)
     nn_free(b);
 }
 
+/* init: bias_offset adds to the drawn biases (the same draws); parameters zero / equal
+ * set every parameter, batch norm's included; identity weights copy the input. */
+static void init_options_should_follow_their_definitions(void)
+{
+    NetConfig c = base_config();
+    c.n_in = D;
+    c.n_out = K;
+    c.batch_norm = true;
+    Net *a = nn_new(&c, B);
+    nn_init_params(a, 7);
+    c.b_offset = 20;
+    Net *b = nn_new(&c, B);
+    nn_init_params(b, 7);
+    for (int l = 0; l < a->n_layers; l++) {
+        const NnLayer *ly = &a->layers[l];
+        size_t nw = (size_t)ly->in * (size_t)ly->out;
+        CHECK(memcmp(a->params + ly->w, b->params + ly->w, nw * sizeof(float)) == 0);
+        for (int j = 0; j < ly->out; j++) {
+            CHECK(b->params[ly->b + (size_t)j] == a->params[ly->b + (size_t)j] + 20.0f);
+            if (ly->bn) {
+                CHECK(b->params[ly->gamma + (size_t)j] == 1.0f);
+                CHECK(b->params[ly->beta + (size_t)j] == 20.0f);
+            }
+        }
+    }
+    c.b_offset = 0;
+    c.p_init = PINIT_EQUAL;
+    c.p_value = 0.001;
+    Net *e = nn_new(&c, B);
+    nn_init_params(e, 7);
+    for (size_t k = 0; k < e->n_params; k++)
+        CHECK(e->params[k] == 0.001f);
+    nn_free(e);
+    c.p_init = PINIT_ZERO;
+    Net *z = nn_new(&c, B);
+    nn_init_params(z, 7);
+    for (size_t k = 0; k < z->n_params; k++)
+        CHECK(z->params[k] == 0.0f);
+    nn_free(a);
+    nn_free(b);
+    nn_free(z);
+
+    NetConfig id = {0};
+    id.n_in = 3;
+    id.n_out = 2;
+    id.n_hidden = 2;
+    id.hidden[0] = 3;
+    id.hidden[1] = 5;
+    id.w_init = WINIT_IDENTITY;
+    Net *n = nn_new(&id, B);
+    nn_init_params(n, 1);
+    for (int l = 0; l < 2; l++) { /* hidden: [I; 0] */
+        const NnLayer *ly = &n->layers[l];
+        for (int i = 0; i < ly->out; i++)
+            for (int j = 0; j < ly->in; j++)
+                CHECK(n->params[ly->w + (size_t)i * (size_t)ly->in + (size_t)j] == (i == j));
+    }
+    const NnLayer *out = &n->layers[2]; /* 5 -> 2, narrower: PyTorch's default */
+    double bound = 1.0 / sqrt(5.0);
+    bool any = false;
+    for (size_t i = 0; i < 10; i++) {
+        float v = n->params[out->w + i];
+        CHECK(fabs((double)v) <= bound);
+        any |= v != 0.0f && v != 1.0f;
+    }
+    CHECK(any);
+    nn_free(n);
+}
+
 int main(void)
 {
     RUN(gradient_should_match_finite_differences_plain);
@@ -269,5 +338,6 @@ int main(void)
     RUN(gradient_should_match_finite_differences_deep_and_linear_softmax);
     RUN(eval_mode_should_use_running_statistics);
     RUN(init_should_follow_config_and_be_paired);
+    RUN(init_options_should_follow_their_definitions);
     return test_summary();
 }

@@ -659,7 +659,7 @@ static const BadCase BAD[] = {
     {"parse_should_reject_string_for_number", "{" MIN ", 'train': {'lr': '0.1'}}",
      "train.lr: expected a number > 0, got \"0.1\""},
     {"parse_should_reject_bool_for_integer", "{" MIN ", 'train': {'batch_size': true}}",
-     "train.batch_size: expected a positive integer <= 16777216, got a boolean"},
+     "train.batch_size: expected an integer in [1, 16777216] or \"full\", got a boolean"},
     {"parse_should_reject_string_for_bool", "{" MIN ", 'train': {'shuffle': 'yes'}}",
      "train.shuffle: expected true or false, got \"yes\""},
     {"parse_should_reject_array_for_object", "{" MIN ", 'data': []}",
@@ -1089,6 +1089,42 @@ static const BadCase BAD[] = {
     {"parse_should_reject_a_last_output_that_is_not_the_class_count",
      "{" SYN ", 'architectures': [{'name': 'a', 'layers': [{'type': 'dense', 'out': 4}]}], "
      MIN_GRID "}", "architectures[0].layers[0]: the last op's output is (4, 1, 1), not the 2 classes"},
+    /* claim 1 (issue 16) */
+    {"parse_should_reject_a_construction_narrower_than_the_input",
+     "{" SYN ", 'architectures': [{'name': 'a', 'hidden': [3, 2], 'init': {'construct': {}}}], "
+     MIN_GRID "}",
+     "architectures[0].init.construct: hidden layer 2 of \"a\" has 2 units, fewer than the 3 "
+     "input features"},
+    {"parse_should_reject_a_construction_with_batch_norm",
+     "{" SYN ", 'architectures': [{'name': 'a', 'hidden': [4], 'batch_norm': true, "
+     "'init': {'construct': {}}}], " MIN_GRID "}",
+     "architectures[0].init.construct: needs an MLP given by \"hidden\", without skip or "
+     "batch_norm"},
+    {"parse_should_reject_full_batch_with_adversarial_training",
+     "{" MIN ", 'train': {'batch_size': 'full', 'adversarial': {'eps': 0.1}}}",
+     "train.batch_size: \"full\" (full-batch gradient descent) cannot be combined with "
+     "adversarial training"},
+    {"parse_should_reject_a_stopping_rule_without_a_limit",
+     "{" MIN ", 'train': {'stop': {'grad_norm': 1e-4}}}",
+     "train.stop: a stopping rule needs a limit: give \"epochs\""},
+    {"parse_should_reject_a_stopping_rule_without_a_limit_in_a_condition",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'c', 'train': "
+     "{'stop': {'grad_norm': 1e-4}}}]}}",
+     "grid.conditions[0].train.stop: a stopping rule needs a limit"},
+    {"parse_should_reject_weights_with_all_parameters_set",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'parameters': 'zero', "
+     "'weights': 'he_normal'}}], " MIN_GRID "}",
+     "architectures[0].init.weights: not allowed with \"parameters\" or \"construct\""},
+    {"parse_should_require_the_value_of_equal_parameters",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'parameters': 'equal'}}], "
+     MIN_GRID "}", "architectures[0].init.parameters_value: "},
+    {"parse_should_reject_a_bias_offset_with_a_construction",
+     "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'construct': {}, "
+     "'bias_offset': 20}}], " MIN_GRID "}",
+     "architectures[0].init.bias_offset: not allowed with \"construct\""},
+    {"parse_should_reject_a_freeze_at_the_last_epoch",
+     "{" MIN ", 'train': {'epochs': 5, 'freeze_batch_norm': 5}}",
+     "train.freeze_batch_norm: epoch 5 is not before the last epoch (5 epochs)"},
 };
 
 static void parse_should_reject_bad_inputs(void)

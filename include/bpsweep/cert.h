@@ -21,6 +21,8 @@
 #include "bpsweep/data.h"
 #include "bpsweep/nn.h"
 
+#define CERT_DEFAULT_TOLERANCE 1e-4
+
 typedef struct {
     double loss;          /* mean cross-entropy + R */
     double loss_data;     /* mean cross-entropy */
@@ -33,9 +35,22 @@ typedef struct {
 /* Measures net on the first n samples of d (n <= 0 or > d->n: all) with regulariser
  * strength lambda and target c (absolute). neg_frac (L values) gets each layer's fraction
  * of negative pre-activations, NaN for layers without ReLU. iterations bounds the
- * Lanczos iterations (at most P); seed picks its start vector. Returns 0, or -1 if
- * LAPACK fails or the Lanczos basis cannot be allocated. */
+ * Lanczos iterations (at most P); with tol > 0 Lanczos stops earlier, once the residuals
+ * of the smallest and the largest-magnitude Ritz pairs are below tol |lambda_max|; seed
+ * picks its start vector. Returns 0, or -1 if LAPACK fails or the Lanczos basis cannot
+ * be allocated. */
 int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double c,
-                 int iterations, uint64_t seed, Certificate *out, double *neg_frac);
+                 int iterations, double tol, uint64_t seed, Certificate *out, double *neg_frac);
+
+/* The verdict on a certificate with tolerance tol: CERT_MINIMUM when ||grad|| < tol and
+ * lambda_min >= -tol |lambda_max|; CERT_SADDLE when ||grad|| < tol but the Hessian has
+ * a more negative eigenvalue; CERT_NOT_CONVERGED when ||grad|| >= tol (not a critical
+ * point: no claim either way). */
+typedef enum { CERT_NOT_CONVERGED = 0, CERT_MINIMUM = 1, CERT_SADDLE = 2 } CertVerdict;
+CertVerdict cert_verdict(const Certificate *c, double tol);
+
+/* ||grad (loss + R)|| of net over all of d, as cert_measure computes it (the stopping
+ * rule of training, train.stop). */
+double cert_grad_norm(const Net *net, const Dataset *d, double lambda, double c);
 
 #endif

@@ -37,6 +37,8 @@ typedef enum {
     WINIT_TORCH = 0,   /* nn.Linear default: U(-1/sqrt(I), 1/sqrt(I)) */
     WINIT_HE_NORMAL,   /* N(0, 2/I) */
     WINIT_CONSTANT,    /* every weight = w_value (all-equal constants) */
+    WINIT_IDENTITY,    /* dense layers with O >= I: W = [I; 0] (W[i][i] = 1); other weight
+                          layers (the output layer, convolutions): WINIT_TORCH */
 } WeightInit;
 
 typedef enum {
@@ -45,6 +47,19 @@ typedef enum {
     BINIT_CONSTANT,    /* every bias = b_value (e.g. +20, -20) */
     BINIT_UNIFORM,     /* U(-b_value, b_value) */
 } BiasInit;
+
+/* Every parameter set alike, weights, biases and batch-norm gamma and beta (the authors'
+ * `zero` and `equal` controls); replaces w_init and b_init. */
+typedef enum { PINIT_NONE = 0, PINIT_ZERO, PINIT_EQUAL /* = p_value */ } ParamInit;
+
+/* The constructed linear minimum (claim 1): the net's parameters are built from a linear
+ * classifier fitted to the training data (train.c, trainer_construct), not drawn. */
+typedef struct {
+    bool on;
+    double tolerance;      /* stop the linear fit at this full-batch gradient norm */
+    int max_iterations;    /* ... or after this many L-BFGS iterations */
+    double offset;         /* the first hidden bias; NaN: 1 - min(0, smallest input) */
+} ConstructConfig;
 
 /* The paper's convolutional architectures, expanded into op lists by nn_expand (layer
  * tables: docs/spec.md). */
@@ -62,6 +77,10 @@ typedef struct {
     double w_value;
     BiasInit b_init;
     double b_value;
+    double b_offset;              /* added to every bias and batch-norm beta after b_init */
+    ParamInit p_init;             /* != PINIT_NONE: every parameter = 0 or p_value */
+    double p_value;
+    ConstructConfig construct;    /* on: parameters from trainer_construct */
     int n_ops;                    /* > 0: the explicit op list below; 0: the MLP above */
     OpDesc ops[NN_MAX_OPS];
     Preset preset;                /* with n_ops 0, a preset instead of the MLP: */
@@ -170,7 +189,8 @@ int nn_shape_dims(const NetConfig *cfg, int *dims);
 /* Initialises parameters per cfg from the random streams of `seed` (see rng.h): the
  * l-th op with a weight matrix (dense, conv; its fan-in is the view's columns) from
  * streams (RNG_INIT_WEIGHT, l) and (RNG_INIT_BIAS, l); batch norm: gamma 1, beta 0,
- * running mean 0, running var 1. */
+ * running mean 0, running var 1. Then b_offset is added to every bias and beta; with
+ * p_init every parameter is 0 or p_value instead (running statistics as above). */
 void nn_init_params(Net *net, uint64_t seed);
 
 /* Forward pass through w (the net's own: nn_forward). x (B,D) row-major, B <= the
@@ -192,10 +212,6 @@ void nn_work_repeat(const Net *net, const NnWork *src, int n, int k, NnWork *dst
  * non-NULL. With want_grad, fills net->dlogits = (softmax - onehot) / B. */
 double nn_loss(Net *net, const uint8_t *y, int B, long *correct, bool want_grad);
 
-/* Called after an op's backward pass, when the gradient of params[off, off+n) is final
- * and the backward pass will not read those parameters again: an optimizer may update
- * them there, while the gradient is still in cache. */
-typedef void (*NnRangeHook)(void *ctx, size_t off, size_t n);
 
 /* Called after op `op`'s backward pass (the NTK reads activations and gradients). */
 typedef void (*NnOpObserver)(void *ctx, const Net *net, const NnWork *w, int op, int B);

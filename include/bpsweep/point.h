@@ -55,6 +55,19 @@ typedef enum {
     X(SCALAR, cert_grad_norm, "||gradient of loss + regulariser|| (measure.certificate)")  \
     X(SCALAR, hessian_max_abs, "Hessian eigenvalue of largest magnitude (measure.certificate)") \
     X(SCALAR, hessian_min, "smallest Hessian eigenvalue (measure.certificate)")           \
+    X(SCALAR, hessian_iterations, "Lanczos iterations run (measure.certificate)")         \
+    X(SCALAR, cert_verdict,                                                               \
+      "1 certified minimum (gradient norm < tolerance, lambda_min >= -tolerance "         \
+      "|lambda_max|), 2 saddle (gradient below, curvature not), 0 not converged "         \
+      "(gradient norm >= tolerance); NaN without a Hessian (measure.certificate)")        \
+    X(SCALAR, stop_epoch, "epoch after which train.stop's gradient rule stopped training "  \
+      "(NaN: it did not)")                                                                \
+    X(SCALAR, stop_grad_norm, "the full-batch gradient norm train.stop measured last")    \
+    X(SCALAR, construct_grad_norm, "init.construct: the linear fit's final gradient norm") \
+    X(SCALAR, construct_iterations, "init.construct: L-BFGS iterations of the linear fit") \
+    X(SCALAR, construct_offset, "init.construct: the first hidden bias (offset) used")    \
+    X(SCALAR, construct_logit_diff,                                                       \
+      "init.construct: max |logits of the built net - the linear model's| on train and test") \
     X(CURVE, train_loss, "mean mini-batch loss of the epoch, training mode")             \
     X(CURVE, train_acc, "accuracy over the epoch's mini-batches, training mode")         \
     X(CURVE, test_loss, "test-set loss after the epoch, evaluation mode")                \
@@ -70,6 +83,8 @@ typedef enum {
       "||sigma||_1 / ||sigma||_2 of W's singular values (conv: of its operator's)")       \
     X(LAYER, relu_negative_fraction,                                                      \
       "fraction of negative pre-activations of a ReLU layer (measure.certificate)") \
+    X(LAYER, relu_negative_fraction_test,                                                 \
+      "the same on the test set (measure.certificate)")                                   \
     X(LAYER, rank_changed_fraction,                                                       \
       "fraction of the singular values the last rank projection changed (conv, stride 1: " \
       "of its operator's; NaN if never projected)")                                      \

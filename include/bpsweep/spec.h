@@ -74,6 +74,8 @@ typedef struct {
     bool enabled;
     int samples;               /* first n training samples (0 = all; default 0) */
     int iterations;            /* Lanczos iterations for the Hessian (default 100; 0 = none) */
+    double tolerance;          /* of the verdict (cert_verdict; default 1e-4) */
+    double lanczos_tolerance;  /* stop Lanczos at this relative residual (0 = never) */
 } CertSpec;
 
 typedef struct {

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpsweep/construct.h"
 #include "bpsweep/data.h"
 #include "bpsweep/nn.h"
 #include "bpsweep/pgd.h"
@@ -26,6 +27,7 @@
 #include "bpsweep/util.h"
 
 #define TRAIN_MAX_MILESTONES 16
+#define TRAIN_FULL_CHUNK 256 /* full-batch descent accumulates chunks of this many samples */
 
 typedef enum { SCHED_CONSTANT = 0, SCHED_MULTISTEP, SCHED_COSINE } ScheduleKind;
 
@@ -58,6 +60,18 @@ typedef struct {
                                               this zero padding p; 0 = off */
     bool aug_flip;                         /* random horizontal flip with probability 1/2 */
     bool aug_given;                        /* spec: "augment" was given (canonical form) */
+    bool full_batch;                       /* full-batch gradient descent: one step per
+                                              epoch on the mean gradient over the whole
+                                              training set, in data order, accumulated
+                                              over chunks of batch_size (TRAIN_FULL_CHUNK) */
+    double stop_grad_norm;                 /* stop when the full-batch gradient norm of
+                                              loss + regulariser (cert_grad_norm) is below
+                                              this, checked after every stop_every-th
+                                              epoch; 0 = off */
+    int stop_every;
+    int freeze_bn_epoch;                   /* after this many epochs batch norm trains in
+                                              evaluation mode (running statistics, no
+                                              longer updated); 0 = never */
     bool rank_off_override, adv_off_override; /* spec: a condition turned off the base's
                                               rank projection / adversarial training (so
                                               the canonical form says so) */
@@ -120,6 +134,10 @@ typedef struct Trainer {
     RngStream shuffle_rng;
     uint64_t adv_key;             /* key of adversarial training's random starts */
     int diverged_epoch;     /* epoch (1-based) whose loss was not finite; 0 if none */
+    int stopped_epoch;      /* epoch after which the stopping rule stopped training; 0 if
+                               none (cfg.stop_grad_norm) */
+    double stop_grad_norm;  /* the gradient norm the rule measured last, NaN before */
+    ConstructResult construct; /* init.construct: what trainer_construct did (NaN before) */
     EpochMetrics *history;  /* (epochs) */
     RankEffect *rank_effect; /* (n_layers) what the last rank projection did to each
                                layer (rank.h), NaN before any; kept in the state */
@@ -145,6 +163,7 @@ typedef struct Trainer {
     float *xrow;            /* (D) a sample as floats, the source of its augmentation */
     float *xeval;           /* (max_batch, D) an evaluation batch as floats */
     struct PgdConfig *adv_cfg; /* the attack on the training set's ranges, with xadv */
+    double *gacc;           /* (P) full-batch descent's gradient, allocated on first use */
 } Trainer;
 
 /* New trainer with freshly initialised parameters (nn_init_params with seed).
@@ -156,13 +175,17 @@ int trainer_max_batch(const TrainConfig *cfg);
 Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed);
 void trainer_free(Trainer *t);
 
+/* init.construct: builds the net's parameters from the linear fit to train
+ * (construct.h) in place of the drawn ones; call before the first epoch. */
+void trainer_construct(Trainer *t, const Dataset *train, const Dataset *test);
+
 /* Runs (the rest of) one epoch on train, then evaluates on test (may be NULL).
  * Returns 0; 1 if the loss or parameters became non-finite (t->diverged_epoch is set;
  * training should stop: divergence is a result, not an error); 2 if should_stop
  * stopped it between two steps (call again, or save the state, to continue). */
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test);
 
-/* True when all epochs are done or the run diverged. */
+/* True when all epochs are done, the stopping rule stopped training or the run diverged. */
 bool trainer_finished(const Trainer *t);
 
 /* One optimizer step on a batch x (B,D), y (B) at learning rate lr; returns the loss

@@ -1,0 +1,205 @@
+/* construct: the constructed linear minimum (construct.h). */
+#include "bpsweep/construct.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpsweep/util.h"
+
+enum { CHUNK = 256, MEMORY = 10, MAX_HALVINGS = 60 };
+
+typedef struct {
+    const Dataset *d;
+    int D, K;
+    float *xf;   /* (CHUNK, D) */
+    double *x;   /* (CHUNK, D) */
+    double *z;   /* (CHUNK, K) */
+} Fit;
+
+/* Rows [start, start + B) of ds as doubles in f->x. */
+static const double *rows(Fit *f, const Dataset *ds, int start, int B)
+{
+    const float *src = dataset_rows(ds, start, B, f->xf);
+    for (size_t k = 0; k < (size_t)B * (size_t)f->D; k++)
+        f->x[k] = src[k];
+    return f->x;
+}
+
+/* z (B, K) = X A^T + a0 for the linear model w = (A (K, D), a0 (K)) */
+static void logits(Fit *f, const double *w, const double *x, int B)
+{
+    const int D = f->D, K = f->K;
+    for (int i = 0; i < B; i++)
+        memcpy(f->z + (size_t)i * K, w + (size_t)K * D, (size_t)K * sizeof *f->z);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, K, D, 1.0, x, D, w, D, 1.0, f->z, K);
+}
+
+/* Mean cross-entropy of w over the training set and its gradient g. */
+static double loss_grad(Fit *f, const double *w, double *g)
+{
+    const Dataset *d = f->d;
+    const int D = f->D, K = f->K;
+    memset(g, 0, (size_t)K * (D + 1) * sizeof *g);
+    double loss = 0;
+    for (int start = 0; start < d->n; start += CHUNK) {
+        int B = d->n - start < CHUNK ? d->n - start : CHUNK;
+        const double *x = rows(f, d, start, B);
+        logits(f, w, x, B);
+        for (int i = 0; i < B; i++) { /* z <- (softmax - onehot) / n */
+            double *z = f->z + (size_t)i * K, mx = z[0], s = 0;
+            for (int k = 1; k < K; k++)
+                mx = z[k] > mx ? z[k] : mx;
+            for (int k = 0; k < K; k++)
+                s += exp(z[k] - mx);
+            int y = d->y[start + i];
+            loss += log(s) + mx - z[y];
+            for (int k = 0; k < K; k++)
+                z[k] = (exp(z[k] - mx) / s - (k == y)) / d->n;
+        }
+        /* dA += dZ^T X, da0 += column sums of dZ */
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, B, 1.0, f->z, K, x, D, 1.0, g, D);
+        for (int i = 0; i < B; i++)
+            for (int k = 0; k < K; k++)
+                g[(size_t)K * D + k] += f->z[(size_t)i * K + k];
+    }
+    return loss / d->n;
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* L-BFGS (Nocedal and Wright, algorithm 7.4, two-loop recursion) from w = 0. */
+static void fit(Fit *f, double *w, double tol, int max_it, ConstructResult *out)
+{
+    const size_t n = (size_t)f->K * (size_t)(f->D + 1);
+    double *g = xmalloc(n * sizeof *g), *gn = xmalloc(n * sizeof *gn);
+    double *p = xmalloc(n * sizeof *p), *wn = xmalloc(n * sizeof *wn);
+    double *S = xmalloc(MEMORY * n * sizeof *S), *Y = xmalloc(MEMORY * n * sizeof *Y);
+    double rho[MEMORY], al[MEMORY];
+    memset(w, 0, n * sizeof *w);
+    double fx = loss_grad(f, w, g);
+    int m = 0, head = 0, it = 0;
+    while (it < max_it && sqrt(dot(g, g, n)) >= tol) {
+        /* p = -H g */
+        for (size_t i = 0; i < n; i++)
+            p[i] = -g[i];
+        for (int j = 0; j < m; j++) {
+            int k = (head - 1 - j + MEMORY) % MEMORY;
+            al[k] = rho[k] * dot(S + k * n, p, n);
+            for (size_t i = 0; i < n; i++)
+                p[i] -= al[k] * Y[k * n + i];
+        }
+        int last = (head - 1 + MEMORY) % MEMORY;
+        double gamma = m ? dot(S + last * n, Y + last * n, n) / dot(Y + last * n, Y + last * n, n)
+                         : 1.0 / sqrt(dot(g, g, n));
+        for (size_t i = 0; i < n; i++)
+            p[i] *= gamma;
+        for (int j = m - 1; j >= 0; j--) {
+            int k = (head - 1 - j + MEMORY) % MEMORY;
+            double b = rho[k] * dot(Y + k * n, p, n);
+            for (size_t i = 0; i < n; i++)
+                p[i] += (al[k] - b) * S[k * n + i];
+        }
+        double gp = dot(g, p, n), step = 1.0, fn = fx;
+        int h;
+        for (h = 0; h < MAX_HALVINGS; h++, step *= 0.5) { /* Armijo, c1 = 1e-4 */
+            for (size_t i = 0; i < n; i++)
+                wn[i] = w[i] + step * p[i];
+            fn = loss_grad(f, wn, gn);
+            if (fn <= fx + 1e-4 * step * gp)
+                break;
+        }
+        if (h == MAX_HALVINGS || !(gp < 0))
+            break; /* no descent left at this precision */
+        double *s = S + head * n, *y = Y + head * n;
+        for (size_t i = 0; i < n; i++) {
+            s[i] = wn[i] - w[i];
+            y[i] = gn[i] - g[i];
+        }
+        double sy = dot(s, y, n);
+        if (sy > 1e-300) { /* keep the pair only with positive curvature */
+            rho[head] = 1.0 / sy;
+            head = (head + 1) % MEMORY;
+            m = m < MEMORY ? m + 1 : MEMORY;
+        }
+        memcpy(w, wn, n * sizeof *w);
+        memcpy(g, gn, n * sizeof *g);
+        fx = fn;
+        it++;
+    }
+    out->grad_norm = sqrt(dot(g, g, n));
+    out->iterations = it;
+    free(g), free(gn), free(p), free(wn), free(S), free(Y);
+}
+
+/* max |net logits - linear logits| over ds */
+static double logit_diff(Fit *f, Net *net, const double *w, const Dataset *ds)
+{
+    double worst = 0;
+    NnWork *wk = nn_work_new(net, CHUNK);
+    for (int start = 0; wk && start < ds->n; start += CHUNK) {
+        int B = ds->n - start < CHUNK ? ds->n - start : CHUNK;
+        const float *z = nn_forward_work(net, wk, dataset_rows(ds, start, B, f->xf), B, false);
+        logits(f, w, rows(f, ds, start, B), B);
+        for (size_t k = 0; k < (size_t)B * (size_t)f->K; k++)
+            worst = fmax(worst, fabs((double)z[k] - f->z[k]));
+    }
+    nn_work_free(net, wk);
+    return wk ? worst : (double)NAN;
+}
+
+void construct_linear(Net *net, const Dataset *train, const Dataset *test, ConstructResult *out)
+{
+    const NetConfig *cfg = &net->cfg;
+    const int D = cfg->n_in, K = cfg->n_out, H = net->n_layers - 1;
+    assert(train->d == D && cfg->n_ops == 0 && !cfg->skip && !cfg->batch_norm);
+    Fit f = {.d = train, .D = D, .K = K};
+    f.xf = xmalloc((size_t)CHUNK * D * sizeof *f.xf);
+    f.x = xmalloc((size_t)CHUNK * D * sizeof *f.x);
+    f.z = xmalloc((size_t)CHUNK * K * sizeof *f.z);
+    double *w = xmalloc((size_t)K * (D + 1) * sizeof *w);
+    fit(&f, w, cfg->construct.tolerance, cfg->construct.max_iterations, out);
+
+    /* the offset: 1 above the smallest input, unless given */
+    float lo = 0, hi = 0, lo2 = 0, hi2 = 0;
+    dataset_min_max(train, 0, D, &lo, &hi);
+    if (test && test->n > 0) {
+        dataset_min_max(test, 0, D, &lo2, &hi2);
+        lo = fminf(lo, lo2);
+    }
+    const double o = isnan(cfg->construct.offset) ? 1.0 - fmin(0.0, (double)lo)
+                                                  : cfg->construct.offset;
+    out->offset = o;
+    memset(net->params, 0, net->n_params * sizeof *net->params);
+    for (int l = 0; l < H; l++) {
+        const NnLayer *ly = &net->layers[l];
+        assert(ly->out >= D);
+        for (int i = 0; i < ly->out; i++) {
+            if (i < D)
+                net->params[ly->w + (size_t)i * ly->in + (size_t)i] = 1.0f;
+            net->params[ly->b + (size_t)i] = l == 0 || i >= D ? (float)o : 0.0f;
+        }
+    }
+    const NnLayer *ly = &net->layers[H];
+    for (int k = 0; k < K; k++) {
+        double rowsum = 0;
+        for (int j = 0; j < D; j++) {
+            net->params[ly->w + (size_t)k * ly->in + (size_t)j] = (float)w[(size_t)k * D + j];
+            rowsum += w[(size_t)k * D + j];
+        }
+        double b = w[(size_t)K * D + k] - (H > 0 ? o * rowsum : 0.0);
+        net->params[ly->b + (size_t)k] = (float)b;
+    }
+    out->logit_diff = logit_diff(&f, net, w, train);
+    if (test && test->n > 0)
+        out->logit_diff = fmax(out->logit_diff, logit_diff(&f, net, w, test));
+    free(w), free(f.xf), free(f.x), free(f.z);
+}

@@ -1,0 +1,269 @@
+"""Full-batch gradient descent and the gradient-norm stopping rule against PyTorch.
+
+Called by tests/full_batch_reference.sh in three steps on one folder DIR:
+
+  prepare DIR   writes the data (data.h5: 300 train / 100 test samples, 6 float32
+                features, 3 classes) and the specs init.json (epochs 0: the stored weights
+                are the initialisation) and train.json (20 full-batch epochs).
+  plan DIR      reads the initial weights from init.h5, runs full-batch SGD in float64
+                with torch for STOP_LIMIT epochs, measures the full-batch gradient norm of
+                cross-entropy + (lambda/2) ||theta||^2 after every epoch, picks a threshold
+                T that the norm first crosses well inside the run (never within
+                MARGIN of T), and writes stop.json (train.stop with T, epochs STOP_LIMIT)
+                and before.json (the same, with epochs one short of the expected stop).
+  check DIR     compares train.h5 with torch (curves of every epoch, final parameters) and
+                stop.h5 / before.h5 with the independent gradient norms.
+
+Both sides read the same float32 data and start from the same float32 parameters; the
+reference computes in float64. bpsweep's train_loss of a full-batch epoch is the mean loss
+before that epoch's step; its test_loss is measured after the step.
+"""
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+import torch
+
+N_TRAIN, N_TEST, D, K = 300, 100, 6, 3
+LR, MOMENTUM, WD = 0.1, 0.9, 1e-3
+EPOCHS = 20
+STOP_LIMIT = 200
+MARGIN = 1e-3          # T stays at least this far (relative) from every measured norm
+ARCHS = [{"name": "mlp8", "hidden": [8]}, {"name": "mlp8x5", "hidden": [8, 5]}]
+# curves: 1e-4 relative; parameters: 1e-4 + 1e-3 |ref|; stop_grad_norm: 1e-6 relative
+CURVE_RTOL, PARAM_ATOL, PARAM_RTOL, NORM_RTOL = 1e-4, 1e-4, 1e-3, 1e-6
+# lr of the reference; set to 0.1001 to see the test fail
+REF_LR = float(os.environ.get("FULL_BATCH_REF_LR", LR))
+
+torch.set_default_dtype(torch.float64)
+
+
+def spec(dirname, epochs, arch_names, stop=None):
+    train = {"epochs": epochs, "batch_size": "full", "lr": LR, "momentum": MOMENTUM,
+             "shuffle": True}
+    if stop is not None:
+        train["stop"] = {"grad_norm": stop, "every": 1}
+    return {"name": "full_batch_reference",
+            "data": {"source": "hdf5", "path": os.path.join(dirname, "data.h5"), "classes": K,
+                     "normalization": "unit"},
+            "architectures": [a for a in ARCHS if a["name"] in arch_names],
+            "grid": {"weight_decay": [WD], "seed": [0]},
+            "train": train,
+            "output": {"store_weights": True}}
+
+
+def write_spec(dirname, name, s):
+    with open(os.path.join(dirname, name), "w") as f:
+        json.dump(s, f, indent=1)
+
+
+def prepare(dirname):
+    rng = np.random.default_rng(7)
+    n = N_TRAIN + N_TEST
+    x = rng.normal(size=(n, D)).astype(np.float32)
+    # labels from a random quadratic rule with label noise: no net fits them exactly
+    a, b = rng.normal(size=(D, K)), rng.normal(size=(D, K))
+    score = x @ a + 0.5 * (x ** 2) @ b + rng.normal(scale=0.7, size=(n, K))
+    y = np.argmax(score, axis=1).astype(np.int64)
+    with h5py.File(os.path.join(dirname, "data.h5"), "w") as f:
+        f["train/x"], f["train/y"] = x[:N_TRAIN], y[:N_TRAIN]
+        f["test/x"], f["test/y"] = x[N_TRAIN:], y[N_TRAIN:]
+    names = [a["name"] for a in ARCHS]
+    write_spec(dirname, "init.json", spec(dirname, 0, names))
+    write_spec(dirname, "train.json", spec(dirname, EPOCHS, names))
+
+
+def load_data(dirname):
+    with h5py.File(os.path.join(dirname, "data.h5"), "r") as f:
+        return [torch.from_numpy(f[k][:].astype(np.float64 if "x" in k else np.int64))
+                for k in ("train/x", "train/y", "test/x", "test/y")]
+
+
+class Results:
+    """One results file: architecture names, metrics, curves and parameters by name."""
+
+    def __init__(self, path):
+        with h5py.File(path, "r") as f:
+            self.names = [a.decode() for a in f["/axes/architectures"][:]]
+            self.status = f["/status"][:]
+            self.metrics = {k: f["/metrics"][k][:] for k in f["/metrics"]}
+            self.curves = {k: f["/curves"][k][:] for k in f["/curves"]}
+            self.weights = f["/weights"][:]
+            self.n_params = f["/run/n_params"][:]
+            self.epochs_run = f["/run/epochs_run"][:]
+
+    def index(self, name):
+        return self.names.index(name)
+
+    def params(self, name):
+        """The point's parameters as float64 tensors: per layer W (out, in), b (out)."""
+        i = self.index(name)
+        flat = self.weights[i, :self.n_params[i]].astype(np.float64)
+        arch = next(a for a in ARCHS if a["name"] == name)
+        sizes = [D] + arch["hidden"] + [K]
+        out, off = [], 0
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            w = flat[off:off + fan_out * fan_in].reshape(fan_out, fan_in)
+            off += fan_out * fan_in
+            b = flat[off:off + fan_out]
+            off += fan_out
+            out += [torch.tensor(w), torch.tensor(b)]
+        assert off == len(flat) and not np.isnan(flat).any(), name
+        return out
+
+
+def forward(params, x):
+    h = x
+    for l in range(0, len(params), 2):
+        h = h @ params[l].T + params[l + 1]
+        if l + 2 < len(params):
+            h = torch.relu(h)
+    return h
+
+
+def grad_norm(params, x, y):
+    """||grad (mean cross-entropy + (lambda/2) ||theta||^2)||, float64, whole set."""
+    p = [q.detach().clone().requires_grad_(True) for q in params]
+    loss = torch.nn.functional.cross_entropy(forward(p, x), y)
+    loss = loss + WD / 2 * sum((q * q).sum() for q in p)
+    g = torch.autograd.grad(loss, p)
+    return float(torch.sqrt(sum((gi * gi).sum() for gi in g)))
+
+
+def trajectory(init, data, epochs, lr=REF_LR):
+    """Full-batch SGD (torch.optim.SGD: coupled weight decay, momentum, dampening 0) from
+    init: per epoch the train loss before the step, the test loss after it, the gradient
+    norm after it; and the final parameters."""
+    x, y, xt, yt = data
+    p = [q.detach().clone().requires_grad_(True) for q in init]
+    opt = torch.optim.SGD(p, lr=lr, momentum=MOMENTUM, weight_decay=WD)
+    train_loss, test_loss, norms = [], [], []
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(forward(p, x), y)
+        loss.backward()
+        opt.step()
+        train_loss.append(float(loss))
+        with torch.no_grad():
+            test_loss.append(float(torch.nn.functional.cross_entropy(forward(p, xt), yt)))
+        norms.append(grad_norm(p, x, y))
+    return np.array(train_loss), np.array(test_loss), np.array(norms), [q.detach() for q in p]
+
+
+def pick_threshold(norms):
+    """(T, e): the first epoch e (1-based) where the norm falls below T, with T far (MARGIN,
+    relative) from every norm measured up to e; aims at the middle of the run."""
+    for e in range(len(norms) // 3, len(norms)):
+        before = norms[:e].min() if e > 0 else np.inf
+        if norms[e] * (1 + 4 * MARGIN) < before:
+            t = np.sqrt(norms[e] * before)
+            return t, e + 1
+    return None, None
+
+
+def plan(dirname):
+    data = load_data(dirname)
+    init = Results(os.path.join(dirname, "init.h5")).params("mlp8")
+    _, _, norms, _ = trajectory(init, data, STOP_LIMIT)
+    t, e = pick_threshold(norms)
+    if t is None:
+        print(f"no threshold: gradient norms {norms[0]:.4g} .. {norms[-1]:.4g}")
+        return 1
+    print(f"stop threshold T = {t:.6g}: the reference norm first falls below it after epoch "
+          f"{e} ({norms[e - 1]:.6g}; least before {norms[:e - 1].min():.6g})")
+    write_spec(dirname, "stop.json", spec(dirname, STOP_LIMIT, ["mlp8"], stop=t))
+    write_spec(dirname, "before.json", spec(dirname, e - 1, ["mlp8"], stop=t))
+    with open(os.path.join(dirname, "stop.txt"), "w") as f:
+        f.write(f"{t!r} {e}\n")
+    return 0
+
+
+def rel(a, b):
+    return np.abs(a - b) / np.maximum(np.abs(b), 1e-300)
+
+
+def check(dirname):
+    data = load_data(dirname)
+    x, y = data[0], data[1]
+    init = Results(os.path.join(dirname, "init.h5"))
+    res = Results(os.path.join(dirname, "train.h5"))
+    failures = []
+
+    def expect(good, what):
+        print(f"  {'ok  ' if good else 'FAIL'} {what}")
+        if not good:
+            failures.append(what)
+
+    for a in ARCHS:
+        name = a["name"]
+        i = res.index(name)
+        expect(res.status[i] == 1 and res.epochs_run[i] == EPOCHS,
+               f"{name}: status {res.status[i]}, {res.epochs_run[i]} epochs run")
+        train_loss, test_loss, _, final = trajectory(init.params(name), data, EPOCHS)
+        e_train = rel(res.curves["train_loss"][i, :EPOCHS], train_loss)
+        e_test = rel(res.curves["test_loss"][i, :EPOCHS], test_loss)
+        expect(e_train.max() <= CURVE_RTOL,
+               f"{name}: train_loss of every epoch, worst relative error {e_train.max():.2e} "
+               f"(epoch {e_train.argmax() + 1}; loss {train_loss[0]:.5f} -> {train_loss[-1]:.5f})")
+        expect(e_test.max() <= CURVE_RTOL,
+               f"{name}: test_loss of every epoch, worst relative error {e_test.max():.2e} "
+               f"(epoch {e_test.argmax() + 1})")
+        got = torch.cat([q.flatten() for q in res.params(name)]).numpy()
+        ref = torch.cat([q.flatten() for q in final]).numpy()
+        err = np.abs(got - ref)
+        bound = PARAM_ATOL + PARAM_RTOL * np.abs(ref)
+        moved = np.abs(ref - torch.cat([q.flatten() for q in init.params(name)]).numpy()).max()
+        expect((err <= bound).all(),
+               f"{name}: {len(ref)} final parameters, worst |error| {err.max():.2e}, worst "
+               f"error / (1e-4 + 1e-3 |ref|) {(err / bound).max():.2e} (largest move from the "
+               f"initialisation {moved:.3f})")
+
+    # the stopping rule
+    with open(os.path.join(dirname, "stop.txt")) as f:
+        t, e_ref = f.read().split()
+    t, e_ref = float(t), int(e_ref)
+    stop = Results(os.path.join(dirname, "stop.h5"))
+    before = Results(os.path.join(dirname, "before.h5"))
+    i = stop.index("mlp8")
+    e_got = stop.metrics["stop_epoch"][i]
+    g_got = stop.metrics["stop_grad_norm"][i]
+    expect(e_got == e_ref and stop.epochs_run[i] == e_ref and stop.status[i] == 1,
+           f"stop_epoch {e_got}, epochs_run {stop.epochs_run[i]}, status {stop.status[i]}; "
+           f"reference: first below T = {t:.6g} after epoch {e_ref}")
+    g_ind = grad_norm(stop.params("mlp8"), x, y)
+    expect(rel(g_got, g_ind) <= NORM_RTOL and g_ind < t,
+           f"stop_grad_norm {g_got:.10g}, independent norm of the stopped run's parameters "
+           f"{g_ind:.10g} (relative error {rel(g_got, g_ind):.2e}, < T)")
+    tail = {k: stop.curves[k][i, e_ref:] for k in ("train_loss", "test_loss", "lr")}
+    expect(all(np.isnan(v).all() for v in tail.values())
+           and not np.isnan(stop.curves["train_loss"][i, :e_ref]).any(),
+           f"curves NaN after the stop epoch ({STOP_LIMIT - e_ref} epochs), finite before")
+    # one epoch short of the stop: the rule must not fire, and its last norm is >= T
+    j = before.index("mlp8")
+    g_before = before.metrics["stop_grad_norm"][j]
+    g_before_ind = grad_norm(before.params("mlp8"), x, y)
+    expect(np.isnan(before.metrics["stop_epoch"][j]) and before.epochs_run[j] == e_ref - 1,
+           f"{e_ref - 1} epochs: stop_epoch {before.metrics['stop_epoch'][j]} (NaN: did not "
+           f"stop), epochs_run {before.epochs_run[j]}")
+    expect(rel(g_before, g_before_ind) <= NORM_RTOL and g_before_ind >= t,
+           f"{e_ref - 1} epochs: stop_grad_norm {g_before:.10g}, independent "
+           f"{g_before_ind:.10g} (relative error {rel(g_before, g_before_ind):.2e}, >= T)")
+    # the curves of the stopped run agree with the run one epoch short
+    same = np.array_equal(stop.curves["train_loss"][i, :e_ref - 1],
+                          before.curves["train_loss"][j, :e_ref - 1])
+    expect(same, f"train_loss of the first {e_ref - 1} epochs identical in both stop runs")
+    return 1 if failures else 0
+
+
+def main():
+    step, dirname = sys.argv[1], sys.argv[2]
+    if step == "prepare":
+        prepare(dirname)
+        return 0
+    return {"plan": plan, "check": check}[step](dirname)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
