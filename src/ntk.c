@@ -155,20 +155,6 @@ int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K)
     return rc;
 }
 
-size_t ntk_bytes(const NetConfig *cfg, int M)
-{
-    Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
-    int n = nn_resolve(cfg, ops);
-    /* the per-op Jacobian path: the largest op's block of M rows, at most a chunk */
-    size_t widest = 0;
-    for (int i = 0; i < n; i++)
-        widest = ops[i].n_p > widest ? ops[i].n_p : widest;
-    bool factorised = ops_factorised(ops, n);
-    free(ops);
-    size_t all = widest * (size_t)M * sizeof(double);
-    return factorised ? 0 : all < NTK_CHUNK_BYTES ? all : NTK_CHUNK_BYTES;
-}
-
 int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t chunk_bytes)
 {
     const int D = net->cfg.n_in, k_out = net->cfg.n_out, R = n * k_out;
@@ -210,33 +196,144 @@ int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t 
     return rc;
 }
 
+/* Columns of J per float ssyrk in add_jjt: each entry of a block's Gram is a float sum of
+ * at most this many products. */
+#define NTK_SUM_WIDTH 4096
+
 typedef struct {
     double *K;      /* (R, R), upper triangle */
-    double *J;      /* (R, the widest block) */
+    float *J;       /* an op's block of J (R, nu per), or conv_gram_share's doubles */
+    float *G;       /* (R, R), upper triangle: the Gram of a block of NTK_SUM_WIDTH columns */
     size_t cap;     /* bytes of one block of J */
     int n, k_out;
     int rc;
 } Jacobian;
 
 /* An op's units (output channels or features) and each one's parameters (*per): its
- * block of J over R rows holds the parameters of *uc units, at most cap bytes (or one
- * unit). */
+ * block of J over R rows holds the parameters of *uc units, at most cap bytes of floats
+ * (or one unit). */
 static void op_units(const Op *op, int R, size_t cap, int *per, int *uc)
 {
     const int units = op->out_shape.c;
     *per = (int)(op->n_p / (size_t)units);
-    size_t u = cap / ((size_t)R * (size_t)*per * sizeof(double));
+    size_t u = cap / ((size_t)R * (size_t)*per * sizeof(float));
     *uc = u < 1 ? 1 : u > (size_t)units ? units : (int)u;
 }
 
+/* Doubles of scratch conv_gram_share needs for a conv with O units of F weights (+ 1 with a
+ * bias) over S positions, for n samples of K rows. */
+static size_t conv_gram_doubles(int n, int K, int O, int S, int F)
+{
+    return (size_t)n * F * S + (size_t)n * K * O * S + (size_t)S * S + (size_t)K * O * S;
+}
+
+/* Whether op is a conv whose share conv_gram_share computes in at most cap bytes and in
+ * fewer flops than forming J_op: its n(n+1)/2 (S^2 F + K O S^2 + K^2 O S) double
+ * multiply-adds, counted twice (float runs at twice the double rate), against J_op's
+ * M O F S (per-row GEMMs) + M^2/2 O F (ssyrk) in float. On a CIFAR ResNet-18 that is
+ * the last stage (S = 16, F = 1152: 10x fewer flops), about 3/4 of its parameters. */
+static bool conv_by_gram(const Op *op, int n, int K, size_t cap)
+{
+    if (op->d.kind != OP_CONV)
+        return false;
+    const int O = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const int F = (int)(op->n_p / (size_t)O);
+    const double pairs = 0.5 * n * (n + 1), M = (double)n * K;
+    const double gram =
+        2 * pairs * ((double)S * S * F + (double)K * O * S * S + (double)K * K * O * S);
+    return gram < M * O * F * S + 0.5 * M * M * O * F &&
+           conv_gram_doubles(n, K, O, S, F) * sizeof(double) <= cap;
+}
+
+/* Bytes of op's scratch in ntk_kernel_jacobian (one buffer, the largest, serves every
+ * op): conv_gram_share's doubles, or its block of J. */
+static size_t op_block_bytes(const Op *op, int n, int K, size_t cap)
+{
+    if (op->n_p == 0)
+        return 0;
+    if (conv_by_gram(op, n, K, cap)) {
+        const int O = op->out_shape.c;
+        return conv_gram_doubles(n, K, O, op->out_shape.h * op->out_shape.w,
+                                 (int)(op->n_p / (size_t)O)) * sizeof(double);
+    }
+    int per, uc;
+    op_units(op, n * K, cap, &per, &uc);
+    return (size_t)n * K * (size_t)uc * (size_t)per * sizeof(float);
+}
+
+/* K (R, R; upper triangle, double) += J J^T for J (R, np; row stride np), in float: one
+ * ssyrk per block of at most w = NTK_SUM_WIDTH columns into G, added into K in double, so
+ * an entry's float sums run over at most w products (OpenBLAS adds them in shorter runs
+ * still). Rounding: at most about w u sum_k |J_rk J_sk| <= w u sqrt(K_rr K_ss) <= w u
+ * max K by Cauchy-Schwarz (u = 2^-24), summed over blocks the same; in practice errors
+ * of both signs, measured 1.3-1.4e-7 of the largest entry on bench/ntk_conv.py's nets against
+ * dsyrk over the same J (docs/metrics.md), the size of J's own float rounding. OpenBLAS
+ * runs float at twice the double rate. */
+static void add_jjt(double *K, float *G, const float *J, int R, int np)
+{
+    for (int c0 = 0; c0 < np; c0 += NTK_SUM_WIDTH) {
+        const int w = np - c0 < NTK_SUM_WIDTH ? np - c0 : NTK_SUM_WIDTH;
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, w, 1.0f, J + c0, np, 0.0f, G, R);
+        for (int r = 0; r < R; r++)
+            for (int s = r; s < R; s++)
+                K[(size_t)r * R + (size_t)s] += (double)G[(size_t)r * R + (size_t)s];
+    }
+}
+
+/* A conv op's share of the kernel without forming J_op (where conv_by_gram). For row r of
+ * sample i and row s of sample j, with dW_r = dY_r (O, S) col_i^T (S, F) and db_r = dY_r 1
+ * (a row of ones appended to col_i = col(X_i) (F, S) when the conv has a bias),
+ *   <dW_r, dW_s> + <db_r, db_s> = sum_{p,q} A_rs[p,q] B_ij[p,q],
+ *   A_rs = dY_r^T dY_s (S, S),  B_ij = col_i^T col_j (S, S).
+ * Per pair i <= j: B_ij; T = dY_j B_ij^T for the K rows of sample j at once ((K O, S):
+ * T_s[o,p] = sum_q dY_s[o,q] B_ij[p,q]); then K[i's rows, j's rows] += dY_i (K, O S) T^T
+ * (K_rs = sum_{o,p} dY_r[o,p] T_s[o,p]). In double from the float signals and columns,
+ * as accurate as the dsyrk of J_op (scratch: conv_gram_doubles; col: (C k k, S) floats).
+ * Writes whole diagonal blocks; the caller mirrors the upper triangle. */
+static void conv_gram_share(Jacobian *jc, const Op *op, const float *dy, const float *x,
+                            float *col, double *scratch)
+{
+    const int n = jc->n, K = jc->k_out, R = n * K;
+    const int O = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const int F0 = op->in_shape.c * op->d.kernel * op->d.kernel, F = F0 + !op->d.no_bias;
+    const size_t nx = shape_size(op->in_shape), ny = (size_t)O * S;
+    double *cols = scratch;                 /* (n, F, S) */
+    double *dyd = cols + (size_t)n * F * S; /* (R, O S) */
+    double *B = dyd + (size_t)R * ny;       /* (S, S) */
+    double *T = B + (size_t)S * S;          /* (K O, S) */
+    for (int i = 0; i < n; i++) {
+        op_conv_columns(op, x + (size_t)i * K * nx, col);
+        double *c = cols + (size_t)i * F * S;
+        for (size_t k = 0; k < (size_t)F0 * S; k++)
+            c[k] = col[k];
+        for (size_t k = (size_t)F0 * S; k < (size_t)F * S; k++)
+            c[k] = 1.0;
+    }
+    for (size_t k = 0; k < (size_t)R * ny; k++)
+        dyd[k] = dy[k];
+    for (int i = 0; i < n; i++)
+        for (int j = i; j < n; j++) {
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, S, F, 1.0,
+                        cols + (size_t)i * F * S, S, cols + (size_t)j * F * S, S, 0.0, B, S);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K * O, S, S, 1.0,
+                        dyd + (size_t)j * K * ny, S, B, S, 0.0, T, S);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, K, (int)ny, 1.0,
+                        dyd + (size_t)i * K * ny, (int)ny, T, (int)ny, 1.0,
+                        jc->K + (size_t)i * K * R + (size_t)j * K, R);
+        }
+}
+
 /* After an op's backward pass over the R rows (row r: logit r % K of sample i = r / K),
- * its parameters' share of the kernel, K += J_op J_op^T over blocks of its units (output
- * channels or features). Row r of J_op, per unit u (its parameters in any order: the sum
- * over them is what counts), in float as the batch-1 backward of the generic path
- * computes it, then in double:
+ * its parameters' share of the kernel: conv_gram_share where conv_by_gram, else K +=
+ * J_op J_op^T (add_jjt) over blocks of its units (output channels or features). Row r of
+ * J_op, per unit its fan weights then its bias (any order would do: the sum over the
+ * parameters is what counts), in float:
  *   conv:       dW_r = dY_r (O, S) col(X_i)^T (S, C k k),  db_r = sum over positions dY_r
  *   dense:      dW_r = dz_r x_i^T,  db_r = dz_r
- *   batch norm: dgamma_r = sum_q dy_r xhat_i,  dbeta_r = sum_q dy_r (running statistics) */
+ *   batch norm: dgamma_r = sum_q dy_r xhat_i,  dbeta_r = sum_q dy_r (running statistics)
+ * A conv's K rows of sample i share col(X_i): when the block holds all the op's units,
+ * their dY_r are one (K O, S) matrix and one sgemm writes all their weights into J (a
+ * unit's row stride in J: per). */
 static void jacobian_share(void *ctx, const Net *net, const NnWork *w, int i, int R)
 {
     Jacobian *jc = ctx;
@@ -248,7 +345,7 @@ static void jacobian_share(void *ctx, const Net *net, const NnWork *w, int i, in
     const OpKind kind = op->d.kind;
     assert(kind == OP_CONV || kind == OP_DENSE || kind == OP_BATCH_NORM);
     /* units, a unit's weights (fan) and its parameters (per), positions per unit (S) */
-    const int units = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const int units = op->out_shape.c, S = op->out_shape.h * op->out_shape.w, K = jc->k_out;
     const int fan = kind == OP_BATCH_NORM ? 1
                     : kind == OP_DENSE    ? (int)nx
                                           : op->in_shape.c * op->d.kernel * op->d.kernel;
@@ -256,38 +353,50 @@ static void jacobian_share(void *ctx, const Net *net, const NnWork *w, int i, in
     int per, uc;
     op_units(op, R, jc->cap, &per, &uc);
     assert(per == fan + (bias ? 1 : 0) && (size_t)units * (size_t)per == op->n_p);
-    double *J = jc->J;
-    float *g = bps_try_alloc_aligned((size_t)uc * (size_t)per * sizeof *g);
+    float *J = jc->J;
     float *col = kind == OP_CONV ? bps_try_alloc_aligned((size_t)fan * (size_t)S * sizeof *col) : NULL;
-    if (!g || (kind == OP_CONV && !col)) {
+    if (kind == OP_CONV && !col) {
         jc->rc = -1;
-        goto done;
+        return;
+    }
+    if (conv_by_gram(op, jc->n, K, jc->cap)) { /* jc->J holds op_block_bytes */
+        conv_gram_share(jc, op, dy, x, col, (double *)(void *)J);
+        free(col);
+        return;
     }
     const float *mean = net->buffers + op->buf, *var = mean + units;
     for (int u0 = 0; u0 < units; u0 += uc) {
         const int nu = units - u0 < uc ? units - u0 : uc, np = nu * per;
         for (int s = 0; s < jc->n; s++) {
-            if (kind == OP_CONV)
-                op_conv_columns(op, x + (size_t)s * (size_t)jc->k_out * nx, col);
-            for (int l = 0; l < jc->k_out; l++) {
-                const int r = s * jc->k_out + l;
+            if (kind == OP_CONV) {
+                op_conv_columns(op, x + (size_t)s * (size_t)K * nx, col);
+                /* J_r[u, 0:fan) (nu, C k k) = dY_r[u0, u0 + nu) (nu, S) col(X_i)^T (S, C k k),
+                 * for the K rows r of sample s at once when nu = units */
+                const int rows = nu == units ? K : 1;
+                for (int l = 0; l < K; l += rows) {
+                    const int r = s * K + l;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows * nu, fan, S, 1.0f,
+                                dy + (size_t)r * ny + (size_t)u0 * S, S, col, S, 0.0f,
+                                J + (size_t)r * np, per);
+                }
+            }
+            for (int l = 0; l < K; l++) {
+                const int r = s * K + l;
                 const float *dyr = dy + (size_t)r * ny, *xr = x + (size_t)r * nx;
+                float *row = J + (size_t)r * np;
                 if (kind == OP_CONV) {
-                    /* g (nu, C k k) = dY_r[u0, u0 + nu) (nu, S) col(X_i)^T (S, C k k) */
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nu, fan, S, 1.0f,
-                                dyr + (size_t)u0 * S, S, col, S, 0.0f, g, fan);
                     for (int u = 0; bias && u < nu; u++) {
-                        const float *row = dyr + (size_t)(u0 + u) * S;
+                        const float *yu = dyr + (size_t)(u0 + u) * S;
                         float sum = 0.0f;
                         for (int q = 0; q < S; q++)
-                            sum += row[q];
-                        g[(size_t)nu * fan + u] = sum;
+                            sum += yu[q];
+                        row[(size_t)u * per + fan] = sum;
                     }
                 } else if (kind == OP_DENSE) {
                     for (int u = 0; u < nu; u++) {
                         for (int k = 0; k < fan; k++)
-                            g[(size_t)u * fan + k] = dyr[u0 + u] * xr[k];
-                        g[(size_t)nu * fan + u] = dyr[u0 + u];
+                            row[(size_t)u * per + k] = dyr[u0 + u] * xr[k];
+                        row[(size_t)u * per + fan] = dyr[u0 + u];
                     }
                 } else {
                     for (int u = 0; u < nu; u++) {
@@ -299,19 +408,14 @@ static void jacobian_share(void *ctx, const Net *net, const NnWork *w, int i, in
                             dg += dyr[k] * xh;
                             db += dyr[k];
                         }
-                        g[u] = dg;
-                        g[nu + u] = db;
+                        row[2 * u] = dg;
+                        row[2 * u + 1] = db;
                     }
                 }
-                double *row = J + (size_t)r * np;
-                for (int k = 0; k < np; k++)
-                    row[k] = (double)g[k];
             }
         }
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, np, 1.0, J, np, 1.0, jc->K, R);
+        add_jjt(jc->K, jc->G, J, R, np);
     }
-done:
-    free(g);
     free(col);
 }
 
@@ -320,17 +424,15 @@ int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t
     const int R = n * net->cfg.n_out;
     float *xr;
     NnWork *w = rows_forward(net, x, n, &xr);
-    size_t widest = 1; /* one buffer for every op's blocks */
+    size_t bytes = 64; /* one buffer for every op's block */
     for (int i = 0; i < net->n_ops; i++) {
-        int per, uc;
-        if (net->ops[i].n_p == 0)
-            continue;
-        op_units(&net->ops[i], R, chunk_bytes, &per, &uc);
-        widest = (size_t)uc * (size_t)per > widest ? (size_t)uc * (size_t)per : widest;
+        size_t b = op_block_bytes(&net->ops[i], n, net->cfg.n_out, chunk_bytes);
+        bytes = b > bytes ? b : bytes;
     }
-    Jacobian jc = {K, bps_try_alloc_aligned((size_t)R * widest * sizeof(double)), chunk_bytes, n,
+    Jacobian jc = {K, bps_try_alloc_aligned(bytes),
+                   bps_try_alloc_aligned((size_t)R * R * sizeof(float)), chunk_bytes, n,
                    net->cfg.n_out, 0};
-    jc.rc = w && jc.J ? 0 : -1;
+    jc.rc = w && jc.J && jc.G ? 0 : -1;
     if (jc.rc == 0) {
         memset(K, 0, (size_t)R * R * sizeof *K);
         nn_backward_work(net, w, R, NULL, NULL, NULL, NULL, jacobian_share, &jc);
@@ -341,7 +443,24 @@ int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t
     nn_work_free(net, w);
     free(xr);
     free(jc.J);
+    free(jc.G);
     return jc.rc;
+}
+
+size_t ntk_bytes(const NetConfig *cfg, int M)
+{
+    Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
+    int n = nn_resolve(cfg, ops);
+    /* the per-op Jacobian path: the largest op's block (op_block_bytes) and the float
+     * Gram of add_jjt */
+    size_t block = 0;
+    for (int i = 0; i < n; i++) {
+        size_t b = op_block_bytes(&ops[i], M / cfg->n_out, cfg->n_out, NTK_CHUNK_BYTES);
+        block = b > block ? b : block;
+    }
+    bool factorised = ops_factorised(ops, n);
+    free(ops);
+    return factorised ? 0 : block + (size_t)M * (size_t)M * sizeof(float);
 }
 
 int ntk_kernel(const Net *net, const float *x, int n, double *K)

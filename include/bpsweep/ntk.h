@@ -41,13 +41,18 @@ int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K);
 
 /* The per-op Jacobian path, for any op list (what ntk_kernel takes where the factorised
  * path does not apply): the factorised path's forward and single backward pass of the M
- * rows; after each op with parameters its block J_op (M x n_p(op)) from the rows' output
- * signals and inputs (conv: dW_r = dY_r col(X_i)^T, db_r = sum_q dY_r; dense:
- * dz_r x_i^T, dz_r; batch norm: sum_q dy_r xhat_i, sum_q dy_r), per row in float as the
- * generic path's batch-1 backward computes it, then K += J_op J_op^T in double (dsyrk),
- * over blocks of the op's output units of at most chunk_bytes. Costs one backward of M
- * rows, M small GEMMs per conv op and the dsyrk (M^2 P flops): a ResNet-18 b16 needs no
- * more passes than a ConvNet. */
+ * rows; after each op with parameters its block J_op (M x n_p(op)) in float from the
+ * rows' output signals and inputs (conv: dW_r = dY_r col(X_i)^T, one sgemm for a
+ * sample's K rows, db_r = sum_q dY_r; dense: dz_r x_i^T, dz_r; batch norm:
+ * sum_q dy_r xhat_i, sum_q dy_r), over blocks of the op's output units of at most
+ * chunk_bytes, then K += J_op J_op^T by float ssyrk over blocks of at most 4096 columns,
+ * each added into K in double (1.4e-7 of the largest entry from the dsyrk of the same J
+ * on the bench nets). A conv with few positions S against its weights per unit (a
+ * ResNet's last stage) skips J_op where that costs fewer flops and its scratch fits
+ * chunk_bytes: K_rs += sum_{p,q} (dY_r^T dY_s)[p,q] (col(X_i)^T col(X_j))[p,q] in double.
+ * Costs one backward of M rows, M/K GEMMs per conv op and the ssyrk (M^2 P flops): a
+ * ResNet-18 b16 needs no more passes than a ConvNet. Derivations and error bound:
+ * docs/metrics.md. */
 int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t chunk_bytes);
 
 /* The generic path, for any op list: the Jacobian's rows (one backward pass per sample
@@ -57,9 +62,10 @@ int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t
 #define NTK_CHUNK_BYTES ((size_t)512 << 20)
 
 /* Bytes an NTK of M rows allocates beyond the net for cfg (which must pass nn_check): the
- * per-op Jacobian path's largest block (M x the most parameters of an op, at most
- * NTK_CHUNK_BYTES), or 0 where the factorised path applies (what `plan`
- * adds to the memory of a point that measures the NTK). */
+ * per-op Jacobian path's largest block (M x the most parameters of an op in float, at
+ * most NTK_CHUNK_BYTES, or a conv's Gram scratch) and an M x M float Gram, or 0 where the
+ * factorised path applies (what `plan` adds to the memory of a point that measures the
+ * NTK). */
 size_t ntk_bytes(const NetConfig *cfg, int M);
 int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t chunk_bytes);
 
