@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "bpsweep/util.h"
 
 enum { CHUNK = 256, MEMORY = 10, MAX_HALVINGS = 60 };
+
 
 typedef struct {
     const Dataset *d;
@@ -74,6 +76,115 @@ static double dot(const double *a, const double *b, size_t n)
     for (size_t i = 0; i < n; i++)
         s += a[i] * b[i];
     return s;
+}
+
+/* H ((K-1)(D+1) square, row-major) = the Hessian of the mean cross-entropy in the
+ * parameters of classes 0..K-2, each class's (A_k (D), a0_k) in turn:
+ *   H[(a, i), (b, j)] = sum_n p_a (delta_ab - p_b) x~_i x~_j / n,  x~ = (x, 1). */
+static void hessian(Fit *f, const double *w, double *H)
+{
+    const Dataset *d = f->d;
+    const int D = f->D, K = f->K, D1 = D + 1, m = (K - 1) * D1;
+    double *x1 = xmalloc((size_t)CHUNK * D1 * sizeof *x1), *xs = xmalloc((size_t)CHUNK * D1 * sizeof *xs);
+    memset(H, 0, (size_t)m * m * sizeof *H);
+    for (int start = 0; start < d->n; start += CHUNK) {
+        int B = d->n - start < CHUNK ? d->n - start : CHUNK;
+        const double *x = rows(f, d, start, B);
+        logits(f, w, x, B);
+        for (int i = 0; i < B; i++) {
+            double *z = f->z + (size_t)i * K, mx = z[0], s = 0;
+            for (int k = 1; k < K; k++)
+                mx = z[k] > mx ? z[k] : mx;
+            for (int k = 0; k < K; k++)
+                s += (z[k] = exp(z[k] - mx));
+            for (int k = 0; k < K; k++)
+                z[k] /= s;
+            memcpy(x1 + (size_t)i * D1, x + (size_t)i * D, (size_t)D * sizeof *x1);
+            x1[(size_t)i * D1 + D] = 1.0;
+        }
+        for (int a = 0; a < K - 1; a++)
+            for (int b = a; b < K - 1; b++) {
+                for (int i = 0; i < B; i++) { /* xs = x~ scaled by p_a (delta_ab - p_b) / n */
+                    const double *p = f->z + (size_t)i * K;
+                    double c = p[a] * ((a == b) - p[b]) / d->n;
+                    for (int j = 0; j < D1; j++)
+                        xs[(size_t)i * D1 + j] = c * x1[(size_t)i * D1 + j];
+                }
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D1, D1, B, 1.0, x1, D1, xs,
+                            D1, 1.0, H + (size_t)a * D1 * m + (size_t)b * D1, m);
+            }
+    }
+    for (int a = 0; a < K - 1; a++) /* the blocks below the diagonal by symmetry */
+        for (int b = 0; b < a; b++)
+            for (int i = 0; i < D1; i++)
+                for (int j = 0; j < D1; j++)
+                    H[((size_t)a * D1 + i) * m + (size_t)b * D1 + j] =
+                        H[((size_t)b * D1 + j) * m + (size_t)a * D1 + i];
+    free(x1), free(xs);
+}
+
+/* Newton's method with a backtracking (Armijo) line search from w = 0, on the
+ * parameters of classes 0..K-2: the softmax is unchanged by adding one vector to every
+ * class, so class K-1 stays at 0 and the reduced Hessian is positive definite when the
+ * data span their space (a tiny ridge is added if Cholesky fails). Quadratic
+ * convergence: on Fashion-MNIST's 50 principal components about 15 iterations reach a
+ * gradient norm of 1e-12. */
+static void fit_newton(Fit *f, double *w, double tol, int max_it, ConstructResult *out)
+{
+    const int D = f->D, K = f->K, D1 = D + 1, m = (K - 1) * D1;
+    const size_t n = (size_t)K * (size_t)D1;
+    double *g = xmalloc(n * sizeof *g), *wn = xmalloc(n * sizeof *wn), *gn = xmalloc(n * sizeof *gn);
+    double *H = xmalloc((size_t)m * m * sizeof *H), *p = xmalloc((size_t)m * sizeof *p);
+    memset(w, 0, n * sizeof *w);
+    double fx = loss_grad(f, w, g);
+    int it = 0;
+    /* the reduced vector's entry (a, j) is A[a][j] (j < D) or a0[a] (j = D) */
+#define AT(v, a, j) (*((j) < D ? &(v)[(size_t)(a) * D + (j)] : &(v)[(size_t)K * D + (a)]))
+    while (it < max_it && sqrt(dot(g, g, n)) >= tol) {
+        hessian(f, w, H);
+        for (int a = 0; a < K - 1; a++)
+            for (int j = 0; j < D1; j++)
+                p[a * D1 + j] = -AT(g, a, j);
+        int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', m, 1, H, m, p, 1);
+        if (info != 0) { /* not positive definite at this precision: a tiny ridge */
+            hessian(f, w, H);
+            double tr = 0;
+            for (int i = 0; i < m; i++)
+                tr += H[(size_t)i * m + i];
+            for (int i = 0; i < m; i++)
+                H[(size_t)i * m + i] += 1e-12 * tr / m;
+            for (int a = 0; a < K - 1; a++)
+                for (int j = 0; j < D1; j++)
+                    p[a * D1 + j] = -AT(g, a, j);
+            if (LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', m, 1, H, m, p, 1) != 0)
+                break;
+        }
+        double gp = 0;
+        for (int a = 0; a < K - 1; a++)
+            for (int j = 0; j < D1; j++)
+                gp += AT(g, a, j) * p[a * D1 + j];
+        double step = 1.0, fn = fx;
+        int h;
+        for (h = 0; h < MAX_HALVINGS; h++, step *= 0.5) {
+            memcpy(wn, w, n * sizeof *wn);
+            for (int a = 0; a < K - 1; a++)
+                for (int j = 0; j < D1; j++)
+                    AT(wn, a, j) += step * p[a * D1 + j];
+            fn = loss_grad(f, wn, gn);
+            if (fn <= fx + 1e-4 * step * gp)
+                break;
+        }
+        if (h == MAX_HALVINGS || !(gp < 0))
+            break; /* no descent left at this precision */
+        memcpy(w, wn, n * sizeof *w);
+        memcpy(g, gn, n * sizeof *g);
+        fx = fn;
+        it++;
+    }
+#undef AT
+    out->grad_norm = sqrt(dot(g, g, n));
+    out->iterations = it;
+    free(g), free(wn), free(gn), free(H), free(p);
 }
 
 /* L-BFGS (Nocedal and Wright, algorithm 7.4, two-loop recursion) from w = 0. */
@@ -156,6 +267,13 @@ static double logit_diff(Fit *f, Net *net, const double *w, const Dataset *ds)
     return wk ? worst : (double)NAN;
 }
 
+bool construct_uses_newton(const NetConfig *cfg)
+{
+    const FitMethod how = cfg->construct.method;
+    return how == FIT_NEWTON ||
+           (how == FIT_AUTO && (cfg->n_out - 1) * (cfg->n_in + 1) <= CONSTRUCT_NEWTON_MAX_ROWS);
+}
+
 void construct_linear(Net *net, const Dataset *train, const Dataset *test, ConstructResult *out)
 {
     const NetConfig *cfg = &net->cfg;
@@ -166,7 +284,10 @@ void construct_linear(Net *net, const Dataset *train, const Dataset *test, Const
     f.x = xmalloc((size_t)CHUNK * D * sizeof *f.x);
     f.z = xmalloc((size_t)CHUNK * K * sizeof *f.z);
     double *w = xmalloc((size_t)K * (D + 1) * sizeof *w);
-    fit(&f, w, cfg->construct.tolerance, cfg->construct.max_iterations, out);
+    if (construct_uses_newton(cfg))
+        fit_newton(&f, w, cfg->construct.tolerance, cfg->construct.max_iterations, out);
+    else
+        fit(&f, w, cfg->construct.tolerance, cfg->construct.max_iterations, out);
 
     /* the offset: 1 above the smallest input, unless given */
     float lo = 0, hi = 0, lo2 = 0, hi2 = 0;
@@ -175,8 +296,9 @@ void construct_linear(Net *net, const Dataset *train, const Dataset *test, Const
         dataset_min_max(test, 0, D, &lo2, &hi2);
         lo = fminf(lo, lo2);
     }
-    const double o = isnan(cfg->construct.offset) ? 1.0 - fmin(0.0, (double)lo)
-                                                  : cfg->construct.offset;
+    /* a float, so that the units holding it are exact */
+    const double o = (float)(isnan(cfg->construct.offset) ? 1.0 - fmin(0.0, (double)lo)
+                                                          : cfg->construct.offset);
     out->offset = o;
     memset(net->params, 0, net->n_params * sizeof *net->params);
     for (int l = 0; l < H; l++) {
@@ -188,15 +310,33 @@ void construct_linear(Net *net, const Dataset *train, const Dataset *test, Const
             net->params[ly->b + (size_t)i] = l == 0 || i >= D ? (float)o : 0.0f;
         }
     }
+    /* the output layer: logits = V h + c with h_j = x_j + o (j < D) and o on the other
+     * units; V = [A 0] rounded to float, and the constant a0 - o sum_j V_kj carried as
+     * exactly as floats allow: with two spare units (each o), by their weights u_hi +
+     * u_lo = (a0 - c) / o - sum_j V_kj split into a float and its float remainder, and
+     * c = a0 rounded; else by c alone. The constant is large (o |sum_j A_kj|, about 10^3
+     * on Fashion-MNIST's components), so one float would leave an error of 10^-4 in
+     * every logit, and a gradient of that order at the built net. */
     const NnLayer *ly = &net->layers[H];
+    const bool spare = H > 0 && ly->in >= D + 2;
     for (int k = 0; k < K; k++) {
         double rowsum = 0;
         for (int j = 0; j < D; j++) {
-            net->params[ly->w + (size_t)k * ly->in + (size_t)j] = (float)w[(size_t)k * D + j];
-            rowsum += w[(size_t)k * D + j];
+            float v = (float)w[(size_t)k * D + j];
+            net->params[ly->w + (size_t)k * ly->in + (size_t)j] = v;
+            rowsum += (double)v;
         }
-        double b = w[(size_t)K * D + k] - (H > 0 ? o * rowsum : 0.0);
-        net->params[ly->b + (size_t)k] = (float)b;
+        const double a0 = w[(size_t)K * D + k];
+        float *c = &net->params[ly->b + (size_t)k];
+        if (spare) {
+            *c = (float)a0;
+            double u = (a0 - (double)*c) / o - rowsum;
+            float u_hi = (float)u, u_lo = (float)(u - (double)u_hi);
+            net->params[ly->w + (size_t)k * ly->in + (size_t)D] = u_hi;
+            net->params[ly->w + (size_t)k * ly->in + (size_t)D + 1] = u_lo;
+        } else {
+            *c = (float)(a0 - (H > 0 ? o * rowsum : 0.0));
+        }
     }
     out->logit_diff = logit_diff(&f, net, w, train);
     if (test && test->n > 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpsweep/construct.h"
 #include "bpsweep/grid.h"
 #include "bpsweep/ntk.h"
 #include "bpsweep/store.h"
@@ -148,6 +149,24 @@ static double instrument_seconds(const Spec *spec, double per_sample, const Data
     return s;
 }
 
+/* train.stop: a double-precision gradient pass over the training set (about two steps
+ * per sample, as the certificate's) every stop_every epochs. init.construct with
+ * Newton: about 15 iterations (13 measured on Fashion-MNIST's principal components),
+ * each forming a Hessian of K(K-1)/2 blocks of (D+1)^2 multiply-adds per sample by dgemm
+ * (5e9 multiply-adds per second: 13 iterations of 7e9 took 14 s on a loaded core here);
+ * L-BFGS's gradients are small beside training and not counted. */
+static double claim1_seconds(const NetConfig *net, const TrainConfig *cfg, double per_sample,
+                             const Dataset *train)
+{
+    double s = 0;
+    if (cfg->stop_grad_norm > 0)
+        s += (double)(cfg->epochs / cfg->stop_every) * per_sample * 2 * train->n;
+    const double K = net->n_out, D1 = net->n_in + 1.0;
+    if (net->construct.on && construct_uses_newton(net))
+        s += 15 * train->n * K * (K - 1) / 2 * D1 * D1 / 5e9;
+    return s;
+}
+
 int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *test, Plan *plan,
               BpsErr *err)
 {
@@ -203,7 +222,8 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
         double step = pg->step_seconds * (cfg.adv_eps > 0 ? 1 + cfg.adv_steps : 1);
         double epoch = steps * step + per_sample / 3 * test->n;
         pg->point_seconds = cfg.epochs * epoch + per_sample / 3 * (train->n + test->n) +
-                            instrument_seconds(spec, per_sample, train, test);
+                            instrument_seconds(spec, per_sample, train, test) +
+                            claim1_seconds(&net, &cfg, per_sample, train);
         if (pg->trainer_bytes > plan->rank_bytes)
             plan->rank_bytes = pg->trainer_bytes;
     }

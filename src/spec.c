@@ -647,7 +647,9 @@ static bool construct_offset_given(const void *obj)
 }
 
 /* "construct" (members of ConstructConfig) */
+static const char *const FIT_NAMES[] = {"auto", "newton", "lbfgs", NULL};
 static const SpecField CONSTRUCT_FIELDS[] = {
+    {SPEC_ENUM("method", ConstructConfig, method, FIT_NAMES)},
     {SPEC_NUM("tolerance", ConstructConfig, tolerance, SPEC_POSITIVE)},
     {SPEC_INT("max_iterations", ConstructConfig, max_iterations, 1, 1000000)},
     {SPEC_NUM("offset", ConstructConfig, offset, SPEC_POSITIVE), .when = construct_offset_given},

@@ -54,8 +54,11 @@ typedef enum { PINIT_NONE = 0, PINIT_ZERO, PINIT_EQUAL /* = p_value */ } ParamIn
 
 /* The constructed linear minimum (claim 1): the net's parameters are built from a linear
  * classifier fitted to the training data (train.c, trainer_construct), not drawn. */
+typedef enum { FIT_AUTO = 0, FIT_NEWTON, FIT_LBFGS } FitMethod; /* construct.h */
+
 typedef struct {
     bool on;
+    FitMethod method;      /* of the linear fit; auto: Newton where its Hessian is small */
     double tolerance;      /* stop the linear fit at this full-batch gradient norm */
     int max_iterations;    /* ... or after this many L-BFGS iterations */
     double offset;         /* the first hidden bias; NaN: 1 - min(0, smallest input) */
