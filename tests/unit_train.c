@@ -227,6 +227,42 @@ static void state_should_resume_mid_epoch_bit_identically(void)
     dataset_free(&te);
 }
 
+/* train.freeze_batch_norm: after the freeze epoch the running statistics stay as they
+ * were and the steps use them (a frozen step equals one taken in evaluation mode), while
+ * the parameters keep training. */
+static void freeze_should_stop_the_batch_statistics(void)
+{
+    NetConfig nc = small_net();
+    TrainConfig cfg = base_cfg();
+    cfg.freeze_bn_epoch = 2;
+    Dataset tr, te;
+    dataset_synthetic(50, 20, 6, 3, 1.0, 2, &tr, &te);
+    Trainer *t = trainer_new(&nc, &cfg, 4);
+    const size_t nb = t->net->n_buffers, P = t->net->n_params;
+    float *buf1 = xmalloc(nb * sizeof *buf1), *p2 = xmalloc(P * sizeof *p2);
+    trainer_epoch(t, &tr, &te);
+    memcpy(buf1, t->net->buffers, nb * sizeof *buf1);
+    trainer_epoch(t, &tr, &te);
+    CHECK(memcmp(buf1, t->net->buffers, nb * sizeof *buf1) != 0); /* epoch 2 still moves them */
+    memcpy(buf1, t->net->buffers, nb * sizeof *buf1);
+    memcpy(p2, t->net->params, P * sizeof *p2);
+    trainer_epoch(t, &tr, &te);
+    trainer_epoch(t, &tr, &te);
+    CHECK(memcmp(buf1, t->net->buffers, nb * sizeof *buf1) == 0);
+    CHECK(memcmp(p2, t->net->params, P * sizeof *p2) != 0);
+    /* a frozen step's loss is the evaluation-mode loss of the same batch */
+    float *x = xmalloc(8 * 6 * sizeof *x);
+    memcpy(x, tr.x, 8 * 6 * sizeof *x);
+    nn_forward(t->net, x, 8, false);
+    double eval = nn_loss(t->net, tr.y, 8, NULL, false);
+    double step = trainer_step(t, x, tr.y, 8, 0.0, NULL);
+    CHECK_MSG(step == eval, "frozen step loss %.17g, evaluation loss %.17g", step, eval);
+    free(buf1), free(p2), free(x);
+    trainer_free(t);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
 static void divergence_should_be_a_result(void)
 {
     NetConfig nc = small_net();
@@ -461,5 +497,6 @@ int main(void)
     RUN(augment_should_equal_an_independent_crop_and_flip);
     RUN(augment_should_be_deterministic_and_resume_bit_identically);
     RUN(pgd_should_clamp_each_channel_to_its_own_range);
+    RUN(freeze_should_stop_the_batch_statistics);
     return test_summary();
 }
