@@ -208,9 +208,16 @@ SPARSE_CURVES = ("ntk_similarity_epoch", "ntk_change_epoch")
 
 def _bias_label(init):
     """A short label of an architecture's bias initialisation."""
+    if "construct" in init:
+        return "constructed"
+    if "parameters" in init:
+        return {"zero": "all zero", "equal": f"all {init.get('parameters_value', 0):g}"}.get(
+            init["parameters"], init["parameters"])
     kind, v = init.get("bias", "torch_default"), init.get("bias_value", 0)
-    return {"torch_default": "default", "zero": "zero", "constant": f"{v:+g}",
-            "uniform": f"U(-{v:g},{v:g})"}.get(kind, kind)
+    label = {"torch_default": "default", "zero": "zero", "constant": f"{v:+g}",
+             "uniform": f"U(-{v:g},{v:g})"}.get(kind, kind)
+    off = init.get("bias_offset", 0)
+    return label if off == 0 else f"{label} {off:+g}" if label != "default" else f"default {off:+g}"
 
 
 ARCH_COLUMNS = ("family", "width", "depth", "activation", "batch_norm", "skip", "bias_init")
@@ -264,8 +271,8 @@ def points_table(res):
 
     Columns, in order: sweep, spec_hash, bpsweep_commit (provenance, the same on every
     row); index, key, arch, family, width (0 for a fixed architecture), depth (hidden
-    layers), activation, batch_norm, skip (0/1), bias_init (default, +20, zero,
-    U(-1,1), ...), cond, train_epochs, adversarial_eps (0 = natural training), rank_mode
+    layers), activation, batch_norm, skip (0/1), bias_init (default, +20, zero, "default +20" for bias_offset,
+    U(-1,1), "all zero", "all 0.001", "constructed", ...), cond, train_epochs, adversarial_eps (0 = natural training), rank_mode
     (off, min, max), weight_decay, norm_bias, seed, status, epochs_run, wall_seconds,
     n_params, param_hash (16 hex digits of the final parameters' hash); every scalar
     metric (NaN on pending rows), every layer metric as <name>_<layer> (1-based) and

@@ -25,6 +25,12 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 for claim in "${claims[@]}"; do
     spec=sweeps/$claim.json
     [ -f "$root/$spec" ] || { echo "reproduce.sh: no $spec" >&2; exit 2; }
+    # claim 1 reads Fashion-MNIST's principal components (analysis/prepare_claim1_data.py
+    # says why), made once from the Debian package's files
+    if [ "$claim" = claim1 ] && [ ! -f "$root/data/fashion-mnist-pca50.h5" ]; then
+        mkdir -p "$root/data"
+        "$py" "$root/analysis/prepare_claim1_data.py" "$root/data/fashion-mnist-pca50.h5"
+    fi
     started=$(date -u +%FT%TZ)
     t0=$(date +%s)
     (cd "$root" && jobscripts/local.sh "$spec" "$results/$claim.h5" -n "$ranks")

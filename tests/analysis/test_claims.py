@@ -131,20 +131,25 @@ def test_claim(bpsweep, tmp, name, checks):
 def claim1_checks(rows, t):
     check(len(rows) == 12, f"claim1: 6 architectures x 2 conditions = 12 rows, got {len(rows)}")
     by = {(r["architecture"], r["condition"]): r for r in rows}
-    twin = by.get(("d1-linear", "standard"), {})
-    check(twin.get("test_minus_twin_mean") == "0.0", f"claim1: the twin differs from itself by 0: {twin}")
-    plus = by.get(("d1-plus20", "standard"), {})
-    check(plus.get("n_done") == "3" and plus.get("negative_fraction_by_layer", "") != "",
-          f"claim1: +20 net has 3 seeds and negative fractions: {plus}")
-    check(twin.get("negative_fraction_by_layer") == "",
-          "claim1: the linear twin has no ReLU negative fraction")
-    d2 = by.get(("d2-default", "standard"), {})
-    check(len(d2.get("negative_fraction_by_layer", "").split()) == 2,
-          f"claim1: 2 ReLU layers of the 2-hidden-layer net: {d2}")
-    mine = (t["arch"] == "d1-default") & (t["cond"] == "standard")
+    built = by.get(("d1-constructed", "at_init"), {})
+    check(built.get("n_certified_minimum") == "3" and built.get("negative_fraction_train") == "0.0"
+          and built.get("negative_fraction_test") == "0.0",
+          f"claim1: the constructed net is a certified minimum on every seed, all ReLUs active: {built}")
+    lin = by.get(("linear-constructed", "at_init"), {})
+    check(math.isclose(float(lin.get("test_acc_mean", "nan")), float(built.get("test_acc_mean", "nan")),
+                       rel_tol=1e-12), "claim1: the constructed net has the linear model's accuracy")
+    check(float(built.get("construct_logit_diff_max", "nan")) < 1e-4,
+          f"claim1: the constructed net's logits are the linear model's: {built}")
+    d2 = by.get(("d2-default", "sgd"), {})
+    check(d2.get("n_done") == "3", f"claim1: 3 seeds of the trained default net: {d2}")
+    mine = (t["arch"] == "d1-default") & (t["cond"] == "sgd")
     want = float(np.mean(t["final_test_acc"][mine]))
-    check(math.isclose(float(by[("d1-default", "standard")]["test_acc_mean"]), want, rel_tol=1e-12),
+    check(math.isclose(float(by[("d1-default", "sgd")]["test_acc_mean"]), want, rel_tol=1e-12),
           "claim1: test accuracy is the mean over seeds")
+    v = t["cert_verdict"][mine & (t["status"] == "done")]
+    conv = int(np.sum((v == 1) | (v == 2)))
+    check(by[("d1-default", "sgd")]["n_converged"] == str(conv),
+          "claim1: converged counts follow the verdict column")
 
 
 def claim2_checks(rows, t):
