@@ -6,6 +6,7 @@
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "bpsweep/util.h"
@@ -123,133 +124,250 @@ static void hessian(Fit *f, const double *w, double *H)
     free(x1), free(xs);
 }
 
-/* Newton's method with a backtracking (Armijo) line search from w = 0, on the
- * parameters of classes 0..K-2: the softmax is unchanged by adding one vector to every
- * class, so class K-1 stays at 0 and the reduced Hessian is positive definite when the
- * data span their space (a tiny ridge is added if Cholesky fails). Quadratic
- * convergence: on Fashion-MNIST's 50 principal components about 15 iterations reach a
- * gradient norm of 1e-12. */
-static void fit_newton(Fit *f, double *w, double tol, int max_it, ConstructResult *out)
+/* The fit between iterations: what a checkpoint holds (construct_fit_save). */
+struct ConstructFit {
+    int D, K;
+    bool newton;
+    double tol;
+    int max_it;
+    size_t n;          /* K (D + 1) */
+    /* saved */
+    int64_t it, done, head, m;
+    double fx;
+    double *w, *g;     /* (n) the iterate and its gradient */
+    double *S, *Y;     /* L-BFGS: (MEMORY, n) the last pairs, a ring from head */
+    double rho[MEMORY];
+};
+
+/* Newton's method with a backtracking (Armijo) line search, on the parameters of classes
+ * 0..K-2: the softmax is unchanged by adding one vector to every class, so class K-1
+ * stays at 0 and the reduced Hessian is positive definite when the data span their
+ * space (a tiny ridge is added if Cholesky fails). One iteration; false when no descent
+ * is left at this precision. */
+static bool newton_step(ConstructFit *cf, Fit *f)
 {
-    const int D = f->D, K = f->K, D1 = D + 1, m = (K - 1) * D1;
-    const size_t n = (size_t)K * (size_t)D1;
-    double *g = xmalloc(n * sizeof *g), *wn = xmalloc(n * sizeof *wn), *gn = xmalloc(n * sizeof *gn);
+    const int D = cf->D, K = cf->K, D1 = D + 1, m = (K - 1) * D1;
+    const size_t n = cf->n;
+    double *g = cf->g, *w = cf->w;
+    double *wn = xmalloc(n * sizeof *wn), *gn = xmalloc(n * sizeof *gn);
     double *H = xmalloc((size_t)m * m * sizeof *H), *p = xmalloc((size_t)m * sizeof *p);
-    memset(w, 0, n * sizeof *w);
-    double fx = loss_grad(f, w, g);
-    int it = 0;
+    bool ok = true;
     /* the reduced vector's entry (a, j) is A[a][j] (j < D) or a0[a] (j = D) */
 #define AT(v, a, j) (*((j) < D ? &(v)[(size_t)(a) * D + (j)] : &(v)[(size_t)K * D + (a)]))
-    while (it < max_it && sqrt(dot(g, g, n)) >= tol) {
+    for (int ridge = 0; ridge < 2; ridge++) {
         hessian(f, w, H);
-        for (int a = 0; a < K - 1; a++)
-            for (int j = 0; j < D1; j++)
-                p[a * D1 + j] = -AT(g, a, j);
-        int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', m, 1, H, m, p, 1);
-        if (info != 0) { /* not positive definite at this precision: a tiny ridge */
-            hessian(f, w, H);
+        if (ridge) { /* not positive definite at this precision: a tiny ridge */
             double tr = 0;
             for (int i = 0; i < m; i++)
                 tr += H[(size_t)i * m + i];
             for (int i = 0; i < m; i++)
                 H[(size_t)i * m + i] += 1e-12 * tr / m;
-            for (int a = 0; a < K - 1; a++)
-                for (int j = 0; j < D1; j++)
-                    p[a * D1 + j] = -AT(g, a, j);
-            if (LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', m, 1, H, m, p, 1) != 0)
-                break;
         }
-        double gp = 0;
         for (int a = 0; a < K - 1; a++)
             for (int j = 0; j < D1; j++)
-                gp += AT(g, a, j) * p[a * D1 + j];
-        double step = 1.0, fn = fx;
-        int h;
-        for (h = 0; h < MAX_HALVINGS; h++, step *= 0.5) {
-            memcpy(wn, w, n * sizeof *wn);
-            for (int a = 0; a < K - 1; a++)
-                for (int j = 0; j < D1; j++)
-                    AT(wn, a, j) += step * p[a * D1 + j];
-            fn = loss_grad(f, wn, gn);
-            if (fn <= fx + 1e-4 * step * gp)
-                break;
-        }
-        if (h == MAX_HALVINGS || !(gp < 0))
-            break; /* no descent left at this precision */
-        memcpy(w, wn, n * sizeof *w);
-        memcpy(g, gn, n * sizeof *g);
-        fx = fn;
-        it++;
+                p[a * D1 + j] = -AT(g, a, j);
+        ok = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', m, 1, H, m, p, 1) == 0;
+        if (ok)
+            break;
+    }
+    double gp = 0;
+    for (int a = 0; ok && a < K - 1; a++)
+        for (int j = 0; j < D1; j++)
+            gp += AT(g, a, j) * p[a * D1 + j];
+    double step = 1.0, fn = cf->fx;
+    int h = 0;
+    for (; ok && h < MAX_HALVINGS; h++, step *= 0.5) {
+        memcpy(wn, w, n * sizeof *wn);
+        for (int a = 0; a < K - 1; a++)
+            for (int j = 0; j < D1; j++)
+                AT(wn, a, j) += step * p[a * D1 + j];
+        fn = loss_grad(f, wn, gn);
+        if (fn <= cf->fx + 1e-4 * step * gp)
+            break;
     }
 #undef AT
-    out->grad_norm = sqrt(dot(g, g, n));
-    out->iterations = it;
-    free(g), free(wn), free(gn), free(H), free(p);
+    ok = ok && h < MAX_HALVINGS && gp < 0;
+    if (ok) {
+        memcpy(w, wn, n * sizeof *w);
+        memcpy(g, gn, n * sizeof *g);
+        cf->fx = fn;
+    }
+    free(wn), free(gn), free(H), free(p);
+    return ok;
 }
 
-/* L-BFGS (Nocedal and Wright, algorithm 7.4, two-loop recursion) from w = 0. */
-static void fit(Fit *f, double *w, double tol, int max_it, ConstructResult *out)
+/* L-BFGS (Nocedal and Wright, algorithm 7.4, two-loop recursion), one iteration; false
+ * when no descent is left at this precision. */
+static bool lbfgs_step(ConstructFit *cf, Fit *f)
 {
-    const size_t n = (size_t)f->K * (size_t)(f->D + 1);
-    double *g = xmalloc(n * sizeof *g), *gn = xmalloc(n * sizeof *gn);
-    double *p = xmalloc(n * sizeof *p), *wn = xmalloc(n * sizeof *wn);
-    double *S = xmalloc(MEMORY * n * sizeof *S), *Y = xmalloc(MEMORY * n * sizeof *Y);
-    double rho[MEMORY], al[MEMORY];
-    memset(w, 0, n * sizeof *w);
-    double fx = loss_grad(f, w, g);
-    int m = 0, head = 0, it = 0;
-    while (it < max_it && sqrt(dot(g, g, n)) >= tol) {
-        /* p = -H g */
+    const size_t n = cf->n;
+    double *g = cf->g, *w = cf->w, *S = cf->S, *Y = cf->Y, *rho = cf->rho, al[MEMORY];
+    const int m = (int)cf->m, head = (int)cf->head;
+    double *p = xmalloc(n * sizeof *p), *wn = xmalloc(n * sizeof *wn), *gn = xmalloc(n * sizeof *gn);
+    /* p = -H g */
+    for (size_t i = 0; i < n; i++)
+        p[i] = -g[i];
+    for (int j = 0; j < m; j++) {
+        int k = (head - 1 - j + MEMORY) % MEMORY;
+        al[k] = rho[k] * dot(S + k * n, p, n);
         for (size_t i = 0; i < n; i++)
-            p[i] = -g[i];
-        for (int j = 0; j < m; j++) {
-            int k = (head - 1 - j + MEMORY) % MEMORY;
-            al[k] = rho[k] * dot(S + k * n, p, n);
-            for (size_t i = 0; i < n; i++)
-                p[i] -= al[k] * Y[k * n + i];
-        }
-        int last = (head - 1 + MEMORY) % MEMORY;
-        double gamma = m ? dot(S + last * n, Y + last * n, n) / dot(Y + last * n, Y + last * n, n)
-                         : 1.0 / sqrt(dot(g, g, n));
+            p[i] -= al[k] * Y[k * n + i];
+    }
+    int last = (head - 1 + MEMORY) % MEMORY;
+    double gamma = m ? dot(S + last * n, Y + last * n, n) / dot(Y + last * n, Y + last * n, n)
+                     : 1.0 / sqrt(dot(g, g, n));
+    for (size_t i = 0; i < n; i++)
+        p[i] *= gamma;
+    for (int j = m - 1; j >= 0; j--) {
+        int k = (head - 1 - j + MEMORY) % MEMORY;
+        double b = rho[k] * dot(Y + k * n, p, n);
         for (size_t i = 0; i < n; i++)
-            p[i] *= gamma;
-        for (int j = m - 1; j >= 0; j--) {
-            int k = (head - 1 - j + MEMORY) % MEMORY;
-            double b = rho[k] * dot(Y + k * n, p, n);
-            for (size_t i = 0; i < n; i++)
-                p[i] += (al[k] - b) * S[k * n + i];
-        }
-        double gp = dot(g, p, n), step = 1.0, fn = fx;
-        int h;
-        for (h = 0; h < MAX_HALVINGS; h++, step *= 0.5) { /* Armijo, c1 = 1e-4 */
-            for (size_t i = 0; i < n; i++)
-                wn[i] = w[i] + step * p[i];
-            fn = loss_grad(f, wn, gn);
-            if (fn <= fx + 1e-4 * step * gp)
-                break;
-        }
-        if (h == MAX_HALVINGS || !(gp < 0))
-            break; /* no descent left at this precision */
-        double *s = S + head * n, *y = Y + head * n;
+            p[i] += (al[k] - b) * S[k * n + i];
+    }
+    double gp = dot(g, p, n), step = 1.0, fn = cf->fx;
+    int h;
+    for (h = 0; h < MAX_HALVINGS; h++, step *= 0.5) { /* Armijo, c1 = 1e-4 */
+        for (size_t i = 0; i < n; i++)
+            wn[i] = w[i] + step * p[i];
+        fn = loss_grad(f, wn, gn);
+        if (fn <= cf->fx + 1e-4 * step * gp)
+            break;
+    }
+    bool ok = h < MAX_HALVINGS && gp < 0;
+    if (ok) {
+        double *sv = S + head * n, *yv = Y + head * n;
         for (size_t i = 0; i < n; i++) {
-            s[i] = wn[i] - w[i];
-            y[i] = gn[i] - g[i];
+            sv[i] = wn[i] - w[i];
+            yv[i] = gn[i] - g[i];
         }
-        double sy = dot(s, y, n);
+        double sy = dot(sv, yv, n);
         if (sy > 1e-300) { /* keep the pair only with positive curvature */
             rho[head] = 1.0 / sy;
-            head = (head + 1) % MEMORY;
-            m = m < MEMORY ? m + 1 : MEMORY;
+            cf->head = (head + 1) % MEMORY;
+            cf->m = m < MEMORY ? m + 1 : MEMORY;
         }
         memcpy(w, wn, n * sizeof *w);
         memcpy(g, gn, n * sizeof *g);
-        fx = fn;
-        it++;
+        cf->fx = fn;
     }
-    out->grad_norm = sqrt(dot(g, g, n));
-    out->iterations = it;
-    free(g), free(gn), free(p), free(wn), free(S), free(Y);
+    free(p), free(wn), free(gn);
+    return ok;
 }
+
+static Fit fit_scratch(const Dataset *d, int D, int K)
+{
+    Fit f = {.d = d, .D = D, .K = K};
+    f.xf = xmalloc((size_t)CHUNK * D * sizeof *f.xf);
+    f.x = xmalloc((size_t)CHUNK * D * sizeof *f.x);
+    f.z = xmalloc((size_t)CHUNK * K * sizeof *f.z);
+    return f;
+}
+
+static void fit_scratch_free(Fit *f)
+{
+    free(f->xf), free(f->x), free(f->z);
+}
+
+ConstructFit *construct_fit_new(const NetConfig *cfg)
+{
+    ConstructFit *cf = xcalloc(1, sizeof *cf);
+    cf->D = cfg->n_in;
+    cf->K = cfg->n_out;
+    cf->newton = construct_uses_newton(cfg);
+    cf->tol = cfg->construct.tolerance;
+    cf->max_it = cfg->construct.max_iterations;
+    cf->n = (size_t)cf->K * (size_t)(cf->D + 1);
+    cf->w = xcalloc(cf->n, sizeof *cf->w);
+    cf->g = xcalloc(cf->n, sizeof *cf->g);
+    cf->fx = NAN;
+    if (!cf->newton) {
+        cf->S = xcalloc(MEMORY * cf->n, sizeof *cf->S);
+        cf->Y = xcalloc(MEMORY * cf->n, sizeof *cf->Y);
+    }
+    return cf;
+}
+
+void construct_fit_free(ConstructFit *cf)
+{
+    if (!cf)
+        return;
+    free(cf->w), free(cf->g), free(cf->S), free(cf->Y);
+    free(cf);
+}
+
+bool construct_fit_done(const ConstructFit *cf)
+{
+    return cf->done != 0;
+}
+
+int construct_fit_run(ConstructFit *cf, const Dataset *train, bool (*should_stop)(void *),
+                      void *ctx)
+{
+    assert(train->d == cf->D);
+    Fit f = fit_scratch(train, cf->D, cf->K);
+    int rc = 0;
+    if (isnan(cf->fx)) /* from w = 0 */
+        cf->fx = loss_grad(&f, cf->w, cf->g);
+    while (!cf->done) {
+        if (cf->it >= cf->max_it || !(sqrt(dot(cf->g, cf->g, cf->n)) >= cf->tol) ||
+            !(cf->newton ? newton_step(cf, &f) : lbfgs_step(cf, &f))) {
+            cf->done = 1;
+            break;
+        }
+        cf->it++;
+        if (should_stop && should_stop(ctx)) {
+            rc = 2;
+            break;
+        }
+    }
+    fit_scratch_free(&f);
+    return rc;
+}
+
+/* Serialised: it, done, head, m (int64), fx, then w, g (n doubles each) and, for
+ * L-BFGS, S, Y (MEMORY n each) and rho (MEMORY). */
+size_t construct_fit_state_size(const ConstructFit *cf)
+{
+    size_t doubles = 1 + 2 * cf->n + (cf->newton ? 0 : 2 * MEMORY * cf->n + MEMORY);
+    return 4 * sizeof(int64_t) + doubles * sizeof(double);
+}
+
+#define PUT(p, src, bytes) (memcpy((p), (src), (bytes)), (p) += (bytes))
+#define GET(dst, p, bytes) (memcpy((dst), (p), (bytes)), (p) += (bytes))
+
+void construct_fit_save(const ConstructFit *cf, void *buf)
+{
+    unsigned char *p = buf;
+    const int64_t head[4] = {cf->it, cf->done, cf->head, cf->m};
+    PUT(p, head, sizeof head);
+    PUT(p, &cf->fx, sizeof cf->fx);
+    PUT(p, cf->w, cf->n * sizeof *cf->w);
+    PUT(p, cf->g, cf->n * sizeof *cf->g);
+    if (!cf->newton) {
+        PUT(p, cf->S, MEMORY * cf->n * sizeof *cf->S);
+        PUT(p, cf->Y, MEMORY * cf->n * sizeof *cf->Y);
+        PUT(p, cf->rho, sizeof cf->rho);
+    }
+}
+
+void construct_fit_load(ConstructFit *cf, const void *buf)
+{
+    const unsigned char *p = buf;
+    int64_t head[4];
+    GET(head, p, sizeof head);
+    cf->it = head[0], cf->done = head[1], cf->head = head[2], cf->m = head[3];
+    GET(&cf->fx, p, sizeof cf->fx);
+    GET(cf->w, p, cf->n * sizeof *cf->w);
+    GET(cf->g, p, cf->n * sizeof *cf->g);
+    if (!cf->newton) {
+        GET(cf->S, p, MEMORY * cf->n * sizeof *cf->S);
+        GET(cf->Y, p, MEMORY * cf->n * sizeof *cf->Y);
+        GET(cf->rho, p, sizeof cf->rho);
+    }
+}
+
+#undef PUT
+#undef GET
 
 /* max |net logits - linear logits| over ds */
 static double logit_diff(Fit *f, Net *net, const double *w, const Dataset *ds)
@@ -274,20 +392,17 @@ bool construct_uses_newton(const NetConfig *cfg)
            (how == FIT_AUTO && (cfg->n_out - 1) * (cfg->n_in + 1) <= CONSTRUCT_NEWTON_MAX_ROWS);
 }
 
-void construct_linear(Net *net, const Dataset *train, const Dataset *test, ConstructResult *out)
+void construct_embed(Net *net, const ConstructFit *cf, const Dataset *train,
+                     const Dataset *test, ConstructResult *out)
 {
     const NetConfig *cfg = &net->cfg;
     const int D = cfg->n_in, K = cfg->n_out, H = net->n_layers - 1;
-    assert(train->d == D && cfg->n_ops == 0 && !cfg->skip && !cfg->batch_norm);
-    Fit f = {.d = train, .D = D, .K = K};
-    f.xf = xmalloc((size_t)CHUNK * D * sizeof *f.xf);
-    f.x = xmalloc((size_t)CHUNK * D * sizeof *f.x);
-    f.z = xmalloc((size_t)CHUNK * K * sizeof *f.z);
-    double *w = xmalloc((size_t)K * (D + 1) * sizeof *w);
-    if (construct_uses_newton(cfg))
-        fit_newton(&f, w, cfg->construct.tolerance, cfg->construct.max_iterations, out);
-    else
-        fit(&f, w, cfg->construct.tolerance, cfg->construct.max_iterations, out);
+    assert(cf->done && cf->D == D && cf->K == K && cfg->n_ops == 0 && !cfg->skip &&
+           !cfg->batch_norm);
+    Fit f = fit_scratch(train, D, K);
+    const double *w = cf->w;
+    out->grad_norm = sqrt(dot(cf->g, cf->g, cf->n));
+    out->iterations = (int)cf->it;
 
     /* the offset: 1 above the smallest input, unless given */
     float lo = 0, hi = 0, lo2 = 0, hi2 = 0;
@@ -341,5 +456,5 @@ void construct_linear(Net *net, const Dataset *train, const Dataset *test, Const
     out->logit_diff = logit_diff(&f, net, w, train);
     if (test && test->n > 0)
         out->logit_diff = fmax(out->logit_diff, logit_diff(&f, net, w, test));
-    free(w), free(f.xf), free(f.x), free(f.z);
+    fit_scratch_free(&f);
 }

@@ -356,17 +356,16 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
                 (long long)index, err->msg);
         unlink(opt->checkpoint);
     }
-    /* init.construct, unless a state was loaded (the built net is in it); not
-     * checkpointed inside: an interrupted construction is redone, with the same result */
-    bool loaded = t->epoch > 0 || t->batch_pos > 0 || t->step > 0;
-    if (net_cfg.construct.on && !loaded)
-        trainer_construct(t, train, test);
     if (opt->checkpoint || opt->should_stop) {
         t->should_stop = between_steps;
         t->stop_ctx = &ck;
     }
+    /* init.construct: the linear fit stops and checkpoints between its iterations like
+     * training between steps (a loaded state may hold it half done, or done) */
+    if (t->cfit && !t->constructed && !ck.stopped)
+        trainer_construct(t, train, test);
     while (!trainer_finished(t) && (opt->stop_after <= 0 || t->epoch < opt->stop_after) &&
-           !ck.stopped) {
+           !ck.stopped && (!t->cfit || t->constructed)) {
         if (opt->epoch_start)
             opt->epoch_start(opt->epoch_ctx, index, t->epoch);
         int rc = trainer_epoch(t, train, test);

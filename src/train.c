@@ -72,6 +72,8 @@ Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t 
     t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
     t->stop_grad_norm = NAN;
     t->construct = (ConstructResult){NAN, 0, NAN, NAN};
+    if (net_cfg->construct.on)
+        t->cfit = construct_fit_new(net_cfg);
     t->rank_effect = xmalloc((size_t)(net->n_layers ? net->n_layers : 1) * sizeof *t->rank_effect);
     for (int l = 0; l < net->n_layers; l++)
         t->rank_effect[l] = (RankEffect){NAN, NAN};
@@ -97,21 +99,33 @@ void trainer_free(Trainer *t)
     free(t->adv_grad);
     free(t->adv_cfg);
     free(t->gacc);
+    construct_fit_free(t->cfit);
     free(t);
 }
 
-void trainer_construct(Trainer *t, const Dataset *train, const Dataset *test)
+static bool ask_stop(void *ctx)
 {
-    assert(t->epoch == 0 && t->batch_pos == 0 && t->step == 0);
-    construct_linear(t->net, train, test, &t->construct);
+    Trainer *t = ctx;
+    return t->should_stop(t->stop_ctx, t);
+}
+
+int trainer_construct(Trainer *t, const Dataset *train, const Dataset *test)
+{
+    assert(t->cfit && !t->constructed && t->epoch == 0 && t->step == 0);
+    if (construct_fit_run(t->cfit, train, t->should_stop ? ask_stop : NULL, t) == 2)
+        return 2;
+    construct_embed(t->net, t->cfit, train, test, &t->construct);
+    t->constructed = true;
     t->init_sq_norm = sq_norm(t->net->params, t->net->n_params);
     t->norm_bias_c = t->cfg.norm_bias_relative ? t->cfg.norm_bias * t->init_sq_norm
                                                : t->cfg.norm_bias;
+    return 0;
 }
 
 bool trainer_finished(const Trainer *t)
 {
-    return t->diverged_epoch > 0 || t->stopped_epoch > 0 || t->epoch >= t->cfg.epochs;
+    return t->diverged_epoch > 0 || t->stopped_epoch > 0 ||
+           (t->epoch >= t->cfg.epochs && (!t->cfit || t->constructed));
 }
 
 /* ---- the optimizer step -------------------------------------------------------- */
@@ -485,8 +499,9 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
 
 /* ---- state ---------------------------------------------------------------------- */
 
-/* Layout: a header of u64 fields, then history, params, momentum, buffers, then an
- * FNV-1a hash of everything before it. Doubles and floats are stored as bytes: the
+/* Layout: a header of u64 fields, then history, params, momentum, buffers, the linear
+ * fit of init.construct (construct_fit_save) if any, then an FNV-1a hash of everything
+ * before it. Doubles and floats are stored as bytes: the
  * state is for the same machine type, like the bit-identity guarantee. */
 typedef struct {
     uint64_t magic, version;
@@ -495,6 +510,7 @@ typedef struct {
     int64_t diverged_epoch, stopped_epoch;
     double stop_grad_norm;
     ConstructResult construct;
+    int64_t constructed;
     double norm_bias_c, init_sq_norm, weight_decay, lr;
     /* the epoch in progress */
     uint64_t batch_pos, epoch_rng;
@@ -508,7 +524,8 @@ size_t trainer_state_size(const Trainer *t)
     size_t n_hist = (size_t)(t->cfg.epochs > 0 ? t->cfg.epochs : 1);
     return sizeof(StateHeader) + n_hist * sizeof(EpochMetrics) +
            (size_t)net->n_layers * sizeof(RankEffect) +
-           (2 * net->n_params + net->n_buffers) * sizeof(float) + sizeof(uint64_t);
+           (2 * net->n_params + net->n_buffers) * sizeof(float) +
+           (t->cfit ? construct_fit_state_size(t->cfit) : 0) + sizeof(uint64_t);
 }
 
 void *trainer_state_save(const Trainer *t, size_t *size)
@@ -525,6 +542,7 @@ void *trainer_state_save(const Trainer *t, size_t *size)
         .rng_key = t->shuffle_rng.key, .rng_counter = t->shuffle_rng.counter,
         .diverged_epoch = t->diverged_epoch, .stopped_epoch = t->stopped_epoch,
         .stop_grad_norm = t->stop_grad_norm, .construct = t->construct,
+        .constructed = t->constructed,
         .norm_bias_c = t->norm_bias_c, .init_sq_norm = t->init_sq_norm,
         .weight_decay = t->cfg.weight_decay, .lr = t->cfg.lr,
         .batch_pos = (uint64_t)t->batch_pos, .epoch_rng = t->epoch_rng,
@@ -543,6 +561,10 @@ void *trainer_state_save(const Trainer *t, size_t *size)
     p += net->n_params * sizeof(float);
     memcpy(p, net->buffers, net->n_buffers * sizeof(float));
     p += net->n_buffers * sizeof(float);
+    if (t->cfit) {
+        construct_fit_save(t->cfit, p);
+        p += construct_fit_state_size(t->cfit);
+    }
     uint64_t hash = bps_hash_bytes(BPS_HASH_INIT, buf, (size_t)(p - buf));
     memcpy(p, &hash, sizeof hash);
     *size = total;
@@ -586,6 +608,9 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     memcpy(t->momentum, p, net->n_params * sizeof(float));
     p += net->n_params * sizeof(float);
     memcpy(net->buffers, p, net->n_buffers * sizeof(float));
+    p += net->n_buffers * sizeof(float);
+    if (t->cfit)
+        construct_fit_load(t->cfit, p);
     t->epoch = (int)h.epoch;
     t->step = h.step;
     t->shuffle_rng.counter = h.rng_counter;
@@ -593,6 +618,7 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     t->stopped_epoch = (int)h.stopped_epoch;
     t->stop_grad_norm = h.stop_grad_norm;
     t->construct = h.construct;
+    t->constructed = h.constructed != 0;
     t->norm_bias_c = h.norm_bias_c;
     t->init_sq_norm = h.init_sq_norm;
     t->batch_pos = (int)h.batch_pos;

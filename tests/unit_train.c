@@ -263,6 +263,50 @@ static void freeze_should_stop_the_batch_statistics(void)
     dataset_free(&te);
 }
 
+/* init.construct: a fit stopped between iterations, saved and restored, ends with the
+ * same net, bit for bit, as one run straight through (both methods). */
+static void construction_should_resume_bit_identically(void)
+{
+    for (int method = FIT_NEWTON; method <= FIT_LBFGS; method++) {
+        NetConfig nc = {0};
+        nc.n_in = 6;
+        nc.n_out = 3;
+        nc.n_hidden = 1;
+        nc.hidden[0] = 8;
+        nc.construct = (ConstructConfig){true, (FitMethod)method, 1e-12, 200, (double)NAN};
+        TrainConfig cfg = base_cfg();
+        cfg.epochs = 1;
+        Dataset tr, te;
+        dataset_synthetic(50, 20, 6, 3, 1.0, 2, &tr, &te);
+        Trainer *straight = trainer_new(&nc, &cfg, 4);
+        CHECK(trainer_construct(straight, &tr, &te) == 0 && straight->constructed);
+        CHECK(straight->construct.iterations > 3);
+
+        Trainer *a = trainer_new(&nc, &cfg, 4);
+        StopCtx sc = {0, 2}; /* stop after the second iteration */
+        a->should_stop = stop_after_calls;
+        a->stop_ctx = &sc;
+        CHECK(trainer_construct(a, &tr, &te) == 2 && !a->constructed);
+        CHECK(!trainer_finished(a));
+        size_t n;
+        unsigned char *buf = trainer_state_save(a, &n);
+        Trainer *b = trainer_new(&nc, &cfg, 4);
+        BpsErr err;
+        CHECK(trainer_state_load(b, buf, n, &err) == 0);
+        CHECK(trainer_construct(b, &tr, &te) == 0 && b->constructed);
+        CHECK(memcmp(straight->net->params, b->net->params,
+                     b->net->n_params * sizeof(float)) == 0);
+        CHECK(straight->construct.iterations == b->construct.iterations);
+        CHECK(straight->construct.grad_norm == b->construct.grad_norm);
+        free(buf);
+        trainer_free(straight);
+        trainer_free(a);
+        trainer_free(b);
+        dataset_free(&tr);
+        dataset_free(&te);
+    }
+}
+
 static void divergence_should_be_a_result(void)
 {
     NetConfig nc = small_net();
@@ -498,5 +542,6 @@ int main(void)
     RUN(augment_should_be_deterministic_and_resume_bit_identically);
     RUN(pgd_should_clamp_each_channel_to_its_own_range);
     RUN(freeze_should_stop_the_batch_statistics);
+    RUN(construction_should_resume_bit_identically);
     return test_summary();
 }

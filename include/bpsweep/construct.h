@@ -24,6 +24,9 @@
 #ifndef BPSWEEP_CONSTRUCT_H
 #define BPSWEEP_CONSTRUCT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "bpsweep/data.h"
 #include "bpsweep/nn.h"
 
@@ -40,8 +43,30 @@ typedef struct {
 /* Whether cfg's construction fits by Newton's method (else L-BFGS). */
 bool construct_uses_newton(const NetConfig *cfg);
 
-/* Builds net's parameters from the linear fit to train (test: only for the offset and
- * logit_diff; may be NULL). net->cfg must be a plain MLP with hidden widths >= D. */
-void construct_linear(Net *net, const Dataset *train, const Dataset *test, ConstructResult *out);
+/* The linear fit (stage 1) between iterations: iterate, gradient and, for L-BFGS, its
+ * memory - all a checkpoint needs to continue bit-identically. */
+typedef struct ConstructFit ConstructFit;
+
+/* A fit from 0 for cfg's data shape (n_in, n_out) and construct settings. */
+ConstructFit *construct_fit_new(const NetConfig *cfg);
+void construct_fit_free(ConstructFit *cf); /* accepts NULL */
+bool construct_fit_done(const ConstructFit *cf);
+
+/* Runs the fit on train until done (returns 0), or until should_stop (may be NULL),
+ * asked after every iteration, returns true (returns 2; call again to go on). */
+int construct_fit_run(ConstructFit *cf, const Dataset *train, bool (*should_stop)(void *),
+                      void *ctx);
+
+/* The fit's state as bytes: construct_fit_state_size of them, the same for every fit
+ * of the same configuration. */
+size_t construct_fit_state_size(const ConstructFit *cf);
+void construct_fit_save(const ConstructFit *cf, void *buf);
+void construct_fit_load(ConstructFit *cf, const void *buf);
+
+/* Stage 2: writes net's parameters from the finished fit (net->cfg a plain MLP with
+ * hidden widths >= D, the fit's shape); test (may be NULL) only for the offset and
+ * logit_diff. */
+void construct_embed(Net *net, const ConstructFit *cf, const Dataset *train,
+                     const Dataset *test, ConstructResult *out);
 
 #endif

@@ -138,6 +138,8 @@ typedef struct Trainer {
                                none (cfg.stop_grad_norm) */
     double stop_grad_norm;  /* the gradient norm the rule measured last, NaN before */
     ConstructResult construct; /* init.construct: what trainer_construct did (NaN before) */
+    ConstructFit *cfit;     /* init.construct: its linear fit (kept in the state), or NULL */
+    bool constructed;       /* init.construct: the net has been built from the fit */
     EpochMetrics *history;  /* (epochs) */
     RankEffect *rank_effect; /* (n_layers) what the last rank projection did to each
                                layer (rank.h), NaN before any; kept in the state */
@@ -175,9 +177,11 @@ int trainer_max_batch(const TrainConfig *cfg);
 Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed);
 void trainer_free(Trainer *t);
 
-/* init.construct: builds the net's parameters from the linear fit to train
- * (construct.h) in place of the drawn ones; call before the first epoch. */
-void trainer_construct(Trainer *t, const Dataset *train, const Dataset *test);
+/* init.construct: fits the linear model to train and builds the net's parameters from
+ * it (construct.h) in place of the drawn ones; call before the first epoch, until
+ * t->constructed. Returns 0 when built, 2 when should_stop stopped the fit between two
+ * iterations (the state can be saved and continued). */
+int trainer_construct(Trainer *t, const Dataset *train, const Dataset *test);
 
 /* Runs (the rest of) one epoch on train, then evaluates on test (may be NULL).
  * Returns 0; 1 if the loss or parameters became non-finite (t->diverged_epoch is set;
@@ -185,7 +189,8 @@ void trainer_construct(Trainer *t, const Dataset *train, const Dataset *test);
  * stopped it between two steps (call again, or save the state, to continue). */
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test);
 
-/* True when all epochs are done, the stopping rule stopped training or the run diverged. */
+/* True when all epochs are done (after the construction, with init.construct), the
+ * stopping rule stopped training or the run diverged. */
 bool trainer_finished(const Trainer *t);
 
 /* One optimizer step on a batch x (B,D), y (B) at learning rate lr; returns the loss
