@@ -129,7 +129,6 @@ static double dot(const double *a, const double *b, size_t n)
     return s;
 }
 
-/* Lanczos with full reorthogonalisation: extreme eigenvalues of the Hessian. */
 /* Whether the extreme Ritz values of the Lanczos tridiagonal (alpha, beta) of size m,
  * with next coefficient b, have converged: the residual of a Ritz pair (theta_i, Q s_i) is
  * |b s_i[m-1]|, and both the smallest and the largest-magnitude pair must have one below
@@ -152,6 +151,7 @@ static bool ritz_converged(const double *alpha, const double *beta, int m, doubl
     return ok;
 }
 
+/* Lanczos with full reorthogonalisation: extreme eigenvalues of the Hessian. */
 static int lanczos(Ctx *cx, const double *theta, int iterations, double tol, uint64_t seed,
                    Certificate *out)
 {
@@ -202,45 +202,80 @@ static int lanczos(Ctx *cx, const double *theta, int iterations, double tol, uin
     return rc;
 }
 
+/* The passes' context over the first n samples of d (n <= 0 or > d->n: all), and theta:
+ * the net's parameters in double (P). */
+static double *ctx_open(Ctx *cx, const Net *net, const Dataset *d, int n, double lambda,
+                        double c)
+{
+    *cx = (Ctx){.net = net, .d = d, .n = n > 0 && n < d->n ? n : d->n, .lambda = lambda, .c = c};
+    cx->w = nn_rwork_new(net, CHUNK);
+    cx->x = xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(double));
+    cx->xf = d->x ? NULL : xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(float));
+    double *theta = xmalloc(net->n_params * sizeof *theta);
+    for (size_t k = 0; k < net->n_params; k++)
+        theta[k] = (double)net->params[k];
+    return theta;
+}
+
+static void ctx_close(Ctx *cx, double *theta)
+{
+    nn_rwork_free(cx->net, cx->w);
+    free(cx->x);
+    free(cx->xf);
+    free(theta);
+}
+
+/* neg_frac (L) from the per-layer counts: NaN for layers without ReLU */
+static void fractions(int L, const long *neg, const long *total, double *neg_frac)
+{
+    for (int l = 0; l < L; l++)
+        neg_frac[l] = total[l] > 0 ? (double)neg[l] / (double)total[l] : (double)NAN;
+}
+
 int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double c,
                  int iterations, double tol, uint64_t seed, Certificate *out, double *neg_frac)
 {
     const int L = net->n_layers;
-    Ctx cx = {.net = net, .d = d, .n = n > 0 && n < d->n ? n : d->n, .lambda = lambda, .c = c};
-    cx.w = nn_rwork_new(net, CHUNK);
-    cx.x = xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(double));
-    cx.xf = d->x ? NULL : xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(float));
     const size_t P = net->n_params;
-    double *theta = xmalloc(P * sizeof *theta), *g = xmalloc(P * sizeof *g);
-    for (size_t k = 0; k < P; k++)
-        theta[k] = (double)net->params[k];
-    long *neg = xcalloc((size_t)L, sizeof *neg), *total = xcalloc((size_t)L, sizeof *total);
-    out->loss_data = pass(&cx, theta, g, NULL, NULL, neg, total);
+    Ctx cx;
+    double *theta = ctx_open(&cx, net, d, n, lambda, c), *g = xmalloc(P * sizeof *g);
+    long *neg = xcalloc((size_t)L + 1, sizeof *neg);
+    long *total = xcalloc((size_t)L + 1, sizeof *total);
+    out->loss_data = pass(&cx, theta, g, NULL, NULL, neg_frac ? neg : NULL, total);
     double sq = dot(theta, theta, P);
     out->loss = out->loss_data + lambda / 2 * (c == 0 ? sq : fabs(sq - c));
     out->grad_norm = sqrt(dot(g, g, P));
-    for (int l = 0; l < L; l++)
-        neg_frac[l] = total[l] > 0 ? (double)neg[l] / (double)total[l] : (double)NAN;
+    if (neg_frac)
+        fractions(L, neg, total, neg_frac);
     out->hess_max_abs = out->hess_min = NAN;
     out->hess_iterations = 0;
     int rc = iterations > 0 ? lanczos(&cx, theta, iterations, tol, seed, out) : 0;
-    free(theta);
     free(g);
     free(neg);
     free(total);
-    nn_rwork_free(net, cx.w);
-    free(cx.x);
-    free(cx.xf);
+    ctx_close(&cx, theta);
     return rc;
+}
+
+void cert_negative_fraction(const Net *net, const Dataset *d, double *neg_frac)
+{
+    const int L = net->n_layers;
+    Ctx cx;
+    double *theta = ctx_open(&cx, net, d, 0, 0, 0);
+    long *neg = xcalloc((size_t)L + 1, sizeof *neg);
+    long *total = xcalloc((size_t)L + 1, sizeof *total);
+    pass(&cx, theta, NULL, NULL, NULL, neg, total); /* the forward pass alone */
+    fractions(L, neg, total, neg_frac);
+    free(neg);
+    free(total);
+    ctx_close(&cx, theta);
 }
 
 double cert_grad_norm(const Net *net, const Dataset *d, double lambda, double c)
 {
     Certificate ct;
-    double *neg = xmalloc((size_t)(net->n_layers > 0 ? net->n_layers : 1) * sizeof *neg);
-    int rc = cert_measure(net, d, 0, lambda, c, 0, 0, 0, &ct, neg);
-    free(neg);
-    return rc == 0 ? ct.grad_norm : (double)NAN;
+    return cert_measure(net, d, 0, lambda, c, 0, 0, 0, &ct, NULL) == 0 ? ct.grad_norm
+                                                                       : (double)NAN;
 }
 
 CertVerdict cert_verdict(const Certificate *c, double tol)

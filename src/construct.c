@@ -63,7 +63,8 @@ static double loss_grad(Fit *f, const double *w, double *g)
                 z[k] = (exp(z[k] - mx) / s - (k == y)) / d->n;
         }
         /* dA += dZ^T X, da0 += column sums of dZ */
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, B, 1.0, f->z, K, x, D, 1.0, g, D);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, B, 1.0, f->z, K, x, D, 1.0, g,
+                    D);
         for (int i = 0; i < B; i++)
             for (int k = 0; k < K; k++)
                 g[(size_t)K * D + k] += f->z[(size_t)i * K + k];
@@ -86,7 +87,8 @@ static void hessian(Fit *f, const double *w, double *H)
 {
     const Dataset *d = f->d;
     const int D = f->D, K = f->K, D1 = D + 1, m = (K - 1) * D1;
-    double *x1 = xmalloc((size_t)CHUNK * D1 * sizeof *x1), *xs = xmalloc((size_t)CHUNK * D1 * sizeof *xs);
+    double *x1 = xmalloc((size_t)CHUNK * D1 * sizeof *x1);
+    double *xs = xmalloc((size_t)CHUNK * D1 * sizeof *xs);
     memset(H, 0, (size_t)m * m * sizeof *H);
     for (int start = 0; start < d->n; start += CHUNK) {
         int B = d->n - start < CHUNK ? d->n - start : CHUNK;
@@ -203,7 +205,8 @@ static bool lbfgs_step(ConstructFit *cf, Fit *f)
     const size_t n = cf->n;
     double *g = cf->g, *w = cf->w, *S = cf->S, *Y = cf->Y, *rho = cf->rho, al[MEMORY];
     const int m = (int)cf->m, head = (int)cf->head;
-    double *p = xmalloc(n * sizeof *p), *wn = xmalloc(n * sizeof *wn), *gn = xmalloc(n * sizeof *gn);
+    double *p = xmalloc(n * sizeof *p), *wn = xmalloc(n * sizeof *wn);
+    double *gn = xmalloc(n * sizeof *gn);
     /* p = -H g */
     for (size_t i = 0; i < n; i++)
         p[i] = -g[i];
@@ -293,11 +296,6 @@ void construct_fit_free(ConstructFit *cf)
         return;
     free(cf->w), free(cf->g), free(cf->S), free(cf->Y);
     free(cf);
-}
-
-bool construct_fit_done(const ConstructFit *cf)
-{
-    return cf->done != 0;
 }
 
 int construct_fit_run(ConstructFit *cf, const Dataset *train, bool (*should_stop)(void *),

@@ -407,7 +407,7 @@ void nn_free(Net *net)
 /* ---- initialisation ------------------------------------------------------------ */
 
 /* A weight matrix W (O, I) of a dense or convolution op (I = C k k: the fan-in) and its
- * bias (O) if the op has one. */
+ * bias (O) if the op has one, b_offset added. */
 static void init_weights(const NetConfig *cfg, const Op *op, float *params, RngStream *ws,
                          RngStream *bs)
 {
@@ -457,6 +457,8 @@ static void init_weights(const NetConfig *cfg, const Op *op, float *params, RngS
             b[j] = (float)((2.0 * rng_uniform(bs) - 1.0) * cfg->b_value);
             break;
         }
+        if (cfg->b_offset != 0)
+            b[j] += (float)cfg->b_offset;
     }
 }
 
@@ -472,11 +474,6 @@ void nn_init_params(Net *net, uint64_t seed)
             RngStream ws = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_WEIGHT, op->layer));
             RngStream bs = rng_stream(rng_key(seed, dims, n_dims, RNG_INIT_BIAS, op->layer));
             init_weights(cfg, op, net->params, &ws, &bs);
-            WeightView v;
-            OP_KINDS[op->d.kind]->weight_view(op, &v);
-            const size_t nw = (size_t)v.rows * (size_t)v.cols;
-            for (size_t j = nw; cfg->b_offset != 0 && j < op->n_p; j++) /* bias, after W */
-                net->params[v.off + j] += (float)cfg->b_offset;
         } else if (op->d.kind == OP_BATCH_NORM) {
             const int C = op->out_shape.c;
             float *buf = net->buffers + op->buf;

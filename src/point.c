@@ -230,9 +230,8 @@ static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *
             }
             memcpy(m[M_relu_negative_fraction], neg, (size_t)net->n_layers * sizeof *neg);
         }
-        /* the test set's ReLU pattern (the gradient pass it also makes is not kept) */
-        if (cert_measure(net, test, 0, 0, 0, 0, 0, seed, &c, neg) == 0)
-            memcpy(m[M_relu_negative_fraction_test], neg, (size_t)net->n_layers * sizeof *neg);
+        cert_negative_fraction(net, test, neg);
+        memcpy(m[M_relu_negative_fraction_test], neg, (size_t)net->n_layers * sizeof *neg);
         free(neg);
     }
     if (net->cfg.construct.on) {

@@ -33,8 +33,8 @@ typedef struct {
 } Certificate;
 
 /* Measures net on the first n samples of d (n <= 0 or > d->n: all) with regulariser
- * strength lambda and target c (absolute). neg_frac (L values) gets each layer's fraction
- * of negative pre-activations, NaN for layers without ReLU. iterations bounds the
+ * strength lambda and target c (absolute). neg_frac (L values, or NULL) gets each layer's
+ * fraction of negative pre-activations, NaN for layers without ReLU. iterations bounds the
  * Lanczos iterations (at most P); with tol > 0 Lanczos stops earlier, once the residuals
  * of the smallest and the largest-magnitude Ritz pairs are below tol |lambda_max|; seed
  * picks its start vector. Returns 0, or -1 if LAPACK fails or the Lanczos basis cannot
@@ -48,6 +48,10 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
  * point: no claim either way). */
 typedef enum { CERT_NOT_CONVERGED = 0, CERT_MINIMUM = 1, CERT_SADDLE = 2 } CertVerdict;
 CertVerdict cert_verdict(const Certificate *c, double tol);
+
+/* neg_frac (L values) as cert_measure gives it, over all of d, from the forward pass
+ * alone (the test set's ReLU activity). */
+void cert_negative_fraction(const Net *net, const Dataset *d, double *neg_frac);
 
 /* ||grad (loss + R)|| of net over all of d, as cert_measure computes it (the stopping
  * rule of training, train.stop). */

@@ -50,7 +50,6 @@ typedef struct ConstructFit ConstructFit;
 /* A fit from 0 for cfg's data shape (n_in, n_out) and construct settings. */
 ConstructFit *construct_fit_new(const NetConfig *cfg);
 void construct_fit_free(ConstructFit *cf); /* accepts NULL */
-bool construct_fit_done(const ConstructFit *cf);
 
 /* Runs the fit on train until done (returns 0), or until should_stop (may be NULL),
  * asked after every iteration, returns true (returns 2; call again to go on). */
