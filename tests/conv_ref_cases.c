@@ -23,6 +23,8 @@
 #include "bpsweep/data.h"
 #include "bpsweep/train.h"
 
+#include "test_util.h"
+
 /* Two synthetic image sets, 3x16x16 (the ConvNet needs at least 9x9) and 3x8x8 (the
  * ResNets: 8, 4, 2, 1 pixels in the four stages): 150 training samples in batches of 32
  * (four full batches and one of 22 per epoch), six epochs: 30 optimizer steps. */
@@ -65,19 +67,6 @@ static void log_step(void *ctx, uint64_t step, const uint32_t *idx, int B, doubl
     s->first = false;
 }
 
-static int write_floats(const char *dir, const char *name, const char *what, const float *v,
-                        size_t n)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.%s.f32", dir, name, what);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(v, sizeof *v, n, f) != n || fclose(f) != 0) {
-        perror(path);
-        return -1;
-    }
-    return 0;
-}
-
 /* The expanded op list, for messages only: PyTorch builds the net from "arch". */
 static void write_ops(FILE *js, const NetConfig *net)
 {
@@ -114,9 +103,9 @@ static int run_case(const char *dir, const Case *c, const Dataset *train, const 
         fprintf(stderr, "%s: out of memory\n", c->name);
         return -1;
     }
-    if (write_floats(dir, c->name, "init", t->net->params, t->net->n_params) != 0 ||
+    if (test_write_floats(dir, c->name, "init", t->net->params, t->net->n_params) != 0 ||
         (t->net->n_buffers &&
-         write_floats(dir, c->name, "init_buffers", t->net->buffers, t->net->n_buffers) != 0)) {
+         test_write_floats(dir, c->name, "init_buffers", t->net->buffers, t->net->n_buffers) != 0)) {
         trainer_free(t);
         return -1;
     }
@@ -175,9 +164,9 @@ static int run_case(const char *dir, const Case *c, const Dataset *train, const 
         rc = -1;
     }
     if (rc == 0)
-        rc = write_floats(dir, c->name, "final", t->net->params, t->net->n_params);
+        rc = test_write_floats(dir, c->name, "final", t->net->params, t->net->n_params);
     if (rc == 0 && t->net->n_buffers)
-        rc = write_floats(dir, c->name, "buffers", t->net->buffers, t->net->n_buffers);
+        rc = test_write_floats(dir, c->name, "buffers", t->net->buffers, t->net->n_buffers);
     trainer_free(t);
     return rc;
 }
@@ -271,9 +260,9 @@ int main(int argc, char **argv)
             ylab[i] = (float)train[k].y[i];
         for (int i = 0; i < N_TEST; i++)
             ylab[N_TRAIN + i] = (float)test[k].y[i];
-        if (write_floats(argv[1], name, "train_x", train[k].x, (size_t)N_TRAIN * D) != 0 ||
-            write_floats(argv[1], name, "test_x", test[k].x, (size_t)N_TEST * D) != 0 ||
-            write_floats(argv[1], name, "labels", ylab, N_TRAIN + N_TEST) != 0)
+        if (test_write_floats(argv[1], name, "train_x", train[k].x, (size_t)N_TRAIN * D) != 0 ||
+            test_write_floats(argv[1], name, "test_x", test[k].x, (size_t)N_TEST * D) != 0 ||
+            test_write_floats(argv[1], name, "labels", ylab, N_TRAIN + N_TEST) != 0)
             return 1;
     }
 

@@ -16,6 +16,8 @@
 #include "bpsweep/rank.h"
 #include "bpsweep/rng.h"
 
+#include "test_util.h"
+
 typedef struct {
     const char *name;
     int hidden[4], n_hidden;
@@ -30,19 +32,6 @@ static const Case CASES[] = {
     {"bn", {20}, 1, true, false, true, 3},
 };
 enum { D = 12, K = 5 };
-
-static int write_file(const char *dir, const char *name, const char *what, const void *v,
-                      size_t bytes)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.%s", dir, name, what);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(v, 1, bytes, f) != bytes || fclose(f) != 0) {
-        perror(path);
-        return -1;
-    }
-    return 0;
-}
 
 static int run_case(const char *dir, const Case *c, FILE *index, int k)
 {
@@ -70,11 +59,11 @@ static int run_case(const char *dir, const Case *c, FILE *index, int k)
     double *ntk = malloc((size_t)m * m * sizeof *ntk);
     int rc = ntk_kernel(net, x, c->n, ntk);
     if (rc == 0)
-        rc = write_file(dir, c->name, "params.f32", net->params, net->n_params * sizeof(float)) ||
-             write_file(dir, c->name, "buffers.f32", net->buffers,
+        rc = test_write_case(dir, c->name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+             test_write_case(dir, c->name, "buffers.f32", net->buffers,
                         net->n_buffers * sizeof(float)) ||
-             write_file(dir, c->name, "x.f32", x, (size_t)c->n * D * sizeof *x) ||
-             write_file(dir, c->name, "ntk.f64", ntk, (size_t)m * m * sizeof *ntk);
+             test_write_case(dir, c->name, "x.f32", x, (size_t)c->n * D * sizeof *x) ||
+             test_write_case(dir, c->name, "ntk.f64", ntk, (size_t)m * m * sizeof *ntk);
     fprintf(index,
             "%s{\"name\": \"%s\", \"n_in\": %d, \"n_out\": %d, \"hidden\": [", k ? ",\n" : "",
             c->name, D, K);
@@ -120,9 +109,9 @@ static int cert_case(const char *dir, const char *name, int h1, int h2, bool rel
     double neg[4];
     int rc = cert_measure(net, &d, 0, lambda, c, (int)net->n_params, 0, 3, &ct, neg);
     if (rc == 0)
-        rc = write_file(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
-             write_file(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float)) ||
-             write_file(dir, name, "x.f32", x, sizeof x) || write_file(dir, name, "y.u8", y, sizeof y);
+        rc = test_write_case(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+             test_write_case(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float)) ||
+             test_write_case(dir, name, "x.f32", x, sizeof x) || test_write_case(dir, name, "y.u8", y, sizeof y);
     fprintf(index, "{\"name\": \"%s\", \"n_in\": %d, \"n_out\": %d, \"hidden\": [%d", name,
             DD, KK, h1);
     if (h2)
@@ -171,12 +160,12 @@ static int pgd_case(const char *dir, const char *name, bool bn, bool skip, FILE 
     nn_forward(net, start, B, false);
     nn_loss(net, y, B, NULL, true);
     nn_input_grad(net, B, g0);
-    int rc = write_file(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
-             write_file(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float)) ||
-             write_file(dir, name, "x.f32", x, sizeof x) || write_file(dir, name, "y.u8", y, sizeof y) ||
-             write_file(dir, name, "start.f32", start, sizeof start) ||
-             write_file(dir, name, "grad.f32", g0, sizeof g0) ||
-             write_file(dir, name, "adv.f32", adv, sizeof adv);
+    int rc = test_write_case(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+             test_write_case(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float)) ||
+             test_write_case(dir, name, "x.f32", x, sizeof x) || test_write_case(dir, name, "y.u8", y, sizeof y) ||
+             test_write_case(dir, name, "start.f32", start, sizeof start) ||
+             test_write_case(dir, name, "grad.f32", g0, sizeof g0) ||
+             test_write_case(dir, name, "adv.f32", adv, sizeof adv);
     fprintf(index, "{\"name\": \"%s\", \"n_in\": %d, \"n_out\": %d, \"hidden\": [%d, 24], "
             "\"relu\": true, \"skip\": %s, \"batch_norm\": %s, \"n\": %d, \"eps\": %.9g, "
             "\"alpha\": %.9g, \"steps\": %d, \"lo\": 0, \"hi\": 1}", name, D, K, D,
@@ -194,11 +183,11 @@ static int rank_case(const char *dir, const char *name, RankMode mode, double t,
     Net *net = nn_new(&cfg, 1);
     nn_init_params(net, 99);
     size_t bytes = net->n_params * sizeof(float);
-    int rc = write_file(dir, name, "before.f32", net->params, bytes);
+    int rc = test_write_case(dir, name, "before.f32", net->params, bytes);
     if (rc == 0)
         rc = rank_project(net, mode, t, relative, NULL);
     if (rc == 0)
-        rc = write_file(dir, name, "after.f32", net->params, bytes);
+        rc = test_write_case(dir, name, "after.f32", net->params, bytes);
     fprintf(index, "{\"name\": \"%s\", \"dims\": [%d, 20, 16, %d], \"mode\": \"%s\", "
             "\"threshold\": %.17g, \"relative\": %s}", name, D, K,
             mode == RANK_MIN ? "min" : "max", t, relative ? "true" : "false");
@@ -257,8 +246,8 @@ static void conv_json(FILE *index, const ConvCase *c)
 
 static int write_net(const char *dir, const char *name, const Net *net)
 {
-    return write_file(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
-           write_file(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float));
+    return test_write_case(dir, name, "params.f32", net->params, net->n_params * sizeof(float)) ||
+           test_write_case(dir, name, "buffers.f32", net->buffers, net->n_buffers * sizeof(float));
 }
 
 /* The empirical NTK of a conv net (ntk_kernel: the generic path). */
@@ -274,8 +263,8 @@ static int conv_ntk_case(const char *dir, const ConvCase *c, FILE *index, uint64
     int rc = ntk_kernel(net, x, c->n, ntk);
     if (rc == 0)
         rc = write_net(dir, c->name, net) ||
-             write_file(dir, c->name, "x.f32", x, (size_t)c->n * Din * sizeof *x) ||
-             write_file(dir, c->name, "ntk.f64", ntk, (size_t)m * m * sizeof *ntk);
+             test_write_case(dir, c->name, "x.f32", x, (size_t)c->n * Din * sizeof *x) ||
+             test_write_case(dir, c->name, "ntk.f64", ntk, (size_t)m * m * sizeof *ntk);
     conv_json(index, c);
     fprintf(index, ", \"params\": %zu, \"factorised\": %s}", net->n_params,
             ntk_factorised_applies(net) ? "true" : "false");
@@ -328,11 +317,11 @@ static int hvp_case(const char *dir, const ConvCase *c, FILE *index, uint64_t se
     }
     nn_r_backward(net, w, theta, v, B, g, hv);
     int rc = write_net(dir, c->name, net) ||
-             write_file(dir, c->name, "x.f64", x, (size_t)B * Din * sizeof *x) ||
-             write_file(dir, c->name, "y.u8", y, (size_t)B) ||
-             write_file(dir, c->name, "v.f64", v, P * sizeof *v) ||
-             write_file(dir, c->name, "g.f64", g, P * sizeof *g) ||
-             write_file(dir, c->name, "hv.f64", hv, P * sizeof *hv);
+             test_write_case(dir, c->name, "x.f64", x, (size_t)B * Din * sizeof *x) ||
+             test_write_case(dir, c->name, "y.u8", y, (size_t)B) ||
+             test_write_case(dir, c->name, "v.f64", v, P * sizeof *v) ||
+             test_write_case(dir, c->name, "g.f64", g, P * sizeof *g) ||
+             test_write_case(dir, c->name, "hv.f64", hv, P * sizeof *hv);
     conv_json(index, c);
     fprintf(index, ", \"params\": %zu, \"loss\": %.17g}", P, loss / B);
     nn_rwork_free(net, w);
@@ -382,11 +371,11 @@ static int conv_pgd_case(const char *dir, const ConvCase *c, bool per_channel, F
     nn_forward(net, start, B, false);
     nn_loss(net, y, B, NULL, true);
     nn_input_grad(net, B, g0);
-    int rc = write_net(dir, c->name, net) || write_file(dir, c->name, "x.f32", x, n * sizeof *x) ||
-             write_file(dir, c->name, "y.u8", y, (size_t)B) ||
-             write_file(dir, c->name, "start.f32", start, n * sizeof *x) ||
-             write_file(dir, c->name, "grad.f32", g0, n * sizeof *x) ||
-             write_file(dir, c->name, "adv.f32", adv, n * sizeof *x);
+    int rc = write_net(dir, c->name, net) || test_write_case(dir, c->name, "x.f32", x, n * sizeof *x) ||
+             test_write_case(dir, c->name, "y.u8", y, (size_t)B) ||
+             test_write_case(dir, c->name, "start.f32", start, n * sizeof *x) ||
+             test_write_case(dir, c->name, "grad.f32", g0, n * sizeof *x) ||
+             test_write_case(dir, c->name, "adv.f32", adv, n * sizeof *x);
     conv_json(index, c);
     fprintf(index, ", \"steps\": %d, \"channels\": %d", pc.steps, pc.channels);
     const char *key[4] = {"eps", "alpha", "lo", "hi"};
@@ -588,8 +577,8 @@ static int cert_conv_cases(const char *dir, FILE *index)
         printf(": %s  %s\n", certified ? "certified minimum" : "not certified", ok ? "ok" : "FAIL");
         if (!ok)
             rc = 1;
-        if (write_net(dir, name, net) || write_file(dir, name, "x.f32", x, sizeof x) ||
-            write_file(dir, name, "y.u8", y, sizeof y))
+        if (write_net(dir, name, net) || test_write_case(dir, name, "x.f32", x, sizeof x) ||
+            test_write_case(dir, name, "y.u8", y, sizeof y))
             rc = 1;
         fprintf(index, "%s{\"name\": \"%s\", \"relu\": %s, \"saddle\": %s, \"in_shape\": [1, %d, %d], "
                 "\"channels\": %d, \"kernel\": 3, \"pad\": 1, \"n_out\": %d, \"n\": %d, "

@@ -18,6 +18,8 @@
 #include "bpsweep/nn.h"
 #include "bpsweep/rank.h"
 
+#include "test_util.h"
+
 typedef struct {
     const char *name;
     int O, C, k, stride, pad, n, m; /* W (O, C, k, k) on input (C, n, m) */
@@ -49,19 +51,6 @@ static const Projection PROJECTIONS[] = {
     {"max_none_abs", RANK_MAX, 1e6, false},
 };
 enum { N_PROJECTIONS = sizeof PROJECTIONS / sizeof PROJECTIONS[0] };
-
-static int write_file(const char *dir, const char *name, const char *what, const void *v,
-                      size_t bytes)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.%s", dir, name, what);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(v, 1, bytes, f) != bytes || fclose(f) != 0) {
-        perror(path);
-        return -1;
-    }
-    return 0;
-}
 
 /* Deterministic kernel entries in [-1, 1). */
 static void random_kernel(float *W, size_t len, unsigned seed)
@@ -111,9 +100,9 @@ static int run_case(const char *dir, const Case *c, FILE *index, int ci)
         fprintf(stderr, "%s: %s\n", c->name, err.msg);
         goto fail;
     }
-    if (write_file(dir, c->name, "kernel.f32", W, nw * sizeof *W) ||
-        write_file(dir, c->name, "spectrum.f64", sv, count * sizeof *sv) ||
-        write_file(dir, c->name, "dense.f64", dense, dense_count * sizeof *dense))
+    if (test_write_case(dir, c->name, "kernel.f32", W, nw * sizeof *W) ||
+        test_write_case(dir, c->name, "spectrum.f64", sv, count * sizeof *sv) ||
+        test_write_case(dir, c->name, "dense.f64", dense, dense_count * sizeof *dense))
         goto fail;
     fprintf(index,
             "%s\n  {\"name\": \"%s\", \"O\": %d, \"C\": %d, \"k\": %d, \"stride\": %d, "
@@ -133,7 +122,7 @@ static int run_case(const char *dir, const Case *c, FILE *index, int ci)
         }
         char what[64];
         snprintf(what, sizeof what, "%s.f32", p->tag);
-        if (write_file(dir, c->name, what, Wp, nw * sizeof *Wp))
+        if (test_write_case(dir, c->name, what, Wp, nw * sizeof *Wp))
             goto fail;
         print_projection(index, p, prc, e, i);
     }
@@ -176,7 +165,7 @@ static int run_net(const char *dir, FILE *index)
     float *before = xmalloc(bytes);
     RankEffect *eff = xmalloc((size_t)net->n_layers * sizeof *eff);
     int rc = -1;
-    if (write_file(dir, "net", "before.f32", net->params, bytes))
+    if (test_write_case(dir, "net", "before.f32", net->params, bytes))
         goto fail;
     memcpy(before, net->params, bytes);
     fprintf(index, "\n ],\n \"net\": {\"n_params\": %zu, \"layers\": [", net->n_params);
@@ -197,7 +186,7 @@ static int run_net(const char *dir, FILE *index)
         const int prc = rank_project(net, p->mode, p->threshold, p->relative, eff);
         char what[64];
         snprintf(what, sizeof what, "%s.f32", p->tag);
-        if (prc != 0 || write_file(dir, "net", what, net->params, bytes)) {
+        if (prc != 0 || test_write_case(dir, "net", what, net->params, bytes)) {
             fprintf(stderr, "net: rank_project %s failed\n", p->tag);
             goto fail;
         }

@@ -51,6 +51,26 @@ int test_write_bytes(const char *path, const void *data, size_t n)
     return (fclose(f) == 0 && w == n) ? 0 : -1;
 }
 
+int test_write_case(const char *dir, const char *name, const char *what, const void *v,
+                    size_t bytes)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, what);
+    if (test_write_bytes(path, v, bytes) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+int test_write_floats(const char *dir, const char *name, const char *what, const float *v,
+                      size_t n)
+{
+    char ext[256];
+    snprintf(ext, sizeof ext, "%s.f32", what);
+    return test_write_case(dir, name, ext, v, n * sizeof *v);
+}
+
 const char *test_tmpdir(void)
 {
     static char dir[512];

@@ -43,6 +43,13 @@ long test_allclose(const char *what, const float *a, const double *ref, long n, 
 /* Writes bytes to path (for making corrupt input files); returns 0 on success. */
 int test_write_bytes(const char *path, const void *data, size_t n);
 
+/* The reference-case programs' outputs: bytes to DIR/NAME.WHAT, or n floats to
+ * DIR/NAME.WHAT.f32; 0, or -1 after perror. */
+int test_write_case(const char *dir, const char *name, const char *what, const void *v,
+                    size_t bytes);
+int test_write_floats(const char *dir, const char *name, const char *what, const float *v,
+                      size_t n);
+
 /* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); static storage. */
 const char *test_tmpdir(void);
 

@@ -10,6 +10,8 @@
 #include "bpsweep/data.h"
 #include "bpsweep/train.h"
 
+#include "test_util.h"
+
 typedef struct {
     const char *name;
     NetConfig net;
@@ -32,26 +34,13 @@ static void log_step(void *ctx, uint64_t step, const uint32_t *idx, int B, doubl
     s->first = false;
 }
 
-static int write_floats(const char *dir, const char *name, const char *what, const float *v,
-                        size_t n)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.%s.f32", dir, name, what);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(v, sizeof *v, n, f) != n || fclose(f) != 0) {
-        perror(path);
-        return -1;
-    }
-    return 0;
-}
-
 static int run_case(const char *dir, const Case *c, const Dataset *train, const Dataset *test)
 {
     NetConfig net = c->net;
     net.n_in = train->d;
     net.n_out = train->classes;
     Trainer *t = trainer_new(&net, &c->train, 1234);
-    if (write_floats(dir, c->name, "init", t->net->params, t->net->n_params) != 0)
+    if (test_write_floats(dir, c->name, "init", t->net->params, t->net->n_params) != 0)
         return -1;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.json", dir, c->name);
@@ -98,9 +87,9 @@ static int run_case(const char *dir, const Case *c, const Dataset *train, const 
         rc = -1;
     }
     if (rc == 0)
-        rc = write_floats(dir, c->name, "final", t->net->params, t->net->n_params);
+        rc = test_write_floats(dir, c->name, "final", t->net->params, t->net->n_params);
     if (rc == 0 && t->net->n_buffers)
-        rc = write_floats(dir, c->name, "buffers", t->net->buffers, t->net->n_buffers);
+        rc = test_write_floats(dir, c->name, "buffers", t->net->buffers, t->net->n_buffers);
     trainer_free(t);
     return rc;
 }
@@ -137,15 +126,15 @@ int main(int argc, char **argv)
     /* 330 samples in batches of 32: ten full batches and a partial one per epoch */
     Dataset train, test;
     dataset_synthetic(330, 100, 20, 4, 4.0, 99, &train, &test);
-    if (write_floats(argv[1], "data", "train_x", train.x, (size_t)train.n * 20) != 0 ||
-        write_floats(argv[1], "data", "test_x", test.x, (size_t)test.n * 20) != 0)
+    if (test_write_floats(argv[1], "data", "train_x", train.x, (size_t)train.n * 20) != 0 ||
+        test_write_floats(argv[1], "data", "test_x", test.x, (size_t)test.n * 20) != 0)
         return 1;
     float ylab[430];
     for (int i = 0; i < train.n; i++)
         ylab[i] = (float)train.y[i];
     for (int i = 0; i < test.n; i++)
         ylab[train.n + i] = (float)test.y[i];
-    if (write_floats(argv[1], "data", "labels", ylab, (size_t)(train.n + test.n)) != 0)
+    if (test_write_floats(argv[1], "data", "labels", ylab, (size_t)(train.n + test.n)) != 0)
         return 1;
 
     Case cases[8];
