@@ -52,16 +52,6 @@ static const Projection PROJECTIONS[] = {
 };
 enum { N_PROJECTIONS = sizeof PROJECTIONS / sizeof PROJECTIONS[0] };
 
-/* Deterministic kernel entries in [-1, 1). */
-static void random_kernel(float *W, size_t len, unsigned seed)
-{
-    unsigned long long x = 0x9E3779B97F4A7C15ull ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        W[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
-}
-
 /* NaN is not JSON, but Python's json module reads it. */
 static void print_double(FILE *f, double x)
 {
@@ -93,7 +83,7 @@ static int run_case(const char *dir, const Case *c, FILE *index, int ci)
     double *dense = xmalloc(CONV_SPECTRUM_DENSE_MAX * sizeof *dense);
     size_t dense_count = 0;
     int rc = -1;
-    random_kernel(W, nw, 1000u + (unsigned)ci);
+    test_fill_uniform(W, nw, 1000u + (unsigned)ci);
     if (conv_spectrum_values(W, c->O, c->C, c->k, c->stride, c->n, c->m, sv, &err) ||
         conv_spectrum_dense(W, c->O, c->C, c->k, c->stride, c->pad, c->n, c->m, dense,
                             &dense_count, &err)) {

@@ -51,6 +51,23 @@ int test_write_bytes(const char *path, const void *data, size_t n)
     return (fclose(f) == 0 && w == n) ? 0 : -1;
 }
 
+void test_fill_uniform(float *v, size_t n, unsigned seed)
+{
+    unsigned long long x = 0x9E3779B97F4A7C15ull ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    }
+}
+
+float *test_random_kernel(int O, int C, int k, unsigned seed)
+{
+    const size_t n = (size_t)O * (size_t)C * (size_t)k * (size_t)k;
+    float *W = malloc(n * sizeof *W);
+    test_fill_uniform(W, n, seed);
+    return W;
+}
+
 int test_write_case(const char *dir, const char *name, const char *what, const void *v,
                     size_t bytes)
 {

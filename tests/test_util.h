@@ -43,6 +43,12 @@ long test_allclose(const char *what, const float *a, const double *ref, long n, 
 /* Writes bytes to path (for making corrupt input files); returns 0 on success. */
 int test_write_bytes(const char *path, const void *data, size_t n);
 
+/* v (n) = deterministic values in [-1, 1) from seed (a 64-bit LCG): test kernels. */
+void test_fill_uniform(float *v, size_t n, unsigned seed);
+
+/* A new O x C x k x k kernel of test_fill_uniform values (free it). */
+float *test_random_kernel(int O, int C, int k, unsigned seed);
+
 /* The reference-case programs' outputs: bytes to DIR/NAME.WHAT, or n floats to
  * DIR/NAME.WHAT.f32; 0, or -1 after perror. */
 int test_write_case(const char *dir, const char *name, const char *what, const void *v,

@@ -9,19 +9,6 @@
 #include "bpsweep/conv_spectrum.h"
 #include "test_util.h"
 
-/* Deterministic kernel entries in [-1, 1). */
-static float *random_kernel(int O, int C, int k, unsigned seed)
-{
-    const size_t n = (size_t)O * (size_t)C * (size_t)k * (size_t)k;
-    float *W = malloc(n * sizeof *W);
-    unsigned long long x = 0x9E3779B97F4A7C15ull ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        W[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
-    return W;
-}
-
 /* The reference: the circular operator y[o, i, j] = sum W[o, c, ki, kj]
  * x[c, (s i + ki) mod n, (s j + kj) mod m] assembled as a dense (O n' m') x (C n m)
  * matrix, its singular values by dgesdd (descending). Returns how many. */
@@ -68,7 +55,7 @@ static double max_rel_diff(const double *a, const double *b, size_t N)
  * identity sum s^2 = (n/s)(m/s) ||W||_F^2 when the kernel fits (k <= n, m). */
 static void check_case(int O, int C, int k, int s, int n, int m)
 {
-    float *W = random_kernel(O, C, k, (unsigned)(O * 1000 + C * 100 + k * 10 + s + n * m));
+    float *W = test_random_kernel(O, C, k, (unsigned)(O * 1000 + C * 100 + k * 10 + s + n * m));
     const size_t N = conv_spectrum_count(O, C, s, n, m);
     double *fft = malloc(N * sizeof *fft);
     double *ref = malloc((size_t)O * (size_t)C * (size_t)(n * m) * sizeof *ref);
@@ -127,7 +114,7 @@ static void strided_spectrum_should_match_dense_circular_operator(void)
 static void one_by_one_conv_should_repeat_kernel_singular_values(void)
 {
     const int O = 2, C = 4, n = 3, m = 3;
-    float *W = random_kernel(O, C, 1, 7);
+    float *W = test_random_kernel(O, C, 1, 7);
     double a[8], sk[2], s[2 * 9];
     for (int o = 0; o < O; o++)
         for (int c = 0; c < C; c++)
@@ -147,7 +134,7 @@ static void one_by_one_conv_should_repeat_kernel_singular_values(void)
  * it lands inside the input. */
 static void dense_zero_padded_should_agree_where_it_must(void)
 {
-    float *W = random_kernel(3, 2, 1, 11);
+    float *W = test_random_kernel(3, 2, 1, 11);
     double a[3 * 2 * 16], b[3 * 2 * 16];
     size_t N = 0;
     BpsErr err = {{0}};
@@ -160,7 +147,7 @@ static void dense_zero_padded_should_agree_where_it_must(void)
     /* 3x3, pad 1, 6x6: Frobenius^2 of the zero-padded operator = sum over taps of the
      * number of output positions where the tap lands inside the input */
     const int O = 3, C = 2, k = 3, n = 6, m = 6;
-    W = random_kernel(O, C, k, 12);
+    W = test_random_kernel(O, C, k, 12);
     double *s = malloc(4096 * sizeof *s);
     CHECK_MSG(conv_spectrum_dense(W, O, C, k, 1, 1, n, m, s, &N, &err) == 0, "%s", err.msg);
     CHECK(N == (size_t)(C * n * m)); /* min(O n m, C n m) */

@@ -14,18 +14,6 @@
 
 static const double PI = 3.14159265358979323846;
 
-static float *random_kernel(int O, int C, int k, unsigned seed)
-{
-    const size_t n = (size_t)O * (size_t)C * (size_t)k * (size_t)k;
-    float *W = malloc(n * sizeof *W);
-    unsigned long long x = 0x9E3779B97F4A7C15ull ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        W[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
-    return W;
-}
-
 /* The reference projection: Wout (O, C, k, k) in double, the changed fraction and the
  * restriction distance. */
 static void reference(const float *W, int O, int C, int k, int n, int m, RankMode mode,
@@ -106,7 +94,7 @@ static void check_case(int O, int C, int k, int n, int m, RankMode mode, double 
                        bool relative, unsigned seed)
 {
     const size_t nw = (size_t)(O * C * k * k);
-    float *W = random_kernel(O, C, k, seed);
+    float *W = test_random_kernel(O, C, k, seed);
     double *ref = malloc(nw * sizeof *ref), frac, dist;
     reference(W, O, C, k, n, m, mode, thr, relative, ref, &frac, &dist);
     RankEffect e;
@@ -137,14 +125,14 @@ static void test_matches_reference(void)
 
 static void test_rankmin_above_all_zeroes(void)
 {
-    float *W = random_kernel(3, 2, 3, 5);
+    float *W = test_random_kernel(3, 2, 3, 5);
     RankEffect e;
     CHECK(rank_project_conv(W, 3, 2, 3, 6, 6, RANK_MIN, 1.01, true, &e) == 0);
     for (int i = 0; i < 3 * 2 * 9; i++)
         CHECK(W[i] == 0.0f);
     CHECK(e.changed_fraction == 1.0 && e.restrict_distance == 0.0);
     free(W);
-    W = random_kernel(3, 2, 3, 6);
+    W = test_random_kernel(3, 2, 3, 6);
     CHECK(rank_project_conv(W, 3, 2, 3, 6, 6, RANK_MIN, 1e6, false, &e) == 0);
     for (int i = 0; i < 3 * 2 * 9; i++)
         CHECK(W[i] == 0.0f);
@@ -153,7 +141,7 @@ static void test_rankmin_above_all_zeroes(void)
 
 static void test_rankmax_above_all_unchanged(void)
 {
-    float *W = random_kernel(3, 2, 3, 7), *W0 = malloc(54 * sizeof *W0);
+    float *W = test_random_kernel(3, 2, 3, 7), *W0 = malloc(54 * sizeof *W0);
     memcpy(W0, W, 54 * sizeof *W0);
     RankEffect e;
     CHECK(rank_project_conv(W, 3, 2, 3, 6, 6, RANK_MAX, 1.0, true, &e) == 0);
@@ -167,7 +155,7 @@ static void test_rankmax_above_all_unchanged(void)
 
 static void test_kernel_larger_than_input_refused(void)
 {
-    float *W = random_kernel(2, 2, 3, 8);
+    float *W = test_random_kernel(2, 2, 3, 8);
     RankEffect e = {-1, -1};
     CHECK(rank_project_conv(W, 2, 2, 3, 2, 6, RANK_MIN, 0.5, true, &e) == 1);
     CHECK(e.changed_fraction == -1);
