@@ -108,6 +108,14 @@ void spec_write_num_array(SpecBuf *b, const double *x, int n)
     spec_sb_puts(b, "]");
 }
 
+void spec_write_int_array(SpecBuf *b, const int *x, int n)
+{
+    spec_sb_puts(b, "[");
+    for (int i = 0; i < n; i++)
+        spec_sb_printf(b, "%s%d", i ? "," : "", x[i]);
+    spec_sb_puts(b, "]");
+}
+
 void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const void *obj)
 {
     const char *sep = "{";

@@ -1,15 +1,23 @@
 /* spec_internal.h: what the files of the spec module share, and nothing outside it
  * includes (the public interface is include/bpsweep/spec.h).
  *
- *   spec.c        spec_parse, spec_load, spec_free; the field table of every JSON object
- *                 and the readers and writers of members with rules of their own
- *   spec_json.c   generic JSON-path readers: values checked one at a time, each failure
- *                 one message naming the JSON path; malformed JSON; NUL escapes; the
- *                 table reader (spec_read_object)
- *   spec_canon.c  the canonical JSON: the table writer (spec_write_object), numbers, the
- *                 growing string buffer
- *   spec_diff.c   spec_diff and spec_extension_problems, on the canonical forms
+ *   spec.c          spec_parse, spec_load, spec_free; the top level, "data" and "output"
+ *   spec_train.c    "train" and a condition's "train" (TrainDraft); spec_check_augment
+ *   spec_arch.c     "architectures": MLPs, width templates, presets, "init";
+ *                   spec_check_nets
+ *   spec_layers.c   an architecture's "layers" (the explicit op list)
+ *   spec_grid.c     "grid": conditions, norm_bias, weight_decay, seeds; the grid's size
+ *   spec_measure.c  "measure": robustness, certificate, NTK
+ *   spec_json.c     generic JSON-path readers: values checked one at a time, each failure
+ *                   one message naming the JSON path; malformed JSON; NUL escapes; the
+ *                   table reader (spec_read_object)
+ *   spec_canon.c    the canonical JSON: the table writer (spec_write_object), numbers, the
+ *                   growing string buffer
+ *   spec_diff.c     spec_diff and spec_extension_problems, on the canonical forms
  *
+ * Each object's file holds its field table with the readers and writers of the members
+ * that have rules of their own; the tables stay static, and an object read by another
+ * file's table is reached through the pair spec_read_X / spec_write_X below.
  * cJSON stays inside these files. */
 #ifndef BPSWEEP_SPEC_INTERNAL_H
 #define BPSWEEP_SPEC_INTERNAL_H
@@ -23,6 +31,11 @@
 #include "bpsweep/spec.h"
 
 #define SPEC_PATH_LEN 256 /* JSON paths in messages */
+
+/* Limits of values that the objects of several files read */
+#define SPEC_MAX_WIDTH (1 << 20)     /* largest hidden width */
+#define SPEC_MAX_EPOCHS 1000000
+#define SPEC_SEED_LIMIT 9007199254740992.0 /* 2^53: seeds and data seeds are below it */
 
 /* A growing NUL-terminated string; buf is NULL until something is written (the owner
  * frees buf). */
@@ -213,5 +226,61 @@ void spec_sb_str(SpecBuf *b, const char *s); /* a JSON string, escaped */
 void spec_write_object(SpecBuf *b, const SpecField *t, unsigned variant, const void *obj);
 /* [x0,x1,...] */
 void spec_write_num_array(SpecBuf *b, const double *x, int n);
+void spec_write_int_array(SpecBuf *b, const int *x, int n);
+
+/* ---- the objects, one file each ------------------------------------------------------ */
+
+/* Training settings while they are being merged: milestones stay as written (epochs
+ * or fractions) until the final number of epochs is known. */
+typedef struct {
+    TrainConfig t;
+    int n_ms;
+    double ms[TRAIN_MAX_MILESTONES];
+    bool ms_fraction;   /* milestones are fractions of training */
+    bool ms_inherited;  /* a condition's milestones come from the base train object */
+    int n_rp;           /* rank projection epochs, as written */
+    double rp[TRAIN_MAX_MILESTONES];
+    bool rp_fraction;
+    bool epochs_given;  /* "epochs" written here or in the base (a limit for "stop") */
+} TrainDraft;
+
+/* The whole spec while it is read, and what its canonical form is written from. */
+typedef struct {
+    Spec *spec;
+    TrainDraft base;        /* "train" as read: the base of every condition */
+    TrainConfig base_train; /* "train" resolved */
+} SpecDraft;
+
+/* The readers return 0, or -1 with one message in c->err (as the readers above). */
+
+/* spec_train.c: the defaults of "train"; a train object's members applied to d (the base
+ * settings, or a condition's overrides on a copy of them); d checked as a whole and
+ * resolved into out (milestones and rank-projection epochs as epochs); the canonical
+ * form of t. */
+void spec_default_train(TrainDraft *d);
+int spec_read_train(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d);
+int spec_finish_train(const Ctx *c, const TrainDraft *d, const char *path, TrainConfig *out);
+void spec_write_train(SpecBuf *b, const TrainConfig *t);
+
+/* spec_arch.c: "architectures" into s->arch (a template appends one ArchSpec per width;
+ * s->arch is attached as it grows, so spec_free releases it on errors too). */
+int spec_read_architectures(const Ctx *c, const cJSON *v, Spec *s);
+void spec_write_architectures(SpecBuf *b, const Spec *s);
+
+/* spec_layers.c: an architecture's "layers" into net->ops (shapes are checked later, by
+ * spec_check_nets). */
+int spec_read_layers(const Ctx *c, const cJSON *v, const char *path, NetConfig *net);
+void spec_write_layers(SpecBuf *b, const NetConfig *net);
+
+/* spec_grid.c: the grid's size from the lengths of root's JSON arrays alone, refused
+ * beyond the limits before anything is read; "grid" into d->spec, each condition on a
+ * copy of d->base. */
+int spec_check_grid_size(const Ctx *c, const cJSON *root);
+int spec_read_grid(const Ctx *c, const cJSON *v, const char *path, SpecDraft *d);
+void spec_write_grid(SpecBuf *b, const SpecDraft *d);
+
+/* spec_measure.c: "measure" into s->ntk, s->robust, s->cert. */
+int spec_read_measure(const Ctx *c, const cJSON *v, const char *path, Spec *s);
+void spec_write_measure(SpecBuf *b, const Spec *s);
 
 #endif
