@@ -327,7 +327,7 @@ int construct_fit_run(ConstructFit *cf, const Dataset *train, bool (*should_stop
 size_t construct_fit_state_size(const ConstructFit *cf)
 {
     size_t doubles = 1 + 2 * cf->n + (cf->newton ? 0 : 2 * MEMORY * cf->n + MEMORY);
-    return 4 * sizeof(int64_t) + doubles * sizeof(double);
+    return 6 * sizeof(int64_t) + doubles * sizeof(double);
 }
 
 #define PUT(p, src, bytes) (memcpy((p), (src), (bytes)), (p) += (bytes))
@@ -336,7 +336,9 @@ size_t construct_fit_state_size(const ConstructFit *cf)
 void construct_fit_save(const ConstructFit *cf, void *buf)
 {
     unsigned char *p = buf;
-    const int64_t head[4] = {cf->it, cf->done, cf->head, cf->m};
+    /* self-describing: n and the L-BFGS memory (0: Newton) first */
+    const int64_t head[6] = {(int64_t)cf->n, cf->newton ? 0 : MEMORY, cf->it, cf->done,
+                             cf->head, cf->m};
     PUT(p, head, sizeof head);
     PUT(p, &cf->fx, sizeof cf->fx);
     PUT(p, cf->w, cf->n * sizeof *cf->w);
@@ -351,9 +353,9 @@ void construct_fit_save(const ConstructFit *cf, void *buf)
 void construct_fit_load(ConstructFit *cf, const void *buf)
 {
     const unsigned char *p = buf;
-    int64_t head[4];
+    int64_t head[6]; /* n and the memory are the configuration's (checked by the caller) */
     GET(head, p, sizeof head);
-    cf->it = head[0], cf->done = head[1], cf->head = head[2], cf->m = head[3];
+    cf->it = head[2], cf->done = head[3], cf->head = head[4], cf->m = head[5];
     GET(&cf->fx, p, sizeof cf->fx);
     GET(cf->w, p, cf->n * sizeof *cf->w);
     GET(cf->g, p, cf->n * sizeof *cf->g);

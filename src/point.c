@@ -378,11 +378,10 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
     res->epochs_run = t->epoch;
     res->diverged_epoch = t->diverged_epoch;
     record_curves(t, res);
-    int rc = 0;
+    /* where training stopped: after stop_after's epoch, or at the end */
+    int rc = opt->save_state ? save_state(t, opt->save_state, err) : 0;
     if (!trainer_finished(t)) {
         res->status = POINT_PENDING;
-        if (opt->save_state)
-            rc = save_state(t, opt->save_state, err);
         if (ck.stopped && opt->checkpoint && save_state(t, opt->checkpoint, err) != 0)
             fprintf(opt->warn ? opt->warn : stderr,
                     "bpsweep: error: point %lld: cannot write its checkpoint, its progress is "

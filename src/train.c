@@ -10,7 +10,8 @@
 #include "bpsweep/cert.h"
 
 #define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
-#define STATE_VERSION 5 /* 3: EpochMetrics.probe; 4: rank_effect; 5: the stopping rule */
+#define STATE_VERSION 6 /* 3: EpochMetrics.probe; 4: rank_effect; 5: the stopping rule;
+                          6: self-describing (n_layers, fit_bytes), no padding */
 #define PI 3.14159265358979323846
 
 double train_lr(const TrainConfig *cfg, int epoch)
@@ -246,8 +247,24 @@ static bool params_finite(const Net *net)
     return acc == 0.0f;
 }
 
-/* The sample order of the current epoch: identity, or a Fisher-Yates shuffle of it
- * drawn from the shuffle stream (which continues across epochs). */
+/* order (n) = 0..n-1, then, with shuffle, a Fisher-Yates shuffle from the last
+ * position down, drawn from s: for i = n-1 .. 1, swap order[i] with order[j], j a
+ * uniform draw in [0, i] (rng_below). docs/numerics.md#batch-order says it precisely
+ * enough to reimplement. */
+static void shuffle_order(RngStream *s, bool shuffle, int n, uint32_t *order)
+{
+    for (int i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    for (int i = n - 1; shuffle && i > 0; i--) {
+        uint32_t j = (uint32_t)rng_below(s, (uint64_t)i + 1);
+        uint32_t tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}
+
+/* The sample order of the current epoch, from the shuffle stream (which continues
+ * across epochs). */
 static void epoch_order(Trainer *t, int n)
 {
     if (t->order_n != n) {
@@ -255,16 +272,19 @@ static void epoch_order(Trainer *t, int n)
         t->order = xmalloc((size_t)n * sizeof *t->order);
         t->order_n = n;
     }
-    for (int i = 0; i < n; i++)
-        t->order[i] = (uint32_t)i;
-    if (t->cfg.shuffle) {
-        for (int i = n - 1; i > 0; i--) {
-            uint32_t j = (uint32_t)rng_below(&t->shuffle_rng, (uint64_t)i + 1);
-            uint32_t tmp = t->order[i];
-            t->order[i] = t->order[j];
-            t->order[j] = tmp;
-        }
-    }
+    shuffle_order(&t->shuffle_rng, t->cfg.shuffle, n, t->order);
+}
+
+void train_epoch_order(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed, int n,
+                       int epoch, uint32_t *order)
+{
+    int dims[NN_MAX_DIMS];
+    int n_dims = nn_shape_dims(net_cfg, dims);
+    RngStream s = rng_stream(rng_key(seed, dims, n_dims, RNG_SHUFFLE, 0));
+    for (int e = 0; e <= epoch; e++)
+        shuffle_order(&s, cfg->shuffle, n, order);
+    if (cfg->full_batch) /* one step over the data in their order (the draws still taken) */
+        shuffle_order(&s, false, n, order);
 }
 
 /* Adversarial training: PGD examples of the batch in t->xbatch, from a random start
@@ -499,17 +519,20 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
 
 /* ---- state ---------------------------------------------------------------------- */
 
-/* Layout: a header of u64 fields, then history, params, momentum, buffers, the linear
- * fit of init.construct (construct_fit_save) if any, then an FNV-1a hash of everything
- * before it. Doubles and floats are stored as bytes: the
- * state is for the same machine type, like the bit-identity guarantee. */
+/* Layout (docs/trainer-state.md): a header of 8-byte fields (no padding), then the
+ * history, the rank effects, params, momentum, buffers, the linear fit of
+ * init.construct (construct_fit_save) if any, then an FNV-1a hash of everything before
+ * it. Native byte order: the state is for the same machine type, like the
+ * bit-identity guarantee. */
 typedef struct {
     uint64_t magic, version;
-    uint64_t n_params, n_buffers, epochs, batch_size;
+    uint64_t n_params, n_buffers, epochs, batch_size, n_layers, fit_bytes;
     uint64_t seed, epoch, step, rng_key, rng_counter;
     int64_t diverged_epoch, stopped_epoch;
     double stop_grad_norm;
-    ConstructResult construct;
+    double construct_grad_norm;
+    int64_t construct_iterations;
+    double construct_offset, construct_logit_diff;
     int64_t constructed;
     double norm_bias_c, init_sq_norm, weight_decay, lr;
     /* the epoch in progress */
@@ -517,6 +540,8 @@ typedef struct {
     int64_t epoch_correct, epoch_seen;
     double epoch_loss_sum, epoch_seconds;
 } StateHeader;
+
+_Static_assert(sizeof(StateHeader) == 31 * 8, "the state header has no padding");
 
 size_t trainer_state_size(const Trainer *t)
 {
@@ -537,11 +562,16 @@ void *trainer_state_save(const Trainer *t, size_t *size)
     StateHeader h = {
         .magic = STATE_MAGIC, .version = STATE_VERSION,
         .n_params = net->n_params, .n_buffers = net->n_buffers,
+        .n_layers = (uint64_t)net->n_layers,
+        .fit_bytes = t->cfit ? construct_fit_state_size(t->cfit) : 0,
         .epochs = (uint64_t)t->cfg.epochs, .batch_size = (uint64_t)t->cfg.batch_size,
         .seed = t->seed, .epoch = (uint64_t)t->epoch, .step = t->step,
         .rng_key = t->shuffle_rng.key, .rng_counter = t->shuffle_rng.counter,
         .diverged_epoch = t->diverged_epoch, .stopped_epoch = t->stopped_epoch,
-        .stop_grad_norm = t->stop_grad_norm, .construct = t->construct,
+        .stop_grad_norm = t->stop_grad_norm,
+        .construct_grad_norm = t->construct.grad_norm,
+        .construct_iterations = t->construct.iterations,
+        .construct_offset = t->construct.offset, .construct_logit_diff = t->construct.logit_diff,
         .constructed = t->constructed,
         .norm_bias_c = t->norm_bias_c, .init_sq_norm = t->init_sq_norm,
         .weight_decay = t->cfg.weight_decay, .lr = t->cfg.lr,
@@ -593,6 +623,8 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(&net->cfg, dims);
     if (h.n_params != net->n_params || h.n_buffers != net->n_buffers ||
+        h.n_layers != (uint64_t)net->n_layers ||
+        h.fit_bytes != (t->cfit ? construct_fit_state_size(t->cfit) : 0) ||
         h.epochs != (uint64_t)t->cfg.epochs || h.batch_size != (uint64_t)t->cfg.batch_size ||
         h.seed != t->seed || h.weight_decay != t->cfg.weight_decay || h.lr != t->cfg.lr ||
         h.rng_key != rng_key(t->seed, dims, n_dims, RNG_SHUFFLE, 0) ||
@@ -617,7 +649,8 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     t->diverged_epoch = (int)h.diverged_epoch;
     t->stopped_epoch = (int)h.stopped_epoch;
     t->stop_grad_norm = h.stop_grad_norm;
-    t->construct = h.construct;
+    t->construct = (ConstructResult){h.construct_grad_norm, (int)h.construct_iterations,
+                                     h.construct_offset, h.construct_logit_diff};
     t->constructed = h.constructed != 0;
     t->norm_bias_c = h.norm_bias_c;
     t->init_sq_norm = h.init_sq_norm;

@@ -347,6 +347,69 @@ static void shuffle_should_be_paired_across_regularisation(void)
     dataset_free(&te);
 }
 
+/* The hook's record of the sample indices trained, in order. */
+typedef struct {
+    uint32_t idx[512];
+    int n;
+} SeenOrder;
+
+static void record_indices(void *ctx, uint64_t step, const uint32_t *idx, int B, double loss)
+{
+    (void)step, (void)loss;
+    SeenOrder *s = ctx;
+    for (int i = 0; i < B && s->n < 512; i++)
+        s->idx[s->n++] = idx[i];
+}
+
+/* train_epoch_order (what --print-order prints) replays the batches training used: every
+ * epoch of a run that is saved and restored mid-epoch, with a dropped partial batch. */
+static void epoch_order_should_replay_the_trained_batches(void)
+{
+    NetConfig nc = small_net();
+    TrainConfig cfg = base_cfg();
+    cfg.epochs = 3;
+    cfg.drop_last = true; /* 43 samples, batches of 8: the last 3 of every epoch dropped */
+    Dataset tr, te;
+    dataset_synthetic(43, 8, 6, 3, 1.0, 4, &tr, &te);
+    Trainer *t = trainer_new(&nc, &cfg, 21);
+    SeenOrder seen = {.n = 0};
+    t->hook = record_indices;
+    t->hook_ctx = &seen;
+    StopCtx stop = {0, 2}; /* the first trainer stops at its second stop point */
+    t->should_stop = stop_after_calls;
+    t->stop_ctx = &stop;
+    uint32_t order[43];
+    for (int e = 0; e < cfg.epochs; e++) {
+        seen.n = 0;
+        while (trainer_epoch(t, &tr, NULL) == 2) {
+            /* stopped mid-epoch: continue in a restored trainer, as a resumed point */
+            size_t n;
+            void *buf = trainer_state_save(t, &n);
+            trainer_free(t);
+            t = trainer_new(&nc, &cfg, 21);
+            BpsErr err;
+            CHECK(trainer_state_load(t, buf, n, &err) == 0);
+            free(buf);
+            t->hook = record_indices;
+            t->hook_ctx = &seen;
+        }
+        train_epoch_order(&nc, &cfg, 21, tr.n, e, order);
+        CHECK(seen.n == 40);
+        CHECK(memcmp(seen.idx, order, 40 * sizeof *order) == 0);
+    }
+    /* different epochs, different orders; without shuffle the data order */
+    uint32_t first[43];
+    train_epoch_order(&nc, &cfg, 21, tr.n, 0, first);
+    CHECK(memcmp(first, order, sizeof order) != 0);
+    cfg.shuffle = false;
+    train_epoch_order(&nc, &cfg, 21, tr.n, 2, order);
+    for (int i = 0; i < 43; i++)
+        CHECK(order[i] == (uint32_t)i);
+    trainer_free(t);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
 /* ---- augmentation ------------------------------------------------------------------ */
 
 /* The augmentation of sample s, computed independently of train.c: the three uniforms
@@ -538,6 +601,7 @@ int main(void)
     RUN(state_should_resume_mid_epoch_bit_identically);
     RUN(divergence_should_be_a_result);
     RUN(shuffle_should_be_paired_across_regularisation);
+    RUN(epoch_order_should_replay_the_trained_batches);
     RUN(augment_should_equal_an_independent_crop_and_flip);
     RUN(augment_should_be_deterministic_and_resume_bit_identically);
     RUN(pgd_should_clamp_each_channel_to_its_own_range);

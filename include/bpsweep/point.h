@@ -133,7 +133,8 @@ typedef struct {
 
 typedef struct {
     const char *load_state;          /* continue from this trainer-state file, or NULL */
-    const char *save_state;          /* write the trainer state here when stopping early */
+    const char *save_state;          /* write the trainer state here where training stops
+                                        (after stop_after's epoch, or at the end) */
     int stop_after;                  /* stop after this many epochs (0 = run to the end) */
     bool keep_weights;               /* fill PointResult.weights */
     FILE *log;                       /* one line per epoch, or NULL */

@@ -189,6 +189,14 @@ int trainer_construct(Trainer *t, const Dataset *train, const Dataset *test);
  * stopped it between two steps (call again, or save the state, to continue). */
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test);
 
+/* order (n) = the sample order of (0-based) epoch `epoch` of a trainer of this net,
+ * settings and seed on n training samples, without training: the shuffle stream
+ * replayed from its start (identity without shuffle or with full-batch descent).
+ * Batches are consecutive runs of batch_size; with drop_last a final partial run is
+ * not trained. */
+void train_epoch_order(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t seed, int n,
+                       int epoch, uint32_t *order);
+
 /* True when all epochs are done (after the construction, with init.construct), the
  * stopping rule stopped training or the run diverged. */
 bool trainer_finished(const Trainer *t);

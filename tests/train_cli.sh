@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The command line as a new user meets it, and what `train` promises to print or write:
+#  * `bpsweep COMMAND --help` and `bpsweep help COMMAND` print COMMAND's usage on stdout
+#    and exit 0, for every command; --version names the libraries;
+#  * --save-state with --stop-after past the last epoch writes the final state, which the
+#    Python reader (bpsweep.load_state) reads back to the printed results;
+#  * --log-steps prints every step, and each epoch's train_loss is the sample-weighted
+#    mean of its steps' losses (docs/data.md);
+#  * --print-order prints the batches that tests/batch_order.py computes from
+#    docs/numerics.md#batch-order alone, for an MLP and a ConvNet with drop_last.
+# usage: train_cli.sh BPSWEEP
+set -u
+bin=$1
+. "$(dirname "$0")/lib.sh"
+export PYTHONPATH=$here/../python
+
+for cmd in run resume extend status export verify plan train help; do
+    "$bin" $cmd --help >"$tmp/h1" 2>"$tmp/e1"
+    rc=$?
+    "$bin" help $cmd >"$tmp/h2" 2>>"$tmp/e1"
+    rc2=$?
+    if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ ! -s "$tmp/e1" ] && cmp -s "$tmp/h1" "$tmp/h2" &&
+        grep -q "^usage: bpsweep" "$tmp/h1"; then
+        ok
+    else
+        bad "$cmd --help: exit $rc / help $cmd: exit $rc2, stderr $(head -c 200 "$tmp/e1")"
+    fi
+done
+# --help wins over a missing argument, wherever it stands
+"$bin" resume --help >/dev/null && "$bin" train "$specs/tiny.json" --point 0 -h >/dev/null &&
+    ok || bad "--help after other arguments"
+"$bin" --version >"$tmp/v" && grep -q "^bpsweep [0-9]" "$tmp/v" && grep -q "^MPI: " "$tmp/v" &&
+    grep -q "^HDF5: .*parallel" "$tmp/v" && grep -q "^OpenBLAS: " "$tmp/v" && ok ||
+    bad "--version: $(cat "$tmp/v")"
+"$bin" >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "no command: not exit 2"
+
+# --save-state past the end: the final state, read back in Python
+"$bin" train "$specs/tiny.json" --point 2 --stop-after 99 --save-state "$tmp/final.state" \
+    --quiet >"$tmp/out" && [ -s "$tmp/final.state" ] && grep -q '^result status done' "$tmp/out" &&
+    ok || bad "--save-state after the last epoch wrote no state"
+$py - "$tmp/final.state" "$tmp/out" <<'EOF' && ok || bad "load_state disagrees with the results"
+import sys
+import numpy as np
+import bpsweep
+from bpsweep.state import fnv1a64
+st = bpsweep.load_state(sys.argv[1])
+res = {l.split()[1]: l.split()[2:] for l in open(sys.argv[2]) if l.startswith("result ")}
+assert st["epoch"] == int(res["epochs_run"][0]) == st["epochs"], st["epoch"]
+for name in ("test_acc", "train_loss", "test_loss", "train_acc"):
+    assert np.array_equal(st["history"][name], np.array(res[name][:st["epochs"]], float)), name
+# the parameter hash bpsweep prints is FNV-1a over the final float32 parameters
+assert f"{fnv1a64(st['params'].tobytes()):016x}" == res["param_hash"][0], res["param_hash"]
+assert st["params"].size == int(res["n_params"][0])
+EOF
+# the final state loads and finishes at once with the same results
+"$bin" train "$specs/tiny.json" --point 2 --load-state "$tmp/final.state" --quiet >"$tmp/again" &&
+    diff <(grep '^result' "$tmp/out" | grep -v epoch_seconds) \
+        <(grep '^result' "$tmp/again" | grep -v epoch_seconds) >/dev/null && ok ||
+    bad "the final state does not reproduce the results"
+
+# --log-steps: train_loss is the sample-weighted mean of the steps' losses (17 digits)
+cat >"$tmp/odd.json" <<'EOF'
+{"name": "odd", "data": {"source": "synthetic", "n_train": 70, "n_test": 20, "features": 8,
+ "classes": 3}, "architectures": [{"name": "m", "hidden": [6]}], "grid": {"seed": [4]},
+ "train": {"epochs": 2, "batch_size": 16, "lr": 0.1}}
+EOF
+"$bin" train "$tmp/odd.json" --point 0 --log-steps --quiet >"$tmp/steps" && ok || bad "--log-steps"
+$py - "$tmp/steps" <<'EOF' && ok || bad "train_loss is not the sample-weighted mean of the steps"
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+steps = [l.split() for l in lines if l.startswith("step ")]
+assert len(steps) == 10, len(steps)  # 2 epochs x 5 batches (16, 16, 16, 16, 6)
+train_loss = [float(v) for l in lines if l.startswith("result train_loss ")
+              for v in l.split()[2:]]
+for e in range(2):
+    s = [(int(t[5]), float(t[7])) for t in steps if int(t[3]) == e]
+    weighted = sum(b * v for b, v in s) / sum(b for b, _ in s)
+    plain = sum(v for _, v in s) / len(s)
+    assert abs(weighted - train_loss[e]) <= 1e-12 * abs(weighted), (weighted, train_loss[e])
+    assert abs(plain - train_loss[e]) > 1e-9, "the last batch is smaller: the means differ"
+EOF
+
+# --print-order against the doc's algorithm
+$py "$here/batch_order.py" "$bin" "$specs/tiny.json" 3 1 20,16,16,4 3 >"$tmp/o1" && ok ||
+    bad "MLP batch order: $(cat "$tmp/o1")"
+cat >"$tmp/conv.json" <<'EOF'
+{"name": "conv_order",
+ "data": {"source": "synthetic", "n_train": 97, "n_test": 32, "features": 432, "classes": 4,
+          "image_shape": [3, 12, 12]},
+ "architectures": [{"name": "cnn", "preset": "convnet", "widths": [2], "batch_norm": true}],
+ "grid": {"seed": [7]}, "train": {"epochs": 3, "batch_size": 10, "drop_last": true}}
+EOF
+$py "$here/batch_order.py" "$bin" "$tmp/conv.json" 0 7 432,288,576,576,1152,128,4 3 >"$tmp/o2" &&
+    ok || bad "ConvNet batch order: $(cat "$tmp/o2")"
+"$bin" train "$tmp/conv.json" --point 0 --print-order 3 >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "trains 3 epochs" "$tmp/err" && ok || bad "--print-order past the end"
+summary
