@@ -13,11 +13,20 @@
 # (0), failed points (4) and bad input (2) end the loop. Ctrl-C or SIGTERM stops the
 # sweep cleanly (points in flight are checkpointed) and ends the loop; a second Ctrl-C
 # stops at once. Run the same command again to continue.
-# The binary: $BPSWEEP_BIN, else bpsweep on PATH, else build/bpsweep of this checkout.
+# Installed as bpsweep-local. The binary: $BPSWEEP_BIN, else the one this script belongs
+# to (installed beside it, or build/bpsweep of this checkout), else bpsweep on PATH.
 set -uo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+own_bin=$here/bpsweep
+[ -f "$here/slurm/sweep.sbatch" ] && own_bin=$here/../build/bpsweep # a source checkout
+[ -x "$own_bin" ] || own_bin=$(command -v bpsweep || echo "$own_bin")
 
 log() { echo "[local.sh $(date '+%F %T')] $*" >&2; }
+case ${1:-} in -h | --help)
+    sed -n '4,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
 if [ $# -lt 2 ]; then
     sed -n '4,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
@@ -33,7 +42,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-bin=${BPSWEEP_BIN:-$(command -v bpsweep || echo "$root/build/bpsweep")}
+bin=${BPSWEEP_BIN:-$own_bin}
 [ -x "$bin" ] || { log "no bpsweep binary at '$bin' (build it, or set BPSWEEP_BIN)"; exit 2; }
 # Open MPI refuses root and more ranks than cores unless told
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

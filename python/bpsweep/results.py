@@ -1,11 +1,10 @@
-#!/usr/bin/python3
-"""Read a bpsweep results file (results.h5) into plain numpy arrays.
+"""Read a bpsweep results file (results.h5) into plain numpy arrays or pandas frames.
 
 A sweep writes one HDF5 file with one row per grid point (architecture x condition
 x norm-bias target x weight decay x seed). This module turns it into a table you
 can filter and average without knowing anything about the C code.
 
-    import bpsweep_results as br
+    import bpsweep as br
 
     res = br.load("results.h5")
     t = res.table                          # dict: column name -> numpy array, one row per point
@@ -47,10 +46,15 @@ The per-claim scripts (claim1.py .. claim4.py) export that table and make their
 tables and figures from it alone, so analysis/report.py can regenerate everything
 from committed CSV files without the results files.
 
-Run as a script for a short summary of a file, or to export its points table:
+With pandas: res.to_dataframe() is the table of `bpsweep export` (the same columns and
+values), res.curves_frame(), res.layers_frame() and res.robust_frame() the curves,
+per-layer values and robustness in long format (one row per point and epoch, layer or
+radius). Without pandas they return the same columns as dicts of numpy arrays.
 
-    /usr/bin/python3 analysis/bpsweep_results.py results.h5
-    /usr/bin/python3 analysis/bpsweep_results.py results.h5 --export points.csv
+Run as a module for a short summary of a file, or to export its points table:
+
+    python3 -m bpsweep results.h5
+    python3 -m bpsweep results.h5 --export points.csv
 """
 
 import argparse
@@ -110,6 +114,120 @@ class Results:
     def name(self):
         """The sweep's name from its spec."""
         return self.spec.get("name", "?")
+
+    def export_table(self):
+        """The table of `bpsweep export --csv`: the same columns in the same order, as a
+        dict column -> 1-D numpy array. Pending rows have NaN (None for text) from
+        attempts on, as the CSV has empty fields there. Rows whose checksum does not
+        match are exported as pending by the C export; this reader does not check
+        checksums (bpsweep verify does)."""
+        t, n = self.table, self.n_points
+        written = t["status"] != "pending"
+        cols = {"index": t["index"].astype(np.int64)}
+        for c in ("key", "arch", "cond"):
+            cols[c] = np.array(t[c], dtype=object)
+        cols["weight_decay"] = np.asarray(t["weight_decay"], dtype=float)
+        cols["norm_bias"] = np.asarray(t["norm_bias"], dtype=float)
+        cols["seed"] = np.asarray(t["seed"]).astype(np.int64)
+        cols["status"] = np.array(t["status"], dtype=object)
+
+        def when_written(values, text=False):
+            if text:
+                return np.array([v if w else None for v, w in zip(values, written)],
+                                dtype=object)
+            if written.all():
+                return np.asarray(values)
+            return np.where(written, np.asarray(values, dtype=float), math.nan)
+
+        for c in ("attempts", "epochs_run", "diverged_epoch"):
+            cols[c] = when_written(np.asarray(t[c]).astype(np.int64))
+        cols["param_hash"] = when_written([f"{int(h):016x}" for h in t["param_hash"]], True)
+        cols["wall_seconds"] = when_written(np.asarray(t["wall_seconds"], dtype=float))
+        cols["rank"] = when_written(np.asarray(t["rank"]).astype(np.int64))
+        cols["host"] = when_written(t["host"], True)
+        order = str(self.attrs.get("metrics", "")).split(",")
+        for m in [m for m in order if m in self.metric_names] or self.metric_names:
+            cols[m] = np.where(written, np.asarray(t[m], dtype=float), math.nan)
+        return cols
+
+    def to_dataframe(self):
+        """export_table() as a pandas DataFrame (one row per point), or the dict of numpy
+        arrays itself when pandas is not installed. Equal to the CSV of `bpsweep export`
+        read with read_export()."""
+        return _frame(self.export_table())
+
+    def _long(self, groups, label, labels=None):
+        """A long table of [n_points, k] matrices: index, label (1-based or labels[j]),
+        one column per matrix; rows where every matrix is NaN are left out, and so are
+        pending points (their rows were never written)."""
+        if not groups:
+            return _frame({"index": np.zeros(0, np.int64), label: np.zeros(0)})
+        k = max(m.shape[1] for m in groups.values())
+        idx, col = np.meshgrid(np.arange(self.n_points), np.arange(k), indexing="ij")
+        values = {}
+        for name, m in groups.items():
+            full = np.full((self.n_points, k), math.nan)
+            full[:, :m.shape[1]] = np.asarray(m, dtype=float)
+            values[name] = full.ravel()
+        keep = np.zeros(idx.size, dtype=bool)
+        written = np.repeat(self.table["status"] != "pending", k)
+        for v in values.values():
+            keep |= np.isfinite(v)
+        keep &= written
+        keys = col.ravel()[keep]
+        out = {"index": idx.ravel()[keep].astype(np.int64),
+               label: np.asarray(labels)[keys] if labels is not None else keys + 1}
+        out.update({name: v[keep] for name, v in values.items()})
+        return _frame(out)
+
+    def curves_frame(self):
+        """The per-epoch curves in long format: index, epoch (1-based), one column per
+        curve (train_loss, test_acc, lr, ...); only epochs where some curve has a
+        value. Pivot on (index, epoch) to get res.curves back."""
+        return self._long(self.curves, "epoch")
+
+    def layers_frame(self):
+        """The per-layer values in long format: index, layer (1-based weight layer), one
+        column per layer metric (frobenius, spectral, effective_rank, ...)."""
+        return self._long(self.layers, "layer")
+
+    def robust_frame(self):
+        """Accuracy under PGD in long format: index, eps, test_acc, train_acc."""
+        return self._long(self.robust, "eps", labels=np.asarray(self.robust_eps, dtype=float))
+
+
+def _frame(cols):
+    """A pandas DataFrame of the column dict, or the dict itself without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return cols
+    return pd.DataFrame(cols)
+
+
+# Columns of `bpsweep export` that are text whatever they look like, and the integer
+# ones (float when pending rows leave them empty); every other column is a real number.
+EXPORT_TEXT = ("key", "arch", "cond", "status", "param_hash", "host")
+EXPORT_INTEGER = ("index", "seed", "attempts", "epochs_run", "diverged_epoch", "rank")
+
+
+def read_export(path):
+    """The CSV of `bpsweep export` as a pandas DataFrame: text columns stay text (a
+    param_hash of only digits too) with None for empty fields, "nan" and empty fields
+    of the numeric columns are NaN."""
+    import pandas as pd
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    na = {c: [""] if c in EXPORT_TEXT else ["", "nan"] for c in header}
+    # real numbers stay float when every value is whole ("0" is a weight decay too)
+    dtypes = {c: object if c in EXPORT_TEXT else float for c in header
+              if c not in EXPORT_INTEGER}
+    df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=na,
+                     float_precision="round_trip")  # %.17g back to the same double
+    for c in EXPORT_TEXT:
+        if c in df:
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
 
 
 def _text(value):
@@ -564,7 +682,7 @@ def main():
     try:
         res = load(args.results)
     except (OSError, ValueError, KeyError) as e:
-        print(f"bpsweep_results.py: {e}", file=sys.stderr)
+        print(f"bpsweep: {e}", file=sys.stderr)
         return 2
     if args.export:
         write_csv(points_table(res), args.export)
@@ -572,7 +690,3 @@ def main():
     else:
         print(summary(res))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

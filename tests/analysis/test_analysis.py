@@ -22,9 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ANALYSIS = os.path.join(HERE, "..", "..", "analysis")
 PYTHON = "/usr/bin/python3"
 sys.path.insert(0, HERE)
-sys.path.insert(0, ANALYSIS)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 
-import bpsweep_results as br  # noqa: E402
+import bpsweep.results as br  # noqa: E402
 import make_results  # noqa: E402
 
 passed = 0
