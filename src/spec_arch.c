@@ -627,10 +627,32 @@ static int check_construct(const ArchSpec *a, int D, const char *origin, BpsErr 
     return 0;
 }
 
+/* skip on the MLP shorthand adds h = act(u) + x where a hidden layer's width equals its
+ * input's (nn_expand); a net where that never happens would silently be a plain MLP. */
+static int check_skip(const ArchSpec *a, int D, const char *origin, BpsErr *err)
+{
+    const NetConfig *net = &a->net;
+    if (!net->skip || net->n_ops > 0 || net->preset != PRESET_NONE)
+        return 0;
+    for (int l = 0, width = D; l < net->n_hidden; width = net->hidden[l++])
+        if (net->hidden[l] == width)
+            return 0;
+    char widths[128];
+    int len = 0;
+    for (int l = 0; l < net->n_hidden && len < (int)sizeof widths; l++)
+        len += snprintf(widths + len, sizeof widths - (size_t)len, "%s%d", l ? ", " : "",
+                        net->hidden[l]);
+    return bps_fail(err, "%s: architectures[%d].skip: true, but no hidden layer of \"%s\" "
+                    "(hidden [%s] on %d inputs) has as many units as its input, so no "
+                    "residual connection would be added; remove skip, or give two consecutive "
+                    "layers the same width", origin, a->source, a->name, widths, D);
+}
+
 int spec_check_nets(const Spec *spec, Shape in, int n_out, const char *origin, BpsErr *err)
 {
     for (int a = 0; a < spec->n_arch; a++) {
-        if (check_construct(&spec->arch[a], (int)shape_size(in), origin, err))
+        if (check_construct(&spec->arch[a], (int)shape_size(in), origin, err) ||
+            check_skip(&spec->arch[a], (int)shape_size(in), origin, err))
             return -1;
         NetConfig net = spec->arch[a].net;
         if (net.n_ops == 0 && net.preset == PRESET_NONE)

@@ -68,7 +68,9 @@ typedef enum {
     X(SCALAR, construct_offset, "init.construct: the first hidden bias (offset) used")    \
     X(SCALAR, construct_logit_diff,                                                       \
       "init.construct: max |logits of the built net - the linear model's| on train and test") \
-    X(CURVE, train_loss, "mean mini-batch loss of the epoch, training mode")             \
+    X(CURVE, train_loss,                                                                  \
+      "the epoch's mini-batch losses, averaged weighted by batch size (a mean over its "  \
+      "samples), training mode")                                                          \
     X(CURVE, train_acc, "accuracy over the epoch's mini-batches, training mode")         \
     X(CURVE, test_loss, "test-set loss after the epoch, evaluation mode")                \
     X(CURVE, test_acc, "test-set accuracy after the epoch, evaluation mode")             \

@@ -108,7 +108,7 @@ void train_augment_sample(const float *x, int C, int H, int W, int pad, AugmentD
 double train_lr(const TrainConfig *cfg, int epoch);
 
 typedef struct {
-    double train_loss;  /* mean mini-batch loss over the epoch (training mode) */
+    double train_loss;  /* the epoch's batch losses weighted by batch size (training mode) */
     double train_acc;   /* fraction correct over the epoch's mini-batches */
     double test_loss;   /* evaluation mode, whole test set */
     double test_acc;
