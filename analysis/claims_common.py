@@ -97,6 +97,37 @@ def provenance(t):
     return {"sweep": one("sweep"), "spec_hash": one("spec_hash"), "commit": one("bpsweep_commit")}
 
 
+def slope(x, y):
+    """Least-squares slope of y on x (finite pairs only) with its standard error and
+    the half-width of its 95% t-interval (n - 2 degrees of freedom): a dict n, slope,
+    se, df, ci95; NaN where there are fewer than 3 points or x does not vary."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = len(x)
+    out = {"n": n, "slope": math.nan, "se": math.nan, "df": n - 2, "ci95": math.nan}
+    sxx = float(((x - x.mean()) ** 2).sum()) if n else 0.0
+    if n < 3 or sxx == 0.0:
+        return out
+    b = float(((x - x.mean()) * (y - y.mean())).sum()) / sxx
+    resid = y - y.mean() - b * (x - x.mean())
+    se = math.sqrt(float((resid ** 2).sum()) / (n - 2) / sxx)
+    out.update(slope=b, se=se, ci95=br.t_quantile_975(n - 2) * se)
+    return out
+
+
+def slope_difference(a, b):
+    """a's slope minus b's (two independent fits from slope()), with the 95% interval
+    of Welch's approximation (Welch-Satterthwaite degrees of freedom)."""
+    diff = a["slope"] - b["slope"]
+    va, vb = a["se"] ** 2, b["se"] ** 2
+    se = math.sqrt(va + vb)
+    if not math.isfinite(se) or se == 0.0:
+        return {"diff": diff, "se": se, "df": math.nan, "ci95": math.nan}
+    df = (va + vb) ** 2 / (va ** 2 / a["df"] + vb ** 2 / b["df"])
+    return {"diff": diff, "se": se, "df": df, "ci95": br.t_quantile_975(df) * se}
+
+
 def errorbar(ax, x, rows, scale=100.0, **kw):
     """Plot describe() rows at x with their 95% CI as error bars."""
     mean = np.array([r["mean"] for r in rows]) * scale

@@ -211,8 +211,10 @@ def test_report(tmp):
     verdicts = report.read_verdicts(os.path.join(ROOT, "docs", "reproduction", "verdicts.md"))
     for claim in report.CLAIMS:
         word = report.verdict_word(verdicts.get(claim.NAME, ""))
-        check(re.match(r"(supports|contradicts|inconclusive)\b", word) is not None,
-              f"{claim.NAME} has a verdict (supports, contradicts or inconclusive): {word!r}")
+        check(re.match(r"(supports|contradicts|suggestive|no detectable effect|inconclusive)\b",
+                       word) is not None,
+              f"{claim.NAME} has a verdict (supports, contradicts, suggestive, no detectable "
+              f"effect or inconclusive): {word!r}")
 
 
 def main():
