@@ -4,7 +4,8 @@
 Everything in the report that is a number, a table or a figure comes from the
 committed exports of the workstation sweeps, docs/reproduction/data/claimN_points.csv
 (one row per grid point, with the spec hash and the bpsweep commit on every row), and
-from claimN_run.json beside them (spec file, ranks, wall time, machine; written by
+from claimN_run.json beside them (spec file, ranks, wall time, machine, and what
+`bpsweep plan` estimated before the run, plan_wall_minutes; written by
 analysis/reproduce.sh). The verdicts and caveats are written by hand in
 docs/reproduction/verdicts.md, one "## claimN" section per claim, which this script
 copies in; regenerating never touches that file.
@@ -95,8 +96,10 @@ def build(data_dir, out_dir, verdicts_path, link):
             with open(run_path) as f:
                 run = json.load(f)
         verdict = verdicts.get(module.NAME, "*No verdict written yet.*\n")
+        plan = run.get("plan_wall_minutes")
         summary.append([module.TITLE, verdict_word(verdict), f"`{run.get('spec', '?')}`",
-                        minutes(float(run.get("wall_seconds", 0))) if run else "?"])
+                        minutes(float(run.get("wall_seconds", 0))) if run else "?",
+                        f"{plan:.1f} min" if plan is not None else "-"])
         parts.append("\n".join([
             f"## {module.TITLE}", "",
             f"**What the paper claims.** {module.PAPER}", "",
@@ -113,7 +116,7 @@ def build(data_dir, out_dir, verdicts_path, link):
         "`/usr/bin/python3 analysis/report.py`; rerun the sweeps and the analysis with "
         "`analysis/reproduce.sh` ([docs/reproduction](reproduction/) holds the exports, "
         "tables and figures; the cluster-sized specs are described at the end).", "",
-        cc.md_table(["claim", "verdict", "spec", "wall time"], summary),
+        cc.md_table(["claim", "verdict", "spec", "wall time", "plan's estimate"], summary),
     ])
     tail = verdicts.get("cluster", "")
     return head + "\n" + "\n".join(parts) + ("\n## Cluster-sized sweeps\n\n" + tail if tail else "")

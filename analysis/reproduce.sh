@@ -31,6 +31,9 @@ for claim in "${claims[@]}"; do
         mkdir -p "$root/data"
         "$py" "$root/analysis/prepare_claim1_data.py" "$root/data/fashion-mnist-pca50.h5"
     fi
+    # what plan expects, recorded beside the measured time (the report shows both)
+    plan=$("$BPSWEEP_BIN" plan "$root/$spec" --ranks "$ranks" |
+        awk '/^wall time:/ { v = $3; u = $4; print (u == "s" ? v / 60 : u == "h" ? v * 60 : v) }')
     started=$(date -u +%FT%TZ)
     t0=$(date +%s)
     (cd "$root" && jobscripts/local.sh "$spec" "$results/$claim.h5" -n "$ranks")
@@ -38,7 +41,8 @@ for claim in "${claims[@]}"; do
     "$py" "$root/analysis/bpsweep_results.py" "$results/$claim.h5" --export "$data/${claim}_points.csv"
     cat > "$data/${claim}_run.json" <<EOF
 {"spec": "$spec", "command": "jobscripts/local.sh $spec $claim.h5 -n $ranks", "ranks": $ranks,
- "machine": "$(nproc) cores ($cpu)", "wall_seconds": $wall, "started": "$started"}
+ "machine": "$(nproc) cores ($cpu)", "wall_seconds": $wall, "started": "$started",
+ "plan_wall_minutes": ${plan:-null}}
 EOF
 done
 "$py" "$root/analysis/report.py"

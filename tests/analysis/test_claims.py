@@ -217,6 +217,35 @@ def test_report(tmp):
               f"effect or inconclusive): {word!r}")
 
 
+# A quoted result: a number with a decimal point or an exponent (counts, widths and
+# epochs are integers); numbers inside `code spans` are settings of the spec, not results.
+RESULT = r"(?<![\w.])[-+−]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w.])"
+
+
+def result_numbers(text):
+    """The results quoted in text: (number as written, its value) outside code spans."""
+    text = re.sub(r"`[^`]*`", " ", text)
+    return [(n, float(n.lstrip("+-−"))) for n in re.findall(RESULT, text)
+            if "." in n or "e" in n]
+
+
+def test_verdict_numbers(report_path, verdicts_path):
+    """Every number a verdict quotes is one of the generated report's table cells, so the
+    prose cannot say more (or other) than the tables: compared by value, so 0.093 is
+    0.0930, but 0.138 is not 0.1375."""
+    tables = "\n".join(l for l in open(report_path).read().splitlines() if l.startswith("|"))
+    values = {v for _, v in result_numbers(tables)}
+    values |= {float(n) for n in re.findall(r"(?<![\w.])\d+(?![\w.])", tables)}
+    missing = []
+    section = "?"
+    for line in open(verdicts_path).read().splitlines():
+        m = re.match(r"## (\w+)", line)
+        section = m.group(1) if m else section
+        missing += [f"{section}: {n}" for n, v in result_numbers(line) if v not in values]
+    check(not missing, "every number quoted in verdicts.md is in a table of the report: "
+          f"not found {missing}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bpsweep", required=True)
@@ -228,6 +257,8 @@ def main():
         test_claim(args.bpsweep, tmp, "claim3", claim3_checks)
         test_claim(args.bpsweep, tmp, "claim4", claim4_checks)
         test_report(tmp)
+        test_verdict_numbers(os.path.join(ROOT, "docs", "reproduction.md"),
+                             os.path.join(ROOT, "docs", "reproduction", "verdicts.md"))
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
