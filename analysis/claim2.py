@@ -33,6 +33,10 @@ PAPER = ("Weight decay pulls the parameters towards norm 0. The authors replace 
          "towards a target c, and find targets c > 0 that match or beat c = 0 (plain "
          "weight decay): small norm is not what makes a net generalise. The gains are "
          "small, so they must be judged by confidence intervals over paired seeds.")
+# The setups side by side in the report's first table (from the authors' code; ours
+# from sweeps/claim2.json).
+PAPER_SETUP = ('CIFAR-10 with crop and flip; ResNet-18, DenseNet, MobileNetV2, Fixup ResNet-20, a 4-layer MLP of width 2048; SGD lr 0.01, momentum 0.9, batch 128, x0.1 at epochs 25, 35, 40, 45 (of 50); weight decay 1e-4; norm-bias targets c as absolute numbers (NormBias/main.py)')
+OUR_SETUP = ('Fashion-MNIST, 10,000 training images, no augmentation; MLP [256, 256] with and without batch norm and skips; λ in {5e-4, 5e-3}, c relative to ‖θ₀‖² in {0, 0.5, 1, 2, 4}; SGD lr 0.01, momentum 0.9, batch 128, 20 epochs, x0.1 at 60% and 80%; 6 seeds; no λ = 0 and no validation split yet')
 
 BY = ("arch", "weight_decay", "norm_bias")
 

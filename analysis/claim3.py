@@ -42,6 +42,10 @@ PAPER = ("Wide-network theory says the empirical NTK barely moves during trainin
          "training: for MLPs its similarity to the initial kernel rises towards 1 with "
          "width, for ResNets it does not, and skip connections interacting with batch "
          "norm matter (the 2 x 2 design skip on/off x batch norm on/off).")
+# The setups side by side in the report's first table (from the authors' code; ours
+# from sweeps/claim3.json).
+PAPER_SETUP = ('CIFAR-10, no augmentation, no shuffling; two- and four-layer MLPs, ConvNet, ResNet-18, WRN, VGG, MobileNetV2 over width multipliers; SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at epochs 60, 120, 160; NTK of 25 training images x 10 logits in eval mode (job_neural_kernel.py)')
+OUR_SETUP = ('Fashion-MNIST, 5,000 training images, no shuffling; 2- and 4-layer MLPs at widths 64-4096, 4-layer MLPs with batch norm, skips and both at 64-1024; SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, 10 epochs, constant lr; NTK of 25 images x 10 logits in eval mode; 3 seeds')
 
 
 def family_label(t, i):

@@ -35,6 +35,10 @@ PAPER = ("Theory links low rank to generalisation and robustness. The authors ed
          "those below a threshold, RankMax caps them, flattening the spectrum. Low rank "
          "does not improve accuracy or robustness, high rank is often better, and "
          "adversarial training does not need low rank.")
+# The setups side by side in the report's first table (from the authors' code; ours
+# from sweeps/claim4.json).
+PAPER_SETUP = ('CIFAR-10 with crop and flip; ResNet-18; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, x0.1 at epochs 15, 30, 40; RankMin (σ < 0.5 zeroed) and RankMax (σ capped at 1.5) on every conv layer but the first at the learning-rate drops; PGD training eps 4/255, evaluation at 1/255 (Rank_study/train_net.py)')
+OUR_SETUP = ('Fashion-MNIST, 10,000 training images; MLP [256, 256, 256]; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, 20 epochs, x0.1 at 50% and 75%; relative thresholds (RankMin σ < 0.25 σmax, RankMax 0.5 σmax) at 15%, 30% and 40% of training on every hidden layer; PGD training eps 0.1, evaluation at several radii; 5 seeds')
 
 
 def rank_columns(t):

@@ -62,6 +62,23 @@ def verdict_word(text):
     return " ".join(m.group(1).split()).rstrip(".") if m else "?"
 
 
+HOW_TO_READ = (
+    "**How to read this report.** Each section takes one belief about neural networks that "
+    "the paper tests: what the paper claims, what we ran, our results and a verdict. Tables "
+    "give means over random seeds ± the half-width of the 95% t-interval: 85.62 ± 0.17 "
+    "means the mean over seeds is 85.62 and, under the usual normal model, the true mean "
+    "lies between 85.45 and 85.79 with 95% confidence. Comparisons are paired by seed: "
+    "settings trained from the same seed start from the same weights and see the same "
+    "batches, so their difference leaves out most of the seed-to-seed noise. A verdict "
+    "says \"supports\" or \"contradicts\" only where the interval of the comparison it "
+    "rests on excludes the alternative; \"suggestive\" where the effect points one way but "
+    "its interval includes no effect; \"no detectable effect\" where the interval sits "
+    "around zero; \"inconclusive\" where the experiment cannot decide. Every number a "
+    "verdict quotes is a cell of a table in its section (a test checks it). Our sweeps are "
+    "scaled to a 2-core workstation - Fashion-MNIST, small networks, few epochs - so each "
+    "verdict is about our setting; the table below puts it beside the paper's.\n")
+
+
 def minutes(seconds):
     return f"{seconds / 60:.1f} min"
 
@@ -117,6 +134,9 @@ def build(data_dir, out_dir, verdicts_path, link):
         "`analysis/reproduce.sh` ([docs/reproduction](reproduction/) holds the exports, "
         "tables and figures; the cluster-sized specs are described at the end).", "",
         cc.md_table(["claim", "verdict", "spec", "wall time", "plan's estimate"], summary),
+        HOW_TO_READ,
+        cc.md_table(["claim", "the paper (the authors' code)", "this report"],
+                    [[m.TITLE, m.PAPER_SETUP, m.OUR_SETUP] for m in CLAIMS]),
     ])
     tail = verdicts.get("cluster", "")
     return head + "\n" + "\n".join(parts) + ("\n## Cluster-sized sweeps\n\n" + tail if tail else "")
