@@ -13,7 +13,7 @@
 #include "bpsweep/plan.h"
 #include "bpsweep/progress.h"
 #include "bpsweep/spec.h"
-#include "bpsweep/store.h"
+#include "bpsweep/store_reader.h"
 #include "bpsweep/util.h"
 #include "cli_internal.h"
 

@@ -92,30 +92,6 @@ static int parse_run_args(int argc, char **argv, bool resume, RunArgs *a, char *
     return 0;
 }
 
-/* resume: rank 0 reads the spec stored in the results file (validating the file as
- * every command does, store_reader_open) and sends it to all. */
-static int spec_from_results(MPI_Comm comm, const char *path, Spec **spec, BpsErr *err)
-{
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    StoreReader *r = NULL;
-    long long len = -1;
-    if (rank == 0 && store_reader_open(path, &r, err) == 0)
-        len = (long long)strlen(store_reader_spec(r)->canonical);
-    MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, comm);
-    if (len < 0) {
-        if (rank != 0)
-            bps_fail(err, "%s: cannot read the results file", path);
-        return -1;
-    }
-    char *json = rank == 0 ? xstrdup(store_reader_spec(r)->canonical) : xmalloc((size_t)len + 1);
-    store_reader_close(r);
-    MPI_Bcast(json, (int)len + 1, MPI_CHAR, 0, comm);
-    int rc = spec_parse(json, path, spec, err);
-    free(json);
-    return rc;
-}
-
 static int run_or_resume(int argc, char **argv, bool resume)
 {
     MPI_Init(NULL, NULL);
@@ -131,7 +107,7 @@ static int run_or_resume(int argc, char **argv, bool resume)
             fprintf(stderr, "bpsweep: %s\n(see bpsweep %s --help)\n", msg,
                     resume ? "resume" : "run");
         code = BPS_EXIT_BADINPUT;
-    } else if (resume ? spec_from_results(MPI_COMM_WORLD, a.sweep.output, &spec, &err) != 0
+    } else if (resume ? store_read_spec(MPI_COMM_WORLD, a.sweep.output, &spec, &err) != 0
                       : spec_load(a.spec_path, &spec, &err) != 0) {
         /* every rank reads the same file and sees the same error */
         if (rank == 0)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bpsweep/point.h"
-#include "bpsweep/store.h"
+#include "bpsweep/store_reader.h"
 
 /* A growing text buffer. */
 typedef struct {

@@ -11,7 +11,8 @@
 #include "bpsweep/construct.h"
 #include "bpsweep/grid.h"
 #include "bpsweep/ntk.h"
-#include "bpsweep/store.h"
+#include "bpsweep/point.h"
+#include "bpsweep/store_layout.h"
 #include "bpsweep/train.h"
 
 /* Seconds per optimizer step of a trainer on real batches of train, measured over at
@@ -231,7 +232,7 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
     for (int g = 0; g < plan->n_groups; g++)
         plan->core_seconds += (double)per_group * plan->groups[g].point_seconds;
     plan->wall_seconds = makespan(plan->groups, plan->n_groups, per_group, plan->workers);
-    StoreShape shape = store_shape(spec, dataset_shape(train), train->classes);
+    StoreShape shape = point_store_shape(spec, dataset_shape(train), train->classes);
     plan->file_bytes = store_file_bytes(&shape);
     return 0;
 }

@@ -26,6 +26,31 @@ const char *point_status_name(PointStatus s)
     return "unknown";
 }
 
+StoreShape point_store_shape(const Spec *spec, Shape in, int n_out)
+{
+    StoreShape sh = {grid_size(spec), 1, 1, 0, 0, 0, 0};
+    for (int c = 0; c < spec->n_cond; c++)
+        if (spec->cond[c].train.epochs > sh.max_epochs)
+            sh.max_epochs = spec->cond[c].train.epochs;
+    for (int a = 0; a < spec->n_arch; a++) {
+        NetConfig net = spec->arch[a].net;
+        net.n_in = (int)shape_size(in);
+        net.in_shape = in;
+        net.n_out = n_out;
+        int layers = nn_weight_views(&net, NULL);
+        if (layers > sh.max_layers)
+            sh.max_layers = layers;
+        int64_t p = (int64_t)nn_param_count(&net);
+        if (spec->store_weights && p > sh.max_params)
+            sh.max_params = p;
+        int64_t r = metrics_max_rank(&net);
+        sh.max_rank = r > sh.max_rank ? r : sh.max_rank;
+    }
+    sh.ntk_m = spec->ntk.enabled ? (int64_t)spec->ntk.samples * n_out : 0;
+    sh.n_eps = spec->robust.enabled ? spec->robust.n_eps : 0;
+    return sh;
+}
+
 static void log_epoch(FILE *log, const Trainer *t)
 {
     const EpochMetrics *m = &t->history[t->epoch - 1];

@@ -1,4 +1,6 @@
-/* sched: coordinator / worker protocol over MPI, node-shared data, progress.
+/* sched: coordinator / worker protocol over MPI, progress, the run. The data set once
+ * per node is sched_data.c, the look at an existing results file and the checkpoint
+ * folder sched_resume.c (sched_internal.h); ranks reach their verdicts through agree.h.
  *
  * Protocol (tags below; messages are fixed structs sent as bytes: all ranks of a
  * sweep run the same binary on one machine type):
@@ -19,7 +21,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bpsweep/sched.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -31,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpsweep/agree.h"
 #include "bpsweep/data.h"
 #include "bpsweep/grid.h"
 #include "bpsweep/lease.h"
@@ -39,6 +41,7 @@
 #include "bpsweep/progress.h"
 #include "bpsweep/store.h"
 #include "bpsweep/util.h"
+#include "sched_internal.h"
 
 enum { TAG_REPORT = 1, TAG_LEASE = 2, TAG_STOP = 3 };
 
@@ -89,135 +92,6 @@ typedef struct {
     int32_t attempt;
     int32_t pad;
 } Lease;
-
-/* ---- data once per node ------------------------------------------------------------ */
-
-typedef struct {
-    MPI_Win win;
-    Dataset train, test;
-} SharedData;
-
-static size_t align64(size_t n)
-{
-    return (n + 63) / 64 * 64;
-}
-
-/* Collective over comm: rank 0's *p (the data set's provenance) on every rank. */
-static void provenance_bcast(MPI_Comm comm, DataProvenance *p)
-{
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Bcast(p, (int)sizeof *p, MPI_BYTE, 0, comm); /* the pointers are replaced below */
-    if (rank != 0) {
-        p->mean = p->n_stats > 0 ? xmalloc((size_t)p->n_stats * sizeof(double)) : NULL;
-        p->std = p->n_stats > 0 ? xmalloc((size_t)p->n_stats * sizeof(double)) : NULL;
-    }
-    if (p->n_stats > 0) {
-        MPI_Bcast(p->mean, p->n_stats, MPI_DOUBLE, 0, comm);
-        MPI_Bcast(p->std, p->n_stats, MPI_DOUBLE, 0, comm);
-    }
-}
-
-/* Collective over comm: the first rank of every node loads the data set and copies
- * it into a shared-memory window; every rank of the node gets views into it. Byte
- * sources (IDX, CIFAR, HDF5 uint8) are loaded in the compact form (data.h): the window
- * holds the raw bytes and the per-channel tables of their normalised floats, a quarter
- * of the float form's size (CIFAR-10: 184 MB instead of 737 MB per node), and the
- * trainer converts each batch (bit for bit the floats; docs/data.md); float sources
- * (synthetic, HDF5 float32) are held as floats. Rank 0 (a node leader) also records the
- * data set's provenance (file checksums) into *prov, which every rank gets on success
- * (free with data_provenance_free; zeroed on failure). Returns the same result on every
- * rank; on failure err holds the message (on the ranks whose node leader saw it; others
- * get a generic one). */
-static int shared_data_load(MPI_Comm comm, const DataConfig *cfg, SharedData *sd,
-                            DataProvenance *prov, BpsErr *err)
-{
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    memset(prov, 0, sizeof *prov);
-    memset(sd, 0, sizeof *sd);
-    sd->win = MPI_WIN_NULL;
-    MPI_Comm node;
-    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    int node_rank;
-    MPI_Comm_rank(node, &node_rank);
-
-    Dataset tr = {0}, te = {0};
-    /* failed, train n/d/classes, test n/d/classes, C, H, W, norm, tables (0: floats) */
-    int64_t meta[12] = {0};
-    if (node_rank == 0) {
-        meta[0] = dataset_load_compact(cfg, &tr, &te, rank == 0 ? prov : NULL, err) != 0;
-        meta[1] = tr.n, meta[2] = tr.d, meta[3] = tr.classes;
-        meta[4] = te.n, meta[5] = te.d, meta[6] = te.classes;
-        meta[7] = tr.c, meta[8] = tr.h, meta[9] = tr.w, meta[10] = tr.norm;
-        meta[11] = tr.x8 ? tr.lut_c : 0;
-    }
-    MPI_Bcast(meta, 12, MPI_INT64_T, 0, node);
-    int bad = (int)meta[0];
-    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm); /* every node agrees */
-    if (bad) {
-        if (!meta[0])
-            bps_fail(err, "the data set could not be loaded on another node");
-        MPI_Comm_free(&node);
-        data_provenance_free(prov); /* rank 0 whose node loaded it: another node failed */
-        return -1;
-    }
-    provenance_bcast(comm, prov);
-    const int lut_c = (int)meta[11];
-    const size_t value = lut_c > 0 ? 1 : sizeof(float); /* bytes per stored pixel */
-    /* layout: train x, train y, test x, test y, tables (lut_c, 256) floats */
-    size_t x_tr = align64((size_t)meta[1] * (size_t)meta[2] * value);
-    size_t y_tr = align64((size_t)meta[1]);
-    size_t x_te = align64((size_t)meta[4] * (size_t)meta[5] * value);
-    size_t y_te = align64((size_t)meta[4]);
-    size_t lut = (size_t)lut_c * 256 * sizeof(float);
-    size_t total = x_tr + y_tr + x_te + y_te + lut;
-    unsigned char *base = NULL;
-    MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)total : 0, 1, MPI_INFO_NULL, node, &base,
-                            &sd->win);
-    if (node_rank != 0) {
-        MPI_Aint size;
-        int disp;
-        MPI_Win_shared_query(sd->win, 0, &size, &disp, &base);
-    }
-    MPI_Win_fence(0, sd->win); /* REQUIRED: opens the epoch in which the leader fills it */
-    unsigned char *xs_tr = base, *xs_te = base + x_tr + y_tr;
-    float *luts = lut_c > 0 ? (float *)(void *)(base + x_tr + y_tr + x_te + y_te) : NULL;
-    if (node_rank == 0) {
-        memcpy(xs_tr, lut_c ? (void *)tr.x8 : (void *)tr.x, (size_t)tr.n * (size_t)tr.d * value);
-        memcpy(base + x_tr, tr.y, (size_t)tr.n);
-        memcpy(xs_te, lut_c ? (void *)te.x8 : (void *)te.x, (size_t)te.n * (size_t)te.d * value);
-        memcpy(base + x_tr + y_tr + x_te, te.y, (size_t)te.n);
-        if (lut_c)
-            memcpy(luts, tr.lut, lut); /* test's tables are the same (train's statistics) */
-        dataset_free(&tr);
-        dataset_free(&te);
-    }
-    MPI_Win_fence(0, sd->win); /* REQUIRED: the copies are visible to the node after it */
-    MPI_Comm_free(&node);
-    sd->train = (Dataset){.n = (int)meta[1], .d = (int)meta[2], .classes = (int)meta[3],
-                          .y = base + x_tr, .borrowed = true,
-                          .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9],
-                          .norm = (Normalization)meta[10]};
-    sd->test = (Dataset){.n = (int)meta[4], .d = (int)meta[5], .classes = (int)meta[6],
-                         .y = base + x_tr + y_tr + x_te, .borrowed = true,
-                         .c = (int)meta[7], .h = (int)meta[8], .w = (int)meta[9],
-                         .norm = (Normalization)meta[10]};
-    if (lut_c) {
-        sd->train.x8 = xs_tr, sd->train.lut = luts, sd->train.lut_c = lut_c;
-        sd->test.x8 = xs_te, sd->test.lut = luts, sd->test.lut_c = lut_c;
-    } else {
-        sd->train.x = (float *)(void *)xs_tr;
-        sd->test.x = (float *)(void *)xs_te;
-    }
-    return 0;
-}
-
-static void shared_data_free(SharedData *sd)
-{
-    if (sd->win != MPI_WIN_NULL)
-        MPI_Win_free(&sd->win);
-}
 
 /* ---- waiting without taking a core ------------------------------------------------- */
 
@@ -702,114 +576,6 @@ static int open_trace(void)
         fprintf(stderr, "bpsweep: warning: BPSWEEP_TRACE=%s: %s\n", path, strerror(errno));
     return fd;
 }
-
-/* Rank 0: a new file, or an existing one that must hold the same sweep. The file is
- * read in chunks (store_reader_next), keeping of each point only what the coordinator
- * needs - status, attempts and the final test accuracy, 13 bytes a point - in *table
- * (zeroed for a new file; its other arrays stay NULL). Damaged rows (a checksum that
- * does not match) read as pending: they are computed again, with a warning. Returns 0
- * or -1 with err. */
-static int check_existing(const char *path, const Spec *spec, StoreTable *table, bool *exists,
-                          FILE *log, BpsErr *err)
-{
-    memset(table, 0, sizeof *table);
-    *exists = access(path, F_OK) == 0;
-    if (!*exists)
-        return 0;
-    StoreReader *r = NULL;
-    if (store_reader_open(path, &r, err) != 0) {
-        bps_err_prefix(err, "cannot resume");
-        return -1;
-    }
-    char *diff = spec_diff(store_reader_spec(r), spec);
-    int rc = 0;
-    if (*diff)
-        rc = bps_fail(err, "%s holds a different sweep; refusing to mix results. Differences "
-                      "(file -> spec):\n%s(use another -o, `bpsweep resume %s`, or `bpsweep "
-                      "extend` for a strict extension)", path, diff, path);
-    free(diff);
-    StoreTable chunk = {0};
-    int got = 0;
-    int64_t shown = 0;
-    while (rc == 0 && (got = store_reader_next(r, &chunk, err)) == 1) {
-        if (chunk.first == 0) {
-            size_t n = (size_t)chunk.shape.n_points;
-            table->shape = chunk.shape;
-            table->n_rows = chunk.shape.n_points;
-            table->status = xmalloc(n);
-            table->attempts = xmalloc(n * sizeof *table->attempts);
-            table->scalar[M_final_test_acc] = xmalloc(n * sizeof(double));
-            table->data_files = chunk.data_files ? xstrdup(chunk.data_files) : NULL;
-        }
-        size_t at = (size_t)chunk.first, n = (size_t)chunk.n_rows;
-        memcpy(table->status + at, chunk.status, n);
-        memcpy(table->attempts + at, chunk.attempts, n * sizeof *table->attempts);
-        memcpy(table->scalar[M_final_test_acc] + at, chunk.scalar[M_final_test_acc],
-               n * sizeof(double));
-        table->n_damaged += chunk.n_damaged;
-        for (int64_t i = 0; i < chunk.n_rows && shown < 20; i++)
-            if (chunk.damaged[i]) {
-                fprintf(log, "bpsweep: warning: %s: point %lld: damaged row (its checksum does "
-                        "not match): it will be computed again\n", path,
-                        (long long)(chunk.first + i));
-                shown++;
-            }
-    }
-    if (rc == 0 && got < 0) {
-        bps_err_prefix(err, "cannot resume");
-        rc = -1;
-    }
-    if (rc == 0 && table->n_damaged > shown)
-        fprintf(log, "bpsweep: warning: %s: %lld damaged rows in all (bpsweep verify %s lists "
-                "them): they will be computed again\n", path, (long long)table->n_damaged, path);
-    store_table_free(&chunk);
-    store_reader_close(r);
-    if (rc)
-        store_table_free(table);
-    return rc;
-}
-
-/* Rank 0: "<output>.ckpt" is absent or a real directory - a symbolic link there would
- * send every checkpoint, and the removal of old ones, into its target. */
-static int check_checkpoint_dir(const char *output, BpsErr *err)
-{
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s.ckpt", output);
-    struct stat st;
-    if (lstat(dir, &st) != 0)
-        return errno == ENOENT ? 0 : bps_fail(err, "%s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return bps_fail(err, "%s: is not a directory (%s); bpsweep keeps its checkpoints "
-                        "there: remove it", dir, S_ISLNK(st.st_mode) ? "a symbolic link"
-                                                                     : "another kind of file");
-    return 0;
-}
-
-/* Rank 0: the checkpoint folder exists; checkpoints of finished points are removed
- * (left by a kill between a row's write and its checkpoint's removal). The folder is
- * opened without following a symbolic link, and the files are removed relative to it. */
-static void prepare_checkpoints(const char *dir, const StoreTable *table, FILE *log)
-{
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        fprintf(log, "bpsweep: warning: %s: %s (points will not be checkpointed)\n", dir,
-                strerror(errno));
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        long long p;
-        if (sscanf(e->d_name, "point-%lld.state", &p) == 1 && table && table->status &&
-            p >= 0 && p < table->shape.n_points && table->status[p] != POINT_PENDING)
-            unlinkat(fd, e->d_name, 0);
-    }
-    closedir(d);
-}
-
 int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
 {
     int rank, size;
@@ -819,46 +585,45 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     install_signal_handlers();
     BpsErr err;
     char lock[LOCK_PATH_MAX] = "";
-    int bad = rank == 0 && lock_acquire(opt->output, lock, opt->log, &err) != 0;
-    if (rank == 0 && !bad && check_checkpoint_dir(opt->output, &err) != 0) {
+    int rc = rank == 0 ? lock_acquire(opt->output, lock, opt->log, &err) : 0;
+    if (rank == 0 && rc == 0 && (rc = sched_check_checkpoint_dir(opt->output, &err)) != 0)
         lock_release(lock);
-        bad = 1;
-    }
-    MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
-    if (bad) {
+    if (agree_root(comm, rc, &err) != 0) {
         if (rank == 0)
             fprintf(opt->log, "bpsweep: %s\n", err.msg);
         return BPS_EXIT_BADINPUT;
     }
     StoreTable table = {0};
-    bool exists = false;
-    bad = rank == 0 && check_existing(opt->output, spec, &table, &exists, opt->log, &err) != 0;
-    int flags[2] = {bad, exists};
-    MPI_Bcast(flags, 2, MPI_INT, 0, comm);
+    int exists = 0; /* resume: rank 0 found the file */
+    rc = rank == 0 ? sched_check_existing(opt->output, spec, &table, &exists, opt->log, &err) : 0;
+    bool failed = agree_root(comm, rc, &err) != 0;
+    MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
     SharedData data = {MPI_WIN_NULL, {0}, {0}};
     DataProvenance prov = {0};
-    if (!flags[0] && shared_data_load(comm, &spec->data, &data, &prov, &err) != 0)
-        flags[0] = 1;
-    if (!flags[0] && rank == 0 && flags[1])
+    if (!failed && sched_data_load(comm, &spec->data, &data, &prov, &err) != 0)
+        failed = true;
+    if (!failed && rank == 0 && exists)
         data_provenance_compare(&prov, table.data_files, opt->output, opt->log);
     /* every rank has the same data and spec: the same verdict */
-    if (!flags[0] &&
+    if (!failed &&
         spec_check_nets(spec, dataset_shape(&data.train), data.train.classes, "spec", &err) != 0)
-        flags[0] = 1;
-    if (!flags[0] && spec_check_augment(spec, dataset_shape(&data.train), "spec", &err) != 0)
-        flags[0] = 1;
+        failed = true;
+    if (!failed && spec_check_augment(spec, dataset_shape(&data.train), "spec", &err) != 0)
+        failed = true;
     int created = 0;
-    if (!flags[0] && !flags[1]) {
-        /* a signal during creation stops it between slabs (STORE_STOPPED) */
-        created = store_create(comm, opt->output, spec, &prov, dataset_shape(&data.train),
-                               data.train.classes, &g_signal, &err);
-        flags[0] = created != 0;
+    if (!failed && !exists) {
+        /* the file's shape from the networks of the spec on this data (point.h); a
+         * signal during creation stops it between slabs (STORE_STOPPED) */
+        StoreShape shape = point_store_shape(spec, dataset_shape(&data.train),
+                                             data.train.classes);
+        created = store_create_shaped(comm, opt->output, spec, &shape, &prov, &g_signal, &err);
+        failed = created != 0;
     }
     Worker w = {.comm = comm, .rank = rank, .size = size, .spec = spec, .opt = opt, .data = &data,
                 .trace_fd = -1};
-    if (!flags[0] && store_open(comm, opt->output, &w.store, &err) != 0)
-        flags[0] = 1;
-    if (flags[0]) { /* every step above returns alike on every rank */
+    if (!failed && store_open(comm, opt->output, &w.store, &err) != 0)
+        failed = true;
+    if (failed) { /* every step above returns alike on every rank */
         if (rank == 0 && created == STORE_STOPPED)
             fprintf(opt->log, "bpsweep: %s by %s after %.1f s; nothing was computed (run the "
                     "same command again to start)\n", err.msg,
@@ -867,7 +632,7 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
         else if (rank == 0)
             fprintf(opt->log, "bpsweep: %s\n", err.msg);
         store_table_free(&table);
-        shared_data_free(&data);
+        sched_data_free(&data);
         data_provenance_free(&prov);
         if (rank == 0)
             lock_release(lock);
@@ -879,17 +644,17 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
     gethostname(w.host, sizeof w.host - 1);
     snprintf(w.ckpt_dir, sizeof w.ckpt_dir, "%s.ckpt", opt->output);
     if (rank == 0)
-        prepare_checkpoints(w.ckpt_dir, flags[1] ? &table : NULL, opt->log);
+        sched_prepare_checkpoints(w.ckpt_dir, exists ? &table : NULL, opt->log);
     MPI_Barrier(comm); /* the checkpoint folder exists before any worker trains */
 
     int code = BPS_EXIT_OK;
     if (rank == 0) {
         int n_workers = size > 1 ? size - 1 : 1;
         Coordinator c;
-        coord_init(&c, spec, opt, &data, size, flags[1] ? &table : NULL);
+        coord_init(&c, spec, opt, &data, size, exists ? &table : NULL);
         LeaseCounts n0 = lease_counts(c.leases);
         fprintf(opt->log, "bpsweep: %s %lld points (%lld to run) on %d worker%s (%d rank%s); "
-                "results in %s\n", flags[1] ? "resuming" : "starting", (long long)grid_size(spec),
+                "results in %s\n", exists ? "resuming" : "starting", (long long)grid_size(spec),
                 (long long)n0.pending, n_workers, n_workers == 1 ? "" : "s", size,
                 size == 1 ? "" : "s", opt->output);
         coord_progress(&c, n_workers, true);
@@ -927,16 +692,16 @@ int sched_run(MPI_Comm comm, const Spec *spec, const SweepOptions *opt)
         worker_loop(&w);
     }
     store_table_free(&table);
+    /* collective, the same on every rank (the first failing rank's message) */
     int close_failed = store_close(w.store, &err) != 0;
-    if (close_failed)
-        fprintf(stderr, "bpsweep: rank %d: %s\n", rank, err.msg);
-    MPI_Allreduce(MPI_IN_PLACE, &close_failed, 1, MPI_INT, MPI_MAX, comm);
+    if (close_failed && rank == 0)
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
     MPI_Bcast(&code, 1, MPI_INT, 0, comm);
     if (close_failed)
         code = BPS_EXIT_ERROR;
     if (w.trace_fd >= 0)
         close(w.trace_fd);
-    shared_data_free(&data);
+    sched_data_free(&data);
     data_provenance_free(&prov);
     if (rank == 0) {
         if (code != BPS_EXIT_INCOMPLETE)

@@ -119,6 +119,15 @@ void bps_fault_point(const char *name)
         kill(getpid(), SIGKILL);
 }
 
+int bps_never(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "bpsweep: internal error: %s at %s:%d (please report it)\n", cond, file, line);
+#ifndef NDEBUG
+    abort();
+#endif
+    return 1;
+}
+
 double bps_now(void)
 {
     struct timespec ts;

@@ -14,7 +14,8 @@
 
 #include "bpsweep/util.h"
 
-/* Reads h5_path with store_read_table (serial, no MPI) and writes the CSV to csv_path
+/* Reads h5_path in chunks with store_reader_next (serial, no MPI: export needs neither
+ * mpi.h nor hdf5.h, see store_reader.h) and writes the CSV to csv_path
  * atomically (temporary file beside it, fsync, rename), or to stdout if csv_path is
  * "-". Returns 0, or -1 with err naming the file that failed. */
 int export_csv(const char *h5_path, const char *csv_path, BpsErr *err);

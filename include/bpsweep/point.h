@@ -20,6 +20,7 @@
 #include "bpsweep/metrics.h"
 #include "bpsweep/ntk.h"
 #include "bpsweep/spec.h"
+#include "bpsweep/store_layout.h"
 #include "bpsweep/train.h"
 
 typedef enum {
@@ -170,5 +171,12 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
 void point_result_free(PointResult *res);
 
 const char *point_status_name(PointStatus s);
+
+/* The shape of the results file of spec's sweep on data of sample shape `in` with n_out
+ * classes: rows as wide as the longest training (epochs), the deepest network (layers of
+ * the per-layer metrics), the largest network (weights, if the spec keeps them), the
+ * most singular values of any layer (spectra), and the NTK and robustness settings. The
+ * store sizes its datasets by it and knows nothing of networks. */
+StoreShape point_store_shape(const Spec *spec, Shape in, int n_out);
 
 #endif

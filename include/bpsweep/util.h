@@ -61,6 +61,15 @@ void *bps_try_alloc_aligned(size_t n);
  * middle of an epoch). Without the variable this is a cheap no-op. */
 void bps_fault_point(const char *name);
 
+/* The can't-happen guard (SQLite's NEVER): `if (NEVER(cond)) return <an error>;` for a
+ * branch that a correct program never takes but that must not fall through silently if
+ * it does. The condition is evaluated in every build; when it holds, bps_never prints
+ * "internal error" with the condition, file and line to stderr, and then aborts in a
+ * debug build (no NDEBUG) or returns 1 in a release build, so that the caller's error
+ * path runs. Invariants that cost nothing to break stay plain asserts. */
+#define NEVER(cond) ((cond) ? bps_never(#cond, __FILE__, __LINE__) : 0)
+int bps_never(const char *cond, const char *file, int line);
+
 /* Monotonic wall clock in seconds. */
 double bps_now(void);
 
