@@ -89,6 +89,10 @@ void provenance_gather(MPI_Comm comm, Provenance *p)
     p->cpu_models = gather_distinct(comm, buf, &p->n_cpu_models);
     p->blas_core = gather_distinct(comm, openblas_get_corename(), NULL);
     p->blas_config = gather_distinct(comm, openblas_get_config(), NULL);
+    version_mpi(buf, sizeof buf);
+    p->mpi_library = gather_distinct(comm, buf, NULL);
+    version_hdf5(buf, sizeof buf);
+    p->hdf5_version = gather_distinct(comm, buf, NULL);
     if (rank == 0) {
         time_t now = time(NULL);
         struct tm tm;
@@ -105,5 +109,7 @@ void provenance_free(Provenance *p)
     free(p->blas_config);
     free(p->blas_core);
     free(p->cpu_models);
+    free(p->mpi_library);
+    free(p->hdf5_version);
     memset(p, 0, sizeof *p);
 }

@@ -108,6 +108,12 @@ static int write_attributes(hid_t file, const char *path, const Spec *spec,
         case A_BLAS_CORE:
             s = prov->blas_core;
             break;
+        case A_MPI_LIBRARY:
+            s = prov->mpi_library;
+            break;
+        case A_HDF5_VERSION:
+            s = prov->hdf5_version;
+            break;
         case A_CPU_MODELS:
             s = prov->cpu_models;
             break;

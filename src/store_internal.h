@@ -169,7 +169,7 @@ void store_copy_fixed(char *dst, size_t n, const char *src);
 /* Root attributes. */
 typedef enum {
     A_FORMAT, A_FORMAT_VERSION, A_SPEC_HASH, A_VERSION, A_COMMIT, A_BLAS_CONFIG, A_BLAS_CORE,
-    A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, A_NTK_SIZE,
+    A_MPI_LIBRARY, A_HDF5_VERSION, A_CPU_MODELS, A_CREATED, A_N_POINTS, A_MAX_EPOCHS, A_MAX_LAYERS, A_MAX_PARAMS, A_NTK_SIZE,
     A_MAX_RANK, A_ROBUST_EPS, A_METRICS,
     /* the data set's provenance (A_DATA_FIRST on): absent when created without it */
     A_DATA_SOURCE, A_DATA_DIR, A_DATA_SHAPE, A_DATA_TRAIN, A_DATA_TEST, A_DATA_NORM,

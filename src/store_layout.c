@@ -89,8 +89,11 @@ static const DatasetDef LAYOUT[] = {
      "FNV-1a 64-bit hash of the row (see [row checksums](#row-checksums)); written just "
      "before `/status`; format 2"},
     VECTOR("/weights", T_F32, DIM_PARAM, weights,
-           "final parameters (layer by layer: W, b[, gamma, beta]), NaN-padded; only with "
-           "`output.store_weights`"),
+           "final parameters in the net's parameter order (op by op: dense W (O, I) then b; "
+           "conv W (O, C, k, k) then b; batch norm gamma, beta), NaN-padded; only with "
+           "`output.store_weights`. Batch-norm running statistics are not stored: they are "
+           "in the trainer state (docs/trainer-state.md), and evaluation-mode outputs of a "
+           "batch-norm net need them"),
     VECTOR("/ntk/K0", T_F32, DIM_NTK, ntk0,
            "empirical NTK at initialisation, M x M row-major (row i*K + l: sample i, logit l; "
            "reshape to (M, M)); only with `measure.ntk`; NaN where not measured"),
@@ -333,6 +336,12 @@ const AttrDef STORE_ATTRS[N_ATTRS] = {
     [A_BLAS_CORE] = {"openblas_corename", T_STR,
                      "`openblas_get_corename()` (kernel set) of every rank, distinct values "
                      "joined by `; `"},
+    [A_MPI_LIBRARY] = {"mpi_library", T_STR,
+                       "the MPI it was built with and the library every rank runs "
+                       "(`bpsweep --version`'s MPI line), distinct values joined by `; `"},
+    [A_HDF5_VERSION] = {"hdf5_version", T_STR,
+                        "the HDF5 it was built with and runs (`bpsweep --version`'s HDF5 "
+                        "line), distinct values over the ranks joined by `; `"},
     [A_CPU_MODELS] = {"cpu_models", T_STR,
                       "distinct `model name` values of /proc/cpuinfo over all ranks, joined "
                       "by `; `"},

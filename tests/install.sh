@@ -74,6 +74,13 @@ for name, m in res.layers.items():
     back = np.full(m.shape, np.nan)
     back[layers["index"].to_numpy(), layers["layer"].to_numpy() - 1] = layers[name].to_numpy()
     assert np.array_equal(back, m, equal_nan=True), name
+# the file records what `bpsweep --version` prints (one rank's line: all ranks agree here)
+import subprocess
+version = dict(l.split(":", 1) for l in subprocess.run(["bpsweep", "--version"], check=True,
+               capture_output=True, text=True).stdout.splitlines()[1:])
+assert res.attrs["mpi_library"] == version["MPI"].strip(), res.attrs["mpi_library"]
+assert res.attrs["hdf5_version"] == version["HDF5"].strip(), res.attrs["hdf5_version"]
+assert res.attrs["openblas_config"] in version["OpenBLAS"], res.attrs["openblas_config"]
 print("reader ok:", df.shape, long.shape, layers.shape)
 EOF
 run /usr/bin/python3 "$pfx/share/bpsweep/analysis/plot_accuracy_vs_wd.py" demo.h5 -o demo.png \
