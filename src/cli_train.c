@@ -212,8 +212,9 @@ int cmd_train(int argc, char **argv)
         char key[GRID_KEY_MAX];
         grid_key(spec, grid_point(spec, point), key, sizeof key);
         if (!quiet)
-            printf("point %lld of %lld: %s (train %d x %d, test %d)\n", point,
-                   (long long)grid_size(spec), key, train.n, train.d, test.n);
+            printf("point %lld of %lld: %s (train %d x %d, validation %d, test %d)\n", point,
+                   (long long)grid_size(spec), key, train.n - spec->data.validation, train.d,
+                   spec->data.validation, test.n);
         if (point_train(spec, point, &train, &test, &opt, &res, &err) != 0) {
             fprintf(stderr, "bpsweep: %s\n", err.msg);
             rc = BPS_EXIT_BADINPUT;

@@ -59,13 +59,22 @@ static int load_sets(const DataConfig *cfg, bool compact, Dataset *train, Datase
     default:
         return bps_fail(err, "unknown data kind %d", (int)cfg->kind);
     }
+    /* the statistics leave out the validation samples at the end of the training set */
+    if (cfg->validation >= train->n) {
+        int n = train->n;
+        dataset_free(train);
+        dataset_free(test);
+        return bps_fail(err, "data.validation: %d samples held out of %d training samples; at "
+                        "least one must be left to train on", cfg->validation, n);
+    }
+    const int n_stats = train->n - cfg->validation;
     data_prov_stats_alloc(prov, train, cfg->norm);
     if (train->x8)
-        data_normalize_compact(train, test, cfg->norm, scale, prov ? prov->mean : NULL,
-                          prov ? prov->std : NULL);
+        data_normalize_compact(train, n_stats, test, cfg->norm, scale,
+                               prov ? prov->mean : NULL, prov ? prov->std : NULL);
     else
-        dataset_normalize_scaled(train, test, cfg->norm, scale, NULL, NULL,
-                                 prov ? prov->mean : NULL, prov ? prov->std : NULL);
+        data_normalize_float(train, n_stats, test, cfg->norm, scale, NULL, NULL,
+                             prov ? prov->mean : NULL, prov ? prov->std : NULL);
     if (prov) {
         char dir[DATA_FILE_PATH_MAX];
         snprintf(dir, sizeof dir, "%s", cfg->path);

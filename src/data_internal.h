@@ -39,10 +39,16 @@ void data_cifar_paths(const DataConfig *cfg, char (*paths)[DATA_FILE_PATH_MAX], 
 /* data_synth.c: cfg's synthetic train and test sets, after checking its settings. */
 int data_load_synthetic(const DataConfig *cfg, Dataset *train, Dataset *test, BpsErr *err);
 
+/* data_norm.c: dataset_normalize_scaled with the statistics of the first n_stats
+ * training samples (data.validation holds out the others), applied to all of train and
+ * to test. */
+void data_normalize_float(Dataset *train, int n_stats, Dataset *test, Normalization norm,
+                          float scale, float *lo, float *hi, double *mean_out, double *std_out);
 /* data_norm.c: the compact form of train and test (raw bytes in x8): their tables, bit
- * for bit what dataset_normalize_scaled gives the float form; mean_out, std_out as there. */
-void data_normalize_compact(Dataset *train, Dataset *test, Normalization norm, float scale,
-                            double *mean_out, double *std_out);
+ * for bit what data_normalize_float gives the float form; n_stats, mean_out, std_out as
+ * there. */
+void data_normalize_compact(Dataset *train, int n_stats, Dataset *test, Normalization norm,
+                            float scale, double *mean_out, double *std_out);
 
 /* data_prov.c: the statistics arrays of prov for norm on train (none for NULL prov or a
  * norm without statistics); prov->dir (dir's real path if it resolves) and the checksums

@@ -22,17 +22,17 @@ static void standardize(float *x, size_t n, float scale, double mean, double std
         x[i] = standardize_value(x[i], scale, mean, std);
 }
 
-/* Mean and population std of the raw values of channel ch over every sample of ds (the
- * ds->h * ds->w pixels at ch of each; floats x or, in the compact form before its tables,
- * bytes x8, the same sums in the same order), two passes in double, divided by scale; a
- * std of 0 is taken as 1 (constant pixels: only centre them). */
-static void channel_stats(const Dataset *ds, int ch, int channels, float scale, double *mean,
-                          double *std)
+/* Mean and population std of the raw values of channel ch over the first n samples of ds
+ * (the ds->h * ds->w pixels at ch of each; floats x or, in the compact form before its
+ * tables, bytes x8, the same sums in the same order), two passes in double, divided by
+ * scale; a std of 0 is taken as 1 (constant pixels: only centre them). */
+static void channel_stats(const Dataset *ds, int n, int ch, int channels, float scale,
+                          double *mean, double *std)
 {
     const size_t plane = (size_t)ds->d / (size_t)channels; /* pixels of one channel */
-    const size_t count = (size_t)ds->n * plane;
+    const size_t count = (size_t)n * plane;
     double sum = 0.0, ss = 0.0;
-    for (int i = 0; i < ds->n; i++) {
+    for (int i = 0; i < n; i++) {
         const size_t o = (size_t)i * (size_t)ds->d + (size_t)ch * plane; /* (plane) at o */
         if (ds->x8)
             for (size_t j = 0; j < plane; j++)
@@ -42,7 +42,7 @@ static void channel_stats(const Dataset *ds, int ch, int channels, float scale, 
                 sum += (double)ds->x[o + j];
     }
     const double mean_raw = sum / (double)count;
-    for (int i = 0; i < ds->n; i++) {
+    for (int i = 0; i < n; i++) {
         const size_t o = (size_t)i * (size_t)ds->d + (size_t)ch * plane;
         for (size_t j = 0; j < plane; j++) {
             double dx = (ds->x8 ? (double)ds->x8[o + j] : (double)ds->x[o + j]) - mean_raw;
@@ -68,7 +68,14 @@ static void standardize_channel(Dataset *ds, int ch, int channels, float scale, 
 void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm, float scale,
                               float *lo, float *hi, double *mean_out, double *std_out)
 {
-    assert(train && train->n > 0 && train->d > 0 && scale > 0.0f);
+    data_normalize_float(train, train ? train->n : 0, test, norm, scale, lo, hi, mean_out,
+                         std_out);
+}
+
+void data_normalize_float(Dataset *train, int n_stats, Dataset *test, Normalization norm,
+                          float scale, float *lo, float *hi, double *mean_out, double *std_out)
+{
+    assert(train && n_stats > 0 && n_stats <= train->n && train->d > 0 && scale > 0.0f);
     const size_t n_train = (size_t)train->n * (size_t)train->d;
     const size_t n_test = test ? (size_t)test->n * (size_t)test->d : 0;
     float l = 0.0f, h = scale;
@@ -88,7 +95,7 @@ void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm,
         /* global mean and population std of x/scale over every train pixel: the whole
          * sample as one channel */
         double mean = 0.0, std = 1.0;
-        channel_stats(train, 0, 1, scale, &mean, &std);
+        channel_stats(train, n_stats, 0, 1, scale, &mean, &std);
         standardize(train->x, n_train, scale, mean, std);
         if (test)
             standardize(test->x, n_test, scale, mean, std);
@@ -105,7 +112,7 @@ void dataset_normalize_scaled(Dataset *train, Dataset *test, Normalization norm,
         assert(train->d % C == 0 && (!test || test->d == train->d));
         for (int ch = 0; ch < C; ch++) {
             double mean = 0.0, std = 1.0;
-            channel_stats(train, ch, C, scale, &mean, &std);
+            channel_stats(train, n_stats, ch, C, scale, &mean, &std);
             standardize_channel(train, ch, C, scale, mean, std);
             if (test)
                 standardize_channel(test, ch, C, scale, mean, std);
@@ -138,8 +145,8 @@ void dataset_normalize(Dataset *train, Dataset *test, Normalization norm, float 
  * of 256 floats each, one copy per set), the float of byte v computed by the very
  * expressions dataset_normalize_scaled applies to the float (v), so that both forms
  * agree bit for bit. mean, std as for dataset_normalize_scaled. */
-void data_normalize_compact(Dataset *train, Dataset *test, Normalization norm, float scale,
-                            double *mean_out, double *std_out)
+void data_normalize_compact(Dataset *train, int n_stats, Dataset *test, Normalization norm,
+                            float scale, double *mean_out, double *std_out)
 {
     assert(train->x8 && !train->x && (!test->n || (test->x8 && !test->x)));
     const int C = norm == NORM_PER_CHANNEL ? (train->c > 0 ? train->c : train->d) : 1;
@@ -148,7 +155,7 @@ void data_normalize_compact(Dataset *train, Dataset *test, Normalization norm, f
     for (int ch = 0; ch < C; ch++) {
         double mean = 0.0, std = 1.0;
         if (norm == NORM_STANDARDIZE || norm == NORM_PER_CHANNEL)
-            channel_stats(train, ch, C, scale, &mean, &std);
+            channel_stats(train, n_stats, ch, C, scale, &mean, &std);
         for (int v = 0; v < 256; v++) {
             float x = (float)v, *t = lut + (size_t)ch * 256 + v;
             switch (norm) {

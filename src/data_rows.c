@@ -27,6 +27,19 @@ static void row_from_bytes(const Dataset *ds, const uint8_t *src, float *out)
     }
 }
 
+Dataset dataset_view(const Dataset *ds, int start, int n)
+{
+    assert(start >= 0 && n >= 0 && start + n <= ds->n);
+    Dataset v = *ds;
+    const size_t first = (size_t)start * (size_t)ds->d;
+    v.n = n;
+    v.borrowed = true;
+    v.x = ds->x ? ds->x + first : NULL;
+    v.x8 = ds->x8 ? ds->x8 + first : NULL;
+    v.y = ds->y ? ds->y + start : NULL;
+    return v;
+}
+
 const float *dataset_rows(const Dataset *ds, int start, int n, float *buf)
 {
     assert(start >= 0 && n >= 0 && start + n <= ds->n);

@@ -184,6 +184,10 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
     plan->data_bytes = (size_t)train->n * ((size_t)train->d * value + 1) +
                        (size_t)test->n * ((size_t)test->d * value + 1) +
                        (size_t)train->lut_c * 256 * sizeof(float);
+    /* data.validation: the points train on the rest, and evaluate the held-out samples once */
+    const int n_val = spec->data.validation;
+    const Dataset fit = dataset_view(train, 0, train->n - n_val);
+    train = &fit;
     for (int g = 0; g < plan->n_groups; g++) {
         PlanGroup *pg = &plan->groups[g];
         pg->arch = g / spec->n_cond;
@@ -222,7 +226,7 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
          * batch, about one optimizer step (measured: 7 steps cost 6.8x, docs/performance.md) */
         double step = pg->step_seconds * (cfg.adv_eps > 0 ? 1 + cfg.adv_steps : 1);
         double epoch = steps * step + per_sample / 3 * test->n;
-        pg->point_seconds = cfg.epochs * epoch + per_sample / 3 * (train->n + test->n) +
+        pg->point_seconds = cfg.epochs * epoch + per_sample / 3 * (train->n + test->n + n_val) +
                             instrument_seconds(spec, per_sample, train, test) +
                             claim1_seconds(&net, &cfg, per_sample, train);
         if (pg->trainer_bytes > plan->rank_bytes)

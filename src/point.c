@@ -224,7 +224,7 @@ static void measure_robust(Net *net, const Spec *spec, uint64_t seed, const Data
 /* Final measurements of a finished run; a diverged run keeps NaN where a measurement
  * of a broken net means nothing. */
 static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *train,
-                    const Dataset *test, PointResult *res)
+                    const Dataset *test, const Dataset *val, PointResult *res)
 {
     const Net *net = t->net;
     double **m = res->metric;
@@ -273,6 +273,8 @@ static void measure(Trainer *t, const Spec *spec, uint64_t seed, const Dataset *
         measure_robust(t->net, spec, seed, train, test, res);
     trainer_evaluate(t, train, &m[M_final_train_loss][0], &m[M_final_train_acc][0]);
     trainer_evaluate(t, test, &m[M_final_test_loss][0], &m[M_final_test_acc][0]);
+    if (val->n > 0)
+        trainer_evaluate(t, val, &m[M_final_val_loss][0], &m[M_final_val_acc][0]);
     LayerStats *ls = xcalloc((size_t)net->n_layers, sizeof *ls);
     res->spectra_rank = metrics_max_rank(&net->cfg);
     res->spectra = xmalloc((size_t)net->n_layers * (size_t)res->spectra_rank * sizeof(float));
@@ -344,6 +346,15 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
     if (index < 0 || index >= grid_size(spec))
         return bps_fail(err, "point %lld: out of range (the grid has %lld points)",
                         (long long)index, (long long)grid_size(spec));
+    /* data.validation: the last samples of the training set are held out; everything from
+     * here on (training, the instruments) sees the samples trained on */
+    const int n_val = spec->data.validation;
+    if (n_val >= train->n)
+        return bps_fail(err, "data.validation: %d samples held out of %d training samples",
+                        n_val, train->n);
+    const Dataset fit = dataset_view(train, 0, train->n - n_val);
+    const Dataset val = dataset_view(train, train->n - n_val, n_val);
+    train = &fit;
     GridPoint gp = grid_point(spec, index);
     NetConfig net_cfg;
     TrainConfig cfg;
@@ -413,7 +424,7 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
                     "lost: %s\n", (long long)index, err->msg);
     } else {
         res->status = t->diverged_epoch ? POINT_DIVERGED : POINT_DONE;
-        measure(t, spec, seed, train, test, res);
+        measure(t, spec, seed, train, test, &val, res);
         if (opt->keep_weights) {
             res->weights = xmalloc(res->n_params * sizeof(float));
             memcpy(res->weights, t->net->params, res->n_params * sizeof(float));

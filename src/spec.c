@@ -52,6 +52,11 @@ static bool data_clusters_used(const void *obj)
     return ((const DataConfig *)obj)->clusters > 1; /* written only when used: older hashes hold */
 }
 
+static bool data_validation_used(const void *obj)
+{
+    return ((const DataConfig *)obj)->validation > 0; /* written only when given */
+}
+
 static bool data_image_used(const void *obj)
 {
     return ((const DataConfig *)obj)->image[0] > 0; /* written only when given */
@@ -118,6 +123,8 @@ static const SpecField DATA_FIELDS[] = {
     {SPEC_STRING("train_y", DataConfig, h5.train_y), .variants = DATA_V_H5},
     {SPEC_STRING("test_x", DataConfig, h5.test_x), .variants = DATA_V_H5},
     {SPEC_STRING("test_y", DataConfig, h5.test_y), .variants = DATA_V_H5},
+    {SPEC_INT("validation", DataConfig, validation, 0, SPEC_MAX_SAMPLES),
+     .when = data_validation_used},
     {.key = NULL}};
 static const SpecField *const DATA_SOURCE = &DATA_FIELDS[0];
 
@@ -150,7 +157,14 @@ static int parse_data(const Ctx *c, const cJSON *v, DataConfig *d)
         snprintf(d->h5.test_y, sizeof d->h5.test_y, "test/y");
     }
     snprintf(qual, sizeof qual, " for source \"%s\"", SOURCE_NAMES[d->kind]);
-    return spec_read_object(c, v, path, DATA_FIELDS, 1u << d->kind, qual, false, d);
+    if (spec_read_object(c, v, path, DATA_FIELDS, 1u << d->kind, qual, false, d))
+        return -1;
+    /* files: checked when loaded, once the training set's size is known */
+    if (d->kind == DATA_SYNTHETIC && d->validation >= d->n_train)
+        return spec_fail_at(c, "data.validation", "%d samples held out of %d training "
+                            "samples; at least one must be left to train on", d->validation,
+                            d->n_train);
+    return 0;
 }
 
 /* "output" */

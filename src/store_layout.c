@@ -371,14 +371,16 @@ const AttrDef STORE_ATTRS[N_ATTRS] = {
                     "directory of the data files (resolved to an absolute path), `\"\"` for "
                     "synthetic data"},
     [A_DATA_SHAPE] = {"data_shape", T_I64, "shape (C, H, W) of a sample", "[3]"},
-    [A_DATA_TRAIN] = {"data_train_samples", T_I64, "training samples (after `train_subset`)"},
+    [A_DATA_TRAIN] = {"data_train_samples", T_I64,
+                      "training samples (after `train_subset`), the `data.validation` samples "
+                      "held out of training included"},
     [A_DATA_TEST] = {"data_test_samples", T_I64, "test samples (after `test_subset`)"},
     [A_DATA_NORM] = {"data_normalization", T_STR,
                      "normalisation applied: `none`, `unit`, `standardize` or `per_channel` "
                      "(synthetic data: `none`)"},
     [A_DATA_MEAN] = {"data_mean", T_F64,
-                     "training-set mean of x/255 (x/1 for float HDF5 data) subtracted by the "
-                     "normalisation: one value for `standardize`, one per channel for "
+                     "training-set mean of x/255 (x/1 for float HDF5 data; validation samples "
+                     "left out) subtracted by the normalisation: one value for `standardize`, one per channel for "
                      "`per_channel`, none (an empty array) for `none` and `unit`, and for more "
                      "than 4096 channels",
                      "[k]"},

@@ -13,10 +13,10 @@ for spec in "$here"/data/record/*.json; do
     name=$(basename "$spec" .json)
     n=$("$bin" train "$spec" --list | awk 'NR > 1 && $1 ~ /^[0-9]+$/ {n++} END {print n}')
     for ((k = 0; k < n; k++)); do
-        # rank_* (issue 14) and the claim-1 metrics (issue 16) are newer than the record:
-        # left out of the comparison
+        # rank_* (issue 14), the claim-1 metrics (issue 16) and the validation metrics are
+        # newer than the record: left out of the comparison
         "$bin" train "$spec" --point "$k" | grep '^result ' | grep -v '^result epoch_seconds ' |
-            grep -Ev '^result (rank_changed_fraction|rank_restrict_distance|hessian_iterations|cert_verdict|stop_epoch|stop_grad_norm|relu_negative_fraction_test|construct_[a-z_]+) '
+            grep -Ev '^result (rank_changed_fraction|rank_restrict_distance|hessian_iterations|cert_verdict|stop_epoch|stop_grad_norm|relu_negative_fraction_test|construct_[a-z_]+|final_val_loss|final_val_acc) '
     done >"$tmp/$name.txt"
     if [ "$write" = --write ]; then
         cp "$tmp/$name.txt" "$here/data/record/$name.txt"

@@ -7,7 +7,9 @@
 #  * --log-steps prints every step, and each epoch's train_loss is the sample-weighted
 #    mean of its steps' losses (docs/data.md);
 #  * --print-order prints the batches that tests/batch_order.py computes from
-#    docs/numerics.md#batch-order alone, for an MLP and a ConvNet with drop_last.
+#    docs/numerics.md#batch-order alone, for an MLP and a ConvNet with drop_last;
+#  * data.validation holds samples out of training and of the statistics: the rest trains
+#    bit for bit as the smaller set does, and final_val_acc is measured.
 # usage: train_cli.sh BPSWEEP
 set -u
 bin=$1
@@ -95,4 +97,30 @@ $py "$here/batch_order.py" "$bin" "$tmp/conv.json" 0 7 432,288,576,576,1152,128,
     ok || bad "ConvNet batch order: $(cat "$tmp/o2")"
 "$bin" train "$tmp/conv.json" --point 0 --print-order 3 >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "trains 3 epochs" "$tmp/err" && ok || bad "--print-order past the end"
+# data.validation: the held-out samples are neither trained on nor in the statistics, so a
+# point with the last V of N samples held out trains bit for bit as on the first N - V
+# (synthetic sets are prefix-stable; Fashion-MNIST through train_subset, standardized)
+val_pair() { # name spec-with-validation spec-without
+    "$bin" train "$2" --point 1 --quiet >"$tmp/va" && "$bin" train "$3" --point 1 --quiet >"$tmp/vb" &&
+        grep -q '^result final_val_acc 0\.' "$tmp/va" &&
+        diff <(grep '^result' "$tmp/va" | grep -v 'final_val\|epoch_seconds') \
+            <(grep '^result' "$tmp/vb" | grep -v 'final_val\|epoch_seconds') >/dev/null &&
+        ok || bad "$1: holding out validation samples changed the training"
+}
+for src in synthetic idx; do
+    if [ $src = synthetic ]; then
+        data_a='"source": "synthetic", "n_train": 300, "n_test": 100, "features": 10, "classes": 3, "validation": 100'
+        data_b='"source": "synthetic", "n_train": 200, "n_test": 100, "features": 10, "classes": 3'
+    else
+        data_a='"train_subset": 1000, "test_subset": 500, "validation": 200'
+        data_b='"train_subset": 800, "test_subset": 500'
+    fi
+    for v in a b; do
+        eval "d=\$data_$v"
+        printf '{"data": {%s}, "architectures": [{"name": "m", "hidden": [16]}],
+ "grid": {"seed": [0], "weight_decay": [0, 0.001]}, "train": {"epochs": 2, "batch_size": 32}}\n' \
+            "$d" >"$tmp/val_$v.json"
+    done
+    val_pair "$src" "$tmp/val_a.json" "$tmp/val_b.json"
+done
 summary

@@ -1211,6 +1211,62 @@ static void check_compact_matches_float(const DataConfig *cfg, int want_lut_c)
     data_provenance_free(&c_prov);
 }
 
+/* data.validation: the held-out tail of the training set is left out of the statistics
+ * (equal to the reference over the first n - v samples) but normalised with them, in
+ * both forms alike; a view of it reads the same rows; holding out everything is refused. */
+static void validation_should_be_left_out_of_the_statistics(void)
+{
+    const char *dir = make_cifar10("c10-val");
+    DataConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kind = DATA_CIFAR10;
+    snprintf(cfg.path, sizeof cfg.path, "%s", dir);
+    cfg.norm = NORM_PER_CHANNEL;
+    cfg.validation = 4;
+    Dataset tr, te, raw_tr, raw_te;
+    DataProvenance prov;
+    BpsErr err = {{0}};
+    CHECK_MSG(dataset_load_provenance(&cfg, &tr, &te, &prov, &err) == 0, "%s", err.msg);
+    CHECK_MSG(dataset_read_cifar10(dir, 0, 0, &raw_tr, &raw_te, &err) == 0, "%s", err.msg);
+    if (!tr.x || !raw_tr.x)
+        return;
+    const int n = tr.n, fit = n - cfg.validation;
+    Dataset raw_fit = dataset_view(&raw_tr, 0, fit);
+    int bad = 0;
+    for (int c = 0; c < 3; c++) {
+        double mean, std;
+        reference_channel_stats(&raw_fit, c, &mean, &std);
+        CHECK_MSG(fabs(prov.mean[c] - mean) <= 1e-12 && fabs(prov.std[c] - std) <= 1e-12,
+                  "channel %d: %.17g %.17g, reference over %d samples %.17g %.17g", c,
+                  prov.mean[c], prov.std[c], fit, mean, std);
+        for (int i = fit; i < n; i++) /* the held-out rows, with the same statistics */
+            for (int k = c * 1024; k < (c + 1) * 1024; k++) {
+                size_t q = (size_t)i * CIFAR_PIX + (size_t)k;
+                double want = ((double)(raw_tr.x[q] / 255.0f) - mean) / std;
+                bad += fabs((double)tr.x[q] - want) > 1e-6 * (1 + fabs(want));
+            }
+    }
+    CHECK_MSG(bad == 0, "%d held-out values differ", bad);
+    /* a view: the same rows and labels, owning nothing */
+    Dataset val = dataset_view(&tr, fit, cfg.validation);
+    CHECK(val.n == 4 && val.borrowed && val.d == tr.d && val.y == tr.y + fit);
+    CHECK(memcmp(dataset_rows(&val, 0, 4, NULL), tr.x + (size_t)fit * CIFAR_PIX,
+                 4 * CIFAR_PIX * sizeof(float)) == 0);
+    dataset_free(&val);
+    CHECK(tr.x != NULL);
+    check_compact_matches_float(&cfg, 3);
+    dataset_free(&tr);
+    dataset_free(&te);
+    dataset_free(&raw_tr);
+    dataset_free(&raw_te);
+    data_provenance_free(&prov);
+    cfg.validation = n;
+    CHECK(dataset_load(&cfg, &tr, &te, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "data.validation: 12 samples held out of 12") != NULL, "%s",
+              err.msg);
+    CHECK(is_zero(&tr) && is_zero(&te));
+}
+
 static void load_compact_should_match_float_form(void)
 {
     static const Normalization norms[4] = {NORM_NONE, NORM_UNIT, NORM_STANDARDIZE,
@@ -1279,6 +1335,7 @@ int main(void)
     RUN(normalize_should_standardize_per_channel);
     RUN(load_should_read_cifar_from_a_config);
     RUN(load_compact_should_match_float_form);
+    RUN(validation_should_be_left_out_of_the_statistics);
     RUN(load_dir_should_read_fashion_mnist);
     remove_tmp();
     return test_summary();

@@ -47,6 +47,10 @@ typedef struct {
     int lut_c;      /* compact form: tables, 1 or C (d % lut_c == 0); else 0 */
 } Dataset;
 
+/* A borrowed view of samples [start, start + n) of ds, in ds's form (its tables
+ * shared); valid while ds is. dataset_free on it frees nothing. */
+Dataset dataset_view(const Dataset *ds, int start, int n);
+
 /* Samples [start, start + n) as (n, d) floats: a pointer into x for the float form (buf
  * unused, may be NULL), else converted into buf ((n, d) floats, caller's) and buf. */
 const float *dataset_rows(const Dataset *ds, int start, int n, float *buf);
@@ -185,6 +189,9 @@ typedef struct {
     int clusters;             /* centres per class (default 1) */
     uint64_t seed;
     int image[3];             /* synthetic: (C, H, W) with C*H*W = features, or all 0 */
+    int validation;           /* the last n training samples (after train_subset) are held
+                                 out: not trained on, not in the normalisation statistics,
+                                 evaluated as the validation set (point.c); 0 = none */
 } DataConfig;
 
 /* The sample shape of a synthetic set: `image`, or (features, 1, 1). */

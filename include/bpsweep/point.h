@@ -43,6 +43,10 @@ typedef enum {
     X(SCALAR, final_train_acc, "accuracy on the whole training set, evaluation mode")    \
     X(SCALAR, final_test_loss, "cross-entropy on the test set, evaluation mode")         \
     X(SCALAR, final_test_acc, "accuracy on the test set, evaluation mode")               \
+    X(SCALAR, final_val_loss,                                                             \
+      "cross-entropy on the held-out validation samples (data.validation), evaluation mode") \
+    X(SCALAR, final_val_acc,                                                              \
+      "accuracy on the held-out validation samples (data.validation), evaluation mode")   \
     X(SCALAR, param_norm, "||theta||_2 over all parameters (biases, batch-norm included)") \
     X(SCALAR, init_param_norm, "||theta_0||_2 at initialisation")                         \
     X(SCALAR, param_distance, "||theta_1 - theta_0||_2: how far training moved the parameters") \
