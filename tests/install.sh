@@ -81,6 +81,14 @@ version = dict(l.split(":", 1) for l in subprocess.run(["bpsweep", "--version"],
 assert res.attrs["mpi_library"] == version["MPI"].strip(), res.attrs["mpi_library"]
 assert res.attrs["hdf5_version"] == version["HDF5"].strip(), res.attrs["hdf5_version"]
 assert res.attrs["openblas_config"] in version["OpenBLAS"], res.attrs["openblas_config"]
+# without pandas: the same columns as numpy arrays
+import sys
+sys.modules["pandas"] = None  # import pandas now fails
+plain, plain_curves = res.to_dataframe(), res.curves_frame()
+sys.modules["pandas"] = pd
+assert isinstance(plain, dict) and isinstance(plain_curves, dict), type(plain)
+pd.testing.assert_frame_equal(pd.DataFrame(plain), df, check_exact=True)
+pd.testing.assert_frame_equal(pd.DataFrame(plain_curves), long, check_exact=True)
 print("reader ok:", df.shape, long.shape, layers.shape)
 EOF
 run /usr/bin/python3 "$pfx/share/bpsweep/analysis/plot_accuracy_vs_wd.py" demo.h5 -o demo.png \
