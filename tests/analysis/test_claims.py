@@ -153,7 +153,32 @@ def claim1_checks(rows, t):
 
 
 def claim2_checks(rows, t):
-    check(len(rows) == 12, f"claim2: 2 architectures x 2 lambdas x 3 targets = 12 rows, got {len(rows)}")
+    check(len(rows) == 14, "claim2: 2 architectures x (2 lambdas x 3 targets + lambda = 0 once) "
+          f"= 14 rows, got {len(rows)}")
+    # lambda = 0: every target is the same run
+    sel = t["weight_decay"] == 0
+    for a in ("mlp", "mlp-skip-bn"):
+        hashes = {(s, h) for s, h, x in zip(t["seed"][sel], t["param_hash"][sel], t["arch"][sel]) if x == a}
+        check(len(hashes) == 3, f"claim2: lambda = 0 gives one parameter hash per seed: {hashes}")
+    # tuned against tuned: the choice made on the validation accuracy, by hand
+    import claim2
+    tuned = {r["arch"]: r for r in claim2.tuned(t)}
+    check(set(tuned) == {"mlp", "mlp-skip-bn"}, f"claim2: a tuned comparison per architecture: {set(tuned)}")
+    for a, r in tuned.items():
+        mine = t["arch"] == a
+        val = {}
+        for wd, c, v in zip(t["weight_decay"][mine], t["norm_bias"][mine], t["final_val_acc"][mine]):
+            val.setdefault((wd, c), []).append(v)
+        mean = {k: np.mean(v) for k, v in val.items()}
+        want_wd = max((k for k in mean if k[0] > 0 and k[1] == 0), key=lambda k: mean[k])
+        want_nb = max((k for k in mean if k[0] > 0 and k[1] > 0), key=lambda k: mean[k])
+        check(r["chosen"]["wd"] == want_wd and r["chosen"]["nb"] == want_nb and r["n"] == 3,
+              f"claim2: {a}: chosen {r['chosen']} on validation, by hand {want_wd} {want_nb}")
+        test = {(wd, c, s): x for wd, c, s, x in zip(t["weight_decay"][mine], t["norm_bias"][mine],
+                                                    t["seed"][mine], t["final_test_acc"][mine])}
+        diff = np.mean([test[(*want_nb, s)] - test[(*want_wd, s)] for s in (0, 1, 2)])
+        check(math.isclose(r["nb_wd"]["mean"], diff, abs_tol=1e-15),
+              f"claim2: {a}: norm-bias minus weight decay {r['nb_wd']['mean']} == {diff}")
     for r in rows:
         if r["norm_bias_target"] in ("0", "0.0"):
             check(float(r["paired_diff_mean"]) == 0.0 and r["paired_n"] == "3",
