@@ -20,20 +20,16 @@ train and test are projected with them and divided by sqrt(eigenvalue). Writes t
         [--source /usr/share/datasets/fashion-mnist]
 """
 import argparse
-import gzip
 import os
+import sys
 import tempfile
 
 import h5py
 import numpy as np
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        b = f.read()
-    nd = b[3]
-    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
-    return np.frombuffer(b, np.uint8, offset=4 + 4 * nd).reshape(dims)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpsweep_results  # noqa: E402,F401  (puts the source tree's package on the path)
+from bpsweep.idx import read_idx  # noqa: E402
 
 
 def main():

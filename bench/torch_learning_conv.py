@@ -12,7 +12,6 @@ at 0.05 five stacked linear convolutions diverge in the first epoch, in bpsweep 
 usage: torch_learning_conv.py [--epochs E] [--width W] [--lr LR] [--linear] [--data DIR]
 """
 import argparse
-import gzip
 import math
 import os
 import sys
@@ -23,15 +22,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from bpsweep.idx import read_idx  # noqa: E402
 from torch_conv import convnet  # noqa: E402
-
-
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def main():
@@ -45,9 +38,9 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    xs = {s: idx(os.path.join(args.data, f"{s}-images-idx3-ubyte.gz")).astype(np.float32)
+    xs = {s: read_idx(os.path.join(args.data, f"{s}-images-idx3-ubyte.gz")).astype(np.float32)
           for s in ("train", "t10k")}
-    ys = {s: idx(os.path.join(args.data, f"{s}-labels-idx1-ubyte.gz")).astype(np.int64)
+    ys = {s: read_idx(os.path.join(args.data, f"{s}-labels-idx1-ubyte.gz")).astype(np.int64)
           for s in ("train", "t10k")}
     mean, std = xs["train"].mean(dtype=np.float64), xs["train"].std(dtype=np.float64)
     x_train = torch.from_numpy((xs["train"] - mean) / std).float().unsqueeze(1)
