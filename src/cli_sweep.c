@@ -9,6 +9,7 @@
 
 #include "bpsweep/data.h"
 #include "bpsweep/grid.h"
+#include "bpsweep/point.h"
 #include "bpsweep/progress.h"
 #include "bpsweep/sched.h"
 #include "bpsweep/spec.h"
@@ -209,9 +210,12 @@ int cmd_extend(int argc, char **argv)
     }
     if (dataset_load_compact(&spec->data, &train, &test, &prov, &err) != 0 ||
         spec_check_nets(spec, dataset_shape(&train), train.classes, spec_path, &err) != 0 ||
-        spec_check_augment(spec, dataset_shape(&train), spec_path, &err) != 0 ||
-        store_create(MPI_COMM_SELF, out, spec, &prov, dataset_shape(&train), train.classes, NULL,
-                     &err) != 0 ||
+        spec_check_augment(spec, dataset_shape(&train), spec_path, &err) != 0) {
+        fprintf(stderr, "bpsweep: %s\n", err.msg);
+        goto done;
+    }
+    StoreShape shape = point_store_shape(spec, dataset_shape(&train), train.classes);
+    if (store_create_shaped(MPI_COMM_SELF, out, spec, &shape, &prov, NULL, &err) != 0 ||
         store_open(MPI_COMM_SELF, out, &st, &err) != 0) {
         fprintf(stderr, "bpsweep: %s\n", err.msg);
         goto done;

@@ -545,14 +545,3 @@ int store_create_shaped(MPI_Comm comm, const char *path, const Spec *spec,
     return agree_root(comm, rc, err);
 }
 
-int store_create(MPI_Comm comm, const char *path, const Spec *spec, const DataProvenance *data,
-                 Shape in, int n_out, const volatile sig_atomic_t *stop, BpsErr *err)
-{
-    StoreShape shape = point_store_shape(spec, in, n_out);
-    return store_create_shaped(comm, path, spec, &shape, data, stop, err);
-}
-
-StoreShape store_shape(const Spec *spec, Shape in, int n_out)
-{
-    return point_store_shape(spec, in, n_out);
-}

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_store.h"
 #include "test_util.h"
 
 #define N_IN 5

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_store.h"
 #include "test_util.h"
 
 #define N_IN 7

@@ -43,7 +43,7 @@
 #include "bpsweep/store_reader.h"
 #include "bpsweep/util.h"
 
-#define STORE_STOPPED 1          /* store_create: stopped by its stop flag */
+#define STORE_STOPPED 1          /* store_create_shaped: stopped by its stop flag */
 
 /* Per-row facts that are not measurements of the point. */
 typedef struct {
@@ -72,14 +72,6 @@ typedef struct Store Store;
 int store_create_shaped(MPI_Comm comm, const char *path, const Spec *spec,
                         const StoreShape *shape, const DataProvenance *data,
                         const volatile sig_atomic_t *stop, BpsErr *err);
-
-/* store_create_shaped with the shape of spec's sweep on data of sample shape `in` and
- * n_out classes (point_store_shape). */
-int store_create(MPI_Comm comm, const char *path, const Spec *spec, const DataProvenance *data,
-                 Shape in, int n_out, const volatile sig_atomic_t *stop, BpsErr *err);
-
-/* point_store_shape under the name earlier callers use. */
-StoreShape store_shape(const Spec *spec, Shape in, int n_out);
 
 /* Collective over comm: rank 0 validates the results file at path as every reader does
  * (store_reader_open) and every rank gets the spec stored in it, parsed, in *spec (free
