@@ -177,23 +177,27 @@ done:
     return rc;
 }
 
-int rank_project(Net *net, RankMode mode, double threshold, bool relative, RankEffect *effect)
+int rank_project(Net *net, const RankEdit *edit, RankEffect *effect)
 {
     int rc = 0;
     for (int l = 0; l < net->n_layers && effect; l++)
         effect[l] = (RankEffect){NAN, NAN};
-    for (int l = 1; l < net->n_layers && mode != RANK_OFF; l++) {
+    if (edit->mode == RANK_OFF)
+        return 0;
+    const int from = edit->first ? 0 : 1;
+    const int to = edit->output ? net->n_layers : net->n_layers - 1;
+    for (int l = from; l < to; l++) {
         const NnLayer *ly = &net->layers[l];
         const Op *op = &net->ops[ly->op];
         RankEffect e = {NAN, NAN};
         int r = 1;
         if (op->d.kind == OP_CONV && op->d.stride == 1)
             r = rank_project_conv(net->params + ly->w, op->out_shape.c, op->in_shape.c,
-                                  op->d.kernel, op->in_shape.h, op->in_shape.w, mode, threshold,
-                                  relative, &e);
+                                  op->d.kernel, op->in_shape.h, op->in_shape.w, edit->mode,
+                                  edit->threshold, edit->relative, &e);
         if (r == 1) /* dense, strided conv, kernel larger than the input: the matrix */
-            r = project_layer(net->params + ly->w, ly->out, ly->in, mode, threshold, relative,
-                              &e);
+            r = project_layer(net->params + ly->w, ly->out, ly->in, edit->mode,
+                              edit->threshold, edit->relative, &e);
         if (r != 0)
             rc = -1;
         if (effect)

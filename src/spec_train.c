@@ -115,7 +115,7 @@ static void write_schedule(SpecBuf *b, const void *obj)
 /* "rank_projection" (members of TrainConfig, read into a TrainDraft), like a schedule */
 static bool rank_on(const void *obj)
 {
-    return ((const TrainConfig *)obj)->rank_mode != RANK_OFF; /* only when on: older hashes hold */
+    return ((const TrainConfig *)obj)->rank.mode != RANK_OFF; /* only when on: older hashes hold */
 }
 
 /* Written when on, and where a condition turns off what its base turns on: omitted, the
@@ -123,6 +123,18 @@ static bool rank_on(const void *obj)
 static bool rank_written(const void *obj)
 {
     return rank_on(obj) || ((const TrainConfig *)obj)->rank_off_override;
+}
+
+/* first_layer and output_layer are written only where they differ from the defaults
+ * (false, true), so the hashes of specs from before them hold. */
+static bool rank_first_written(const void *obj)
+{
+    return rank_on(obj) && ((const TrainConfig *)obj)->rank.first;
+}
+
+static bool rank_output_written(const void *obj)
+{
+    return rank_on(obj) && !((const TrainConfig *)obj)->rank.output;
 }
 
 static int read_rank_epochs(const Ctx *c, const cJSON *v, const char *path, void *obj)
@@ -139,12 +151,16 @@ static void write_rank_epochs(SpecBuf *b, const void *obj)
 
 #define RANK_REFUSE "not allowed with mode \"off\""
 static const SpecField RANK_FIELDS[] = {
-    {SPEC_ENUM("mode", TrainConfig, rank_mode, RANK_NAMES), .required = true,
+    {SPEC_ENUM("mode", TrainConfig, rank.mode, RANK_NAMES), .required = true,
      .pass = SPEC_PASS_FIRST},
-    {SPEC_NUM("threshold", TrainConfig, rank_threshold, SPEC_POSITIVE), .needed = rank_on,
+    {SPEC_NUM("threshold", TrainConfig, rank.threshold, SPEC_POSITIVE), .needed = rank_on,
      .allowed = rank_on, .refuse = RANK_REFUSE, .when = rank_on},
-    {SPEC_BOOL("relative", TrainConfig, rank_relative), .allowed = rank_on,
+    {SPEC_BOOL("relative", TrainConfig, rank.relative), .allowed = rank_on,
      .refuse = RANK_REFUSE, .when = rank_on},
+    {SPEC_BOOL("first_layer", TrainConfig, rank.first), .allowed = rank_on,
+     .refuse = RANK_REFUSE, .when = rank_first_written},
+    {SPEC_BOOL("output_layer", TrainConfig, rank.output), .allowed = rank_on,
+     .refuse = RANK_REFUSE, .when = rank_output_written},
     {SPEC_CUSTOM("epochs", read_rank_epochs, write_rank_epochs), .needed = rank_on,
      .allowed = rank_on, .refuse = RANK_REFUSE, .when = rank_on},
     {.key = NULL}};
@@ -155,8 +171,7 @@ static int read_rank(const Ctx *c, const cJSON *v, const char *path, void *obj)
 {
     TrainDraft *d = obj;
     bool inherited_on = rank_on(&d->t);
-    d->t.rank_relative = true;
-    d->t.rank_threshold = 0;
+    d->t.rank = (RankEdit){.relative = true, .output = true};
     d->n_rp = 0;
     int rc = spec_read_selected(c, v, path, RANK_FIELDS, RANK_MODE, d);
     d->t.rank_off_override = inherited_on && !rank_on(&d->t);
@@ -392,7 +407,7 @@ int spec_finish_train(const Ctx *c, const TrainDraft *d, const char *path, Train
         out->n_milestones = d->n_ms;
     }
     out->n_rank_epochs = 0;
-    if (d->t.rank_mode != RANK_OFF) {
+    if (d->t.rank.mode != RANK_OFF) {
         spec_path_key(kpath, path, "rank_projection.epochs");
         if (resolve_epochs(c, kpath, d->rp, d->n_rp, d->rp_fraction, d->t.epochs,
                            "rank projection epochs", "", out->rank_epochs))

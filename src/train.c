@@ -489,7 +489,7 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
      * point between the last step and here, so a checkpoint never falls in between */
     for (int k = 0; k < t->cfg.n_rank_epochs && !diverged; k++)
         if (t->cfg.rank_epochs[k] == t->epoch + 1)
-            rank_project(t->net, t->cfg.rank_mode, t->cfg.rank_threshold, t->cfg.rank_relative,
+            rank_project(t->net, &t->cfg.rank,
                          t->rank_effect);
     if (!diverged)
         diverged = !params_finite(t->net);

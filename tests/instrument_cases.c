@@ -185,7 +185,7 @@ static int rank_case(const char *dir, const char *name, RankMode mode, double t,
     size_t bytes = net->n_params * sizeof(float);
     int rc = test_write_case(dir, name, "before.f32", net->params, bytes);
     if (rc == 0)
-        rc = rank_project(net, mode, t, relative, NULL);
+        rc = rank_project(net, &(RankEdit){mode, t, relative, .output = true}, NULL);
     if (rc == 0)
         rc = test_write_case(dir, name, "after.f32", net->params, bytes);
     fprintf(index, "{\"name\": \"%s\", \"dims\": [%d, 20, 16, %d], \"mode\": \"%s\", "

@@ -173,7 +173,8 @@ static int run_net(const char *dir, FILE *index)
     for (int i = 0; i < 2; i++) { /* min_rel and max_rel */
         const Projection *p = &PROJECTIONS[i];
         memcpy(net->params, before, bytes);
-        const int prc = rank_project(net, p->mode, p->threshold, p->relative, eff);
+        const int prc = rank_project(
+            net, &(RankEdit){p->mode, p->threshold, p->relative, .output = true}, eff);
         char what[64];
         snprintf(what, sizeof what, "%s.f32", p->tag);
         if (prc != 0 || test_write_case(dir, "net", what, net->params, bytes)) {

@@ -2,14 +2,16 @@
  * independent computation (direct DFT by loops over the whole n x m grid, a per-frequency
  * LAPACKE_zgesdd with vectors, inverse DFT by loops, restriction to k x k, distance),
  * and the two limits: a threshold above every value zeroes the layer, a cap above the
- * largest leaves the kernel bit-identical. */
+ * largest leaves the kernel bit-identical. rank_project: the layers RankEdit selects. */
 #include <complex.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpsweep/nn.h"
 #include "bpsweep/rank.h"
+#include "bpsweep/util.h"
 #include "test_util.h"
 
 static const double PI = 3.14159265358979323846;
@@ -162,11 +164,49 @@ static void test_kernel_larger_than_input_refused(void)
     free(W);
 }
 
+/* A net's layers: the first only with edit.first, the output layer only with
+ * edit.output; the others always; a layer not edited keeps its bits and a NaN effect. */
+static void test_project_selects_layers(void)
+{
+    NetConfig cfg = {.n_in = 6, .n_out = 3, .n_hidden = 2, .hidden = {5, 4}};
+    Net *net = nn_new(&cfg, 1);
+    nn_init_params(net, 7);
+    const size_t bytes = net->n_params * sizeof(float);
+    float *before = xmalloc(bytes);
+    memcpy(before, net->params, bytes);
+    RankEffect eff[3];
+    static const struct {
+        bool first, output;
+    } CASES[] = {{false, true}, {true, true}, {false, false}, {true, false}};
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        memcpy(net->params, before, bytes);
+        /* a threshold above every singular value: every edited layer becomes zero */
+        const RankEdit edit = {RANK_MIN, 2.0, true, CASES[c].first, CASES[c].output};
+        CHECK(rank_project(net, &edit, eff) == 0);
+        for (int l = 0; l < net->n_layers; l++) {
+            const NnLayer *ly = &net->layers[l];
+            const size_t n = (size_t)ly->out * ly->in;
+            const bool edited = (l > 0 || CASES[c].first) &&
+                                (l < net->n_layers - 1 || CASES[c].output);
+            bool zero = true;
+            for (size_t i = 0; i < n; i++)
+                zero &= net->params[ly->w + i] == 0.0f;
+            CHECK_MSG(edited ? zero && eff[l].changed_fraction == 1.0
+                             : memcmp(net->params + ly->w, before + ly->w, n * sizeof(float)) == 0 &&
+                                   isnan(eff[l].changed_fraction),
+                      "case %zu layer %d: edited %d", c, l, edited);
+        }
+    }
+    free(before);
+    nn_free(net);
+}
+
 int main(void)
 {
     RUN(test_matches_reference);
     RUN(test_rankmin_above_all_zeroes);
     RUN(test_rankmax_above_all_unchanged);
     RUN(test_kernel_larger_than_input_refused);
+    RUN(test_project_selects_layers);
     return test_summary();
 }

@@ -1634,13 +1634,13 @@ static void canonical_should_keep_a_condition_turning_off_the_base(void)
                          "'train': {'adversarial': {'eps': 0}, 'rank_projection': {'mode': 'off'}}}]}}");
     if (!s)
         return;
-    CHECK(s->cond[0].train.adv_eps == 0.1 && s->cond[0].train.rank_mode == RANK_MIN);
-    CHECK(s->cond[1].train.adv_eps == 0 && s->cond[1].train.rank_mode == RANK_OFF);
+    CHECK(s->cond[0].train.adv_eps == 0.1 && s->cond[0].train.rank.mode == RANK_MIN);
+    CHECK(s->cond[1].train.adv_eps == 0 && s->cond[1].train.rank.mode == RANK_OFF);
     BpsErr err;
     Spec *again = NULL;
     CHECK_MSG(spec_parse(s->canonical, "c.json", &again, &err) == 0, "%s", err.msg);
     if (again) {
-        CHECK(again->cond[1].train.adv_eps == 0 && again->cond[1].train.rank_mode == RANK_OFF);
+        CHECK(again->cond[1].train.adv_eps == 0 && again->cond[1].train.rank.mode == RANK_OFF);
         CHECK(strcmp(again->canonical, s->canonical) == 0 && again->hash == s->hash);
     }
     spec_free(again);
@@ -1653,9 +1653,34 @@ static void canonical_should_keep_a_condition_turning_off_the_base(void)
     free(c);
 }
 
+/* rank_projection's layer choice: written only where it differs from the defaults (first
+ * layer skipped, output layer edited), so older hashes hold; read back as given. */
+static void canonical_should_write_rank_layers_only_when_not_default(void)
+{
+    uint64_t h0, h1;
+    char *plain = canonical_of("{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
+                               "{'mode': 'min', 'threshold': 0.5, 'epochs': [1]}}}", &h0);
+    char *same = canonical_of("{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
+                              "{'mode': 'min', 'threshold': 0.5, 'epochs': [1], "
+                              "'first_layer': false, 'output_layer': true}}}", &h1);
+    CHECK(plain && same && h0 == h1 && !strstr(plain, "first_layer") &&
+          !strstr(plain, "output_layer"));
+    free(plain);
+    free(same);
+    Spec *s = must_parse("{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
+                         "{'mode': 'max', 'threshold': 0.5, 'epochs': [1], "
+                         "'first_layer': true, 'output_layer': false}}}");
+    if (!s)
+        return;
+    CHECK(s->cond[0].train.rank.first && !s->cond[0].train.rank.output);
+    CHECK(strstr(s->canonical, "\"first_layer\":true") && strstr(s->canonical, "\"output_layer\":false"));
+    spec_free(s);
+}
+
 int main(void)
 {
     RUN(parse_should_accept_full_example);
+    RUN(canonical_should_write_rank_layers_only_when_not_default);
     RUN(layers_should_parse_into_the_op_list);
     RUN(canonical_should_keep_a_condition_turning_off_the_base);
     RUN(layer_names_should_not_change_the_hash);

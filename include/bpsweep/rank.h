@@ -24,8 +24,19 @@ typedef struct {
                                  K_intended is 0); NaN for dense layers and other convs */
 } RankEffect;
 
-/* Every weight layer except the first (layer 0 of the net: the first dense layer of an
- * MLP, the first convolution of a conv net - always skipped, as the authors):
+/* One projection: which edit, with what threshold, on which layers. */
+typedef struct {
+    RankMode mode;
+    double threshold; /* t */
+    bool relative;    /* t times each layer's largest sigma */
+    bool first;       /* also the first weight layer (the authors skip it) */
+    bool output;      /* also the last weight layer, the output layer (the authors edit
+                         only convolutions, so not their linear output layer) */
+} RankEdit;
+
+/* Every weight layer of the net that `edit` selects (layer 0, the first dense layer of
+ * an MLP or the first convolution of a conv net, only with edit->first; the output
+ * layer, the last, only with edit->output):
  * - a convolution with stride 1 whose kernel fits its input (k <= n, m): by its
  *   operator, rank_project_conv at the op's input size;
  * - any other layer (dense, strided conv): W (a conv's kernel reshaped to O x (C k k)) =
@@ -33,10 +44,10 @@ typedef struct {
  *   layer's largest sigma if relative), W rebuilt as U diag(sigma') V^T and rounded to
  *   float.
  * Biases and batch-norm parameters are untouched, and so is the optimizer's momentum.
- * effect (n_layers entries, or NULL) receives each layer's RankEffect (layer 0: NaN).
- * Returns 0, or -1 if an SVD failed to converge or memory ran out (that layer is left
- * as it was, its effect NaN). */
-int rank_project(Net *net, RankMode mode, double threshold, bool relative, RankEffect *effect);
+ * effect (n_layers entries, or NULL) receives each layer's RankEffect (NaN for the
+ * layers not edited). Returns 0, or -1 if an SVD failed to converge or memory ran out
+ * (that layer is left as it was, its effect NaN). */
+int rank_project(Net *net, const RankEdit *edit, RankEffect *effect);
 
 /* RankMin / RankMax on the circular stride-1 operator of W (O, C, k, k) (op_conv's
  * layout, float) on an n x m input: P(u, v) = the 2-D DFT of each kernel zero-padded to

@@ -47,9 +47,8 @@ typedef struct {
     double weight_decay;                   /* lambda of weight decay / norm-bias */
     double norm_bias;                      /* c: target squared norm (0 = weight decay) */
     bool norm_bias_relative;               /* c = norm_bias * ||theta_0||^2 */
-    RankMode rank_mode;                    /* rank projection (rank.h): off, min, max */
-    double rank_threshold;                 /* its threshold t */
-    bool rank_relative;                    /* t times each layer's largest sigma */
+    RankEdit rank;                         /* rank projection (rank.h); mode RANK_OFF:
+                                              none */
     int n_rank_epochs;                     /* projected after these epochs (1-based */
     int rank_epochs[TRAIN_MAX_MILESTONES]; /* counts), increasing, in [1, epochs) */
     double adv_eps;                        /* adversarial training (pgd.h): L-inf radius as
