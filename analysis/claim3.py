@@ -36,6 +36,7 @@ import claims_common as cc  # noqa: E402
 from claims_common import plt  # noqa: E402
 
 NAME = "claim3"
+SWEEPS = ("claim3", "claim3-conv")  # the MLP families; the ConvNet and ResNet-18 families
 TITLE = "Claim 3: ResNets do not behave like the neural tangent kernel"
 PAPER = ("Wide-network theory says the empirical NTK barely moves during training. The "
          "authors measure the NTK of 25 training images (all 10 logits) before and after "
@@ -45,23 +46,46 @@ PAPER = ("Wide-network theory says the empirical NTK barely moves during trainin
 # The setups side by side in the report's first table (from the authors' code; ours
 # from sweeps/claim3.json).
 PAPER_SETUP = ('CIFAR-10, no augmentation, no shuffling; two- and four-layer MLPs, ConvNet, ResNet-18, WRN, VGG, MobileNetV2 over width multipliers; SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at epochs 60, 120, 160; NTK of 25 training images x 10 logits in eval mode (job_neural_kernel.py)')
-OUR_SETUP = ('Fashion-MNIST, 5,000 training images, no shuffling; 2- and 4-layer MLPs at widths 64-4096, 4-layer MLPs with batch norm, skips and both at 64-1024; SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, 10 epochs, constant lr; NTK of 25 images x 10 logits in eval mode; 3 seeds')
+OUR_SETUP = ('Fashion-MNIST, no shuffling, SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at 30%, 60% and 80% of training (the authors\' 60, 120, 160 of 200), NTK of 25 images x 10 logits in eval mode, 5 seeds. MLPs (claim3.json): 5,000 training images, 10 epochs; 2- and 4-layer MLPs at widths 64-4096, 4-layer MLPs with batch norm, skips and both at 64-1024. Conv nets (claim3-conv.json): 1,000 training images, 8 epochs; ConvNet at w = 2-32, ResNet-18 with base width b = 2 at w = 1-16 and its skip x batch-norm ablation at w = 1, 4, 16')
+
+
+def preset(t, i):
+    """The architecture kind of row i: mlp, convnet, resnet18 (exports before the
+    preset column hold only MLPs)."""
+    return str(t["preset"][i]) if "preset" in t and str(t["preset"][i]) else "mlp"
 
 
 def family_label(t, i):
-    """'4-layer MLP + skip + BN' from the architecture columns of row i."""
-    label = f"{int(t['depth'][i]) + 1}-layer MLP"
-    if int(t["skip"][i]):
-        label += " + skip"
-    if int(t["batch_norm"][i]):
-        label += " + BN"
-    return label
+    """'4-layer MLP + skip + BN', 'ConvNet', 'ResNet-18 (b = 2), no skip' from the
+    architecture columns of row i."""
+    skip, bn = int(t["skip"][i]), int(t["batch_norm"][i])
+    kind = preset(t, i)
+    if kind == "resnet18":
+        label = f"ResNet-18 (b = {int(t['base_width'][i])})"
+        return label + "".join(s for s, off in ((", no skip", not skip), (", no BN", not bn)) if off)
+    label = "ConvNet" if kind == "convnet" else f"{int(t['depth'][i]) + 1}-layer MLP"
+    return label + (" + skip" if skip else "") + (" + BN" if bn else "")
+
+
+def plain(t, i):
+    """Row i's family is its kind's reference: no skip connections, no batch norm."""
+    return not int(t["skip"][i]) and not int(t["batch_norm"][i])
 
 
 def derived(t):
-    """Relative NTK change and relative parameter change per row."""
+    """Per row: the relative NTK change, the same after dividing each kernel by its
+    trace (K/tr K: a kernel that only grew in scale has change 0), the trace's growth
+    tr K1 / tr K0 and the relative parameter change. The trace-normalised change needs
+    only the norms, the similarity and the traces: with a = K0/t0 and b = K1/t1,
+    |b - a|^2 = |K1|^2/t1^2 + |K0|^2/t0^2 - 2 sim |K0||K1|/(t0 t1)."""
+    n0, n1, sim = t["ntk_norm0"], t["ntk_norm1"], t["ntk_similarity"]
+    t0 = t.get("ntk_trace0", np.full(len(n0), math.nan))
+    t1 = t.get("ntk_trace1", np.full(len(n0), math.nan))
     with np.errstate(invalid="ignore", divide="ignore"):
+        sq = (n1 / t1) ** 2 + (n0 / t0) ** 2 - 2 * sim * n0 * n1 / (t0 * t1)
         return {"ntk_change": t["ntk_distance"] / t["ntk_norm0"],
+                "trace_change": np.sqrt(np.maximum(sq, 0.0)) / (n0 / t0),
+                "trace_growth": t1 / t0,
                 "param_change": t["param_distance"] / t["init_param_norm"]}
 
 
@@ -79,6 +103,8 @@ def stats(t):
                      "n": int(sel.sum()), "n_all": int(mine.sum()),
                      "sim": br.describe(t["ntk_similarity"][sel]),
                      "change": br.describe(d["ntk_change"][sel]),
+                     "trace_change": br.describe(d["trace_change"][sel]),
+                     "growth": br.describe(d["trace_growth"][sel]),
                      "pearson": br.describe(t["ntk_pearson"][sel]),
                      "param": br.describe(d["param_change"][sel]),
                      "acc": br.describe(t["final_test_acc"][sel])})
@@ -94,8 +120,10 @@ def family_slopes(t, families=None, widths=None):
     if widths is not None:
         ok &= np.isin(t["width"], list(widths))
     x = np.log2(np.asarray(t["width"], dtype=float))
+    d = derived(t)
     with np.errstate(invalid="ignore", divide="ignore"):
-        log_change = np.log2(derived(t)["ntk_change"])
+        log_change = np.log2(d["ntk_change"])
+        log_trace_change = np.log2(d["trace_change"])
     out = {}
     for fam in dict.fromkeys(t["family"].tolist()):
         if families is not None and fam not in families:
@@ -106,34 +134,49 @@ def family_slopes(t, families=None, widths=None):
         out[fam] = {"label": family_label(t, np.flatnonzero(sel)[0]),
                     "widths": sorted(set(t["width"][sel].tolist())),
                     "sim": cc.slope(x[sel], t["ntk_similarity"][sel]),
-                    "change": cc.slope(x[sel], log_change[sel])}
+                    "change": cc.slope(x[sel], log_change[sel]),
+                    "trace_change": cc.slope(x[sel], log_trace_change[sel])}
     return out
 
 
 def slope_comparisons(t):
     """Every family with skip connections or batch norm against the plain family of the
-    same depth: the difference of their similarity slopes, fitted on the widths both
-    have (a slope depends on the range it is fitted over)."""
+    same kind and depth (the 4-layer MLP, the ResNet-18 without skips and batch norm):
+    the difference of their similarity slopes, fitted on the widths both have (a slope
+    depends on the range it is fitted over). Then every ConvNet and ResNet-18 family
+    against the deepest plain MLP, each fitted over its own width range (their widths
+    count different things: units, channel multipliers)."""
     rows = []
     fams = list(dict.fromkeys(t["family"].tolist()))
     info = {f: np.flatnonzero(t["family"] == f)[0] for f in fams}
+
+    def compare(fam, ref, widths):
+        fits = family_slopes(t, (fam, ref), widths)
+        if len(fits) == 2:
+            rows.append({"family": fam, "label": fits[fam]["label"], "ref": ref,
+                         "ref_label": fits[ref]["label"], "a": fits[fam]["sim"],
+                         "b": fits[ref]["sim"],
+                         "widths": (width_range(fits[fam]["widths"]) if widths else
+                                    f"{width_range(fits[fam]['widths'])} / "
+                                    f"{width_range(fits[ref]['widths'])}"),
+                         "diff": cc.slope_difference(fits[fam]["sim"], fits[ref]["sim"])})
+
     for fam in fams:
         i = info[fam]
-        if not (int(t["skip"][i]) or int(t["batch_norm"][i])):
+        if plain(t, i):
             continue
-        ref = [f for f in fams if int(t["depth"][info[f]]) == int(t["depth"][i]) and
-               not int(t["skip"][info[f]]) and not int(t["batch_norm"][info[f]])]
-        if not ref:
-            continue
-        shared = (set(t["width"][t["family"] == fam].tolist()) &
-                  set(t["width"][t["family"] == ref[0]].tolist()))
-        fits = family_slopes(t, (fam, ref[0]), shared)
-        if len(fits) < 2:
-            continue
-        rows.append({"family": fam, "label": fits[fam]["label"], "ref": ref[0],
-                     "ref_label": fits[ref[0]]["label"], "widths": sorted(shared),
-                     "a": fits[fam]["sim"], "b": fits[ref[0]]["sim"],
-                     "diff": cc.slope_difference(fits[fam]["sim"], fits[ref[0]]["sim"])})
+        ref = [f for f in fams if preset(t, info[f]) == preset(t, i) and plain(t, info[f])
+               and int(t["depth"][info[f]]) == int(t["depth"][i])]
+        if ref:
+            shared = (set(t["width"][t["family"] == fam].tolist()) &
+                      set(t["width"][t["family"] == ref[0]].tolist()))
+            compare(fam, ref[0], shared)
+    mlps = [f for f in fams if preset(t, info[f]) == "mlp" and plain(t, info[f])]
+    if mlps:
+        deepest = max(mlps, key=lambda f: int(t["depth"][info[f]]))
+        for fam in fams:
+            if preset(t, info[fam]) in ("convnet", "resnet18"):
+                compare(fam, deepest, None)
     return rows
 
 
@@ -156,26 +199,30 @@ def slopes_section(t, outdir):
     cc.write_table(
         os.path.join(outdir, "claim3_slopes.csv"),
         ["family", "architecture", "widths", "n_done", "similarity_slope", "similarity_slope_ci95",
-         "log2_change_slope", "log2_change_slope_ci95"],
+         "log2_change_slope", "log2_change_slope_ci95", "log2_trace_normalised_change_slope",
+         "log2_trace_normalised_change_slope_ci95"],
         [[f, r["label"], width_range(r["widths"]), r["sim"]["n"], r["sim"]["slope"],
-          r["sim"]["ci95"], r["change"]["slope"], r["change"]["ci95"]] for f, r in fits.items()])
+          r["sim"]["ci95"], r["change"]["slope"], r["change"]["ci95"],
+          r["trace_change"]["slope"], r["trace_change"]["ci95"]] for f, r in fits.items()])
     comps = slope_comparisons(t)
     cc.write_table(
         os.path.join(outdir, "claim3_slope_differences.csv"),
         ["family", "reference", "widths", "similarity_slope", "reference_slope",
          "difference", "difference_ci95", "welch_df"],
-        [[c["family"], c["ref"], width_range(c["widths"]), c["a"]["slope"], c["b"]["slope"],
+        [[c["family"], c["ref"], c["widths"], c["a"]["slope"], c["b"]["slope"],
           c["diff"]["diff"], c["diff"]["ci95"], c["diff"]["df"]] for c in comps])
     table = cc.md_table(
         ["architecture", "widths", "n", "similarity slope per doubling",
-         "log₂ relative change, slope per doubling"],
+         "log₂ relative change, slope per doubling", "log₂ trace-normalised change, slope"],
         [[r["label"], width_range(r["widths"]), r["sim"]["n"],
           signed(r["sim"]["slope"], r["sim"]["ci95"]),
-          signed(r["change"]["slope"], r["change"]["ci95"], 2)] for r in fits.values()])
+          signed(r["change"]["slope"], r["change"]["ci95"], 2),
+          signed(r["trace_change"]["slope"], r["trace_change"]["ci95"], 2)]
+         for r in fits.values()])
     diffs = cc.md_table(
         ["architecture", "against", "widths", "its slope", "the plain net's slope",
          "difference"],
-        [[c["label"], c["ref_label"], width_range(c["widths"]), signed(c["a"]["slope"], math.nan),
+        [[c["label"], c["ref_label"], c["widths"], signed(c["a"]["slope"], math.nan),
           signed(c["b"]["slope"], math.nan), signed(c["diff"]["diff"], c["diff"]["ci95"])]
          for c in comps])
     return "".join([
@@ -185,16 +232,23 @@ def slopes_section(t, outdir):
         "t-interval (n − 2 degrees of freedom). A positive slope means the kernel keeps its "
         "shape better as the net widens, the NTK-regime trend. The similarity is "
         "scale-free: multiplying K₁ by any constant leaves it unchanged, so the growth of "
-        "the kernel's norm cannot move it; the relative change ‖K₁ − K₀‖/‖K₀‖ does grow "
-        "with the norm and is shown for comparison, as log₂ per doubling.\n\n",
+        "the kernel's norm cannot move it (dividing each kernel by its trace leaves it as "
+        "it is). The relative change ‖K₁ − K₀‖/‖K₀‖ does grow with the norm and is shown "
+        "for comparison, as log₂ per doubling, beside the same change between the "
+        "trace-normalised kernels K/tr K (zero for a kernel that only grew in scale; "
+        "exports with the traces only).\n\n",
         table, "\n",
-        "Each family with skip connections or batch norm against the plain MLP of the same "
-        "depth, both fitted on the widths they share; the difference of the slopes with "
-        "the 95% interval of Welch's approximation (degrees of freedom rounded down).\n\n",
+        "Each family with skip connections or batch norm against the plain net of its kind "
+        "and depth (the MLP without them, the ResNet-18 without skips and batch norm), both "
+        "fitted on the widths they share; then each convolutional family against the "
+        "plain 4-layer MLP, each fitted over its own width range (a ×16 range for both; "
+        "the widths count channels and units, so only the slopes per doubling compare). "
+        "The difference of the slopes with the 95% interval of Welch's approximation.\n\n",
         diffs, "\n"])
 
 
-def ntk_figure(rows, outdir, link):
+def ntk_figure(rows, outdir, link, name, xlabel):
+    """Similarity and relative change against width for the given rows' families."""
     fams = list(dict.fromkeys(r["family"] for r in rows))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for k, fam in enumerate(fams):
@@ -209,7 +263,7 @@ def ntk_figure(rows, outdir, link):
         ax.set_xticks(widths)
         ax.set_xticklabels([str(w) for w in widths])
         ax.minorticks_off()
-        ax.set_xlabel("width w (units per hidden layer)")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("NTK similarity ⟨K₀,K₁⟩ / (‖K₀‖‖K₁‖)\n(1 = the kernel kept its shape)")
     axes[1].set_ylabel("relative NTK change ‖K₁ − K₀‖ / ‖K₀‖")
@@ -217,7 +271,23 @@ def ntk_figure(rows, outdir, link):
     axes[0].legend(fontsize=8)
     fig.suptitle("Claim 3: how far the empirical NTK moves in training (mean ± 95% CI over seeds)")
     fig.tight_layout()
-    return cc.save_figure(fig, outdir, "claim3_ntk.png", link)
+    return cc.save_figure(fig, outdir, name, link)
+
+
+def ntk_figures(t, rows, outdir, link):
+    """One figure for the MLP families, one for the convolutional ones (their widths
+    count different things)."""
+    kinds = {r["family"]: preset(t, np.flatnonzero(t["family"] == r["family"])[0]) for r in rows}
+    mlp = [r for r in rows if kinds[r["family"]] == "mlp"]
+    conv = [r for r in rows if kinds[r["family"]] != "mlp"]
+    out = []
+    if mlp:
+        out.append(ntk_figure(mlp, outdir, link, "claim3_ntk.png",
+                              "width w (units per hidden layer)"))
+    if conv:
+        out.append(ntk_figure(conv, outdir, link, "claim3_ntk_conv.png",
+                              "width w (ConvNet: channels w to 4w; ResNet-18: stages b, 2bw, 4bw, 8bw)"))
+    return "\n".join(out)
 
 
 def evolution_figure(t, outdir, link):
@@ -228,7 +298,8 @@ def evolution_figure(t, outdir, link):
     if not cols:
         return ""
     ok = cc.done(t)
-    fams = list(dict.fromkeys(t["family"].tolist()))
+    measured = np.isfinite(np.asarray(t[cols[0]], dtype=float))
+    fams = list(dict.fromkeys(t["family"][measured].tolist()))
     shared = set.intersection(*[set(t["width"][t["family"] == f].tolist()) for f in fams])
     if not shared:
         return ""
@@ -259,28 +330,32 @@ def analyse(t, outdir, link):
     cc.write_table(
         os.path.join(outdir, "claim3_table.csv"),
         ["family", "architecture", "width", "n_done", "ntk_similarity_mean", "ntk_similarity_ci95",
-         "ntk_relative_change_mean", "ntk_relative_change_ci95", "ntk_pearson_mean",
-         "param_relative_change_mean", "test_acc_mean", "test_acc_ci95"],
+         "ntk_relative_change_mean", "ntk_relative_change_ci95",
+         "ntk_trace_normalised_change_mean", "ntk_trace_normalised_change_ci95",
+         "ntk_trace_growth_mean", "ntk_pearson_mean", "param_relative_change_mean",
+         "test_acc_mean", "test_acc_ci95"],
         [[r["family"], r["label"], r["width"], r["n"], r["sim"]["mean"], r["sim"]["ci95"],
-          r["change"]["mean"], r["change"]["ci95"], r["pearson"]["mean"], r["param"]["mean"],
-          r["acc"]["mean"], r["acc"]["ci95"]] for r in rows])
+          r["change"]["mean"], r["change"]["ci95"], r["trace_change"]["mean"],
+          r["trace_change"]["ci95"], r["growth"]["mean"], r["pearson"]["mean"],
+          r["param"]["mean"], r["acc"]["mean"], r["acc"]["ci95"]] for r in rows])
 
     def ci(d, digits=3):
-        if d["n"] == 0:
+        if d["n"] == 0 or not np.isfinite(d["mean"]):
             return "-"
         return f"{d['mean']:.{digits}f}" + (f" ± {d['ci95']:.{digits}f}" if d["n"] >= 2 else "")
 
     table = cc.md_table(
-        ["architecture", "width", "n", "NTK similarity", "‖K₁−K₀‖/‖K₀‖", "Pearson",
-         "‖θ₁−θ₀‖/‖θ₀‖", "test acc %"],
+        ["architecture", "width", "n", "NTK similarity", "‖K₁−K₀‖/‖K₀‖",
+         "same, K/tr K", "tr K₁/tr K₀", "Pearson", "‖θ₁−θ₀‖/‖θ₀‖", "test acc %"],
         [[r["label"], r["width"], f"{r['n']}/{r['n_all']}", ci(r["sim"]), ci(r["change"]),
-          ci(r["pearson"]), ci(r["param"]), cc.pct(r["acc"])] for r in rows])
+          ci(r["trace_change"]), ci(r["growth"]), ci(r["pearson"]), ci(r["param"]),
+          cc.pct(r["acc"])] for r in rows])
     return "".join([
         f"{cc.status_line(t)}. Means over seeds, ± the half-width of the 95% t-interval. "
         "The kernel is the empirical NTK of the measure.ntk inputs (with the defaults, 25 "
         "training images x 10 logits: 250 x 250) in evaluation mode, at initialisation "
         "(K₀) and after training (K₁).\n\n",
-        table, "\n", slopes_section(t, outdir), ntk_figure(rows, outdir, link), "\n",
+        table, "\n", slopes_section(t, outdir), ntk_figures(t, rows, outdir, link), "\n",
         evolution_figure(t, outdir, link)])
 
 

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 
@@ -29,6 +30,7 @@ import claims_common as cc  # noqa: E402
 from claims_common import plt  # noqa: E402
 
 NAME = "claim4"
+SWEEPS = ("claim4", "claim4-conv")  # the MLP; the ConvNet and ResNet-18
 TITLE = "Claim 4: rank does not predict generalisation or robustness"
 PAPER = ("Theory links low rank to generalisation and robustness. The authors edit the "
          "singular values of every layer but the first at fixed epochs: RankMin zeroes "
@@ -38,7 +40,7 @@ PAPER = ("Theory links low rank to generalisation and robustness. The authors ed
 # The setups side by side in the report's first table (from the authors' code; ours
 # from sweeps/claim4.json).
 PAPER_SETUP = ('CIFAR-10 with crop and flip; ResNet-18; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, x0.1 at epochs 15, 30, 40; RankMin (σ < 0.5 zeroed) and RankMax (σ capped at 1.5) on every conv layer but the first at the learning-rate drops; PGD training eps 4/255, evaluation at 1/255 (Rank_study/train_net.py)')
-OUR_SETUP = ('Fashion-MNIST, 10,000 training images; MLP [256, 256, 256]; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, 20 epochs, x0.1 at 50% and 75%; relative thresholds (RankMin σ < 0.25 σmax, RankMax 0.5 σmax) at 15%, 30% and 40% of training on every hidden layer; PGD training eps 0.1, evaluation at several radii; 5 seeds')
+OUR_SETUP = ('Fashion-MNIST; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, x0.1 at 50% and 75% of training; RankMin zeroes σ < 0.5 σmax, RankMax caps σ at 0.5 σmax (relative thresholds), on every layer but the first (the output layer included) at the two learning-rate drops; PGD training eps 0.1 (7 steps); 5 seeds. MLP [256, 256, 256] (claim4.json): 10,000 training images, 20 epochs, PGD evaluation at 0.025, 0.05 and 0.1. ConvNet (w = 8, batch norm) and ResNet-18 (b = 4) (claim4-conv.json): 2,000 training images, 6 epochs, PGD evaluation at 0.025 and 0.1 (the authors\' ratio of 1 to 4) on 500 test and 250 training images')
 
 
 def rank_columns(t):
@@ -61,6 +63,26 @@ def hidden_rank(t):
         if len(v):
             out[i] = v.mean()
     return out
+
+
+def projection_columns(t, name):
+    """Per row: mean and (min, max) of the per-layer column <name>_<j>
+    (rank_changed_fraction, rank_restrict_distance) over the hidden layers the last
+    rank projection edited (the output layer, the last column of the row's net, left
+    out as in hidden_rank); NaN without projection."""
+    n = len(t["index"])
+    layers = [c.rsplit("_", 1)[1] for c in rank_columns(t)]
+    if not any(f"{name}_{j}" in t for j in layers):
+        return np.full(n, math.nan), np.full(n, math.nan), np.full(n, math.nan)
+    m = np.column_stack([np.asarray(t.get(f"{name}_{j}", np.full(n, math.nan)), dtype=float)
+                         for j in layers])
+    last = np.isfinite(np.column_stack([t[c] for c in rank_columns(t)])).sum(axis=1) - 1
+    for i in range(n):  # the output layer: the row's last layer with an effective rank
+        if last[i] >= 0:
+            m[i, last[i]] = math.nan
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no projection
+        return np.nanmean(m, axis=1), np.nanmin(m, axis=1), np.nanmax(m, axis=1)
 
 
 def robust_columns(t, which):
@@ -92,6 +114,8 @@ def stats(t):
     test_rob = robust_columns(t, "test")
     train_rob = robust_columns(t, "train")
     base = baseline_of(t)
+    changed, changed_lo, changed_hi = projection_columns(t, "rank_changed_fraction")
+    restrict = projection_columns(t, "rank_restrict_distance")[0]
     strongest = test_rob[-1][1] if test_rob else None
     rows = []
     for arch in dict.fromkeys(t["arch"].tolist()):
@@ -112,12 +136,33 @@ def stats(t):
                 "arch": arch, "cond": cond, "n": int(sel.sum()), "n_all": int(allsel.sum()),
                 "baseline": b, "rank": br.describe(rank[sel]),
                 "layer_ranks": [br.describe(t[c][sel])["mean"] for c in rank_columns(t)],
+                "changed": br.describe(changed[sel]),
+                "changed_range": (float(np.nanmin(changed_lo[sel])) if np.isfinite(changed_lo[sel]).any() else math.nan,
+                                  float(np.nanmax(changed_hi[sel])) if np.isfinite(changed_hi[sel]).any() else math.nan),
+                "restrict": br.describe(restrict[sel]),
                 "test": br.describe(t["final_test_acc"][sel]),
                 "train": br.describe(t["final_train_acc"][sel]),
                 "rob_test": [(e, br.describe(t[c][sel])) for e, c in test_rob],
                 "rob_train": [(e, br.describe(t[c][sel])) for e, c in train_rob],
                 "pair": pair, "strongest": strongest})
     return rows
+
+
+def ranks_text(ranks):
+    """Every layer's effective rank, or for a deep net (more than 6 layers) the first,
+    the mean of the hidden layers and the last."""
+    if len(ranks) <= 6:
+        return " / ".join(f"{v:.1f}" for v in ranks)
+    return f"{ranks[0]:.1f} / mean {np.mean(ranks[1:-1]):.1f} over {len(ranks) - 2} / {ranks[-1]:.1f}"
+
+
+def changed_text(r):
+    """'62% (55-71%)': the mean fraction of singular values the last projection changed
+    per edited layer, and its range over layers and seeds; '-' without projection."""
+    d, (lo, hi) = r["changed"], r["changed_range"]
+    if d["n"] == 0 or not np.isfinite(d["mean"]):
+        return "-"
+    return f"{100 * d['mean']:.0f}% ({100 * lo:.0f}-{100 * hi:.0f}%)"
 
 
 def pair_text(d):
@@ -165,7 +210,9 @@ def analyse(t, outdir, link):
                [f"robust_test_acc_{e:g}" for e in eps_test] +
                [f"robust_train_acc_{e:g}" for e in eps_train] +
                ["test_acc_minus_baseline", "test_acc_minus_baseline_ci95",
-                "robust_minus_baseline", "robust_minus_baseline_ci95"])
+                "robust_minus_baseline", "robust_minus_baseline_ci95",
+                "projection_changed_fraction_mean", "projection_changed_fraction_min",
+                "projection_changed_fraction_max", "projection_restrict_distance_mean"])
     body = []
     for r in rows:
         pt = r["pair"].get("final_test_acc", {"mean": math.nan, "ci95": math.nan})
@@ -173,29 +220,34 @@ def analyse(t, outdir, link):
         body.append([r["arch"], r["cond"], r["n"], r["baseline"], r["rank"]["mean"], r["rank"]["ci95"]]
                     + r["layer_ranks"] + [r["test"]["mean"], r["test"]["ci95"], r["train"]["mean"]]
                     + [d["mean"] for _, d in r["rob_test"]] + [d["mean"] for _, d in r["rob_train"]]
-                    + [pt["mean"], pt["ci95"], pr["mean"], pr["ci95"]])
+                    + [pt["mean"], pt["ci95"], pr["mean"], pr["ci95"], r["changed"]["mean"],
+                       r["changed_range"][0], r["changed_range"][1], r["restrict"]["mean"]])
     cc.write_table(os.path.join(outdir, "claim4_table.csv"), headers, body)
-    md_headers = (["architecture", "condition", "n", "effective rank by layer", "clean test %",
-                   "clean train %"] + [f"PGD test % (ε={e:g})" for e in eps_test] +
+    md_headers = (["architecture", "condition", "n", "effective rank by layer",
+                   "projection changed (range)", "clean test %", "clean train %"] + [f"PGD test % (ε={e:g})" for e in eps_test] +
                   ([f"PGD train % (ε={eps_train[-1]:g})"] if eps_train else []) +
                   ["clean − baseline (pp)", "PGD − baseline (pp)"])
     md_rows = []
     for r in rows:
         md_rows.append(
             [r["arch"], r["cond"], f"{r['n']}/{r['n_all']}",
-             " / ".join(f"{v:.1f}" for v in r["layer_ranks"] if not math.isnan(v)),
-             cc.pct(r["test"]), cc.pct(r["train"])] + [cc.pct(d) for _, d in r["rob_test"]] +
+             ranks_text([v for v in r["layer_ranks"] if not math.isnan(v)]),
+             changed_text(r), cc.pct(r["test"]), cc.pct(r["train"])] + [cc.pct(d) for _, d in r["rob_test"]] +
             ([cc.pct(r["rob_train"][-1][1])] if eps_train else []) +
             [pair_text(r["pair"].get("final_test_acc")) + (f" vs {r['baseline']}" if r["baseline"] else ""),
              pair_text(r["pair"].get(r["strongest"]))])
     return "".join([
         f"{cc.status_line(t)}. Means over seeds, ± the half-width of the 95% t-interval. "
-        "Effective rank = ‖σ‖₁/‖σ‖₂ of each dense layer's weight matrix after training "
-        "(layer 1 is never projected; the last layer is the output layer). PGD: L∞ with "
-        "a random start and the steps of measure.robustness (claim-4 specs: 20 steps of "
-        "0.25 ε); ε is a fraction of the data range. "
-        "'− baseline' is the paired (same seed) difference to the same training without "
-        "rank projection.\n\n",
+        "Effective rank = ‖σ‖₁/‖σ‖₂ of each layer's singular values after training: a "
+        "dense layer's weight matrix, a convolution's operator on its input feature map "
+        "(FFT method, docs/metrics.md); layer 1 is never projected, the last layer is the "
+        "output layer. 'Projection changed' is the fraction of each edited layer's "
+        "singular values the last projection zeroed (RankMin) or capped (RankMax), mean "
+        "over layers and seeds, with its range. PGD: L∞ with a random start and the "
+        "steps of measure.robustness (20 steps of 0.25 ε for the MLP, 10 for the conv "
+        "nets), at the training radius and a quarter of it (the authors' ratio); ε is a "
+        "fraction of the data range. '− baseline' is the paired (same seed) difference to "
+        "the same training without rank projection.\n\n",
         cc.md_table(md_headers, md_rows), "\n", rank_figure(rows, outdir, link)])
 
 

@@ -2,13 +2,16 @@
 number formatting, Markdown and CSV tables, and figure files.
 
 A claim script is a module with NAME ("claim1"), TITLE, PAPER (what the paper
-claims, one paragraph) and analyse(t, outdir, link) -> Markdown, where t is a
+claims, one paragraph), optionally SWEEPS (the names of its sweeps when it has more
+than one, e.g. ("claim3", "claim3-conv"): their exports are analysed together, see
+concat) and analyse(t, outdir, link) -> Markdown, where t is a
 points table (bpsweep_results.points_table, or read back from its CSV), outdir the
 directory for the tables and figures, and link the prefix under which the Markdown
 refers to them. run_claim() gives every script the same command line:
 
     claimN.py results.h5 --out DIR     export DIR/data/claimN_points.csv, then analyse it
-    claimN.py --points CSV --out DIR   analyse an exported table (no results file needed)
+    claimN.py --points CSV [CSV...] --out DIR
+                                       analyse exported tables (no results file needed)
 
 Either way the tables and figures come from the exported CSV alone, which is what
 lets analysis/report.py regenerate them from committed files.
@@ -97,6 +100,35 @@ def provenance(t):
     return {"sweep": one("sweep"), "spec_hash": one("spec_hash"), "commit": one("bpsweep_commit")}
 
 
+def sweeps(module):
+    """The names of a claim's sweeps (its exports are data/<name>_points.csv)."""
+    return tuple(getattr(module, "SWEEPS", (module.NAME,)))
+
+
+def concat(tables):
+    """The rows of several points tables (the exports of one claim's sweeps) as one
+    table, in order; a column missing from a table is NaN on its rows (text columns:
+    empty), so sweeps of different instruments or export versions combine."""
+    if len(tables) == 1:
+        return tables[0]
+    names = list(dict.fromkeys(c for t in tables for c in t))
+    out = {}
+    for c in names:
+        text = any(c in t and t[c].dtype.kind in "US" for t in tables)
+        if all(c in t and t[c].dtype.kind in "iu" for t in tables):
+            out[c] = np.concatenate([t[c] for t in tables])
+            continue
+        parts = []
+        for t in tables:
+            n = len(t["index"])
+            if c in t:
+                parts.append(t[c].astype(str) if text else t[c].astype(float))
+            else:
+                parts.append(np.full(n, "") if text else np.full(n, math.nan))
+        out[c] = np.concatenate(parts)
+    return out
+
+
 def slope(x, y):
     """Least-squares slope of y on x (finite pairs only) with its standard error and
     the half-width of its 95% t-interval (n - 2 degrees of freedom): a dict n, slope,
@@ -139,7 +171,8 @@ def run_claim(module, argv=None):
     """The command line shared by the claim scripts (see the module documentation)."""
     p = argparse.ArgumentParser(description=f"{module.TITLE}: tables and figures of {module.NAME}.")
     p.add_argument("results", nargs="?", help="results file of the claim's sweep (results.h5)")
-    p.add_argument("--points", help="an exported points table instead of a results file")
+    p.add_argument("--points", nargs="+",
+                   help="exported points tables (of the claim's sweeps) instead of a results file")
     p.add_argument("--out", required=True, help="directory for the tables, figures and data/")
     args = p.parse_args(argv)
     if bool(args.results) == bool(args.points):
@@ -152,10 +185,10 @@ def run_claim(module, argv=None):
         except (OSError, ValueError) as e:
             print(f"{module.NAME}.py: {e}", file=sys.stderr)
             return 2
-        points = os.path.join(args.out, "data", f"{module.NAME}_points.csv")
-        br.write_csv(br.points_table(res), points)
-        print(f"wrote {points}")
-    md = module.analyse(br.read_csv(points), args.out, "")
+        points = [os.path.join(args.out, "data", f"{module.NAME}_points.csv")]
+        br.write_csv(br.points_table(res), points[0])
+        print(f"wrote {points[0]}")
+    md = module.analyse(concat([br.read_csv(p) for p in points]), args.out, "")
     path = os.path.join(args.out, f"{module.NAME}.md")
     with open(path, "w") as f:
         f.write(md)

@@ -2,9 +2,10 @@
 """Generate docs/reproduction.md: the reproduction report of the four claims.
 
 Everything in the report that is a number, a table or a figure comes from the
-committed exports of the workstation sweeps, docs/reproduction/data/claimN_points.csv
-(one row per grid point, with the spec hash and the bpsweep commit on every row), and
-from claimN_run.json beside them (spec file, ranks, wall time, machine, and what
+committed exports of the workstation sweeps, docs/reproduction/data/<sweep>_points.csv
+(one row per grid point, with the spec hash and the bpsweep commit on every row; a claim
+with several sweeps, such as claim3 and claim3-conv, lists them in its SWEEPS), and
+from <sweep>_run.json beside them (spec file, ranks, wall time, machine, and what
 `bpsweep plan` estimated before the run, plan_wall_minutes; written by
 analysis/reproduce.sh). The verdicts and caveats are written by hand in
 docs/reproduction/verdicts.md, one "## claimN" section per claim, which this script
@@ -98,37 +99,50 @@ def what_we_ran(t, run):
     return "\n".join(lines) + "\n"
 
 
+def read_part(data_dir, name):
+    """(points table, run.json dict) of the sweep `name`, or None without its export."""
+    points = os.path.join(data_dir, f"{name}_points.csv")
+    if not os.path.exists(points):
+        print(f"report.py: {points} missing; {name} left out", file=sys.stderr)
+        return None
+    run_path = os.path.join(data_dir, f"{name}_run.json")
+    run = {}
+    if os.path.exists(run_path):
+        with open(run_path) as f:
+            run = json.load(f)
+    return br.read_csv(points), run
+
+
 def build(data_dir, out_dir, verdicts_path, link):
     verdicts = read_verdicts(verdicts_path)
     parts, summary = [], []
     for module in CLAIMS:
-        points = os.path.join(data_dir, f"{module.NAME}_points.csv")
-        if not os.path.exists(points):
-            print(f"report.py: {points} missing; {module.NAME} left out", file=sys.stderr)
+        found = [p for p in (read_part(data_dir, s) for s in cc.sweeps(module)) if p]
+        if not found:
             continue
-        t = br.read_csv(points)
-        run_path = os.path.join(data_dir, f"{module.NAME}_run.json")
-        run = {}
-        if os.path.exists(run_path):
-            with open(run_path) as f:
-                run = json.load(f)
+        runs = [run for _, run in found]
+        t = cc.concat([table for table, _ in found])
         verdict = verdicts.get(module.NAME, "*No verdict written yet.*\n")
-        plan = run.get("plan_wall_minutes")
-        summary.append([module.TITLE, verdict_word(verdict), f"`{run.get('spec', '?')}`",
-                        minutes(float(run.get("wall_seconds", 0))) if run else "?",
-                        f"{plan:.1f} min" if plan is not None else "-"])
+        plans = [run.get("plan_wall_minutes") for run in runs]
+        summary.append([module.TITLE, verdict_word(verdict),
+                        ", ".join(f"`{run.get('spec', '?')}`" for run in runs),
+                        " + ".join(minutes(float(run.get("wall_seconds", 0))) if run else "?"
+                                   for run in runs),
+                        " + ".join(f"{p:.1f} min" if p is not None else "-" for p in plans)])
+        ran = "\n".join(what_we_ran(table, run) for table, run in found)
         parts.append("\n".join([
             f"## {module.TITLE}", "",
             f"**What the paper claims.** {module.PAPER}", "",
-            "**What we ran.**", "", what_we_ran(t, run),
+            "**What we ran.**", "", ran,
             "**Results.**", "", module.analyse(t, out_dir, link),
             "**Verdict and caveats.**", "", verdict]))
     head = "\n".join([
         GENERATED, "",
         "# Reproducing *Truth or Backpropaganda?* on Fashion-MNIST", "",
         "The four claims of Goldblum et al. (ICLR 2020), tested with the workstation "
-        "sweeps of `sweeps/` on a 2-core machine: MLPs on Fashion-MNIST, not the paper's "
-        "CIFAR-10 CNNs and ResNets, so every verdict is about our setting. "
+        "sweeps of `sweeps/` on a 2-core machine: MLPs, the authors' ConvNet and small "
+        "ResNet-18s on Fashion-MNIST with few training images and epochs, not the paper's "
+        "CIFAR-10 at full scale, so every verdict is about our setting. "
         "Regenerate the tables and figures from the committed exports with "
         "`/usr/bin/python3 analysis/report.py`; rerun the sweeps and the analysis with "
         "`analysis/reproduce.sh` ([docs/reproduction](reproduction/) holds the exports, "
@@ -145,7 +159,7 @@ def build(data_dir, out_dir, verdicts_path, link):
 def main(argv=None):
     p = argparse.ArgumentParser(description="Generate the reproduction report from committed CSVs.")
     p.add_argument("--data", default=os.path.join(ROOT, "docs", "reproduction", "data"),
-                   help="directory with claimN_points.csv and claimN_run.json")
+                   help="directory with <sweep>_points.csv and <sweep>_run.json")
     p.add_argument("--verdicts", default=os.path.join(ROOT, "docs", "reproduction", "verdicts.md"))
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "reproduction"),
                    help="directory for the generated tables and figures")

@@ -2,7 +2,7 @@
 # Reproduce the paper's four claims on this machine: run the workstation sweeps, export
 # them into docs/reproduction/data/, and regenerate docs/reproduction.md.
 #
-#   analysis/reproduce.sh [claim1 claim2 claim3 claim4]   (default: all four)
+#   analysis/reproduce.sh [claim1 claim2 claim3 claim3-conv claim4 claim4-conv]   (default: all)
 #
 # Each claim runs sweeps/<claim>.json with jobscripts/local.sh (mpirun on every core plus
 # the coordinator; an interrupted run resumes where it stopped when started again) into
@@ -17,7 +17,7 @@ export BPSWEEP_BIN=${BPSWEEP_BIN:-$root/build/bpsweep}
 py=/usr/bin/python3
 data=$root/docs/reproduction/data
 claims=("$@")
-[ ${#claims[@]} -gt 0 ] || claims=(claim1 claim2 claim3 claim4)
+[ ${#claims[@]} -gt 0 ] || claims=(claim1 claim2 claim3 claim3-conv claim4 claim4-conv)
 mkdir -p "$results" "$data"
 ranks=$(($(nproc) + 1))
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)

@@ -36,6 +36,9 @@ What load() returns (a Results object):
             and the data set's: data_source, data_shape, data_mean, data_files, ...)
     weights [n_points, max_params] float32 final parameters, only with
             load(path, weights=True) and only if the sweep stored them; else None
+    ntk_traces  dict ntk_trace0, ntk_trace1 -> [n_points] traces of K0 and K1 (float64
+            sums of the stored kernels' diagonals; NaN where not measured), from
+            /ntk; {} without measure.ntk
 
 Statistics count only points whose status is "done" unless told otherwise: a
 diverged run has no meaningful final accuracy, and pending or failed runs have none.
@@ -94,9 +97,10 @@ class Results:
     """The contents of one results file; see the module documentation."""
 
     def __init__(self, path, attrs, spec, table, metric_names, curves, layers, weights,
-                 robust=None):
+                 robust=None, ntk_traces=None):
         self.path = path
         self.robust = robust or {}
+        self.ntk_traces = ntk_traces or {}
         self.robust_eps = list(spec.get("measure", {}).get("robustness", {}).get("eps", []))
         self.metric_names = metric_names  # the columns of table that came from /metrics
         self.attrs = attrs
@@ -316,8 +320,24 @@ def load(path, weights=False):
         layers = _read_group(f, "layers")
         robust = _read_group(f, "robust")
         w = f["weights"][()] if weights and "weights" in f else None
+        traces = _ntk_traces(f)
 
-    return Results(path, attrs, spec, table, list(metrics), curves, layers, w, robust)
+    return Results(path, attrs, spec, table, list(metrics), curves, layers, w, robust, traces)
+
+
+def _ntk_traces(f):
+    """The traces of the stored kernels /ntk/K0 and /ntk/K1 (rows M x M, row-major), in
+    float64, one row at a time so a large file is never read whole; {} without them."""
+    if "ntk/K0" not in f or "ntk/K1" not in f:
+        return {}
+    out = {}
+    for name, key in (("ntk_trace0", "ntk/K0"), ("ntk_trace1", "ntk/K1")):
+        ds = f[key]
+        m = math.isqrt(ds.shape[1])
+        diag = np.arange(m) * (m + 1)
+        out[name] = np.array([np.sum(ds[i, :][diag], dtype=np.float64)
+                              for i in range(ds.shape[0])])
+    return out
 
 
 # Curves sampled only at chosen epochs; points_table keeps the epochs they were measured at.
@@ -338,7 +358,8 @@ def _bias_label(init):
     return label if off == 0 else f"{label} {off:+g}" if label != "default" else f"default {off:+g}"
 
 
-ARCH_COLUMNS = ("family", "width", "depth", "activation", "batch_norm", "skip", "bias_init")
+ARCH_COLUMNS = ("family", "preset", "base_width", "width", "depth", "activation",
+                "batch_norm", "skip", "bias_init")
 
 
 # Hidden weight layers of the presets (docs/spec.md): the ConvNet's five convolutions; the
@@ -360,7 +381,9 @@ def _arch_info(spec):
     """Architecture name -> its ARCH_COLUMNS values, from the canonical spec."""
     out = {}
     for a in spec.get("architectures", []):
-        out[a["name"]] = (a.get("family", a["name"]), int(a.get("width", 0)), _depth(a),
+        kind = a.get("preset", "mlp" if "hidden" in a else "layers")
+        out[a["name"]] = (a.get("family", a["name"]), kind, int(a.get("base_width", 0)),
+                          int(a.get("width", 0)), _depth(a),
                           a.get("activation", "relu"), int(bool(a.get("batch_norm", False))),
                           int(bool(a.get("skip", False))), _bias_label(a.get("init", {})))
     return out
@@ -388,14 +411,16 @@ def points_table(res):
     """The whole sweep as one tidy table: a dict column -> 1-D array, one row per point.
 
     Columns, in order: sweep, spec_hash, bpsweep_commit (provenance, the same on every
-    row); index, key, arch, family, width (0 for a fixed architecture), depth (hidden
-    layers), activation, batch_norm, skip (0/1), bias_init (default, +20, zero, "default +20" for bias_offset,
+    row); index, key, arch, family, preset (mlp for hidden widths, convnet, resnet18,
+    layers for an op list), base_width (resnet18's b, else 0), width (0 for a fixed
+    architecture), depth (hidden weight layers), activation, batch_norm, skip (0/1), bias_init (default, +20, zero, "default +20" for bias_offset,
     U(-1,1), "all zero", "all 0.001", "constructed", ...), cond, train_epochs, adversarial_eps (0 = natural training), rank_mode
     (off, min, max), weight_decay, norm_bias, seed, status, epochs_run, wall_seconds,
     n_params, param_hash (16 hex digits of the final parameters' hash); every scalar
     metric (NaN on pending rows), every layer metric as <name>_<layer> (1-based) and
     every robustness column as robust_<set>_acc_<eps>, leaving out instrument columns
-    that are NaN on every row (an instrument the sweep did not run); and the sparse curves
+    that are NaN on every row (an instrument the sweep did not run); ntk_trace0 and
+    ntk_trace1 with measure.ntk (res.ntk_traces); and the sparse curves
     (SPARSE_CURVES) as <name>_e<epoch> at the epochs where some point measured them."""
     t, n = res.table, res.n_points
     written = t["status"] != "pending"   # pending rows were never written: no values
@@ -407,7 +432,7 @@ def points_table(res):
     }
     for c in ("index", "key", "arch"):
         cols[c] = t[c]
-    arch_rows = [info.get(a) or (a, 0, 0, "relu", 0, 0, "default") for a in t["arch"]]
+    arch_rows = [info.get(a) or (a, "?", 0, 0, 0, "relu", 0, 0, "default") for a in t["arch"]]
     for j, c in enumerate(ARCH_COLUMNS):
         cols[c] = np.array([r[j] for r in arch_rows])
     cols["cond"] = t["cond"]
@@ -426,6 +451,8 @@ def points_table(res):
         column = np.where(written, t[m], math.nan)
         if np.isfinite(column).any() or m in ALWAYS_EXPORTED:
             cols[m] = column
+    for m, values in res.ntk_traces.items():
+        cols[m] = np.where(written, values, math.nan)
 
     def add_matrix(prefix, matrix, labels):
         for j, label in enumerate(labels):
@@ -468,7 +495,7 @@ def write_csv(cols, path):
 # ("719411032347" read as a number made the export check fail on that commit).
 TEXT_COLUMNS = {"sweep", "spec_hash", "bpsweep_commit", "key", "arch", "family", "cond",
                 "status", "host", "message", "param_hash", "activation", "bias_init",
-                "rank_mode"}
+                "rank_mode", "preset"}
 
 
 def read_csv(path):

@@ -202,6 +202,64 @@ def claim3_checks(rows, t):
           and "ntk_similarity_epoch_e3" not in t, "claim3: the export keeps the measured epochs only")
 
 
+def test_claim3_conv(bpsweep, tmp):
+    """Claim 3 over two sweeps (the MLP one of test_claim and a tiny ConvNet and ResNet
+    one): the families' labels, the slope comparisons, and the trace-normalised change
+    against the kernels stored in the results file."""
+    spec = os.path.join(HERE, "specs", "claim3-conv_tiny.json")
+    h5 = os.path.join(tmp, "claim3-conv.h5")
+    if run([bpsweep, "run", spec, "-o", h5]) != 0:
+        check(False, "claim3-conv: the tiny sweep ran")
+        return
+    points = os.path.join(tmp, "claim3-conv_points.csv")
+    br.write_csv(br.points_table(br.load(h5)), points)
+    mlp = os.path.join(tmp, "claim3", "data", "claim3_points.csv")
+    out = os.path.join(tmp, "claim3_both")
+    check(run([PYTHON, os.path.join(ANALYSIS, "claim3.py"), "--points", mlp, points,
+               "--out", out]) == 0, "claim3.py --points with two exports ran")
+    rows = table(os.path.join(out, "claim3_table.csv"))
+    labels = list(dict.fromkeys(r["architecture"] for r in rows))
+    check(labels == ["2-layer MLP", "4-layer MLP", "4-layer MLP + skip + BN", "ConvNet",
+                     "ResNet-18 (b = 1)", "ResNet-18 (b = 1), no skip, no BN"],
+          f"claim3: the families of both sweeps, labelled by kind: {labels}")
+    pairs = [(r["family"], r["reference"]) for r in
+             table(os.path.join(out, "claim3_slope_differences.csv"))]
+    check(pairs == [("mlp4-skip-bn", "mlp4"), ("resnet18", "resnet18-noskip-nobn"),
+                    ("convnet", "mlp4"), ("resnet18", "mlp4"), ("resnet18-noskip-nobn", "mlp4")],
+          f"claim3: each residual family against its plain twin, each conv family against "
+          f"the 4-layer MLP: {pairs}")
+    # the trace-normalised change from the stored kernels, by hand
+    import h5py
+    res = br.load(h5)
+    with h5py.File(h5, "r") as f:
+        k0, k1 = f["ntk/K0"][()].astype(float), f["ntk/K1"][()].astype(float)
+    m = int(round(math.sqrt(k0.shape[1])))
+    change = {}
+    for i in np.flatnonzero(res.table["status"] == "done"):
+        a = k0[i].reshape(m, m) / np.trace(k0[i].reshape(m, m))
+        b = k1[i].reshape(m, m) / np.trace(k1[i].reshape(m, m))
+        arch = str(res.table["arch"][i])
+        change.setdefault(arch, []).append(np.linalg.norm(b - a) / np.linalg.norm(a))
+    for r in rows:
+        arch = f"{r['family']}@w={r['width']}"
+        if arch in change:
+            got, want = float(r["ntk_trace_normalised_change_mean"]), float(np.mean(change[arch]))
+            check(math.isclose(got, want, rel_tol=1e-6),
+                  f"claim3: {arch}: trace-normalised change {got} == {want} from the kernels")
+    check(len(change) == 9, f"claim3: 9 conv architectures checked: {sorted(change)}")
+
+
+def test_concat():
+    import claims_common as cc
+    a = {"index": np.arange(2), "x": np.array([1, 2]), "s": np.array(["p", "q"])}
+    b = {"index": np.arange(1), "y": np.array([0.5]), "s": np.array(["r"])}
+    t = cc.concat([a, b])
+    check(t["index"].dtype.kind == "i" and t["index"].tolist() == [0, 1, 0]
+          and np.isnan(t["x"][2]) and t["x"][:2].tolist() == [1.0, 2.0]
+          and np.isnan(t["y"][:2]).all() and t["s"].tolist() == ["p", "q", "r"],
+          f"concat: rows of both tables, missing columns NaN, integer columns kept: {t}")
+
+
 def claim4_checks(rows, t):
     check([r["condition"] for r in rows] ==
           ["untrained", "natural", "adversarial", "rankmin", "rankmax"],
@@ -212,6 +270,23 @@ def claim4_checks(rows, t):
     check("robust_test_acc_0.02" in rows[0] and "robust_train_acc_0.05" in rows[0],
           "claim4: robust accuracy per radius")
     check(all(float(r["hidden_rank_mean"]) > 1 for r in rows), "claim4: effective ranks above 1")
+    # the fraction the projection changed: mean over the hidden layers, by hand
+    layers = sorted(int(c.rsplit("_", 1)[1]) for c in t if re.fullmatch(r"effective_rank_\d+", c))
+    for r in rows:
+        sel = (t["cond"] == r["condition"]) & (t["status"] == "done")
+        per_row = []
+        for i in np.flatnonzero(sel):
+            v = [t.get(f"rank_changed_fraction_{j}", np.full(len(sel), math.nan))[i]
+                 for j in layers[:-1]]
+            v = [x for x in v if np.isfinite(x)]
+            if v:
+                per_row.append(np.mean(v))
+        got = float(r["projection_changed_fraction_mean"])
+        if r["condition"].startswith("rank"):
+            check(per_row and math.isclose(got, np.mean(per_row), rel_tol=1e-12) and 0 < got <= 1,
+                  f"claim4: {r['condition']}: changed fraction {got} == {per_row}")
+        else:
+            check(math.isnan(got), f"claim4: {r['condition']}: no projection, no fraction: {got}")
 
 
 def test_report(tmp):
@@ -222,10 +297,12 @@ def test_report(tmp):
     committed = os.path.join(ROOT, "docs", "reproduction.md")
     check(same_file(md, committed),
           "the regenerated report equals docs/reproduction.md (rerun analysis/report.py?)")
+    import claims_common as cc
     for claim in report.CLAIMS:
         name = f"{claim.NAME}_table.csv"
-        check(os.path.exists(os.path.join(data, f"{claim.NAME}_points.csv")),
-              f"committed export of {claim.NAME}")
+        for sweep in cc.sweeps(claim):
+            check(os.path.exists(os.path.join(data, f"{sweep}_points.csv")),
+                  f"committed export of {sweep}")
         check(same_file(os.path.join(out, name), os.path.join(ROOT, "docs", "reproduction", name)),
               f"regenerated {name} equals the committed one")
     text = open(md).read()
@@ -280,6 +357,8 @@ def main():
         test_claim(args.bpsweep, tmp, "claim1", claim1_checks)
         test_claim(args.bpsweep, tmp, "claim2", claim2_checks)
         test_claim(args.bpsweep, tmp, "claim3", claim3_checks)
+        test_claim3_conv(args.bpsweep, tmp)
+        test_concat()
         test_claim(args.bpsweep, tmp, "claim4", claim4_checks)
         test_report(tmp)
         test_verdict_numbers(os.path.join(ROOT, "docs", "reproduction.md"),
