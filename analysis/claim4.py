@@ -40,7 +40,7 @@ PAPER = ("Theory links low rank to generalisation and robustness. The authors ed
 # The setups side by side in the report's first table (from the authors' code; ours
 # from sweeps/claim4.json).
 PAPER_SETUP = ('CIFAR-10 with crop and flip; ResNet-18; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, x0.1 at epochs 15, 30, 40; RankMin (σ < 0.5 zeroed) and RankMax (σ capped at 1.5) on every conv layer but the first at the learning-rate drops; PGD training eps 4/255, evaluation at 1/255 (Rank_study/train_net.py)')
-OUR_SETUP = ('Fashion-MNIST; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, x0.1 at 50% and 75% of training; RankMin zeroes σ < 0.5 σmax, RankMax caps σ at 0.5 σmax (relative thresholds), on every layer but the first (the output layer included) at the two learning-rate drops; PGD training eps 0.1 (7 steps); 5 seeds. MLP [256, 256, 256] (claim4.json): 10,000 training images, 20 epochs, PGD evaluation at 0.025, 0.05 and 0.1. ConvNet (w = 8, batch norm) and ResNet-18 (b = 4) (claim4-conv.json): 2,000 training images, 6 epochs, PGD evaluation at 0.025 and 0.1 (the authors\' ratio of 1 to 4) on 500 test and 250 training images')
+OUR_SETUP = ('Fashion-MNIST; SGD lr 0.01, momentum 0.9, weight decay 2e-4, clip 0.1, x0.1 at 50% and 75% of training; relative thresholds; PGD training eps 0.1 (7 steps); 5 seeds. ConvNet (w = 8, batch norm) and ResNet-18 (b = 4) (claim4-conv.json): 2,000 training images, 6 epochs; RankMin zeroes σ < 0.5 σmax, RankMax caps σ at 0.5 σmax, on every layer but the first and the output layer, at the two learning-rate drops (the authors\' design); PGD evaluation at 0.1 and 0.025 (the authors\' ratio of 4 to 1) on 500 test and 250 training images. MLP [256, 256, 256] (claim4.json, the first edition\'s sweep): 10,000 training images, 20 epochs; RankMin σ < 0.25 σmax, RankMax 0.5 σmax, on every layer but the first (output layer included) at 15%, 30% and 40% of training, before the drops; PGD evaluation at 0.025, 0.05 and 0.1 on 1,000 test and 1,000 training images')
 
 
 def rank_columns(t):
@@ -172,28 +172,34 @@ def pair_text(d):
 
 
 def rank_figure(rows, outdir, link):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharex=True)
+    """Per architecture (one row of panels each: their ranks differ in scale), effective
+    rank against clean test accuracy and against test accuracy under the strongest
+    attack; one colour per condition throughout."""
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    conds = list(dict.fromkeys(r["cond"] for r in rows))
     strongest = rows[0]["rob_test"][-1][0] if rows and rows[0]["rob_test"] else None
-    for k, r in enumerate(rows):
-        if r["n"] == 0:
-            continue
-        style = dict(marker="os^vDP*X"[k % 8], color=f"C{k % 10}", capsize=3, ls="none",
-                     label=f"{r['cond']}" + (f" ({r['arch']})" if len({q['arch'] for q in rows}) > 1 else ""))
-        x, xe = r["rank"]["mean"], np.nan_to_num(r["rank"]["ci95"])
-        points = [(axes[0], r["test"])]
-        if strongest is not None:
-            points.append((axes[1], r["rob_test"][-1][1]))
-        for ax, d in points:
-            ax.errorbar(x, 100 * d["mean"], xerr=xe, yerr=np.nan_to_num(100 * d["ci95"]), **style)
-            ax.annotate(style["label"], (x, 100 * d["mean"]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7, color=style["color"])
-    for ax in axes:
-        ax.set_xlabel("effective rank ‖σ‖₁/‖σ‖₂, mean over hidden-to-hidden layers")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("clean test accuracy (%)")
-    axes[1].set_ylabel("test accuracy under PGD (%)" +
-                       (f"\nL∞ radius {strongest:g} of the data range" if strongest else ""))
-    axes[0].legend(fontsize=8)
+    fig, axes = plt.subplots(len(archs), 2, figsize=(11, 3.8 * len(archs)), squeeze=False)
+    for a, arch in enumerate(archs):
+        for r in (q for q in rows if q["arch"] == arch and q["n"] > 0):
+            k = conds.index(r["cond"])
+            style = dict(marker="os^vDP*X"[k % 8], color=f"C{k % 10}", capsize=3, ls="none",
+                         label=r["cond"])
+            x, xe = r["rank"]["mean"], np.nan_to_num(r["rank"]["ci95"])
+            points = [(axes[a][0], r["test"])]
+            if r["rob_test"]:
+                points.append((axes[a][1], r["rob_test"][-1][1]))
+            for ax, d in points:
+                ax.errorbar(x, 100 * d["mean"], xerr=xe, yerr=np.nan_to_num(100 * d["ci95"]),
+                            **style)
+                ax.annotate(r["cond"], (x, 100 * d["mean"]), textcoords="offset points",
+                            xytext=(4, 4), fontsize=7, color=style["color"])
+        for ax in axes[a]:
+            ax.set_xlabel(f"{arch}: effective rank ‖σ‖₁/‖σ‖₂, mean over hidden layers")
+            ax.grid(alpha=0.3)
+        axes[a][0].set_ylabel("clean test accuracy (%)")
+        axes[a][1].set_ylabel("test accuracy under PGD (%)" +
+                              (f"\nL∞ radius {strongest:g} of the data range" if strongest else ""))
+        axes[a][0].legend(fontsize=7)
     fig.suptitle("Claim 4: effective rank against accuracy and robustness (mean ± 95% CI over seeds)")
     fig.tight_layout()
     return cc.save_figure(fig, outdir, "claim4_rank.png", link)
