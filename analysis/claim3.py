@@ -1,26 +1,29 @@
 #!/usr/bin/python3
 """Claim 3, the neural tangent kernel: how much the empirical NTK moves during
-training, against width, for plain MLPs and for MLPs with skip connections and batch
-norm.
+training, against width, for plain MLPs, MLPs with skip connections and batch norm,
+the ConvNet and the ResNet-18 with its skip x batch-norm ablation.
 
-Reads a results file of a sweep like sweeps/claim3.json (width templates, measure.ntk
-on, optionally measure.ntk.epochs) and writes
+Reads a results file of a sweep like sweeps/claim3.json or sweeps/claim3-conv.json
+(width templates, measure.ntk on, optionally measure.ntk.epochs), or the exports of
+both, and writes
 
     claim3_table.csv      per architecture family and width: NTK similarity
-                          <K0,K1>/(|K0||K1|), relative change |K1-K0|/|K0|, Pearson
-                          correlation, relative parameter change, test accuracy
+                          <K0,K1>/(|K0||K1|), relative change |K1-K0|/|K0|, the same
+                          between K/tr K, trace growth, Pearson correlation, relative
+                          parameter change, test accuracy
     claim3_slopes.csv     per family: the slope of the similarity (and of log2 of the
-                          relative change) against log2(width), with 95% intervals
+                          relative changes) against log2(width), with 95% intervals
     claim3_slope_differences.csv
-                          each skip / batch-norm family against the plain MLP of its
-                          depth: the difference of similarity slopes on shared widths
+                          each skip / batch-norm family against the plain net of its
+                          kind and depth (shared widths), each conv family against the
+                          4-layer MLP: the difference of similarity slopes
     claim3_ntk.png        similarity and relative change against width, one line per
-                          architecture family
+                          MLP family (claim3_ntk_conv.png: the conv families)
     claim3_evolution.png  similarity to K0 after each measured epoch, at the widest
                           width every family has (only with measure.ntk.epochs)
 
     /usr/bin/python3 analysis/claim3.py results.h5 --out DIR
-    /usr/bin/python3 analysis/claim3.py --points claim3_points.csv --out DIR
+    /usr/bin/python3 analysis/claim3.py --points claim3_points.csv claim3-conv_points.csv --out DIR
 """
 
 import math

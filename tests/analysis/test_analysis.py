@@ -295,9 +295,15 @@ def test_depth():
         {"name": "l", "layers": [{"type": "conv", "out": 4, "kernel": 3}, {"type": "relu"},
                                  {"type": "dense", "out": 8}, {"type": "dense", "out": 10}]}]}
     info = br._arch_info(spec)
-    check([info[n][2] for n in ("m", "c@w=16", "r", "l")] == [2, 5, 17, 2],
+    col = {c: j for j, c in enumerate(br.ARCH_COLUMNS)}
+    check([info[n][col["depth"]] for n in ("m", "c@w=16", "r", "l")] == [2, 5, 17, 2],
           "depth of an MLP, the presets and an op list")
-    check(info["c@w=16"][:2] == ("c", 16), "a preset's family and width")
+    check((info["c@w=16"][col["family"]], info["c@w=16"][col["width"]]) == ("c", 16),
+          "a preset's family and width")
+    check([info[n][col["preset"]] for n in ("m", "c@w=16", "r", "l")] ==
+          ["mlp", "convnet", "resnet18", "layers"], "the kind of each architecture")
+    check([info[n][col["base_width"]] for n in ("m", "r")] == [0, 16],
+          "resnet18's base width, 0 elsewhere")
 
 
 def main():
