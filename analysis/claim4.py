@@ -50,16 +50,30 @@ def rank_columns(t):
     return cols
 
 
+def layer_matrix(t, name):
+    """[rows, layers] of the per-layer column <name>_<j> for every layer with an
+    effective_rank column (NaN where the export has no such column)."""
+    n = len(t["index"])
+    return np.column_stack([np.asarray(t.get(f"{name}_{c.rsplit('_', 1)[1]}", np.full(n, math.nan)),
+                                       dtype=float) for c in rank_columns(t)])
+
+
+def output_layer(t):
+    """Per row: the column of layer_matrix holding its output layer, the row's last layer
+    with an effective rank (-1 for a row without any)."""
+    return np.isfinite(layer_matrix(t, "effective_rank")).sum(axis=1) - 1
+
+
 def hidden_rank(t):
     """Per row: mean effective rank of the hidden-to-hidden layers (2 .. L-1), the layers
     the projections edit apart from the small output layer."""
-    cols = rank_columns(t)[1:]
-    m = np.column_stack([t[c] for c in cols]) if cols else np.full((len(t["index"]), 1), math.nan)
-    finite = np.isfinite(m)
-    last = finite.sum(axis=1)  # the output layer is the last finite column of each row
-    out = np.full(len(m), math.nan)
-    for i in range(len(m)):
-        v = m[i, finite[i]][:max(last[i] - 1, 0)]
+    n = len(t["index"])
+    if not rank_columns(t):
+        return np.full(n, math.nan)
+    m, last = layer_matrix(t, "effective_rank"), output_layer(t)
+    out = np.full(n, math.nan)
+    for i in range(n):
+        v = m[i, 1:max(last[i], 1)]
         if len(v):
             out[i] = v.mean()
     return out
@@ -67,19 +81,16 @@ def hidden_rank(t):
 
 def projection_columns(t, name):
     """Per row: mean and (min, max) of the per-layer column <name>_<j>
-    (rank_changed_fraction, rank_restrict_distance) over the hidden layers the last
-    rank projection edited (the output layer, the last column of the row's net, left
-    out as in hidden_rank); NaN without projection."""
+    (rank_changed_fraction, rank_restrict_distance) over the layers the last rank
+    projection edited, the output layer left out as in hidden_rank; NaN without
+    projection."""
     n = len(t["index"])
-    layers = [c.rsplit("_", 1)[1] for c in rank_columns(t)]
-    if not any(f"{name}_{j}" in t for j in layers):
+    m = layer_matrix(t, name) if rank_columns(t) else np.full((n, 1), math.nan)
+    if not np.isfinite(m).any():
         return np.full(n, math.nan), np.full(n, math.nan), np.full(n, math.nan)
-    m = np.column_stack([np.asarray(t.get(f"{name}_{j}", np.full(n, math.nan)), dtype=float)
-                         for j in layers])
-    last = np.isfinite(np.column_stack([t[c] for c in rank_columns(t)])).sum(axis=1) - 1
-    for i in range(n):  # the output layer: the row's last layer with an effective rank
-        if last[i] >= 0:
-            m[i, last[i]] = math.nan
+    for i, last in enumerate(output_layer(t)):
+        if last >= 0:
+            m[i, last] = math.nan
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no projection
         return np.nanmean(m, axis=1), np.nanmin(m, axis=1), np.nanmax(m, axis=1)
