@@ -545,6 +545,23 @@ const float *nn_forward(Net *net, const float *x, int B, bool train)
     return nn_forward_work(net, net->work, x, B, train);
 }
 
+int nn_set_batch_statistics(Net *net, const float *x, int n)
+{
+    if (net->n_buffers == 0)
+        return 0;
+    NnWork *w = nn_work_new(net, n);
+    if (!w)
+        return -1;
+    /* the training-mode pass moves each statistic r to (1 - m) r + m s; from r = 0 that
+     * is m s, and s = (m s) / m up to one rounding */
+    memset(net->buffers, 0, net->n_buffers * sizeof *net->buffers);
+    nn_forward_work(net, w, x, n, true);
+    for (size_t k = 0; k < net->n_buffers; k++)
+        net->buffers[k] /= BN_MOMENTUM;
+    nn_work_free(net, w);
+    return 0;
+}
+
 const float *nn_logits(const Net *net)
 {
     return net->work->act[net->out_slot];

@@ -106,6 +106,24 @@ static double *ntk_stored(const Net *net, const float *x, int n)
     return K;
 }
 
+/* The kernel of net as ntk_stored, with measure.ntk.batch_norm "data" and batch norm in
+ * the net: of a copy whose running statistics are those of the pool's samples xp (np). */
+static double *ntk_measured(const Net *net, const NtkSpec *ns, const float *x, int n,
+                            const float *xp, int np)
+{
+    if (ns->batch_norm != NTK_BN_DATA || net->n_buffers == 0)
+        return ntk_stored(net, x, n);
+    Net *copy = nn_new(&net->cfg, 1);
+    double *K = NULL;
+    if (copy) {
+        memcpy(copy->params, net->params, net->n_params * sizeof *net->params);
+        if (nn_set_batch_statistics(copy, xp, np) == 0)
+            K = ntk_stored(copy, x, n);
+    }
+    nn_free(copy);
+    return K;
+}
+
 /* The NTK of net against the one at initialisation (net0, rebuilt from the seed).
  * If res is not NULL the two kernels are kept in it. False if the kernels could not be
  * computed (work space, or fewer than `samples` training samples in the pool). */
@@ -113,12 +131,17 @@ static bool ntk_vs_init(const Net *net, const Net *net0, const NtkSpec *ns, cons
                         NtkCompare *out, PointResult *res)
 {
     const int n = ns->samples, D = train->d;
+    const int np = ns->batch_norm == NTK_BN_DATA ? (ns->pool < train->n ? ns->pool : train->n) : 0;
     int *idx = xmalloc((size_t)n * sizeof *idx);
     bool ok = ntk_select(train->y, train->n, ns->pool, n, idx) == n;
     float *x = xmalloc((size_t)n * (size_t)D * sizeof *x);
+    float *xp = np ? xmalloc((size_t)np * (size_t)D * sizeof *xp) : NULL;
     for (int i = 0; ok && i < n; i++)
         dataset_copy_rows(train, idx[i], 1, x + (size_t)i * D);
-    double *k0 = ok ? ntk_stored(net0, x, n) : NULL, *k1 = k0 ? ntk_stored(net, x, n) : NULL;
+    if (ok && np)
+        dataset_copy_rows(train, 0, np, xp);
+    double *k0 = ok ? ntk_measured(net0, ns, x, n, xp, np) : NULL;
+    double *k1 = k0 ? ntk_measured(net, ns, x, n, xp, np) : NULL;
     ok = k1 != NULL;
     if (ok) {
         const int m = n * net->cfg.n_out;
@@ -137,6 +160,7 @@ static bool ntk_vs_init(const Net *net, const Net *net0, const NtkSpec *ns, cons
     free(k0);
     free(k1);
     free(x);
+    free(xp);
     free(idx);
     return ok;
 }

@@ -99,11 +99,19 @@ static void write_ntk_epochs(SpecBuf *b, const void *obj)
     spec_write_int_array(b, ntk->epochs, ntk->n_epochs);
 }
 
-/* measure.ntk (an NtkSpec) */
+static bool ntk_bn_data(const void *obj)
+{
+    return ((const NtkSpec *)obj)->batch_norm == NTK_BN_DATA;
+}
+
+/* measure.ntk (an NtkSpec); batch_norm is written only when not the default, so older
+ * hashes hold */
+static const char *const NTK_BN_NAMES[] = {"running", "data", NULL};
 static const SpecField NTK_FIELDS[] = {
     {SPEC_INT("samples", NtkSpec, samples, 1, 256)},
     {SPEC_INT("pool", NtkSpec, pool, 1, 1 << 28)},
     {SPEC_CUSTOM("epochs", read_ntk_epochs, write_ntk_epochs), .when = ntk_has_epochs},
+    {SPEC_ENUM("batch_norm", NtkSpec, batch_norm, NTK_BN_NAMES), .when = ntk_bn_data},
     {.key = NULL}};
 
 /* The members of "measure" are members of the Spec; each instrument given is enabled

@@ -79,4 +79,24 @@ point=$("$bin" train "$tmp/spec.json" --list | awk '/arch=r18.*cond=adv.*nb=1.2/
 for f in a b; do grep '^result ' "$tmp/$f" | grep -v '^result epoch_seconds' >"$tmp/$f.r"; done
 grep -q '^result param_hash' "$tmp/a.r" && cmp -s "$tmp/a.r" "$tmp/b.r" && ok ||
     bad "point $point: 2 + 2 epochs differ from 4: $(diff "$tmp/a.r" "$tmp/b.r" | head -5)"
+
+# measure.ntk.batch_norm "data": the kernels of a batch-norm net change (its initial
+# running statistics are 0 and 1, the pool's are not), the training does not; a net
+# without batch norm gives the same kernels either way
+sed 's/"epochs": \[2\]}/"epochs": [2], "batch_norm": "data"}/' "$tmp/spec.json" >"$tmp/data.json"
+sed 's/"batch_norm": true/"batch_norm": false/' "$tmp/spec.json" >"$tmp/nobn.json"
+sed 's/"batch_norm": true/"batch_norm": false/' "$tmp/data.json" >"$tmp/nobn-data.json"
+point=$("$bin" train "$tmp/spec.json" --list | awk '/arch=cnn.*cond=plain.*nb=0\// { print $1 }')
+for s in spec data nobn nobn-data; do
+    "$bin" train "$tmp/$s.json" --point "$point" --quiet 2>&1 | grep '^result ' |
+        grep -v '^result epoch_seconds' >"$tmp/$s.r"
+done
+value() { awk -v k="$2" '$2 == k { print $3 }' "$tmp/$1.r"; }
+[ "$(value spec param_hash)" = "$(value data param_hash)" ] && [ -n "$(value spec param_hash)" ] &&
+    ok || bad "ntk batch_norm data changed the training: $(value spec param_hash) $(value data param_hash)"
+[ "$(value spec ntk_norm0)" != "$(value data ntk_norm0)" ] &&
+    $py -c "import sys; s = float(sys.argv[1]); assert 0 < s <= 1" "$(value data ntk_similarity)" &&
+    ok || bad "ntk batch_norm data: K0 the same as with the running statistics, or no similarity: $(grep ntk "$tmp/data.r" | head -3)"
+grep -q '^result ntk_norm0' "$tmp/nobn.r" && cmp -s "$tmp/nobn.r" "$tmp/nobn-data.r" && ok ||
+    bad "ntk batch_norm data changed a net without batch norm: $(diff "$tmp/nobn.r" "$tmp/nobn-data.r" | head -4)"
 summary

@@ -205,6 +205,8 @@ typedef struct {
     Shape in;      /* (C, H, W) */
     bool bn;
     int n;         /* samples */
+    int pool;      /* NTK: > 0 measures with the batch statistics of `pool` other samples
+                      (nn_set_batch_statistics, measure.ntk.batch_norm "data") */
 } ConvCase;
 
 static Net *conv_net(const ConvCase *c, int max_batch, uint64_t seed)
@@ -260,14 +262,21 @@ static int conv_ntk_case(const char *dir, const ConvCase *c, FILE *index, uint64
     RngStream r = rng_stream(rng_key(13, NULL, 0, RNG_DATA, seed));
     for (int i = 0; i < c->n * Din; i++)
         x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-    int rc = ntk_kernel(net, x, c->n, ntk);
+    float *pool = malloc(((size_t)c->pool * Din + 1) * sizeof *pool);
+    for (int i = 0; i < c->pool * Din; i++)
+        pool[i] = (float)(1.5 * rng_uniform(&r) - 0.5); /* a mean away from 0 */
+    int rc = c->pool ? nn_set_batch_statistics(net, pool, c->pool) : 0;
+    if (rc == 0)
+        rc = ntk_kernel(net, x, c->n, ntk);
     if (rc == 0)
         rc = write_net(dir, c->name, net) ||
              test_write_case(dir, c->name, "x.f32", x, (size_t)c->n * Din * sizeof *x) ||
+             test_write_case(dir, c->name, "pool.f32", pool, (size_t)c->pool * Din * sizeof *x) ||
              test_write_case(dir, c->name, "ntk.f64", ntk, (size_t)m * m * sizeof *ntk);
     conv_json(index, c);
-    fprintf(index, ", \"params\": %zu, \"factorised\": %s}", net->n_params,
-            ntk_factorised_applies(net) ? "true" : "false");
+    fprintf(index, ", \"params\": %zu, \"factorised\": %s, \"pool\": %d}", net->n_params,
+            ntk_factorised_applies(net) ? "true" : "false", c->pool);
+    free(pool);
     free(x);
     free(ntk);
     nn_free(net);
@@ -593,17 +602,19 @@ static int cert_conv_cases(const char *dir, FILE *index)
 }
 
 static const ConvCase CONV_NTK[] = {
-    {"ntk_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 4},
-    {"ntk_convnet", PRESET_CONVNET, 2, {1, 12, 12}, false, 3},
-    {"ntk_resnet_bn", PRESET_RESNET18, 2, {3, 8, 8}, true, 3},
+    {"ntk_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 4, 0},
+    {"ntk_convnet", PRESET_CONVNET, 2, {1, 12, 12}, false, 3, 0},
+    {"ntk_resnet_bn", PRESET_RESNET18, 2, {3, 8, 8}, true, 3, 0},
+    {"ntk_resnet_bn_data", PRESET_RESNET18, 2, {3, 8, 8}, true, 3, 7},
+    {"ntk_convnet_bn_data", PRESET_CONVNET, 2, {3, 9, 9}, true, 4, 5},
 };
 static const ConvCase CONV_HVP[] = {
-    {"hvp_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 12},
-    {"hvp_resnet_bn", PRESET_RESNET18, 2, {3, 8, 8}, true, 8},
+    {"hvp_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 12, 0},
+    {"hvp_resnet_bn", PRESET_RESNET18, 2, {3, 8, 8}, true, 8, 0},
 };
 static const ConvCase CONV_PGD[] = {
-    {"pgd_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 12},
-    {"pgd_resnet_pc", PRESET_RESNET18, 2, {3, 8, 8}, true, 12},
+    {"pgd_convnet_bn", PRESET_CONVNET, 2, {3, 9, 9}, true, 12, 0},
+    {"pgd_resnet_pc", PRESET_RESNET18, 2, {3, 8, 8}, true, 12, 0},
 };
 
 int main(int argc, char **argv)

@@ -51,15 +51,37 @@ def in_shape(c):
     return (c["n"], *c["in_shape"]) if "arch" in c else (c["n"], c["n_in"])
 
 
+def batch_statistics(d, c, model, dtype):
+    """measure.ntk.batch_norm "data": PyTorch's own way to the pool's statistics (reset,
+    momentum 1, one training-mode batch); the result must also be the statistics
+    bpsweep wrote."""
+    pool = torch.from_numpy(load(d, c["name"], "pool.f32", np.float32)
+                            .reshape(c["pool"], *c["in_shape"])).to(dtype)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = 1.0
+    model.train()
+    with torch.no_grad():
+        model(pool)
+    model.eval()
+    got = load(d, c["name"], "buffers.f32", np.float32)
+    want = torch.cat([t.reshape(-1) for t in model.flat_buffers()]).numpy()
+    err = np.abs(got - want).max() / np.abs(want).max()
+    print(f"ntk {c['name']}: pool statistics, max |s - s_torch| / max |s_torch| = {err:.2e}")
+    return err <= 1e-5
+
+
 def check_ntk(d, c):
     # conv nets: torch in float64 (bpsweep's float32 passes against an exact reference)
     dtype = torch.float64 if "arch" in c else torch.float32
     model = load_model(d, c, dtype)
+    stats_ok = not c.get("pool") or batch_statistics(d, c, model, dtype)
     x = torch.from_numpy(load(d, c["name"], "x.f32", np.float32).reshape(in_shape(c))).to(dtype)
     ref = ntk_reference(model, x)
     got = load(d, c["name"], "ntk.f64", np.float64).reshape(ref.shape)
     err = np.abs(got - ref).max() / np.abs(ref).max()
-    ok = err <= 1e-4
+    ok = err <= 1e-4 and stats_ok
     what = f" {c['arch']} P={c['params']}" if "arch" in c else ""
     print(f"ntk {c['name']:8s} M={ref.shape[0]:3d}{what}  max |K - K_torch| / max |K_torch| = "
           f"{err:.2e}  {'ok' if ok else 'FAIL (limit 1e-4)'}")

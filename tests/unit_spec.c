@@ -637,6 +637,9 @@ static const BadCase BAD[] = {
     {"parse_should_reject_unordered_ntk_epochs",
      "{" MIN ", 'measure': {'ntk': {'epochs': [3, 2]}}}",
      "measure.ntk.epochs[1]: epochs must be strictly increasing, but 2 follows 3"},
+    {"parse_should_reject_unknown_ntk_batch_norm",
+     "{" MIN ", 'measure': {'ntk': {'batch_norm': 'train'}}}",
+     "measure.ntk.batch_norm: expected one of"},
     {"parse_should_reject_bad_ntk_samples", "{" MIN ", 'measure': {'ntk': {'samples': 0}}}",
      "measure.ntk.samples: expected"},
     {"parse_should_reject_unknown_nested_key", "{" MIN ", 'train': {'lrr': 0.1}}",
@@ -1677,9 +1680,28 @@ static void canonical_should_write_rank_layers_only_when_not_default(void)
     spec_free(s);
 }
 
+/* measure.ntk.batch_norm: "running" (the default) is not written, so older hashes hold;
+ * "data" is, and reads back. */
+static void canonical_should_write_ntk_batch_norm_only_when_data(void)
+{
+    uint64_t h0, h1;
+    char *plain = canonical_of("{" MIN ", 'measure': {'ntk': {}}}", &h0);
+    char *same = canonical_of("{" MIN ", 'measure': {'ntk': {'batch_norm': 'running'}}}", &h1);
+    CHECK(plain && same && h0 == h1 && !strstr(plain, "batch_norm\":\"running"));
+    free(plain);
+    free(same);
+    Spec *s = must_parse("{" MIN ", 'measure': {'ntk': {'batch_norm': 'data'}}}");
+    if (!s)
+        return;
+    CHECK(s->ntk.batch_norm == NTK_BN_DATA);
+    CHECK(strstr(s->canonical, "\"batch_norm\":\"data\"") != NULL);
+    spec_free(s);
+}
+
 int main(void)
 {
     RUN(parse_should_accept_full_example);
+    RUN(canonical_should_write_ntk_batch_norm_only_when_data);
     RUN(canonical_should_write_rank_layers_only_when_not_default);
     RUN(layers_should_parse_into_the_op_list);
     RUN(canonical_should_keep_a_condition_turning_off_the_base);

@@ -204,6 +204,14 @@ void nn_init_params(Net *net, uint64_t seed);
 const float *nn_forward_work(const Net *net, NnWork *w, const float *x, int B, bool train);
 const float *nn_forward(Net *net, const float *x, int B, bool train);
 
+/* Replaces the running statistics of every batch-norm op by those of x (n,D): the mean
+ * and the unbiased variance of the op's input in one training-mode forward pass of the
+ * n samples (PyTorch: reset_running_stats, momentum 1, one batch), to float rounding.
+ * The evaluation-mode net then normalises as the data do, not as the running averages
+ * (at initialisation 0 and 1) say. Nothing else changes. 0, or -1 when the work space
+ * for n samples cannot be allocated (the statistics are then unchanged). */
+int nn_set_batch_statistics(Net *net, const float *x, int n);
+
 /* dst as if it had run the evaluation-mode forward pass of src's first n inputs, each
  * repeated k times (row r of dst is row r / k of src): the rows of a backward pass per
  * sample and logit, at the cost of one forward pass of n rows. dst->act[0] is left to

@@ -55,7 +55,11 @@ typedef struct {
                                   label (default 128) */
     int n_epochs;              /* also after these epochs (kernel evolution), increasing */
     int epochs[64];
+    int batch_norm;            /* NTK_BN_RUNNING: batch norm with the net's running
+                                  statistics; NTK_BN_DATA: with those of the pool
+                                  (nn_set_batch_statistics), for K0 and K1 alike */
 } NtkSpec;
+enum { NTK_BN_RUNNING, NTK_BN_DATA };
 
 /* measure.robustness: accuracy under PGD at several radii */
 #define SPEC_MAX_EPS 16
