@@ -1,9 +1,11 @@
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "test_util.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int test_failures = 0;
 
@@ -88,14 +90,49 @@ int test_write_floats(const char *dir, const char *name, const char *what, const
     return test_write_case(dir, name, ext, v, n * sizeof *v);
 }
 
+/* The directories test_tmpdir made, removed at exit by the process that made them (not
+ * by a forked child that calls exit) when every check passed; kept for a look otherwise. */
+enum { MAX_TMPDIRS = 16 };
+static char tmpdirs[MAX_TMPDIRS][512];
+static int n_tmpdirs;
+static pid_t tmpdir_owner;
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    if (remove(path) != 0)
+        perror(path);
+    return 0;
+}
+
+static void remove_tmpdirs(void)
+{
+    if (getpid() != tmpdir_owner)
+        return;
+    for (int i = 0; i < n_tmpdirs; i++) {
+        if (test_failures)
+            fprintf(stderr, "kept %s for a look (checks failed)\n", tmpdirs[i]);
+        else
+            nftw(tmpdirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
 const char *test_tmpdir(void)
 {
-    static char dir[512];
+    if (n_tmpdirs == MAX_TMPDIRS) {
+        fprintf(stderr, "test_tmpdir: more than %d directories\n", MAX_TMPDIRS);
+        exit(2);
+    }
+    char *dir = tmpdirs[n_tmpdirs];
     const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/bpsweep-test-XXXXXX", base && *base ? base : "/tmp");
+    snprintf(dir, sizeof tmpdirs[0], "%s/bpsweep-test-XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         exit(2);
+    }
+    if (n_tmpdirs++ == 0) {
+        tmpdir_owner = getpid();
+        atexit(remove_tmpdirs);
     }
     return dir;
 }

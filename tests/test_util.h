@@ -56,7 +56,8 @@ int test_write_case(const char *dir, const char *name, const char *what, const v
 int test_write_floats(const char *dir, const char *name, const char *what, const float *v,
                       size_t n);
 
-/* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); static storage. */
+/* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); static storage. It and
+ * everything in it are removed at exit if every check passed (kept otherwise). */
 const char *test_tmpdir(void);
 
 #endif
