@@ -210,6 +210,14 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
         pg->trainer_bytes = trainer_bytes(&net, cfg.batch_size);
         if (spec->ntk.enabled)
             pg->trainer_bytes += ntk_bytes(&net, spec->ntk.samples * train->classes);
+        if (spec->ntk.enabled && spec->ntk.batch_norm == NTK_BN_DATA) {
+            /* a copy of the net and a training-mode pass of the pool (nets without batch
+             * norm skip both: an upper bound for them) */
+            const int pool = spec->ntk.pool < train->n ? spec->ntk.pool : train->n;
+            pg->trainer_bytes += 2 * nn_param_count(&net) * sizeof(float) +
+                                 (size_t)pool * (size_t)net.n_in * sizeof(float) +
+                                 nn_work_bytes(&net, pool, 0);
+        }
         if (pg->step_seconds == 0 &&
             step_seconds(&net, &cfg, seed, train, &pg->step_seconds, &pg->scaled) != 0) {
             int arch = pg->arch;
