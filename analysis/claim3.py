@@ -3,9 +3,9 @@
 training, against width, for plain MLPs, MLPs with skip connections and batch norm,
 the ConvNet and the ResNet-18 with its skip x batch-norm ablation.
 
-Reads a results file of a sweep like sweeps/claim3.json or sweeps/claim3-conv.json
-(width templates, measure.ntk on, optionally measure.ntk.epochs), or the exports of
-both, and writes
+Reads a results file of a sweep like sweeps/claim3.json, claim3-conv.json or
+claim3-conv-bnstats.json (width templates, measure.ntk on, optionally
+measure.ntk.epochs and batch_norm), or the exports of all three, and writes
 
     claim3_table.csv      per architecture family and width: NTK similarity
                           <K0,K1>/(|K0||K1|), relative change |K1-K0|/|K0|, the same
@@ -17,6 +17,11 @@ both, and writes
                           each skip / batch-norm family against the plain net of its
                           kind and depth (shared widths), each conv family against the
                           4-layer MLP: the difference of similarity slopes
+    claim3_bn_statistics.csv
+                          the same trained batch-norm nets (equal parameter hashes)
+                          measured with the running and with the data's batch-norm
+                          statistics (measure.ntk.batch_norm): both similarities and
+                          their paired difference, per family and width
     claim3_ntk.png        similarity and relative change against width, one line per
                           MLP family (claim3_ntk_conv.png: the conv families)
     claim3_evolution.png  similarity to K0 after each measured epoch, at the widest
@@ -39,7 +44,9 @@ import claims_common as cc  # noqa: E402
 from claims_common import plt  # noqa: E402
 
 NAME = "claim3"
-SWEEPS = ("claim3", "claim3-conv")  # the MLP families; the ConvNet and ResNet-18 families
+# the MLP families; the ConvNet, the ResNet-18 and its skip x batch-norm ablation; the
+# batch-norm ResNets again, their kernels measured with the data's batch-norm statistics
+SWEEPS = ("claim3", "claim3-conv", "claim3-conv-bnstats")
 TITLE = "Claim 3: ResNets do not behave like the neural tangent kernel"
 PAPER = ("Wide-network theory says the empirical NTK barely moves during training. The "
          "authors measure the NTK of 25 training images (all 10 logits) before and after "
@@ -49,7 +56,7 @@ PAPER = ("Wide-network theory says the empirical NTK barely moves during trainin
 # The setups side by side in the report's first table (from the authors' code; ours
 # from sweeps/claim3.json).
 PAPER_SETUP = ('CIFAR-10, no augmentation, no shuffling; two- and four-layer MLPs, ConvNet, ResNet-18, WRN, VGG, MobileNetV2 over width multipliers; SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at epochs 60, 120, 160; NTK of 25 training images x 10 logits in eval mode (job_neural_kernel.py)')
-OUR_SETUP = ('Fashion-MNIST, no shuffling, SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at 30%, 60% and 80% of training (the authors\' 60, 120, 160 of 200), NTK of 25 images x 10 logits in eval mode, 5 seeds. MLPs (claim3.json): 5,000 training images, 10 epochs; 2- and 4-layer MLPs at widths 64-4096, 4-layer MLPs with batch norm, skips and both at 64-1024. Conv nets (claim3-conv.json): 1,000 training images, 8 epochs; ConvNet at w = 2-32, ResNet-18 with base width b = 2 at w = 1-16 and its skip x batch-norm ablation at w = 1, 4, 16')
+OUR_SETUP = ('Fashion-MNIST, no shuffling, SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at 30%, 60% and 80% of training (the authors\' 60, 120, 160 of 200), NTK of 25 images x 10 logits in eval mode, 5 seeds. MLPs (claim3.json): 5,000 training images, 10 epochs; 2- and 4-layer MLPs at widths 64-4096, 4-layer MLPs with batch norm, skips and both at 64-1024. Conv nets (claim3-conv.json): 1,000 training images, 8 epochs; ConvNet at w = 2-32, ResNet-18 with base width b = 2 at w = 1-16 and its skip x batch-norm ablation at w = 1, 4, 16. The same batch-norm ResNets at w = 1, 4, 16 with their kernels measured with the batch-norm statistics of the NTK\'s 128-image pool (claim3-conv-bnstats.json; the nets are bit-identical to claim3-conv\'s)')
 
 
 def preset(t, i):
@@ -58,16 +65,26 @@ def preset(t, i):
     return str(t["preset"][i]) if "preset" in t and str(t["preset"][i]) else "mlp"
 
 
+def data_statistics(t, i):
+    """Row i's kernels were measured with the batch-norm statistics of the data
+    (measure.ntk.batch_norm "data"), not the running ones; exports from before the
+    column hold only the latter."""
+    return ("ntk_batch_norm" in t and str(t["ntk_batch_norm"][i]) == "data"
+            and bool(int(t["batch_norm"][i])))
+
+
 def family_label(t, i):
     """'4-layer MLP + skip + BN', 'ConvNet', 'ResNet-18 (b = 2), no skip' from the
-    architecture columns of row i."""
+    architecture columns of row i; ', K with data BN statistics' where measured so."""
     skip, bn = int(t["skip"][i]), int(t["batch_norm"][i])
     kind = preset(t, i)
+    tag = ", K with data BN statistics" if data_statistics(t, i) else ""
     if kind == "resnet18":
         label = f"ResNet-18 (b = {int(t['base_width'][i])})"
-        return label + "".join(s for s, off in ((", no skip", not skip), (", no BN", not bn)) if off)
+        return label + "".join(s for s, off in ((", no skip", not skip), (", no BN", not bn))
+                               if off) + tag
     label = "ConvNet" if kind == "convnet" else f"{int(t['depth'][i]) + 1}-layer MLP"
-    return label + (" + skip" if skip else "") + (" + BN" if bn else "")
+    return label + (" + skip" if skip else "") + (" + BN" if bn else "") + tag
 
 
 def plain(t, i):
@@ -188,6 +205,13 @@ def signed(x, ci, digits=3):
     if not np.isfinite(x):
         return "-"
     return f"{x:+.{digits}f}" + (f" ± {ci:.{digits}f}" if np.isfinite(ci) else "")
+
+
+def mean_ci(d, digits=3):
+    """'0.584 ± 0.063' from a describe() dict ('-' without values)."""
+    if d["n"] == 0 or not np.isfinite(d["mean"]):
+        return "-"
+    return f"{d['mean']:.{digits}f}" + (f" ± {d['ci95']:.{digits}f}" if d["n"] >= 2 else "")
 
 
 def width_range(widths):
@@ -328,6 +352,51 @@ def evolution_figure(t, outdir, link):
     return cc.save_figure(fig, outdir, "claim3_evolution.png", link)
 
 
+def statistics_section(t, outdir):
+    """The same trained nets (equal parameter hashes) measured with the running batch-norm
+    statistics and with the data's: per family and width, both similarities and their
+    difference paired by net; '' when no net was measured both ways."""
+    ok = cc.done(t)
+    running, data = {}, {}
+    for i in np.flatnonzero(ok):
+        if int(t["batch_norm"][i]) and np.isfinite(t["ntk_similarity"][i]):
+            (data if data_statistics(t, i) else running)[str(t["param_hash"][i])] = i
+    pairs = [(running[h], data[h]) for h in data if h in running]
+    if not pairs:
+        return ""
+    groups = {}
+    for a, b in pairs:
+        groups.setdefault((str(t["family"][a]), int(t["width"][a])), []).append((a, b))
+    rows = []
+    for (fam, width), ab in groups.items():
+        sim = t["ntk_similarity"]
+        rows.append({"family": fam, "label": family_label(t, ab[0][0]), "width": width,
+                     "running": br.describe([sim[a] for a, _ in ab]),
+                     "data": br.describe([sim[b] for _, b in ab]),
+                     "diff": br.describe([sim[b] - sim[a] for a, b in ab])})
+    cc.write_table(
+        os.path.join(outdir, "claim3_bn_statistics.csv"),
+        ["family", "width", "n_nets", "similarity_running_mean", "similarity_running_ci95",
+         "similarity_data_mean", "similarity_data_ci95", "data_minus_running_mean",
+         "data_minus_running_ci95"],
+        [[r["family"], r["width"], r["diff"]["n"], r["running"]["mean"], r["running"]["ci95"],
+          r["data"]["mean"], r["data"]["ci95"], r["diff"]["mean"], r["diff"]["ci95"]]
+         for r in rows])
+    table = cc.md_table(
+        ["architecture", "width", "nets", "similarity, running statistics",
+         "similarity, data statistics", "data − running (paired)"],
+        [[r["label"], r["width"], r["diff"]["n"], mean_ci(r["running"]), mean_ci(r["data"]),
+          signed(r["diff"]["mean"], r["diff"]["ci95"])] for r in rows])
+    return "".join([
+        "**Which batch-norm statistics.** In evaluation mode a batch-norm net's kernel "
+        "depends on the running statistics, which are 0 and 1 at initialisation: K₀ is "
+        "then the kernel of the net without its normalisation, K₁ that of the normalised "
+        "net. The same trained nets (equal parameter hashes), measured once with the "
+        "running statistics (as the authors) and once with those of the NTK's pool of "
+        "training images (`measure.ntk.batch_norm: \"data\"`), so that only the weights "
+        "differ between K₀ and K₁; differences paired by net.\n\n", table, "\n"])
+
+
 def analyse(t, outdir, link):
     rows = stats(t)
     cc.write_table(
@@ -342,24 +411,20 @@ def analyse(t, outdir, link):
           r["trace_change"]["ci95"], r["growth"]["mean"], r["pearson"]["mean"],
           r["param"]["mean"], r["acc"]["mean"], r["acc"]["ci95"]] for r in rows])
 
-    def ci(d, digits=3):
-        if d["n"] == 0 or not np.isfinite(d["mean"]):
-            return "-"
-        return f"{d['mean']:.{digits}f}" + (f" ± {d['ci95']:.{digits}f}" if d["n"] >= 2 else "")
-
     table = cc.md_table(
         ["architecture", "width", "n", "NTK similarity", "‖K₁−K₀‖/‖K₀‖",
          "same, K/tr K", "tr K₁/tr K₀", "Pearson", "‖θ₁−θ₀‖/‖θ₀‖", "test acc %"],
-        [[r["label"], r["width"], f"{r['n']}/{r['n_all']}", ci(r["sim"]), ci(r["change"]),
-          ci(r["trace_change"]), ci(r["growth"]), ci(r["pearson"]), ci(r["param"]),
+        [[r["label"], r["width"], f"{r['n']}/{r['n_all']}", mean_ci(r["sim"]), mean_ci(r["change"]),
+          mean_ci(r["trace_change"]), mean_ci(r["growth"]), mean_ci(r["pearson"]),
+          mean_ci(r["param"]),
           cc.pct(r["acc"])] for r in rows])
     return "".join([
         f"{cc.status_line(t)}. Means over seeds, ± the half-width of the 95% t-interval. "
         "The kernel is the empirical NTK of the measure.ntk inputs (with the defaults, 25 "
         "training images x 10 logits: 250 x 250) in evaluation mode, at initialisation "
         "(K₀) and after training (K₁).\n\n",
-        table, "\n", slopes_section(t, outdir), ntk_figures(t, rows, outdir, link), "\n",
-        evolution_figure(t, outdir, link)])
+        table, "\n", slopes_section(t, outdir), statistics_section(t, outdir),
+        ntk_figures(t, rows, outdir, link), "\n", evolution_figure(t, outdir, link)])
 
 
 if __name__ == "__main__":

@@ -419,8 +419,10 @@ def points_table(res):
     n_params, param_hash (16 hex digits of the final parameters' hash); every scalar
     metric (NaN on pending rows), every layer metric as <name>_<layer> (1-based) and
     every robustness column as robust_<set>_acc_<eps>, leaving out instrument columns
-    that are NaN on every row (an instrument the sweep did not run); ntk_trace0 and
-    ntk_trace1 with measure.ntk (res.ntk_traces); and the sparse curves
+    that are NaN on every row (an instrument the sweep did not run); ntk_trace0,
+    ntk_trace1 (res.ntk_traces) and ntk_batch_norm (running or data: the statistics
+    batch norm used in the kernels, measure.ntk.batch_norm) with measure.ntk; and the
+    sparse curves
     (SPARSE_CURVES) as <name>_e<epoch> at the epochs where some point measured them."""
     t, n = res.table, res.n_points
     written = t["status"] != "pending"   # pending rows were never written: no values
@@ -453,6 +455,9 @@ def points_table(res):
             cols[m] = column
     for m, values in res.ntk_traces.items():
         cols[m] = np.where(written, values, math.nan)
+    ntk = res.spec.get("measure", {}).get("ntk")
+    if ntk is not None:  # which batch-norm statistics the kernels were measured with
+        cols["ntk_batch_norm"] = np.full(n, ntk.get("batch_norm", "running"))
 
     def add_matrix(prefix, matrix, labels):
         for j, label in enumerate(labels):
@@ -495,7 +500,7 @@ def write_csv(cols, path):
 # ("719411032347" read as a number made the export check fail on that commit).
 TEXT_COLUMNS = {"sweep", "spec_hash", "bpsweep_commit", "key", "arch", "family", "cond",
                 "status", "host", "message", "param_hash", "activation", "bias_init",
-                "rank_mode", "preset"}
+                "rank_mode", "preset", "ntk_batch_norm"}
 
 
 def read_csv(path):

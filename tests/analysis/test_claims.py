@@ -202,17 +202,28 @@ def claim3_checks(rows, t):
           and "ntk_similarity_epoch_e3" not in t, "claim3: the export keeps the measured epochs only")
 
 
+def tiny_export(bpsweep, tmp, name):
+    """Runs tests/analysis/specs/NAME_tiny.json into TMP/NAME.h5 and exports its points
+    table to TMP/NAME_points.csv: (h5, csv), or None if the sweep failed."""
+    spec = os.path.join(HERE, "specs", f"{name}_tiny.json")
+    h5 = os.path.join(tmp, f"{name}.h5")
+    if run([bpsweep, "run", spec, "-o", h5]) != 0:
+        check(False, f"{name}: the tiny sweep ran")
+        return None
+    points = os.path.join(tmp, f"{name}_points.csv")
+    br.write_csv(br.points_table(br.load(h5)), points)
+    return h5, points
+
+
 def test_claim3_conv(bpsweep, tmp):
     """Claim 3 over two sweeps (the MLP one of test_claim and a tiny ConvNet and ResNet
     one): the families' labels, the slope comparisons, and the trace-normalised change
-    against the kernels stored in the results file."""
-    spec = os.path.join(HERE, "specs", "claim3-conv_tiny.json")
-    h5 = os.path.join(tmp, "claim3-conv.h5")
-    if run([bpsweep, "run", spec, "-o", h5]) != 0:
-        check(False, "claim3-conv: the tiny sweep ran")
+    against the kernels stored in the results file; then a third sweep, the ResNets
+    measured with the data's batch-norm statistics, paired with the second's."""
+    ran = tiny_export(bpsweep, tmp, "claim3-conv")
+    if not ran:
         return
-    points = os.path.join(tmp, "claim3-conv_points.csv")
-    br.write_csv(br.points_table(br.load(h5)), points)
+    h5, points = ran
     mlp = os.path.join(tmp, "claim3", "data", "claim3_points.csv")
     out = os.path.join(tmp, "claim3_both")
     check(run([PYTHON, os.path.join(ANALYSIS, "claim3.py"), "--points", mlp, points,
@@ -247,6 +258,39 @@ def test_claim3_conv(bpsweep, tmp):
             check(math.isclose(got, want, rel_tol=1e-6),
                   f"claim3: {arch}: trace-normalised change {got} == {want} from the kernels")
     check(len(change) == 9, f"claim3: 9 conv architectures checked: {sorted(change)}")
+
+    # the ResNet-18s again, their kernels measured with the pool's batch-norm statistics:
+    # the same nets (training untouched), paired with the first sweep's by parameter hash
+    ran = tiny_export(bpsweep, tmp, "claim3-conv-data")
+    if not ran:
+        return
+    h5d, points_d = ran
+    out = os.path.join(tmp, "claim3_data")
+    check(run([PYTHON, os.path.join(ANALYSIS, "claim3.py"), "--points", mlp, points, points_d,
+               "--out", out]) == 0, "claim3.py --points with three exports ran")
+    labels = list(dict.fromkeys(r["architecture"] for r in table(os.path.join(out, "claim3_table.csv"))))
+    check(labels[-1] == "ResNet-18 (b = 1), K with data BN statistics",
+          f"claim3: the data-statistics family labelled as such: {labels}")
+    a, d = br.points_table(res), br.points_table(br.load(h5d))
+    check(set(d["ntk_batch_norm"].tolist()) == {"data"} and
+          set(a["ntk_batch_norm"].tolist()) == {"running"}, "claim3: ntk_batch_norm exported")
+    sim = {}
+    for t in (a, d):
+        for i in range(len(t["index"])):
+            if str(t["family"][i]).startswith("resnet18") and int(t["batch_norm"][i]):
+                sim.setdefault((int(t["width"][i]), int(t["seed"][i])), {})[str(t["ntk_batch_norm"][i])] = \
+                    (str(t["param_hash"][i]), float(t["ntk_similarity"][i]))
+    rows = table(os.path.join(out, "claim3_bn_statistics.csv"))
+    check([(r["family"], r["width"], r["n_nets"]) for r in rows] == [("resnet18", "1", "2"), ("resnet18", "2", "2")],
+          f"claim3: both widths paired over 2 nets: {rows}")
+    for r in rows:
+        w = int(r["width"])
+        both = [sim[(w, s)] for s in (0, 1)]
+        check(all(b["running"][0] == b["data"][0] for b in both),
+              f"claim3: width {w}: the same nets both ways (parameter hashes) {both}")
+        want = np.mean([b["data"][1] - b["running"][1] for b in both])
+        check(math.isclose(float(r["data_minus_running_mean"]), want, rel_tol=1e-9) and want != 0,
+              f"claim3: width {w}: data minus running {r['data_minus_running_mean']} == {want}")
 
 
 def test_concat():
