@@ -368,8 +368,8 @@ def statistics_section(t, outdir):
     for a, b in pairs:
         groups.setdefault((str(t["family"][a]), int(t["width"][a])), []).append((a, b))
     rows = []
+    sim = t["ntk_similarity"]
     for (fam, width), ab in groups.items():
-        sim = t["ntk_similarity"]
         rows.append({"family": fam, "label": family_label(t, ab[0][0]), "width": width,
                      "running": br.describe([sim[a] for a, _ in ab]),
                      "data": br.describe([sim[b] for _, b in ab]),
@@ -414,10 +414,9 @@ def analyse(t, outdir, link):
     table = cc.md_table(
         ["architecture", "width", "n", "NTK similarity", "‖K₁−K₀‖/‖K₀‖",
          "same, K/tr K", "tr K₁/tr K₀", "Pearson", "‖θ₁−θ₀‖/‖θ₀‖", "test acc %"],
-        [[r["label"], r["width"], f"{r['n']}/{r['n_all']}", mean_ci(r["sim"]), mean_ci(r["change"]),
-          mean_ci(r["trace_change"]), mean_ci(r["growth"]), mean_ci(r["pearson"]),
-          mean_ci(r["param"]),
-          cc.pct(r["acc"])] for r in rows])
+        [[r["label"], r["width"], f"{r['n']}/{r['n_all']}"] +
+         [mean_ci(r[k]) for k in ("sim", "change", "trace_change", "growth", "pearson", "param")] +
+         [cc.pct(r["acc"])] for r in rows])
     return "".join([
         f"{cc.status_line(t)}. Means over seeds, ± the half-width of the 95% t-interval. "
         "The kernel is the empirical NTK of the measure.ntk inputs (with the defaults, 25 "

@@ -422,8 +422,8 @@ def points_table(res):
     that are NaN on every row (an instrument the sweep did not run); ntk_trace0,
     ntk_trace1 (res.ntk_traces) and ntk_batch_norm (running or data: the statistics
     batch norm used in the kernels, measure.ntk.batch_norm) with measure.ntk; and the
-    sparse curves
-    (SPARSE_CURVES) as <name>_e<epoch> at the epochs where some point measured them."""
+    sparse curves (SPARSE_CURVES) as <name>_e<epoch> at the epochs where some point
+    measured them."""
     t, n = res.table, res.n_points
     written = t["status"] != "pending"   # pending rows were never written: no values
     info = _arch_info(res.spec)
