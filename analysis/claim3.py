@@ -44,9 +44,10 @@ import claims_common as cc  # noqa: E402
 from claims_common import plt  # noqa: E402
 
 NAME = "claim3"
-# the MLP families; the ConvNet, the ResNet-18 and its skip x batch-norm ablation; the
-# batch-norm ResNets again, their kernels measured with the data's batch-norm statistics
-SWEEPS = ("claim3", "claim3-conv", "claim3-conv-bnstats")
+# the MLP families; the ConvNet; the ResNet-18 with and without skips; the ResNets without
+# batch norm; the batch-norm ResNets again, their kernels measured with the data's
+# batch-norm statistics
+SWEEPS = ("claim3", "claim3-convnet", "claim3-conv", "claim3-conv-nobn", "claim3-conv-bnstats")
 TITLE = "Claim 3: ResNets do not behave like the neural tangent kernel"
 PAPER = ("Wide-network theory says the empirical NTK barely moves during training. The "
          "authors measure the NTK of 25 training images (all 10 logits) before and after "
@@ -56,7 +57,7 @@ PAPER = ("Wide-network theory says the empirical NTK barely moves during trainin
 # The setups side by side in the report's first table (from the authors' code; ours
 # from sweeps/claim3.json).
 PAPER_SETUP = ('CIFAR-10, no augmentation, no shuffling; two- and four-layer MLPs, ConvNet, ResNet-18, WRN, VGG, MobileNetV2 over width multipliers; SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at epochs 60, 120, 160; NTK of 25 training images x 10 logits in eval mode (job_neural_kernel.py)')
-OUR_SETUP = ('Fashion-MNIST, no shuffling, SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at 30%, 60% and 80% of training (the authors\' 60, 120, 160 of 200), NTK of 25 images x 10 logits in eval mode, 5 seeds. MLPs (claim3.json): 5,000 training images, 10 epochs; 2- and 4-layer MLPs at widths 64-4096, 4-layer MLPs with batch norm, skips and both at 64-1024. Conv nets (claim3-conv.json): 1,000 training images, 8 epochs; ConvNet at w = 2-32, ResNet-18 with base width b = 2 at w = 1-16 and its skip x batch-norm ablation at w = 1, 4, 16. The same batch-norm ResNets at w = 1, 4, 16 with their kernels measured with the batch-norm statistics of the NTK\'s 128-image pool (claim3-conv-bnstats.json; the nets are bit-identical to claim3-conv\'s)')
+OUR_SETUP = ('Fashion-MNIST, no shuffling, SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, x0.2 at 30%, 60% and 80% of training (the authors\' 60, 120, 160 of 200), NTK of 25 images x 10 logits in eval mode, 5 seeds. MLPs (claim3.json): 5,000 training images, 10 epochs; 2- and 4-layer MLPs at widths 64-4096, 4-layer MLPs with batch norm, skips and both at 64-1024. Conv nets: 1,000 training images, 8 epochs; ConvNet at w = 2-32 with batch 32 (claim3-convnet.json; at batch 128 it did not learn), ResNet-18 with base width b = 2 at w = 1-16 and without skips at w = 1, 4, 16 (claim3-conv.json), without batch norm, with and without skips, at w = 1, 4, 16 (claim3-conv-nobn.json). The same batch-norm ResNets at w = 1, 4, 16 with their kernels measured with the batch-norm statistics of the NTK\'s 128-image pool (claim3-conv-bnstats.json; the nets are bit-identical to claim3-conv\'s)')
 
 
 def preset(t, i):
@@ -87,6 +88,18 @@ def family_label(t, i):
     return label + (" + skip" if skip else "") + (" + BN" if bn else "") + tag
 
 
+# A net whose training accuracy stays below twice the chance level of a 10-class data set
+# (Fashion-MNIST, CIFAR-10) did not leave its initial plateau: its kernel did not move
+# because nothing was learned, which says nothing about the NTK regime. The slopes count
+# only nets that learned; the table shows how many did.
+LEARNED_TRAIN_ACC = 0.2
+
+
+def learned(t):
+    """Per row: the net's final training accuracy reached LEARNED_TRAIN_ACC."""
+    return np.asarray(t["final_train_acc"], dtype=float) >= LEARNED_TRAIN_ACC
+
+
 def plain(t, i):
     """Row i's family is its kind's reference: no skip connections, no batch norm."""
     return not int(t["skip"][i]) and not int(t["batch_norm"][i])
@@ -114,6 +127,7 @@ def stats(t):
     d = derived(t)
     rows = []
     seen = {}
+    learnt = learned(t)
     for i in range(len(t["index"])):
         seen.setdefault((str(t["family"][i]), int(t["width"][i])), i)
     for (family, width), i0 in seen.items():
@@ -121,6 +135,7 @@ def stats(t):
         sel = ok & mine
         rows.append({"family": family, "label": family_label(t, i0), "width": width,
                      "n": int(sel.sum()), "n_all": int(mine.sum()),
+                     "n_learned": int((sel & learnt).sum()),
                      "sim": br.describe(t["ntk_similarity"][sel]),
                      "change": br.describe(d["ntk_change"][sel]),
                      "trace_change": br.describe(d["trace_change"][sel]),
@@ -132,11 +147,11 @@ def stats(t):
 
 
 def family_slopes(t, families=None, widths=None):
-    """Per family (in order of appearance), over its done points (seeds as replicates):
-    the slope of the NTK similarity and of log2 of the relative change against
-    log2(width), i.e. per doubling of the width; optionally only the given families and
-    widths."""
-    ok = cc.done(t)
+    """Per family (in order of appearance), over its done points whose nets learned (seeds
+    as replicates): the slope of the NTK similarity and of log2 of the relative change
+    against log2(width), i.e. per doubling of the width; optionally only the given
+    families and widths. A family with no net that learned has no slope."""
+    ok = cc.done(t) & learned(t)
     if widths is not None:
         ok &= np.isin(t["width"], list(widths))
     x = np.log2(np.asarray(t["width"], dtype=float))
@@ -225,7 +240,7 @@ def slopes_section(t, outdir):
     fits = family_slopes(t)
     cc.write_table(
         os.path.join(outdir, "claim3_slopes.csv"),
-        ["family", "architecture", "widths", "n_done", "similarity_slope", "similarity_slope_ci95",
+        ["family", "architecture", "widths", "n_learned", "similarity_slope", "similarity_slope_ci95",
          "log2_change_slope", "log2_change_slope_ci95", "log2_trace_normalised_change_slope",
          "log2_trace_normalised_change_slope_ci95"],
         [[f, r["label"], width_range(r["widths"]), r["sim"]["n"], r["sim"]["slope"],
@@ -239,7 +254,7 @@ def slopes_section(t, outdir):
         [[c["family"], c["ref"], c["widths"], c["a"]["slope"], c["b"]["slope"],
           c["diff"]["diff"], c["diff"]["ci95"], c["diff"]["df"]] for c in comps])
     table = cc.md_table(
-        ["architecture", "widths", "n", "similarity slope per doubling",
+        ["architecture", "widths", "n learned", "similarity slope per doubling",
          "log₂ relative change, slope per doubling", "log₂ trace-normalised change, slope"],
         [[r["label"], width_range(r["widths"]), r["sim"]["n"],
           signed(r["sim"]["slope"], r["sim"]["ci95"]),
@@ -254,8 +269,11 @@ def slopes_section(t, outdir):
          for c in comps])
     return "".join([
         "**Slopes against width.** The claim is about a trend: the least-squares slope of "
-        "the NTK similarity against log₂(width) over every done point of a family (seeds "
-        "as replicates), per doubling of the width, ± the half-width of its 95% "
+        "the NTK similarity against log₂(width) over every done point of a family whose net "
+        f"learned (training accuracy at least {LEARNED_TRAIN_ACC:.0%}, twice the chance level "
+        "of ten classes: a net that never left its initial plateau keeps its kernel because "
+        "it learned nothing; the table above counts them), seeds as replicates, per "
+        "doubling of the width, ± the half-width of its 95% "
         "t-interval (n − 2 degrees of freedom). A positive slope means the kernel keeps its "
         "shape better as the net widens, the NTK-regime trend. The similarity is "
         "scale-free: multiplying K₁ by any constant leaves it unchanged, so the growth of "
@@ -401,27 +419,28 @@ def analyse(t, outdir, link):
     rows = stats(t)
     cc.write_table(
         os.path.join(outdir, "claim3_table.csv"),
-        ["family", "architecture", "width", "n_done", "ntk_similarity_mean", "ntk_similarity_ci95",
-         "ntk_relative_change_mean", "ntk_relative_change_ci95",
+        ["family", "architecture", "width", "n_done", "n_learned", "ntk_similarity_mean",
+         "ntk_similarity_ci95", "ntk_relative_change_mean", "ntk_relative_change_ci95",
          "ntk_trace_normalised_change_mean", "ntk_trace_normalised_change_ci95",
          "ntk_trace_growth_mean", "ntk_pearson_mean", "param_relative_change_mean",
          "test_acc_mean", "test_acc_ci95"],
-        [[r["family"], r["label"], r["width"], r["n"], r["sim"]["mean"], r["sim"]["ci95"],
-          r["change"]["mean"], r["change"]["ci95"], r["trace_change"]["mean"],
+        [[r["family"], r["label"], r["width"], r["n"], r["n_learned"], r["sim"]["mean"],
+          r["sim"]["ci95"], r["change"]["mean"], r["change"]["ci95"], r["trace_change"]["mean"],
           r["trace_change"]["ci95"], r["growth"]["mean"], r["pearson"]["mean"],
           r["param"]["mean"], r["acc"]["mean"], r["acc"]["ci95"]] for r in rows])
 
     table = cc.md_table(
-        ["architecture", "width", "n", "NTK similarity", "‖K₁−K₀‖/‖K₀‖",
+        ["architecture", "width", "n", "learned", "NTK similarity", "‖K₁−K₀‖/‖K₀‖",
          "same, K/tr K", "tr K₁/tr K₀", "Pearson", "‖θ₁−θ₀‖/‖θ₀‖", "test acc %"],
-        [[r["label"], r["width"], f"{r['n']}/{r['n_all']}"] +
+        [[r["label"], r["width"], f"{r['n']}/{r['n_all']}", r["n_learned"]] +
          [mean_ci(r[k]) for k in ("sim", "change", "trace_change", "growth", "pearson", "param")] +
          [cc.pct(r["acc"])] for r in rows])
     return "".join([
         f"{cc.status_line(t)}. Means over seeds, ± the half-width of the 95% t-interval. "
         "The kernel is the empirical NTK of the measure.ntk inputs (with the defaults, 25 "
         "training images x 10 logits: 250 x 250) in evaluation mode, at initialisation "
-        "(K₀) and after training (K₁).\n\n",
+        "(K₀) and after training (K₁). *learned*: the nets whose training accuracy reached "
+        f"{LEARNED_TRAIN_ACC:.0%} (the slopes below count only those).\n\n",
         table, "\n", slopes_section(t, outdir), statistics_section(t, outdir),
         ntk_figures(t, rows, outdir, link), "\n", evolution_figure(t, outdir, link)])
 

@@ -392,6 +392,30 @@ def test_verdict_numbers(report_path, verdicts_path):
           f"not found {missing}")
 
 
+def test_claim3_learned():
+    """Claim 3's slopes count only the nets that learned: a net left at chance (training
+    accuracy below claim3.LEARNED_TRAIN_ACC) with a kernel that did not move would pull
+    the slope; without it the fit is the line through the others, which is exact here."""
+    import claim3
+    widths = np.array([1, 2, 4, 1, 2, 4])
+    sim = np.array([0.5, 0.6, 0.7, 0.99, 0.6, 0.7])  # the 4th net did not learn
+    n = len(widths)
+    t = {"index": np.arange(n), "status": np.array(["done"] * n),
+         "family": np.array(["convnet"] * n), "width": widths, "preset": np.array(["convnet"] * n),
+         "skip": np.zeros(n, int), "batch_norm": np.zeros(n, int), "depth": np.full(n, 5),
+         "ntk_similarity": sim, "ntk_norm0": np.ones(n), "ntk_norm1": np.full(n, 2.0),
+         "ntk_distance": np.full(n, 1.5), "param_distance": np.ones(n),
+         "init_param_norm": np.full(n, 4.0), "ntk_pearson": sim,
+         "final_test_acc": np.full(n, 0.5),
+         "final_train_acc": np.array([0.6, 0.7, 0.8, claim3.LEARNED_TRAIN_ACC - 0.01, 0.7, 0.8])}
+    fit = claim3.family_slopes(t)["convnet"]["sim"]
+    check(fit["n"] == 5 and math.isclose(fit["slope"], 0.1, rel_tol=1e-9),
+          f"claim3: the slope over the 5 nets that learned, 0.1 per doubling: {fit}")
+    rows = claim3.stats(t)
+    check([(r["width"], r["n"], r["n_learned"]) for r in rows] == [(1, 2, 1), (2, 2, 2), (4, 2, 2)],
+          f"claim3: the table counts every done net and those that learned: {rows}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bpsweep", required=True)
@@ -403,6 +427,7 @@ def main():
         test_claim(args.bpsweep, tmp, "claim3", claim3_checks)
         test_claim3_conv(args.bpsweep, tmp)
         test_concat()
+        test_claim3_learned()
         test_claim(args.bpsweep, tmp, "claim4", claim4_checks)
         test_report(tmp)
         test_verdict_numbers(os.path.join(ROOT, "docs", "reproduction.md"),
