@@ -41,5 +41,19 @@ grep -Eq '"state":[[:space:]]*"finished"' "$out.progress.json" && ok || bad "pro
 "$bin" plan "$specs/sweep15.json" --ranks 3 >"$tmp/plan" 2>&1 &&
     grep -q "core-hours" "$tmp/plan" && grep -q "results file:" "$tmp/plan" &&
     grep -q "on 3 ranks (2 workers" "$tmp/plan" && ok || bad "plan: $(cat "$tmp/plan")"
+# a conv net whose evaluation batches (256 samples) would take more than plan's 256 MiB
+# of timing memory, but whose training steps of 8 do not: timed at its own batch size
+# (no '~'), not scaled from an MLP's multiply-adds, which run faster than a conv net's
+cat >"$tmp/conv.json" <<'EOF'
+{"name": "plan_conv",
+ "data": {"source": "synthetic", "n_train": 16, "n_test": 8, "features": 784, "classes": 10,
+          "image_shape": [1, 28, 28]},
+ "architectures": [{"name": "cnn", "preset": "convnet", "widths": [16], "batch_norm": true}],
+ "grid": {"seed": [0]},
+ "train": {"epochs": 1, "batch_size": 8, "lr": 0.01}}
+EOF
+"$bin" plan "$tmp/conv.json" >"$tmp/plan" 2>&1 && grep -Eq '^cnn@w=16 .* ms +[0-9.]+ s$' "$tmp/plan" &&
+    ! grep -q "too large to time" "$tmp/plan" && ok ||
+    bad "plan of a conv net timed at its batch size: $(cat "$tmp/plan")"
 
 summary
