@@ -7,12 +7,14 @@ Reads a results file of a sweep like sweeps/claim3.json, claim3-conv.json or
 claim3-conv-bnstats.json (width templates, measure.ntk on, optionally
 measure.ntk.epochs and batch_norm), or the exports of all three, and writes
 
-    claim3_table.csv      per architecture family and width: NTK similarity
+    claim3_table.csv      per architecture family and width: the nets done and those
+                          that learned (LEARNED_TRAIN_ACC), NTK similarity
                           <K0,K1>/(|K0||K1|), relative change |K1-K0|/|K0|, the same
                           between K/tr K, trace growth, Pearson correlation, relative
                           parameter change, test accuracy
-    claim3_slopes.csv     per family: the slope of the similarity (and of log2 of the
-                          relative changes) against log2(width), with 95% intervals
+    claim3_slopes.csv     per family, over the nets that learned: the slope of the
+                          similarity (and of log2 of the relative changes) against
+                          log2(width), with 95% intervals
     claim3_slope_differences.csv
                           each skip / batch-norm family against the plain net of its
                           kind and depth (shared widths), each conv family against the
