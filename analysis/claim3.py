@@ -5,7 +5,8 @@ the ConvNet and the ResNet-18 with its skip x batch-norm ablation.
 
 Reads a results file of a sweep like sweeps/claim3.json, claim3-conv.json or
 claim3-conv-bnstats.json (width templates, measure.ntk on, optionally
-measure.ntk.epochs and batch_norm), or the exports of all three, and writes
+measure.ntk.epochs and batch_norm), or the exports of the claim's sweeps (SWEEPS),
+and writes
 
     claim3_table.csv      per architecture family and width: the nets done and those
                           that learned (LEARNED_TRAIN_ACC), NTK similarity
@@ -224,13 +225,6 @@ def signed(x, ci, digits=3):
     return f"{x:+.{digits}f}" + (f" ± {ci:.{digits}f}" if np.isfinite(ci) else "")
 
 
-def mean_ci(d, digits=3):
-    """'0.584 ± 0.063' from a describe() dict ('-' without values)."""
-    if d["n"] == 0 or not np.isfinite(d["mean"]):
-        return "-"
-    return f"{d['mean']:.{digits}f}" + (f" ± {d['ci95']:.{digits}f}" if d["n"] >= 2 else "")
-
-
 def width_range(widths):
     return f"{min(widths)}-{max(widths)}" if len(widths) > 1 else str(widths[0])
 
@@ -405,7 +399,7 @@ def statistics_section(t, outdir):
     table = cc.md_table(
         ["architecture", "width", "nets", "similarity, running statistics",
          "similarity, data statistics", "data − running (paired)"],
-        [[r["label"], r["width"], r["diff"]["n"], mean_ci(r["running"]), mean_ci(r["data"]),
+        [[r["label"], r["width"], r["diff"]["n"], cc.mean_ci(r["running"]), cc.mean_ci(r["data"]),
           signed(r["diff"]["mean"], r["diff"]["ci95"])] for r in rows])
     return "".join([
         "**Which batch-norm statistics.** In evaluation mode a batch-norm net's kernel "
@@ -435,7 +429,7 @@ def analyse(t, outdir, link):
         ["architecture", "width", "n", "learned", "NTK similarity", "‖K₁−K₀‖/‖K₀‖",
          "same, K/tr K", "tr K₁/tr K₀", "Pearson", "‖θ₁−θ₀‖/‖θ₀‖", "test acc %"],
         [[r["label"], r["width"], f"{r['n']}/{r['n_all']}", r["n_learned"]] +
-         [mean_ci(r[k]) for k in ("sim", "change", "trace_change", "growth", "pearson", "param")] +
+         [cc.mean_ci(r[k]) for k in ("sim", "change", "trace_change", "growth", "pearson", "param")] +
          [cc.pct(r["acc"])] for r in rows])
     return "".join([
         f"{cc.status_line(t)}. Means over seeds, ± the half-width of the 95% t-interval. "

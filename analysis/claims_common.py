@@ -37,12 +37,18 @@ import bpsweep_results as br  # noqa: E402
 DPI = 100
 
 
+def mean_ci(row, digits=3, scale=1.0):
+    """'0.584 ± 0.063' from a describe() dict: mean and 95% CI, both times scale ('-'
+    without values, no CI from one value)."""
+    if row["n"] == 0 or not np.isfinite(row["mean"]):
+        return "-"
+    ci = f" ± {scale * row['ci95']:.{digits}f}" if row["n"] >= 2 else ""
+    return f"{scale * row['mean']:.{digits}f}{ci}"
+
+
 def pct(row, digits=2):
     """'89.74 ± 0.12' from a describe() dict of fractions: mean and 95% CI in percent."""
-    if row["n"] == 0:
-        return "-"
-    ci = f" ± {100 * row['ci95']:.{digits}f}" if row["n"] >= 2 else ""
-    return f"{100 * row['mean']:.{digits}f}{ci}"
+    return mean_ci(row, digits, 100.0)
 
 
 def num(x, digits=3):
