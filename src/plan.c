@@ -160,7 +160,8 @@ static double instrument_seconds(const Spec *spec, double per_sample, const Data
 }
 
 /* train.stop: a double-precision gradient pass over the training set (about two steps
- * per sample, as the certificate's) every stop_every epochs. init.construct with
+ * per sample, as the certificate's) every stop_every epochs; train.lr_sharpness: one
+ * Lanczos run like the certificate's. init.construct with
  * Newton: about 15 iterations (13 measured on Fashion-MNIST's principal components),
  * each forming a Hessian of K(K-1)/2 blocks of (D+1)^2 multiply-adds per sample by dgemm
  * (5e9 multiply-adds per second: 13 iterations of 7e9 took 14 s on a loaded core here);
@@ -171,6 +172,8 @@ static double claim1_seconds(const NetConfig *net, const TrainConfig *cfg, doubl
     double s = 0;
     if (cfg->stop_grad_norm > 0)
         s += (double)(cfg->epochs / cfg->stop_every) * per_sample * 2 * train->n;
+    if (cfg->lr_sharpness > 0) /* its Lanczos, at most this many HVPs, as the certificate's */
+        s += per_sample * (double)train->n * (2 + 4.0 * TRAIN_SHARPNESS_ITERATIONS);
     const double K = net->n_out, D1 = net->n_in + 1.0;
     if (net->construct.on && construct_uses_newton(net))
         s += 15 * train->n * K * (K - 1) / 2 * D1 * D1 / 5e9;

@@ -423,6 +423,19 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
      * training between steps (a loaded state may hold it half done, or done) */
     if (t->cfit && !t->constructed && !ck.stopped)
         trainer_construct(t, train, test);
+    /* train.lr_sharpness: the learning rate from the sharpness at the start (a loaded
+     * state keeps it) */
+    if (t->cfg.lr_sharpness > 0 && !(t->sharpness > 0) && !ck.stopped &&
+        (!t->cfit || t->constructed) && trainer_resolve_lr(t, train) != 0) {
+        res->status = POINT_FAILED;
+        snprintf(res->message, sizeof res->message,
+                 "train.lr_sharpness: the Hessian's largest eigenvalue could not be measured "
+                 "(no memory for %d Lanczos vectors of %zu parameters, or LAPACK failed)",
+                 TRAIN_SHARPNESS_ITERATIONS, res->n_params);
+        trainer_free(t);
+        res->wall_seconds = bps_now() - t0;
+        return 0;
+    }
     while (!trainer_finished(t) && (opt->stop_after <= 0 || t->epoch < opt->stop_after) &&
            !ck.stopped && (!t->cfit || t->constructed)) {
         if (opt->epoch_start)

@@ -299,6 +299,11 @@ static void write_stop(SpecBuf *b, const void *obj)
     spec_write_object(b, STOP_FIELDS, 0, obj);
 }
 
+static bool lr_sharpness_on(const void *obj)
+{
+    return ((const TrainConfig *)obj)->lr_sharpness > 0;
+}
+
 static bool freeze_bn_on(const void *obj)
 {
     return ((const TrainConfig *)obj)->freeze_bn_epoch > 0;
@@ -309,6 +314,8 @@ static const SpecField TRAIN_FIELDS[] = {
     {SPEC_INT("epochs", TrainConfig, epochs, 0, SPEC_MAX_EPOCHS)},
     {SPEC_CUSTOM("batch_size", read_batch_size, write_batch_size)},
     {SPEC_NUM("lr", TrainConfig, lr, SPEC_POSITIVE)},
+    {SPEC_NUM("lr_sharpness", TrainConfig, lr_sharpness, 0, 4, true, true),
+     .when = lr_sharpness_on},
     {SPEC_NUM("momentum", TrainConfig, momentum, 0, 1, false, true)},
     {SPEC_BOOL("nesterov", TrainConfig, nesterov)},
     {SPEC_CUSTOM("schedule", read_schedule, write_schedule), .pass = 1},
@@ -385,6 +392,11 @@ int spec_finish_train(const Ctx *c, const TrainDraft *d, const char *path, Train
         return spec_fail_at(c, kpath, "\"full\" (full-batch gradient descent) cannot be "
                             "combined with adversarial training, whose examples are drawn per "
                             "mini-batch");
+    }
+    if (d->t.lr_sharpness > 0 && !d->t.full_batch) {
+        spec_path_key(kpath, path, "lr_sharpness");
+        return spec_fail_at(c, kpath, "a learning rate from the sharpness needs full-batch "
+                            "descent (\"batch_size\": \"full\"), whose stability it bounds");
     }
     if (d->t.stop_grad_norm > 0 && !d->epochs_given) {
         spec_path_key(kpath, path, "stop");

@@ -10,8 +10,9 @@
 #include "bpsweep/cert.h"
 
 #define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
-#define STATE_VERSION 6 /* 3: EpochMetrics.probe; 4: rank_effect; 5: the stopping rule;
-                          6: self-describing (n_layers, fit_bytes), no padding */
+#define STATE_VERSION 7 /* 3: EpochMetrics.probe; 4: rank_effect; 5: the stopping rule;
+                          6: self-describing (n_layers, fit_bytes), no padding;
+                          7: the sharpness of train.lr_sharpness */
 #define PI 3.14159265358979323846
 
 double train_lr(const TrainConfig *cfg, int epoch)
@@ -72,6 +73,7 @@ Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t 
     t->adv_key = rng_key(seed, dims, n_dims, RNG_ADVERSARIAL, 0);
     t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
     t->stop_grad_norm = NAN;
+    t->sharpness = NAN;
     t->construct = (ConstructResult){NAN, 0, NAN, NAN};
     if (net_cfg->construct.on)
         t->cfit = construct_fit_new(net_cfg);
@@ -120,6 +122,20 @@ int trainer_construct(Trainer *t, const Dataset *train, const Dataset *test)
     t->init_sq_norm = sq_norm(t->net->params, t->net->n_params);
     t->norm_bias_c = t->cfg.norm_bias_relative ? t->cfg.norm_bias * t->init_sq_norm
                                                : t->cfg.norm_bias;
+    return 0;
+}
+
+int trainer_resolve_lr(Trainer *t, const Dataset *train)
+{
+    assert(t->cfg.lr_sharpness > 0 && t->epoch == 0 && t->step == 0);
+    Certificate c;
+    if (cert_measure(t->net, train, 0, t->cfg.weight_decay, t->norm_bias_c,
+                     TRAIN_SHARPNESS_ITERATIONS, TRAIN_SHARPNESS_TOLERANCE, t->seed, &c,
+                     NULL) != 0 ||
+        !(fabs(c.hess_max_abs) > 0) || !isfinite(c.hess_max_abs))
+        return -1;
+    t->sharpness = fabs(c.hess_max_abs);
+    t->cfg.lr = t->cfg.lr_sharpness / t->sharpness;
     return 0;
 }
 
@@ -423,6 +439,7 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
 {
     assert(!trainer_finished(t));
     assert(train->d == t->net->cfg.n_in);
+    assert(!(t->cfg.lr_sharpness > 0) || t->sharpness > 0); /* trainer_resolve_lr first */
     double t0 = bps_now();
     const int n = train->n, bs = t->cfg.batch_size;
     EpochMetrics *em = &t->history[t->epoch];
@@ -529,7 +546,7 @@ typedef struct {
     uint64_t n_params, n_buffers, epochs, batch_size, n_layers, fit_bytes;
     uint64_t seed, epoch, step, rng_key, rng_counter;
     int64_t diverged_epoch, stopped_epoch;
-    double stop_grad_norm;
+    double stop_grad_norm, sharpness;
     double construct_grad_norm;
     int64_t construct_iterations;
     double construct_offset, construct_logit_diff;
@@ -541,7 +558,7 @@ typedef struct {
     double epoch_loss_sum, epoch_seconds;
 } StateHeader;
 
-_Static_assert(sizeof(StateHeader) == 31 * 8, "the state header has no padding");
+_Static_assert(sizeof(StateHeader) == 32 * 8, "the state header has no padding");
 
 size_t trainer_state_size(const Trainer *t)
 {
@@ -568,7 +585,7 @@ void *trainer_state_save(const Trainer *t, size_t *size)
         .seed = t->seed, .epoch = (uint64_t)t->epoch, .step = t->step,
         .rng_key = t->shuffle_rng.key, .rng_counter = t->shuffle_rng.counter,
         .diverged_epoch = t->diverged_epoch, .stopped_epoch = t->stopped_epoch,
-        .stop_grad_norm = t->stop_grad_norm,
+        .stop_grad_norm = t->stop_grad_norm, .sharpness = t->sharpness,
         .construct_grad_norm = t->construct.grad_norm,
         .construct_iterations = t->construct.iterations,
         .construct_offset = t->construct.offset, .construct_logit_diff = t->construct.logit_diff,
@@ -620,13 +637,16 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     memcpy(&stored, (const unsigned char *)data + total - sizeof stored, sizeof stored);
     if (bps_hash_bytes(BPS_HASH_INIT, data, total - sizeof stored) != stored)
         return bps_fail(err, "trainer state: checksum mismatch (corrupt file)");
+    /* lr_sharpness: the state's lr was resolved from the sharpness it keeps */
+    double lr = t->cfg.lr_sharpness > 0 && h.sharpness > 0 ? t->cfg.lr_sharpness / h.sharpness
+                                                            : t->cfg.lr;
     int dims[NN_MAX_DIMS];
     int n_dims = nn_shape_dims(&net->cfg, dims);
     if (h.n_params != net->n_params || h.n_buffers != net->n_buffers ||
         h.n_layers != (uint64_t)net->n_layers ||
         h.fit_bytes != (t->cfit ? construct_fit_state_size(t->cfit) : 0) ||
         h.epochs != (uint64_t)t->cfg.epochs || h.batch_size != (uint64_t)t->cfg.batch_size ||
-        h.seed != t->seed || h.weight_decay != t->cfg.weight_decay || h.lr != t->cfg.lr ||
+        h.seed != t->seed || h.weight_decay != t->cfg.weight_decay || h.lr != lr ||
         h.rng_key != rng_key(t->seed, dims, n_dims, RNG_SHUFFLE, 0) ||
         h.epoch > (uint64_t)t->cfg.epochs)
         return bps_fail(err, "trainer state: saved for a different point or settings");
@@ -649,6 +669,8 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     t->diverged_epoch = (int)h.diverged_epoch;
     t->stopped_epoch = (int)h.stopped_epoch;
     t->stop_grad_norm = h.stop_grad_norm;
+    t->sharpness = h.sharpness;
+    t->cfg.lr = lr;
     t->construct = (ConstructResult){h.construct_grad_norm, (int)h.construct_iterations,
                                      h.construct_offset, h.construct_logit_diff};
     t->constructed = h.constructed != 0;

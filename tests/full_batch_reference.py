@@ -11,8 +11,10 @@ Called by tests/full_batch_reference.sh in three steps on one folder DIR:
                 T that the norm first crosses well inside the run (never within
                 MARGIN of T), and writes stop.json (train.stop with T, epochs STOP_LIMIT)
                 and before.json (the same, with epochs one short of the expected stop).
-  check DIR     compares train.h5 with torch (curves of every epoch, final parameters) and
-                stop.h5 / before.h5 with the independent gradient norms.
+  check DIR     compares train.h5 with torch (curves of every epoch, final parameters),
+                stop.h5 / before.h5 with the independent gradient norms, and sharp.h5
+                (train.lr_sharpness = SHARP_F) with lr = SHARP_F / |lambda|max of the
+                full Hessian at the initialisation (torch, float64) and the run at that lr.
 
 Both sides read the same float32 data and start from the same float32 parameters; the
 reference computes in float64. bpsweep's train_loss of a full-batch epoch is the mean loss
@@ -34,15 +36,18 @@ MARGIN = 1e-3          # T stays at least this far (relative) from every measure
 ARCHS = [{"name": "mlp8", "hidden": [8]}, {"name": "mlp8x5", "hidden": [8, 5]}]
 # curves: 1e-4 relative; parameters: 1e-4 + 1e-3 |ref|; stop_grad_norm: 1e-6 relative
 CURVE_RTOL, PARAM_ATOL, PARAM_RTOL, NORM_RTOL = 1e-4, 1e-4, 1e-3, 1e-6
+SHARP_F, SHARP_RTOL = 0.5, 1e-6  # lr_sharpness; its lr against the full Hessian's
 # lr of the reference; set to 0.1001 to see the test fail
 REF_LR = float(os.environ.get("FULL_BATCH_REF_LR", LR))
 
 torch.set_default_dtype(torch.float64)
 
 
-def spec(dirname, epochs, arch_names, stop=None):
+def spec(dirname, epochs, arch_names, stop=None, sharpness=None):
     train = {"epochs": epochs, "batch_size": "full", "lr": LR, "momentum": MOMENTUM,
              "shuffle": True}
+    if sharpness is not None:
+        train["lr_sharpness"] = sharpness
     if stop is not None:
         train["stop"] = {"grad_norm": stop, "every": 1}
     return {"name": "full_batch_reference",
@@ -73,6 +78,7 @@ def prepare(dirname):
     names = [a["name"] for a in ARCHS]
     write_spec(dirname, "init.json", spec(dirname, 0, names))
     write_spec(dirname, "train.json", spec(dirname, EPOCHS, names))
+    write_spec(dirname, "sharp.json", spec(dirname, EPOCHS, names, sharpness=SHARP_F))
 
 
 def load_data(dirname):
@@ -130,6 +136,22 @@ def grad_norm(params, x, y):
     loss = loss + WD / 2 * sum((q * q).sum() for q in p)
     g = torch.autograd.grad(loss, p)
     return float(torch.sqrt(sum((gi * gi).sum() for gi in g)))
+
+
+def sharpness(params, x, y):
+    """|lambda|max of the full Hessian of mean cross-entropy + (lambda/2) ||theta||^2."""
+    shapes = [q.shape for q in params]
+    flat = torch.cat([q.flatten() for q in params])
+
+    def loss(v):
+        p, off = [], 0
+        for sh in shapes:
+            p.append(v[off:off + sh.numel()].reshape(sh))
+            off += sh.numel()
+        return torch.nn.functional.cross_entropy(forward(p, x), y) + WD / 2 * (v * v).sum()
+
+    h = torch.autograd.functional.hessian(loss, flat)
+    return float(torch.linalg.eigvalsh(h).abs().max())
 
 
 def trajectory(init, data, epochs, lr=REF_LR):
@@ -219,6 +241,24 @@ def check(dirname):
                f"{name}: {len(ref)} final parameters, worst |error| {err.max():.2e}, worst "
                f"error / (1e-4 + 1e-3 |ref|) {(err / bound).max():.2e} (largest move from the "
                f"initialisation {moved:.3f})")
+
+    # train.lr_sharpness: lr = f / |lambda|max at the initialisation, then the same descent
+    sharp = Results(os.path.join(dirname, "sharp.h5"))
+    for a in ARCHS:
+        name = a["name"]
+        i = sharp.index(name)
+        lam = sharpness(init.params(name), x, y)
+        lr_ref = SHARP_F / lam * REF_LR / LR
+        lr_got = sharp.curves["lr"][i, :EPOCHS]
+        expect(sharp.status[i] == 1 and (rel(lr_got, lr_ref) <= SHARP_RTOL).all(),
+               f"{name}: lr_sharpness {SHARP_F}: lr {lr_got[0]:.10g} in every epoch, reference "
+               f"{SHARP_F} / {lam:.10g} = {lr_ref:.10g} (relative error "
+               f"{rel(lr_got, lr_ref).max():.2e})")
+        train_loss, _, _, _ = trajectory(init.params(name), data, EPOCHS, lr=lr_ref)
+        e_train = rel(sharp.curves["train_loss"][i, :EPOCHS], train_loss)
+        expect(e_train.max() <= CURVE_RTOL,
+               f"{name}: lr_sharpness: train_loss of every epoch at that lr, worst relative "
+               f"error {e_train.max():.2e} (loss {train_loss[0]:.5f} -> {train_loss[-1]:.5f})")
 
     # the stopping rule
     with open(os.path.join(dirname, "stop.txt")) as f:

@@ -4,6 +4,8 @@
 #    and exit 0, for every command; --version names the libraries;
 #  * --save-state with --stop-after past the last epoch writes the final state, which the
 #    Python reader (bpsweep.load_state) reads back to the printed results;
+#  * train.lr_sharpness keeps its measured sharpness in the state: resumed runs are
+#    bit-identical and the lr is f / sharpness;
 #  * --log-steps prints every step, and each epoch's train_loss is the sample-weighted
 #    mean of its steps' losses (docs/data.md);
 #  * --print-order prints the batches that tests/batch_order.py computes from
@@ -60,6 +62,30 @@ EOF
     diff <(grep '^result' "$tmp/out" | grep -v epoch_seconds) \
         <(grep '^result' "$tmp/again" | grep -v epoch_seconds) >/dev/null && ok ||
     bad "the final state does not reproduce the results"
+
+# train.lr_sharpness: the measured sharpness is kept in the state (its lr = f / sharpness),
+# and a run stopped after 2 of 4 epochs and continued ends bit-identical to a straight run
+cat >"$tmp/sharp.json" <<'EOF'
+{"name": "sharp", "data": {"source": "synthetic", "n_train": 70, "n_test": 20, "features": 8,
+ "classes": 3}, "architectures": [{"name": "m", "hidden": [6]}], "grid": {"seed": [4]},
+ "train": {"epochs": 4, "batch_size": "full", "lr_sharpness": 0.8, "momentum": 0.5}}
+EOF
+"$bin" train "$tmp/sharp.json" --point 0 --quiet >"$tmp/sharp.out" &&
+    "$bin" train "$tmp/sharp.json" --point 0 --stop-after 2 --save-state "$tmp/sharp.state" \
+        --quiet >/dev/null &&
+    "$bin" train "$tmp/sharp.json" --point 0 --load-state "$tmp/sharp.state" --quiet \
+        >"$tmp/sharp.again" &&
+    diff <(grep '^result' "$tmp/sharp.out" | grep -v epoch_seconds) \
+        <(grep '^result' "$tmp/sharp.again" | grep -v epoch_seconds) >/dev/null && ok ||
+    bad "lr_sharpness: a resumed run differs from a straight one"
+$py - "$tmp/sharp.state" "$tmp/sharp.out" <<'EOF' && ok || bad "lr_sharpness: state and lr disagree"
+import sys
+import bpsweep
+st = bpsweep.load_state(sys.argv[1])
+res = {l.split()[1]: l.split()[2:] for l in open(sys.argv[2]) if l.startswith("result ")}
+assert st["sharpness"] > 0 and st["lr"] == 0.8 / st["sharpness"], (st["sharpness"], st["lr"])
+assert all(float(v) == st["lr"] for v in res["lr"]), (res["lr"], st["lr"])
+EOF
 
 # --log-steps: train_loss is the sample-weighted mean of the steps' losses (17 digits)
 cat >"$tmp/odd.json" <<'EOF'

@@ -1114,6 +1114,14 @@ static const BadCase BAD[] = {
      "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'c', 'train': "
      "{'stop': {'grad_norm': 1e-4}}}]}}",
      "grid.conditions[0].train.stop: a stopping rule needs a limit"},
+    {"parse_should_reject_a_sharpness_learning_rate_without_full_batch_descent",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'c', 'train': "
+     "{'lr_sharpness': 1}}]}}",
+     "grid.conditions[0].train.lr_sharpness: a learning rate from the sharpness needs "
+     "full-batch descent"},
+    {"parse_should_reject_a_sharpness_factor_of_4_or_more",
+     "{" MIN ", 'train': {'batch_size': 'full', 'lr_sharpness': 4}}",
+     "train.lr_sharpness: "},
     {"parse_should_reject_weights_with_all_parameters_set",
      "{'architectures': [{'name': 'a', 'hidden': [4], 'init': {'parameters': 'zero', "
      "'weights': 'he_normal'}}], " MIN_GRID "}",

@@ -68,6 +68,9 @@ typedef struct {
                                               this, checked after every stop_every-th
                                               epoch; 0 = off */
     int stop_every;
+    double lr_sharpness;                   /* f > 0: lr = f / lambda_max, the Hessian's
+                                              largest-magnitude eigenvalue at the start of
+                                              training (trainer_resolve_lr); 0 = lr as given */
     int freeze_bn_epoch;                   /* after this many epochs batch norm trains in
                                               evaluation mode (running statistics, no
                                               longer updated); 0 = never */
@@ -136,6 +139,7 @@ typedef struct Trainer {
     int stopped_epoch;      /* epoch after which the stopping rule stopped training; 0 if
                                none (cfg.stop_grad_norm) */
     double stop_grad_norm;  /* the gradient norm the rule measured last, NaN before */
+    double sharpness;       /* cfg.lr_sharpness: |lambda_max| it measured, NaN before */
     ConstructResult construct; /* init.construct: what trainer_construct did (NaN before) */
     ConstructFit *cfit;     /* init.construct: its linear fit (kept in the state), or NULL */
     bool constructed;       /* init.construct: the net has been built from the fit */
@@ -181,6 +185,18 @@ void trainer_free(Trainer *t);
  * t->constructed. Returns 0 when built, 2 when should_stop stopped the fit between two
  * iterations (the state can be saved and continued). */
 int trainer_construct(Trainer *t, const Dataset *train, const Dataset *test);
+
+/* cfg.lr_sharpness = f: measures lambda_max, the largest-magnitude eigenvalue of the
+ * Hessian of loss + regulariser over all of train at the current parameters (the
+ * certificate's Lanczos, cert.h, TRAIN_SHARPNESS_ITERATIONS iterations at most, relative
+ * tolerance TRAIN_SHARPNESS_TOLERANCE, start vector from the seed) and sets cfg.lr =
+ * f / |lambda_max|; full-batch descent is stable below 2 / lambda_max without momentum
+ * and below 2 (1 + momentum) / lambda_max with it. Call once before the first epoch
+ * (after trainer_construct); the value is kept in the state. Returns 0, or -1 when the
+ * measurement fails (LAPACK, or no memory for the Lanczos basis). */
+#define TRAIN_SHARPNESS_ITERATIONS 20
+#define TRAIN_SHARPNESS_TOLERANCE 1e-3
+int trainer_resolve_lr(Trainer *t, const Dataset *train);
 
 /* Runs (the rest of) one epoch on train, then evaluates on test (may be NULL).
  * Returns 0; 1 if the loss or parameters became non-finite (t->diverged_epoch is set;
