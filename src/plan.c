@@ -172,7 +172,7 @@ static double claim1_seconds(const NetConfig *net, const TrainConfig *cfg, doubl
     double s = 0;
     if (cfg->stop_grad_norm > 0)
         s += (double)(cfg->epochs / cfg->stop_every) * per_sample * 2 * train->n;
-    if (cfg->lr_sharpness > 0) /* its Lanczos, at most this many HVPs, as the certificate's */
+    if (cfg->lr_sharpness > 0 && cfg->epochs > 0) /* its Lanczos: at most this many HVPs */
         s += per_sample * (double)train->n * (2 + 4.0 * TRAIN_SHARPNESS_ITERATIONS);
     const double K = net->n_out, D1 = net->n_in + 1.0;
     if (net->construct.on && construct_uses_newton(net))

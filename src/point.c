@@ -425,7 +425,7 @@ int point_train(const Spec *spec, int64_t index, const Dataset *train, const Dat
         trainer_construct(t, train, test);
     /* train.lr_sharpness: the learning rate from the sharpness at the start (a loaded
      * state keeps it) */
-    if (t->cfg.lr_sharpness > 0 && !(t->sharpness > 0) && !ck.stopped &&
+    if (t->cfg.lr_sharpness > 0 && !(t->sharpness > 0) && !ck.stopped && !trainer_finished(t) &&
         (!t->cfit || t->constructed) && trainer_resolve_lr(t, train) != 0) {
         res->status = POINT_FAILED;
         snprintf(res->message, sizeof res->message,
