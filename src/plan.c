@@ -140,6 +140,13 @@ static double makespan(const PlanGroup *groups, int n_groups, int64_t per_group,
  * precision, where its gradient costs about two and an exact Hessian-vector product
  * about four (measured: 0.11 s per 1000 samples for 784-256-256-10, whose step costs
  * 27 us per sample). The NTK is small beside training and not counted. */
+/* A cert_measure run over n samples in double: one gradient (about two steps per sample)
+ * and up to `iterations` Hessian-vector products (about four each). */
+static double cert_seconds(double per_sample, int64_t n, int iterations)
+{
+    return per_sample * (double)n * (2 + 4.0 * iterations);
+}
+
 static double instrument_seconds(const Spec *spec, double per_sample, const Dataset *train,
                                  const Dataset *test)
 {
@@ -154,7 +161,7 @@ static double instrument_seconds(const Spec *spec, double per_sample, const Data
     if (spec->cert.enabled) {
         int64_t n = spec->cert.samples == 0 || spec->cert.samples > train->n ? train->n
                                                                             : spec->cert.samples;
-        s += per_sample * (double)n * (2 + 4.0 * spec->cert.iterations);
+        s += cert_seconds(per_sample, n, spec->cert.iterations);
     }
     return s;
 }
@@ -172,8 +179,8 @@ static double claim1_seconds(const NetConfig *net, const TrainConfig *cfg, doubl
     double s = 0;
     if (cfg->stop_grad_norm > 0)
         s += (double)(cfg->epochs / cfg->stop_every) * per_sample * 2 * train->n;
-    if (cfg->lr_sharpness > 0 && cfg->epochs > 0) /* its Lanczos: at most this many HVPs */
-        s += per_sample * (double)train->n * (2 + 4.0 * TRAIN_SHARPNESS_ITERATIONS);
+    if (cfg->lr_sharpness > 0 && cfg->epochs > 0)
+        s += cert_seconds(per_sample, train->n, TRAIN_SHARPNESS_ITERATIONS);
     const double K = net->n_out, D1 = net->n_in + 1.0;
     if (net->construct.on && construct_uses_newton(net))
         s += 15 * train->n * K * (K - 1) / 2 * D1 * D1 / 5e9;

@@ -132,7 +132,7 @@ int trainer_resolve_lr(Trainer *t, const Dataset *train)
     if (cert_measure(t->net, train, 0, t->cfg.weight_decay, t->norm_bias_c,
                      TRAIN_SHARPNESS_ITERATIONS, TRAIN_SHARPNESS_TOLERANCE, t->seed, &c,
                      NULL) != 0 ||
-        !(fabs(c.hess_max_abs) > 0) || !isfinite(c.hess_max_abs))
+        !(fabs(c.hess_max_abs) > 0 && isfinite(c.hess_max_abs)))
         return -1;
     t->sharpness = fabs(c.hess_max_abs);
     t->cfg.lr = t->cfg.lr_sharpness / t->sharpness;
