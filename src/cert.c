@@ -202,27 +202,36 @@ static int lanczos(Ctx *cx, const double *theta, int iterations, double tol, uin
     return rc;
 }
 
-/* The passes' context over the first n samples of d (n <= 0 or > d->n: all), and theta:
- * the net's parameters in double (P). */
-static double *ctx_open(Ctx *cx, const Net *net, const Dataset *d, int n, double lambda,
-                        double c)
+/* The passes' context over the first n samples of d (n <= 0 or > d->n: all). */
+static void ctx_open(Ctx *cx, const Net *net, const Dataset *d, int n, double lambda, double c)
 {
     *cx = (Ctx){.net = net, .d = d, .n = n > 0 && n < d->n ? n : d->n, .lambda = lambda, .c = c};
     cx->w = nn_rwork_new(net, CHUNK);
     cx->x = xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(double));
     cx->xf = d->x ? NULL : xmalloc((size_t)CHUNK * (size_t)net->cfg.n_in * sizeof(float));
+}
+
+static void ctx_close(Ctx *cx)
+{
+    nn_rwork_free(cx->net, cx->w);
+    free(cx->x);
+    free(cx->xf);
+}
+
+/* The net's parameters in double (P), malloc'd. */
+static double *net_theta(const Net *net)
+{
     double *theta = xmalloc(net->n_params * sizeof *theta);
     for (size_t k = 0; k < net->n_params; k++)
         theta[k] = (double)net->params[k];
     return theta;
 }
 
-static void ctx_close(Ctx *cx, double *theta)
+/* R(theta) = (lambda/2) | ||theta||^2 - c | */
+static double reg_value(const Ctx *cx, const double *theta)
 {
-    nn_rwork_free(cx->net, cx->w);
-    free(cx->x);
-    free(cx->xf);
-    free(theta);
+    double sq = dot(theta, theta, cx->net->n_params);
+    return cx->lambda / 2 * (cx->c == 0 ? sq : fabs(sq - cx->c));
 }
 
 /* neg_frac (L) from the per-layer counts: NaN for layers without ReLU */
@@ -238,12 +247,12 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
     const int L = net->n_layers;
     const size_t P = net->n_params;
     Ctx cx;
-    double *theta = ctx_open(&cx, net, d, n, lambda, c), *g = xmalloc(P * sizeof *g);
+    ctx_open(&cx, net, d, n, lambda, c);
+    double *theta = net_theta(net), *g = xmalloc(P * sizeof *g);
     long *neg = xcalloc((size_t)L + 1, sizeof *neg);
     long *total = xcalloc((size_t)L + 1, sizeof *total);
     out->loss_data = pass(&cx, theta, g, NULL, NULL, neg_frac ? neg : NULL, total);
-    double sq = dot(theta, theta, P);
-    out->loss = out->loss_data + lambda / 2 * (c == 0 ? sq : fabs(sq - c));
+    out->loss = out->loss_data + reg_value(&cx, theta);
     out->grad_norm = sqrt(dot(g, g, P));
     if (neg_frac)
         fractions(L, neg, total, neg_frac);
@@ -253,7 +262,8 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
     free(g);
     free(neg);
     free(total);
-    ctx_close(&cx, theta);
+    free(theta);
+    ctx_close(&cx);
     return rc;
 }
 
@@ -261,14 +271,16 @@ void cert_negative_fraction(const Net *net, const Dataset *d, double *neg_frac)
 {
     const int L = net->n_layers;
     Ctx cx;
-    double *theta = ctx_open(&cx, net, d, 0, 0, 0);
+    ctx_open(&cx, net, d, 0, 0, 0);
+    double *theta = net_theta(net);
     long *neg = xcalloc((size_t)L + 1, sizeof *neg);
     long *total = xcalloc((size_t)L + 1, sizeof *total);
     pass(&cx, theta, NULL, NULL, NULL, neg, total); /* the forward pass alone */
     fractions(L, neg, total, neg_frac);
     free(neg);
     free(total);
-    ctx_close(&cx, theta);
+    free(theta);
+    ctx_close(&cx);
 }
 
 double cert_grad_norm(const Net *net, const Dataset *d, double lambda, double c)
@@ -283,4 +295,29 @@ CertVerdict cert_verdict(const Certificate *c, double tol)
     if (!(c->grad_norm < tol))
         return CERT_NOT_CONVERGED;
     return c->hess_min >= -tol * fabs(c->hess_max_abs) ? CERT_MINIMUM : CERT_SADDLE;
+}
+
+struct CertObjective {
+    Ctx cx;
+};
+
+CertObjective *cert_objective_new(const Net *net, const Dataset *d, double lambda, double c)
+{
+    CertObjective *o = xmalloc(sizeof *o);
+    ctx_open(&o->cx, net, d, 0, lambda, c);
+    return o;
+}
+
+void cert_objective_free(CertObjective *o)
+{
+    if (!o)
+        return;
+    ctx_close(&o->cx);
+    free(o);
+}
+
+double cert_objective(void *obj, const double *theta, double *g, const double *v, double *hv)
+{
+    CertObjective *o = obj;
+    return pass(&o->cx, theta, g, v, hv, NULL, NULL) + reg_value(&o->cx, theta);
 }

@@ -166,6 +166,16 @@ static double instrument_seconds(const Spec *spec, double per_sample, const Data
     return s;
 }
 
+/* train.optimizer "newton": an iteration evaluates the training set (a third of a step per
+ * sample), makes a gradient and a loss pass in double (about 2 and 1 steps per sample,
+ * as the certificate's) and NEWTON_PLAN_PRODUCTS Hessian-vector products (4 each, as
+ * Lanczos's in cert_seconds): the mean per iteration measured on claim 1's +20 nets. */
+#define NEWTON_PLAN_PRODUCTS 10
+static double newton_epoch_seconds(double per_sample, int64_t n)
+{
+    return per_sample * (double)n * (1.0 / 3 + 3 + 4.0 * NEWTON_PLAN_PRODUCTS);
+}
+
 /* train.stop: a double-precision gradient pass over the training set (about two steps
  * per sample, as the certificate's) every stop_every epochs; train.lr_sharpness: one
  * Lanczos run like the certificate's. init.construct with
@@ -252,7 +262,9 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
         /* adversarial training: each PGD step is a forward and backward pass of the
          * batch, about one optimizer step (measured: 7 steps cost 6.8x, docs/performance.md) */
         double step = pg->step_seconds * (cfg.adv_eps > 0 ? 1 + cfg.adv_steps : 1);
-        double epoch = steps * step + per_sample / 3 * test->n;
+        double epoch = (cfg.optimizer == OPT_NEWTON ? newton_epoch_seconds(per_sample, train->n)
+                                                    : steps * step) +
+                       per_sample / 3 * test->n;
         pg->point_seconds = cfg.epochs * epoch + per_sample / 3 * (train->n + test->n + n_val) +
                             instrument_seconds(spec, per_sample, train, test) +
                             claim1_seconds(&net, &cfg, per_sample, train);

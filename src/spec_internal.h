@@ -242,6 +242,7 @@ typedef struct {
     double rp[TRAIN_MAX_MILESTONES];
     bool rp_fraction;
     bool epochs_given;  /* "epochs" written here or in the base (a limit for "stop") */
+    bool trust_given;   /* "trust_region" written here or in the base */
 } TrainDraft;
 
 /* The whole spec while it is read, and what its canonical form is written from. */

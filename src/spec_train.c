@@ -30,6 +30,10 @@ void spec_default_train(TrainDraft *d)
     d->t.shuffle = true;
     d->t.drop_last = false;
     d->t.clip_value = 0;
+    d->t.optimizer = OPT_SGD;
+    d->t.newton_radius = 1.0;
+    d->t.newton_max_radius = 1000.0;
+    d->t.newton_cg = 250;
 }
 
 /* An array of epochs (integers >= 1) or fractions of training in (0, 1), not mixed:
@@ -304,6 +308,31 @@ static bool lr_sharpness_on(const void *obj)
     return ((const TrainConfig *)obj)->lr_sharpness > 0;
 }
 
+/* "optimizer" and "trust_region" (members of TrainConfig): written only for Newton, so
+ * that the canonical form of every spec before them is unchanged */
+static const char *const OPTIMIZER_NAMES[] = {"sgd", "newton", NULL};
+
+static bool newton_on(const void *obj)
+{
+    return ((const TrainConfig *)obj)->optimizer == OPT_NEWTON;
+}
+
+static const SpecField TRUST_FIELDS[] = {
+    {SPEC_NUM("radius", TrainConfig, newton_radius, SPEC_POSITIVE)},
+    {SPEC_NUM("max_radius", TrainConfig, newton_max_radius, SPEC_POSITIVE)},
+    {SPEC_INT("cg_iterations", TrainConfig, newton_cg, 1, 1000000)},
+    {.key = NULL}};
+
+static int read_trust(const Ctx *c, const cJSON *v, const char *path, void *obj)
+{
+    return spec_read_object(c, v, path, TRUST_FIELDS, 0, NULL, false, obj);
+}
+
+static void write_trust(SpecBuf *b, const void *obj)
+{
+    spec_write_object(b, TRUST_FIELDS, 0, obj);
+}
+
 static bool freeze_bn_on(const void *obj)
 {
     return ((const TrainConfig *)obj)->freeze_bn_epoch > 0;
@@ -329,6 +358,8 @@ static const SpecField TRAIN_FIELDS[] = {
     {SPEC_CUSTOM("stop", read_stop, write_stop), .pass = 1, .when = stop_on},
     {SPEC_INT("freeze_batch_norm", TrainConfig, freeze_bn_epoch, 0, SPEC_MAX_EPOCHS),
      .when = freeze_bn_on},
+    {SPEC_ENUM("optimizer", TrainConfig, optimizer, OPTIMIZER_NAMES), .when = newton_on},
+    {SPEC_CUSTOM("trust_region", read_trust, write_trust), .when = newton_on},
     {.key = NULL}};
 
 /* Applies the members of a train object to d (the base settings, or a condition's
@@ -336,6 +367,7 @@ static const SpecField TRAIN_FIELDS[] = {
 int spec_read_train(const Ctx *c, const cJSON *v, const char *path, TrainDraft *d)
 {
     d->epochs_given |= spec_field(v, "epochs") != NULL;
+    d->trust_given |= spec_field(v, "trust_region") != NULL;
     return spec_read_object(c, v, path, TRAIN_FIELDS, 0, NULL, true, d);
 }
 
@@ -376,6 +408,31 @@ static int resolve_epochs(const Ctx *c, const char *path, const double *v, int n
     return 0;
 }
 
+/* "optimizer": "newton" with a setting that only SGD has (momentum and lr are unused and
+ * have defaults, so they are not refused). Returns -1 with the message, or 0. */
+static int newton_conflict(const Ctx *c, const TrainDraft *d, const char *path)
+{
+    const TrainConfig *t = &d->t;
+    const char *key = !t->full_batch ? "batch_size"
+                      : t->lr_sharpness > 0 ? "lr_sharpness"
+                      : t->nesterov ? "nesterov"
+                      : t->schedule != SCHED_CONSTANT ? "schedule"
+                      : t->clip_value > 0 ? "clip_value"
+                      : t->rank.mode != RANK_OFF ? "rank_projection"
+                      : t->aug_crop_padding > 0 || t->aug_flip ? "augment"
+                      : t->freeze_bn_epoch > 0 ? "freeze_batch_norm" : NULL;
+    if (!key)
+        return 0;
+    char kpath[SPEC_PATH_LEN];
+    spec_path_key(kpath, path, key);
+    if (!t->full_batch)
+        return spec_fail_at(c, kpath, "\"optimizer\": \"newton\" is full-batch: it needs "
+                            "\"batch_size\": \"full\"");
+    return spec_fail_at(c, kpath, "not used by \"optimizer\": \"newton\" (a trust-region "
+                        "Newton method on the whole training set, batch norm in evaluation "
+                        "mode); drop it or train with SGD");
+}
+
 /* Checks what involves several members and resolves milestones and rank-projection
  * epochs to epochs. */
 int spec_finish_train(const Ctx *c, const TrainDraft *d, const char *path, TrainConfig *out)
@@ -397,6 +454,18 @@ int spec_finish_train(const Ctx *c, const TrainDraft *d, const char *path, Train
         spec_path_key(kpath, path, "lr_sharpness");
         return spec_fail_at(c, kpath, "a learning rate from the sharpness needs full-batch "
                             "descent (\"batch_size\": \"full\"), whose stability it bounds");
+    }
+    if (d->t.optimizer == OPT_NEWTON && newton_conflict(c, d, path))
+        return -1;
+    if (d->trust_given && d->t.optimizer != OPT_NEWTON) {
+        spec_path_key(kpath, path, "trust_region");
+        return spec_fail_at(c, kpath, "trust-region settings are for \"optimizer\": "
+                            "\"newton\", but the optimizer is SGD");
+    }
+    if (d->t.newton_radius > d->t.newton_max_radius) {
+        spec_path_key(kpath, path, "trust_region.radius");
+        return spec_fail_at(c, kpath, "the initial radius %g exceeds max_radius %g",
+                            d->t.newton_radius, d->t.newton_max_radius);
     }
     if (d->t.stop_grad_norm > 0 && !d->epochs_given) {
         spec_path_key(kpath, path, "stop");

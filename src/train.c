@@ -8,11 +8,13 @@
 #include <string.h>
 
 #include "bpsweep/cert.h"
+#include "bpsweep/newton.h"
 
 #define STATE_MAGIC UINT64_C(0x3174617473707062) /* "bppstat1" little-endian */
-#define STATE_VERSION 7 /* 3: EpochMetrics.probe; 4: rank_effect; 5: the stopping rule;
+#define STATE_VERSION 8 /* 3: EpochMetrics.probe; 4: rank_effect; 5: the stopping rule;
                           6: self-describing (n_layers, fit_bytes), no padding;
-                          7: the sharpness of train.lr_sharpness */
+                          7: the sharpness of train.lr_sharpness; 8: the trust radius
+                          of train.optimizer "newton" */
 #define PI 3.14159265358979323846
 
 double train_lr(const TrainConfig *cfg, int epoch)
@@ -74,6 +76,7 @@ Trainer *trainer_new(const NetConfig *net_cfg, const TrainConfig *cfg, uint64_t 
     t->history = xcalloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *t->history);
     t->stop_grad_norm = NAN;
     t->sharpness = NAN;
+    t->trust_radius = cfg->optimizer == OPT_NEWTON ? cfg->newton_radius : (double)NAN;
     t->construct = (ConstructResult){NAN, 0, NAN, NAN};
     if (net_cfg->construct.on)
         t->cfit = construct_fit_new(net_cfg);
@@ -239,18 +242,25 @@ static void accumulate_range(void *ctx, size_t off, size_t n)
 
 /* ---- epochs ------------------------------------------------------------------------ */
 
-void trainer_evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc)
+/* Summed loss and correct predictions of the net on ds in evaluation mode. */
+static double evaluate(Trainer *t, const Dataset *ds, long *correct)
 {
     Net *net = t->net;
     double total = 0.0;
-    long correct = 0;
     for (int start = 0; start < ds->n; start += net->max_batch) {
         int B = ds->n - start < net->max_batch ? ds->n - start : net->max_batch;
         if (!ds->x && !t->xeval)
             t->xeval = xalloc_aligned((size_t)net->max_batch * (size_t)ds->d * sizeof(float));
         nn_forward(net, dataset_rows(ds, start, B, t->xeval), B, false);
-        total += nn_loss(net, ds->y + start, B, &correct, false) * B;
+        total += nn_loss(net, ds->y + start, B, correct, false) * B;
     }
+    return total;
+}
+
+void trainer_evaluate(Trainer *t, const Dataset *ds, double *loss, double *acc)
+{
+    long correct = 0;
+    double total = evaluate(t, ds, &correct);
     *loss = ds->n ? total / ds->n : (double)NAN;
     *acc = ds->n ? (double)correct / ds->n : (double)NAN;
 }
@@ -435,6 +445,31 @@ static double full_batch_step(Trainer *t, const Dataset *train, bool augment, ui
     return loss / n;
 }
 
+/* One iteration of train.optimizer "newton" (newton.h) on the certificate's objective;
+ * the epoch's training loss and accuracy are the net's before it, in evaluation mode
+ * (as the objective sees it). Returns that loss. */
+static double newton_epoch(Trainer *t, const Dataset *train, long *correct)
+{
+    Net *net = t->net;
+    const size_t P = net->n_params;
+    double loss = evaluate(t, train, correct) / train->n;
+    if (!isfinite(loss))
+        return loss;
+    double *theta = xmalloc(P * sizeof *theta);
+    for (size_t k = 0; k < P; k++)
+        theta[k] = (double)net->params[k];
+    CertObjective *o = cert_objective_new(net, train, t->cfg.weight_decay, t->norm_bias_c);
+    NewtonConfig nc = {t->cfg.newton_max_radius, t->cfg.newton_cg};
+    NewtonStep st;
+    newton_iterate(cert_objective, o, P, theta, &t->trust_radius, &nc, &st);
+    cert_objective_free(o);
+    for (size_t k = 0; st.accepted && k < P; k++)
+        net->params[k] = (float)theta[k];
+    free(theta);
+    t->step++;
+    return isfinite(st.f) ? loss : st.f;
+}
+
 int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
 {
     assert(!trainer_finished(t));
@@ -467,12 +502,16 @@ int trainer_epoch(Trainer *t, const Dataset *train, const Dataset *test)
         aug_key = train_augment_key(t->seed, dims, n_dims, t->epoch);
     }
     bool diverged = false;
+    if (t->cfg.optimizer == OPT_NEWTON)
+        em->lr = t->trust_radius; /* the lr curve holds the iteration's trust radius */
     if (t->cfg.full_batch) {
         /* one step; no stop point inside it (the accumulated gradient is not saved) */
         for (int i = 0; i < n; i++)
             t->order[i] = (uint32_t)i;
         uint64_t step = t->step;
-        double loss = full_batch_step(t, train, augment, aug_key, em->lr, &t->epoch_correct);
+        double loss = t->cfg.optimizer == OPT_NEWTON
+                          ? newton_epoch(t, train, &t->epoch_correct)
+                          : full_batch_step(t, train, augment, aug_key, em->lr, &t->epoch_correct);
         if (t->hook)
             t->hook(t->hook_ctx, step, t->order, n, loss);
         diverged = !isfinite(loss);
@@ -546,7 +585,7 @@ typedef struct {
     uint64_t n_params, n_buffers, epochs, batch_size, n_layers, fit_bytes;
     uint64_t seed, epoch, step, rng_key, rng_counter;
     int64_t diverged_epoch, stopped_epoch;
-    double stop_grad_norm, sharpness;
+    double stop_grad_norm, sharpness, trust_radius;
     double construct_grad_norm;
     int64_t construct_iterations;
     double construct_offset, construct_logit_diff;
@@ -558,7 +597,7 @@ typedef struct {
     double epoch_loss_sum, epoch_seconds;
 } StateHeader;
 
-_Static_assert(sizeof(StateHeader) == 32 * 8, "the state header has no padding");
+_Static_assert(sizeof(StateHeader) == 33 * 8, "the state header has no padding");
 
 size_t trainer_state_size(const Trainer *t)
 {
@@ -586,7 +625,7 @@ void *trainer_state_save(const Trainer *t, size_t *size)
         .rng_key = t->shuffle_rng.key, .rng_counter = t->shuffle_rng.counter,
         .diverged_epoch = t->diverged_epoch, .stopped_epoch = t->stopped_epoch,
         .stop_grad_norm = t->stop_grad_norm, .sharpness = t->sharpness,
-        .construct_grad_norm = t->construct.grad_norm,
+        .trust_radius = t->trust_radius, .construct_grad_norm = t->construct.grad_norm,
         .construct_iterations = t->construct.iterations,
         .construct_offset = t->construct.offset, .construct_logit_diff = t->construct.logit_diff,
         .constructed = t->constructed,
@@ -670,6 +709,7 @@ int trainer_state_load(Trainer *t, const void *data, size_t size, BpsErr *err)
     t->stopped_epoch = (int)h.stopped_epoch;
     t->stop_grad_norm = h.stop_grad_norm;
     t->sharpness = h.sharpness;
+    t->trust_radius = h.trust_radius;
     t->cfg.lr = lr;
     t->construct = (ConstructResult){h.construct_grad_norm, (int)h.construct_iterations,
                                      h.construct_offset, h.construct_logit_diff};

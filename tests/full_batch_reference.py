@@ -14,7 +14,9 @@ Called by tests/full_batch_reference.sh in three steps on one folder DIR:
   check DIR     compares train.h5 with torch (curves of every epoch, final parameters),
                 stop.h5 / before.h5 with the independent gradient norms, and sharp.h5
                 (train.lr_sharpness = SHARP_F) with lr = SHARP_F / |lambda|max of the
-                full Hessian at the initialisation (torch, float64) and the run at that lr.
+                full Hessian at the initialisation (torch, float64) and the run at that lr,
+                and newton.h5 (train.optimizer "newton") with scipy.optimize's trust-ncg
+                from the same start on torch's float64 gradients and Hessian products.
 
 Both sides read the same float32 data and start from the same float32 parameters; the
 reference computes in float64. bpsweep's train_loss of a full-batch epoch is the mean loss
@@ -26,6 +28,7 @@ import sys
 
 import h5py
 import numpy as np
+import scipy.optimize
 import torch
 
 N_TRAIN, N_TEST, D, K = 300, 100, 6, 3
@@ -34,18 +37,26 @@ EPOCHS = 20
 STOP_LIMIT = 200
 MARGIN = 1e-3          # T stays at least this far (relative) from every measured norm
 ARCHS = [{"name": "mlp8", "hidden": [8]}, {"name": "mlp8x5", "hidden": [8, 5]}]
+# optimizer "newton" to the gradient rule: a smooth objective (no hidden layer; on ARCHS
+# the iterates cross ReLU kinks, which keep the gradient near 1e-2 for 400 iterations, as
+# they do scipy's, and make long runs sensitive to rounding)
+SMOOTH = {"name": "linear", "hidden": []}
 # curves: 1e-4 relative; parameters: 1e-4 + 1e-3 |ref|; stop_grad_norm: 1e-6 relative
 CURVE_RTOL, PARAM_ATOL, PARAM_RTOL, NORM_RTOL = 1e-4, 1e-4, 1e-3, 1e-6
 SHARP_F, SHARP_RTOL = 0.5, 1e-6  # lr_sharpness; its lr against the full Hessian's
+# optimizer "newton": iterations compared on ARCHS; the limit and rule on SMOOTH
+NEWTON_EPOCHS, NEWTON_LIMIT, NEWTON_STOP = 30, 400, 1e-5
 # lr of the reference; set to 0.1001 to see the test fail
 REF_LR = float(os.environ.get("FULL_BATCH_REF_LR", LR))
 
 torch.set_default_dtype(torch.float64)
 
 
-def spec(dirname, epochs, arch_names, stop=None, sharpness=None):
+def spec(dirname, epochs, arch_names, stop=None, sharpness=None, newton=False):
     train = {"epochs": epochs, "batch_size": "full", "lr": LR, "momentum": MOMENTUM,
              "shuffle": True}
+    if newton:
+        train["optimizer"] = "newton"
     if sharpness is not None:
         train["lr_sharpness"] = sharpness
     if stop is not None:
@@ -53,7 +64,7 @@ def spec(dirname, epochs, arch_names, stop=None, sharpness=None):
     return {"name": "full_batch_reference",
             "data": {"source": "hdf5", "path": os.path.join(dirname, "data.h5"), "classes": K,
                      "normalization": "unit"},
-            "architectures": [a for a in ARCHS if a["name"] in arch_names],
+            "architectures": [a for a in ARCHS + [SMOOTH] if a["name"] in arch_names],
             "grid": {"weight_decay": [WD], "seed": [0]},
             "train": train,
             "output": {"store_weights": True}}
@@ -76,9 +87,12 @@ def prepare(dirname):
         f["train/x"], f["train/y"] = x[:N_TRAIN], y[:N_TRAIN]
         f["test/x"], f["test/y"] = x[N_TRAIN:], y[N_TRAIN:]
     names = [a["name"] for a in ARCHS]
-    write_spec(dirname, "init.json", spec(dirname, 0, names))
+    write_spec(dirname, "init.json", spec(dirname, 0, names + [SMOOTH["name"]]))
     write_spec(dirname, "train.json", spec(dirname, EPOCHS, names))
     write_spec(dirname, "sharp.json", spec(dirname, EPOCHS, names, sharpness=SHARP_F))
+    write_spec(dirname, "newton.json", spec(dirname, NEWTON_EPOCHS, names, newton=True))
+    write_spec(dirname, "newton_stop.json", spec(dirname, NEWTON_LIMIT, [SMOOTH["name"]],
+                                                 stop=NEWTON_STOP, newton=True))
 
 
 def load_data(dirname):
@@ -107,7 +121,7 @@ class Results:
         """The point's parameters as float64 tensors: per layer W (out, in), b (out)."""
         i = self.index(name)
         flat = self.weights[i, :self.n_params[i]].astype(np.float64)
-        arch = next(a for a in ARCHS if a["name"] == name)
+        arch = next(a for a in ARCHS + [SMOOTH] if a["name"] == name)
         sizes = [D] + arch["hidden"] + [K]
         out, off = [], 0
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -152,6 +166,44 @@ def sharpness(params, x, y):
 
     h = torch.autograd.functional.hessian(loss, flat)
     return float(torch.linalg.eigvalsh(h).abs().max())
+
+
+def trust_ncg(init, x, y, iterations):
+    """scipy's trust-ncg (the rules bpsweep's optimizer "newton" follows) from init on
+    mean cross-entropy + (lambda/2) ||theta||^2 in float64, for `iterations` or until the
+    gradient norm is below NEWTON_STOP: the mean cross-entropy (without R, as bpsweep's train_loss) at the
+    start and after every iteration (a rejected one repeats it), and the final parameters
+    as one flat vector."""
+    shapes = [q.shape for q in init]
+
+    def data_loss(v):
+        p, off = [], 0
+        for sh in shapes:
+            p.append(v[off:off + sh.numel()].reshape(sh))
+            off += sh.numel()
+        return torch.nn.functional.cross_entropy(forward(p, x), y)
+
+    def objective(v):
+        return data_loss(v) + WD / 2 * (v * v).sum()
+
+    def fun(v):
+        t = torch.tensor(v, requires_grad=True)
+        f = objective(t)
+        g, = torch.autograd.grad(f, t)
+        return float(f), g.numpy()
+
+    def hessp(v, d):
+        t = torch.tensor(v, requires_grad=True)
+        g, = torch.autograd.grad(objective(t), t, create_graph=True)
+        hv, = torch.autograd.grad(g, t, grad_outputs=torch.tensor(d))
+        return hv.numpy()
+
+    x0 = torch.cat([q.flatten() for q in init]).numpy()
+    values = [float(data_loss(torch.tensor(x0)))]
+    r = scipy.optimize.minimize(fun, x0, jac=True, hessp=hessp, method="trust-ncg",
+                                callback=lambda v: values.append(float(data_loss(torch.tensor(v)))),
+                                options={"gtol": NEWTON_STOP, "maxiter": iterations})
+    return np.array(values), r.x
 
 
 def trajectory(init, data, epochs, lr=REF_LR):
@@ -259,6 +311,42 @@ def check(dirname):
         expect(e_train.max() <= CURVE_RTOL,
                f"{name}: lr_sharpness: train_loss of every epoch at that lr, worst relative "
                f"error {e_train.max():.2e} (loss {train_loss[0]:.5f} -> {train_loss[-1]:.5f})")
+
+    # train.optimizer "newton": scipy's trust-ncg, iteration by iteration; on ARCHS for
+    # NEWTON_EPOCHS, on SMOOTH to the gradient rule
+    def compare_newton(res, name, iterations, stop):
+        i = res.index(name)
+        ref, ref_x = trust_ncg(init.params(name), x, y, iterations)
+        n_run = res.epochs_run[i]
+        got = res.curves["train_loss"][i, :n_run]  # the loss before each iteration
+        n = min(n_run, len(ref) - 1)
+        if stop:
+            g_ind = grad_norm(res.params(name), x, y)
+            expect(res.status[i] == 1 and res.metrics["stop_epoch"][i] == n_run
+                   and n_run == len(ref) - 1 and g_ind < NEWTON_STOP,
+                   f"{name}: newton stopped by the gradient rule after {n_run} iterations "
+                   f"(trust-ncg: {len(ref) - 1}); independent gradient norm {g_ind:.3e} "
+                   f"< {NEWTON_STOP}")
+        else:
+            expect(res.status[i] == 1 and n_run == iterations,
+                   f"{name}: newton: status {res.status[i]}, {n_run} iterations run")
+        e_loss = rel(got[:n], ref[:n])
+        expect(e_loss.max() <= CURVE_RTOL,
+               f"{name}: newton: train_loss of every iteration against trust-ncg's, worst "
+               f"relative error {e_loss.max():.2e} (loss {got[0]:.5f} -> {got[n - 1]:.5f})")
+        params = torch.cat([q.flatten() for q in res.params(name)]).numpy()
+        err = np.abs(params - ref_x)
+        bound = PARAM_ATOL + PARAM_RTOL * np.abs(ref_x)
+        expect((err <= bound).all(),
+               f"{name}: newton: {len(ref_x)} final parameters against trust-ncg's, worst "
+               f"|error| {err.max():.2e}, worst error / (1e-4 + 1e-3 |ref|) "
+               f"{(err / bound).max():.2e}")
+
+    newton = Results(os.path.join(dirname, "newton.h5"))
+    for a in ARCHS:
+        compare_newton(newton, a["name"], NEWTON_EPOCHS, False)
+    compare_newton(Results(os.path.join(dirname, "newton_stop.h5")), SMOOTH["name"],
+                   NEWTON_LIMIT, True)
 
     # the stopping rule
     with open(os.path.join(dirname, "stop.txt")) as f:

@@ -8,7 +8,10 @@
 #     reference's first epoch below T, stop_grad_norm the independent norm of the stopped
 #     parameters (1e-6 relative), the curves NaN after it; one epoch short it does not stop;
 #   - train.lr_sharpness f: the lr of every epoch is f / |lambda|max of the full float64
-#     Hessian at the initialisation (1e-6 relative), and the descent at it matches.
+#     Hessian at the initialisation (1e-6 relative), and the descent at it matches;
+#   - train.optimizer "newton" against scipy.optimize trust-ncg on torch float64
+#     gradients and Hessian products: the loss of every iteration (1e-4 relative), the
+#     final parameters, and the same number of iterations to the gradient rule.
 # FULL_BATCH_REF_LR=0.1001 perturbs the reference's learning rate (and the sharpness lr
 # by the same factor): the test must fail.
 #   usage: full_batch_reference.sh BPSWEEP
@@ -25,6 +28,6 @@ run() { # name: bpsweep run DIR/name.json -o DIR/name.h5
 $py "$ref" prepare "$tmp" && ok || bad "prepare"
 run init
 $py "$ref" plan "$tmp" && ok || bad "plan: no stopping threshold"
-for s in train sharp stop before; do run $s; done
+for s in train sharp newton newton_stop stop before; do run $s; done
 $py "$ref" check "$tmp" && ok || bad "bpsweep differs from the float64 reference"
 summary

@@ -6,6 +6,8 @@
 #    Python reader (bpsweep.load_state) reads back to the printed results;
 #  * train.lr_sharpness keeps its measured sharpness in the state: resumed runs are
 #    bit-identical and the lr is f / sharpness;
+#  * train.optimizer "newton" keeps its trust radius in the state: resumed runs are
+#    bit-identical, and the state's radius is what the next iteration would use;
 #  * --log-steps prints every step, and each epoch's train_loss is the sample-weighted
 #    mean of its steps' losses (docs/data.md);
 #  * --print-order prints the batches that tests/batch_order.py computes from
@@ -85,6 +87,34 @@ st = bpsweep.load_state(sys.argv[1])
 res = {l.split()[1]: l.split()[2:] for l in open(sys.argv[2]) if l.startswith("result ")}
 assert st["sharpness"] > 0 and st["lr"] == 0.8 / st["sharpness"], (st["sharpness"], st["lr"])
 assert all(float(v) == st["lr"] for v in res["lr"]), (res["lr"], st["lr"])
+EOF
+
+# train.optimizer "newton": the trust radius is kept in the state, and a run stopped after
+# 3 of 6 iterations and continued ends bit-identical to a straight run
+cat >"$tmp/newton.json" <<'EOF'
+{"name": "newton", "data": {"source": "synthetic", "n_train": 70, "n_test": 20, "features": 8,
+ "classes": 3}, "architectures": [{"name": "m", "hidden": [6]}], "grid": {"seed": [4]},
+ "train": {"epochs": 6, "batch_size": "full", "optimizer": "newton",
+ "trust_region": {"radius": 0.5}}}
+EOF
+"$bin" train "$tmp/newton.json" --point 0 --quiet >"$tmp/newton.out" &&
+    "$bin" train "$tmp/newton.json" --point 0 --stop-after 3 --save-state "$tmp/newton.state" \
+        --quiet >/dev/null &&
+    "$bin" train "$tmp/newton.json" --point 0 --load-state "$tmp/newton.state" --quiet \
+        >"$tmp/newton.again" &&
+    diff <(grep '^result' "$tmp/newton.out" | grep -v epoch_seconds) \
+        <(grep '^result' "$tmp/newton.again" | grep -v epoch_seconds) >/dev/null && ok ||
+    bad "newton: a resumed run differs from a straight one"
+$py - "$tmp/newton.state" "$tmp/newton.out" <<'EOF' && ok || bad "newton: state and radius disagree"
+import sys
+import bpsweep
+st = bpsweep.load_state(sys.argv[1])
+res = {l.split()[1]: l.split()[2:] for l in open(sys.argv[2]) if l.startswith("result ")}
+radius = [float(v) for v in res["lr"]]  # the lr curve holds each iteration's radius
+assert radius[0] == 0.5 and st["epoch"] == 3, (radius, st["epoch"])
+assert st["trust_radius"] == radius[3], (st["trust_radius"], radius)
+loss = [float(v) for v in res["train_loss"]]
+assert loss[-1] < loss[0], loss
 EOF
 
 # --log-steps: train_loss is the sample-weighted mean of the steps' losses (17 digits)

@@ -1119,6 +1119,20 @@ static const BadCase BAD[] = {
      "{'lr_sharpness': 1}}]}}",
      "grid.conditions[0].train.lr_sharpness: a learning rate from the sharpness needs "
      "full-batch descent"},
+    {"parse_should_reject_newton_without_full_batch",
+     "{" MIN ", 'train': {'optimizer': 'newton'}}",
+     "train.batch_size: \"optimizer\": \"newton\" is full-batch"},
+    {"parse_should_reject_newton_with_a_schedule_in_a_condition",
+     "{" MIN_ARCH ", 'grid': {'seed': [0], 'conditions': [{'name': 'c', 'train': "
+     "{'batch_size': 'full', 'optimizer': 'newton', 'schedule': {'type': 'cosine'}}}]}}",
+     "grid.conditions[0].train.schedule: not used by \"optimizer\": \"newton\""},
+    {"parse_should_reject_trust_region_settings_for_sgd",
+     "{" MIN ", 'train': {'trust_region': {'radius': 2}}}",
+     "train.trust_region: trust-region settings are for \"optimizer\": \"newton\""},
+    {"parse_should_reject_an_initial_radius_above_the_maximum",
+     "{" MIN ", 'train': {'batch_size': 'full', 'optimizer': 'newton', 'trust_region': "
+     "{'radius': 20, 'max_radius': 10}}}",
+     "train.trust_region.radius: the initial radius 20 exceeds max_radius 10"},
     {"parse_should_reject_a_sharpness_factor_of_4_or_more",
      "{" MIN ", 'train': {'batch_size': 'full', 'lr_sharpness': 4}}",
      "train.lr_sharpness: "},
@@ -1688,6 +1702,31 @@ static void canonical_should_write_rank_layers_only_when_not_default(void)
     spec_free(s);
 }
 
+/* train.optimizer: "sgd" (the default) is not written, so older hashes hold; "newton" is,
+ * with its trust-region settings, and reads back (a condition inherits them). */
+static void canonical_should_write_the_optimizer_only_when_newton(void)
+{
+    uint64_t h0, h1;
+    char *plain = canonical_of("{" MIN ", 'train': {'epochs': 4}}", &h0);
+    char *same = canonical_of("{" MIN ", 'train': {'epochs': 4, 'optimizer': 'sgd'}}", &h1);
+    CHECK(plain && same && h0 == h1 && !strstr(plain, "optimizer") &&
+          !strstr(plain, "trust_region"));
+    free(plain);
+    free(same);
+    Spec *s = must_parse("{" MIN_ARCH ", 'train': {'epochs': 4, 'batch_size': 'full', "
+                         "'optimizer': 'newton', 'trust_region': {'cg_iterations': 7}}, "
+                         "'grid': {'seed': [0], 'conditions': [{'name': 'c', 'train': "
+                         "{'trust_region': {'radius': 0.5}}}]}}");
+    if (!s)
+        return;
+    const TrainConfig *t = &s->cond[0].train;
+    CHECK(t->optimizer == OPT_NEWTON && t->newton_cg == 7 && t->newton_radius == 0.5 &&
+          t->newton_max_radius == 1000);
+    CHECK(strstr(s->canonical, "\"optimizer\":\"newton\",\"trust_region\":{\"radius\":0.5,"
+                                "\"max_radius\":1000,\"cg_iterations\":7}"));
+    spec_free(s);
+}
+
 /* measure.ntk.batch_norm: "running" (the default) is not written, so older hashes hold;
  * "data" is, and reads back. */
 static void canonical_should_write_ntk_batch_norm_only_when_data(void)
@@ -1711,6 +1750,7 @@ int main(void)
     RUN(parse_should_accept_full_example);
     RUN(canonical_should_write_ntk_batch_norm_only_when_data);
     RUN(canonical_should_write_rank_layers_only_when_not_default);
+    RUN(canonical_should_write_the_optimizer_only_when_newton);
     RUN(layers_should_parse_into_the_op_list);
     RUN(canonical_should_keep_a_condition_turning_off_the_base);
     RUN(layer_names_should_not_change_the_hash);

@@ -57,4 +57,15 @@ void cert_negative_fraction(const Net *net, const Dataset *d, double *neg_frac);
  * rule of training, train.stop). */
 double cert_grad_norm(const Net *net, const Dataset *d, double lambda, double c);
 
+/* The certificate's objective for a second-order optimizer (train.optimizer "newton",
+ * newton.h): loss + R over all of d in double precision, net's shapes, op list and
+ * running statistics with the parameters theta given to each call; batch norm in
+ * evaluation mode. cert_objective has newton.h's NewtonFn signature (ctx: the
+ * CertObjective): returns loss + R at theta; with g, g = its gradient; with v, hv = its
+ * Hessian times v (exactly, with the ReLU pattern at theta). */
+typedef struct CertObjective CertObjective;
+CertObjective *cert_objective_new(const Net *net, const Dataset *d, double lambda, double c);
+void cert_objective_free(CertObjective *o); /* accepts NULL */
+double cert_objective(void *o, const double *theta, double *g, const double *v, double *hv);
+
 #endif

@@ -31,6 +31,12 @@
 
 typedef enum { SCHED_CONSTANT = 0, SCHED_MULTISTEP, SCHED_COSINE } ScheduleKind;
 
+/* OPT_NEWTON: full-batch trust-region Newton-CG (newton.h) in double precision on the
+ * certificate's objective (cert.h: loss + regulariser over the whole training set, exact
+ * Hessian-vector products, batch norm in evaluation mode), one iteration per epoch; the
+ * parameters stay floats between iterations. lr, momentum and the schedule are not used. */
+typedef enum { OPT_SGD = 0, OPT_NEWTON } OptimizerKind;
+
 typedef struct {
     int epochs;
     int batch_size;
@@ -71,6 +77,10 @@ typedef struct {
     double lr_sharpness;                   /* f > 0: lr = f / lambda_max, the Hessian's
                                               largest-magnitude eigenvalue at the start of
                                               training (trainer_resolve_lr); 0 = lr as given */
+    OptimizerKind optimizer;
+    double newton_radius;                  /* OPT_NEWTON: the initial trust radius, */
+    double newton_max_radius;              /* its upper bound, */
+    int newton_cg;                         /* Hessian-vector products per iteration */
     int freeze_bn_epoch;                   /* after this many epochs batch norm trains in
                                               evaluation mode (running statistics, no
                                               longer updated); 0 = never */
@@ -140,6 +150,7 @@ typedef struct Trainer {
                                none (cfg.stop_grad_norm) */
     double stop_grad_norm;  /* the gradient norm the rule measured last, NaN before */
     double sharpness;       /* cfg.lr_sharpness: |lambda_max| it measured, NaN before */
+    double trust_radius;    /* OPT_NEWTON: the trust radius of the next iteration */
     ConstructResult construct; /* init.construct: what trainer_construct did (NaN before) */
     ConstructFit *cfit;     /* init.construct: its linear fit (kept in the state), or NULL */
     bool constructed;       /* init.construct: the net has been built from the fit */

@@ -12,16 +12,16 @@ import struct
 import numpy as np
 
 MAGIC = 0x3174617473707062  # "bppstat1" read as a little-endian u64
-VERSION = 7
+VERSION = 8
 
-# The header: 32 fields of 8 bytes in this order, no padding (Q u64, q i64, d double).
+# The header: 33 fields of 8 bytes in this order, no padding (Q u64, q i64, d double).
 HEADER = [
     ("magic", "Q"), ("version", "Q"),
     ("n_params", "Q"), ("n_buffers", "Q"), ("epochs", "Q"), ("batch_size", "Q"),
     ("n_layers", "Q"), ("fit_bytes", "Q"),
     ("seed", "Q"), ("epoch", "Q"), ("step", "Q"), ("rng_key", "Q"), ("rng_counter", "Q"),
     ("diverged_epoch", "q"), ("stopped_epoch", "q"),
-    ("stop_grad_norm", "d"), ("sharpness", "d"),
+    ("stop_grad_norm", "d"), ("sharpness", "d"), ("trust_radius", "d"),
     ("construct_grad_norm", "d"), ("construct_iterations", "q"),
     ("construct_offset", "d"), ("construct_logit_diff", "d"),
     ("constructed", "q"),
