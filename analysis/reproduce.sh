@@ -4,7 +4,7 @@
 #
 #   analysis/reproduce.sh [SWEEP...]   (default: every sweep below, about 6 hours)
 #
-#   sweeps: claim1 claim1-converge claim2 claim2-convnet claim2-convnet-c1
+#   sweeps: claim1 claim1-converge claim1-newton claim2 claim2-convnet claim2-convnet-c1
 #           claim2-convnet-bn claim2-convnet-bn-c1 claim2-resnet18 claim3 claim3-convnet
 #           claim3-conv claim3-conv-nobn claim3-conv-bnstats claim4 claim4-conv
 #
@@ -21,7 +21,7 @@ export BPSWEEP_BIN=${BPSWEEP_BIN:-$root/build/bpsweep}
 py=/usr/bin/python3
 data=$root/docs/reproduction/data
 claims=("$@")
-[ ${#claims[@]} -gt 0 ] || claims=(claim1 claim1-converge claim2 claim2-convnet claim2-convnet-c1 claim2-convnet-bn claim2-convnet-bn-c1 claim2-resnet18 claim3 claim3-convnet claim3-conv claim3-conv-nobn claim3-conv-bnstats claim4 claim4-conv)
+[ ${#claims[@]} -gt 0 ] || claims=(claim1 claim1-converge claim1-newton claim2 claim2-convnet claim2-convnet-c1 claim2-convnet-bn claim2-convnet-bn-c1 claim2-resnet18 claim3 claim3-convnet claim3-conv claim3-conv-nobn claim3-conv-bnstats claim4 claim4-conv)
 mkdir -p "$results" "$data"
 ranks=$(($(nproc) + 1))
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
