@@ -38,8 +38,9 @@ from claims_common import plt  # noqa: E402
 
 NAME = "claim1"
 # the workstation sweep, and the 1-hidden-layer default and +20 nets by full-batch descent
-# until the gradient rule fires or 6000 epochs (claim1-converge.json)
-SWEEPS = ("claim1", "claim1-converge")
+# until the gradient rule fires or 6000 epochs (claim1-converge.json) and by the trust-region
+# Newton method until it fires or 200 iterations (claim1-newton.json)
+SWEEPS = ("claim1", "claim1-converge", "claim1-newton")
 TITLE = "Claim 1: suboptimal local minima are everywhere"
 PAPER = ("A ReLU net whose units are all active on the training data is a linear model "
          "there, so the best linear classifier, embedded in a ReLU net, is a local minimum "
@@ -51,7 +52,7 @@ PAPER = ("A ReLU net whose units are all active on the training data is a linear
 # The setups side by side in the report's first table (from the authors' code; ours
 # from sweeps/claim1.json).
 PAPER_SETUP = ('CIFAR-10, no augmentation; MLPs 3072-2048-2048-1024-10 and 3072-256x3-10 (also with BN), ResNet-18, linear twins; SGD lr 0.01, momentum 0.4, weight decay 5e-4, batch 128, 450 epochs (x0.1 at 150, 250, 350); controls +20 / -20 added to every bias, all parameters 0 or 0.001, U(-0.1, 0.1) biases; constructed minima from a converged small net embedded with identity weights and bias offset 2, certified by 500 Hessian power iterations (job_local_optima.py, job_optima_from_subnets.py)')
-OUR_SETUP = ("Fashion-MNIST's first 50 whitened principal components (60,000 / 10,000); MLPs with 1 and 3 hidden layers of 64 and the linear model; no weight decay; the constructed linear minimum (Newton fit to gradient 1e-12) and the authors' five initialisations, each at initialisation, after SGD (batch 256, lr 0.01, momentum 0.9, cosine, 20 epochs) and after 100 full-batch epochs at lr 1e-4; the 1-hidden-layer default and +20 nets also by full-batch descent at lr = 1 / λmax (momentum 0.9, x0.1 at epochs 1000 and 2000) until the gradient norm falls below 1e-4 or 6000 epochs (claim1-converge.json, condition gd_long); certificate on all 60,000 training images; 5 seeds")
+OUR_SETUP = ("Fashion-MNIST's first 50 whitened principal components (60,000 / 10,000); MLPs with 1 and 3 hidden layers of 64 and the linear model; no weight decay; the constructed linear minimum (Newton fit to gradient 1e-12) and the authors' five initialisations, each at initialisation, after SGD (batch 256, lr 0.01, momentum 0.9, cosine, 20 epochs) and after 100 full-batch epochs at lr 1e-4; the 1-hidden-layer default and +20 nets also by full-batch descent at lr = 1 / λmax (momentum 0.9, x0.1 at epochs 1000 and 2000) until the gradient norm falls below 1e-4 or 6000 epochs (claim1-converge.json, condition gd_long), and by full-batch trust-region Newton-CG on exact Hessian-vector products until it falls below 1e-4 or 200 iterations (claim1-newton.json, condition newton); certificate on all 60,000 training images; 5 seeds")
 
 VERDICTS = {1.0: "minimum", 2.0: "saddle", 0.0: "not converged"}
 
@@ -267,6 +268,37 @@ def certificate_figure(t, outdir, link):
     return cc.save_figure(fig, outdir, "claim1_certificate.png", link)
 
 
+# analysis/claim1_kinks.py's counts for the sweeps that stored their weights
+KINKS = ("claim1-converge", "claim1-newton")
+
+
+def kink_table(outdir):
+    """The markdown table of the kink counts (data/<sweep>_kinks.csv), '' without them."""
+    body = []
+    for sweep in KINKS:
+        path = os.path.join(outdir, "data", f"{sweep}_kinks.csv")
+        if not os.path.exists(path):
+            continue
+        k = br.read_csv(path)
+        for a, c in dict.fromkeys(zip(k["arch"].tolist(), k["cond"].tolist())):
+            sel = (k["arch"] == a) & (k["cond"] == c)
+            ratio = k["ratio"][sel].astype(float)
+            body.append([a, c, int(sel.sum()), cc.num(mean_finite(k["at_kink"][sel]), 3),
+                         cc.num(mean_finite(k["expected"][sel]), 2),
+                         f"{cc.num(mean_finite(ratio), 3)} ({cc.num(np.nanmin(ratio), 3)}-"
+                         f"{cc.num(np.nanmax(ratio), 3)})" if np.isfinite(ratio).any() else "-",
+                         cc.num(mean_finite(k["negative_fraction"][sel]), 2)])
+    if not body:
+        return ""
+    return ("\nHow many pre-activations sit on the ReLU kink (`analysis/claim1_kinks.py` on "
+            "the stored weights: every hidden unit on every training image). *at kink*: "
+            "pairs with \\|z\\| < 1e-5; *smooth*: what the density of z at "
+            "1e-3 <= \\|z\\| < 2e-3 puts below 1e-5; their ratio is about 1 without a "
+            "spike at 0.\n\n" +
+            cc.md_table(["architecture", "condition", "n", "at kink (mean)", "smooth (mean)",
+                         "ratio (mean, min-max)", "neg. fraction"], body))
+
+
 def analyse(t, outdir, link):
     rows, gaps = table_rows(t), gap_rows(t)
     write_csv_tables(rows, gaps, outdir)
@@ -279,7 +311,7 @@ def analyse(t, outdir, link):
           "draw: their seeds differ only in training order, so at_init they are one point "
           "repeated. The last table pairs each seed's default net, trained, with the "
           "constructed net of the same depth.\n\n",
-          markdown_tables(rows, gaps), "\n",
+          markdown_tables(rows, gaps), kink_table(outdir), "\n",
           accuracy_figure(rows, outdir, link), "\n",
           certificate_figure(t, outdir, link)]
     return "".join(md)

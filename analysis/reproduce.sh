@@ -43,6 +43,11 @@ for claim in "${claims[@]}"; do
     (cd "$root" && jobscripts/local.sh "$spec" "$results/$claim.h5" -n "$ranks")
     wall=$(($(date +%s) - t0))
     "$py" "$root/analysis/bpsweep_results.py" "$results/$claim.h5" --export "$data/${claim}_points.csv"
+    # claim 1's sweeps that store their weights: how many pre-activations sit on the kink
+    case $claim in
+    claim1-converge | claim1-newton)
+        "$py" "$root/analysis/claim1_kinks.py" "$results/$claim.h5" --out "$data/${claim}_kinks.csv" ;;
+    esac
     cat > "$data/${claim}_run.json" <<EOF
 {"spec": "$spec", "command": "jobscripts/local.sh $spec $claim.h5 -n $ranks", "ranks": $ranks,
  "machine": "$(nproc) cores ($cpu)", "wall_seconds": $wall, "started": "$started",

@@ -237,6 +237,9 @@ int plan_make(const Spec *spec, int ranks, const Dataset *train, const Dataset *
             }
         }
         pg->trainer_bytes = trainer_bytes(&net, trainer_max_batch(&cfg), cfg.batch_size);
+        /* optimizer "newton": the iterate in double and newton_iterate's six vectors */
+        if (cfg.optimizer == OPT_NEWTON)
+            pg->trainer_bytes += 7 * nn_param_count(&net) * sizeof(double);
         if (spec->ntk.enabled)
             pg->trainer_bytes += ntk_bytes(&net, spec->ntk.samples * train->classes);
         if (spec->ntk.enabled && spec->ntk.batch_norm == NTK_BN_DATA) {
