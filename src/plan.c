@@ -169,8 +169,9 @@ static double instrument_seconds(const Spec *spec, double per_sample, const Data
 /* train.optimizer "newton": an iteration evaluates the training set (a third of a step per
  * sample), makes a gradient and a loss pass in double (about 2 and 1 steps per sample,
  * as the certificate's) and NEWTON_PLAN_PRODUCTS Hessian-vector products (4 each, as
- * Lanczos's in cert_seconds): the mean per iteration measured on claim 1's +20 nets. */
-#define NEWTON_PLAN_PRODUCTS 10
+ * Lanczos's in cert_seconds). 5 fits claim1-newton.json's default nets, which ran all
+ * 200 iterations in 231-297 s each on 2 busy cores (10 had planned twice that). */
+#define NEWTON_PLAN_PRODUCTS 5
 static double newton_epoch_seconds(double per_sample, int64_t n)
 {
     return per_sample * (double)n * (1.0 / 3 + 3 + 4.0 * NEWTON_PLAN_PRODUCTS);

@@ -198,7 +198,7 @@ def trust_ncg(init, x, y, iterations):
         hv, = torch.autograd.grad(g, t, grad_outputs=torch.tensor(d))
         return hv.numpy()
 
-    x0 = torch.cat([q.flatten() for q in init]).numpy()
+    x0 = flat(init)
     values = [float(data_loss(torch.tensor(x0)))]
     r = scipy.optimize.minimize(fun, x0, jac=True, hessp=hessp, method="trust-ncg",
                                 callback=lambda v: values.append(float(data_loss(torch.tensor(v)))),
@@ -254,6 +254,19 @@ def plan(dirname):
     return 0
 
 
+def flat(params):
+    """Per-layer tensors as one float64 vector in bpsweep's parameter order."""
+    return torch.cat([q.flatten() for q in params]).numpy()
+
+
+def param_error(got, ref):
+    """(every value within PARAM_ATOL + PARAM_RTOL |ref|, worst |error|, worst error over
+    that bound) of parameter vectors."""
+    err = np.abs(got - ref)
+    bound = PARAM_ATOL + PARAM_RTOL * np.abs(ref)
+    return bool((err <= bound).all()), err.max(), (err / bound).max()
+
+
 def rel(a, b):
     return np.abs(a - b) / np.maximum(np.abs(b), 1e-300)
 
@@ -284,14 +297,11 @@ def check(dirname):
         expect(e_test.max() <= CURVE_RTOL,
                f"{name}: test_loss of every epoch, worst relative error {e_test.max():.2e} "
                f"(epoch {e_test.argmax() + 1})")
-        got = torch.cat([q.flatten() for q in res.params(name)]).numpy()
-        ref = torch.cat([q.flatten() for q in final]).numpy()
-        err = np.abs(got - ref)
-        bound = PARAM_ATOL + PARAM_RTOL * np.abs(ref)
-        moved = np.abs(ref - torch.cat([q.flatten() for q in init.params(name)]).numpy()).max()
-        expect((err <= bound).all(),
-               f"{name}: {len(ref)} final parameters, worst |error| {err.max():.2e}, worst "
-               f"error / (1e-4 + 1e-3 |ref|) {(err / bound).max():.2e} (largest move from the "
+        ref = flat(final)
+        good, worst, worst_rel = param_error(flat(res.params(name)), ref)
+        moved = np.abs(ref - flat(init.params(name))).max()
+        expect(good, f"{name}: {len(ref)} final parameters, worst |error| {worst:.2e}, worst "
+               f"error / (1e-4 + 1e-3 |ref|) {worst_rel:.2e} (largest move from the "
                f"initialisation {moved:.3f})")
 
     # train.lr_sharpness: lr = f / |lambda|max at the initialisation, then the same descent
@@ -334,13 +344,9 @@ def check(dirname):
         expect(e_loss.max() <= CURVE_RTOL,
                f"{name}: newton: train_loss of every iteration against trust-ncg's, worst "
                f"relative error {e_loss.max():.2e} (loss {got[0]:.5f} -> {got[n - 1]:.5f})")
-        params = torch.cat([q.flatten() for q in res.params(name)]).numpy()
-        err = np.abs(params - ref_x)
-        bound = PARAM_ATOL + PARAM_RTOL * np.abs(ref_x)
-        expect((err <= bound).all(),
-               f"{name}: newton: {len(ref_x)} final parameters against trust-ncg's, worst "
-               f"|error| {err.max():.2e}, worst error / (1e-4 + 1e-3 |ref|) "
-               f"{(err / bound).max():.2e}")
+        good, worst, worst_rel = param_error(flat(res.params(name)), ref_x)
+        expect(good, f"{name}: newton: {len(ref_x)} final parameters against trust-ncg's, "
+               f"worst |error| {worst:.2e}, worst error / (1e-4 + 1e-3 |ref|) {worst_rel:.2e}")
 
     newton = Results(os.path.join(dirname, "newton.h5"))
     for a in ARCHS:

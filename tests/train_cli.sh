@@ -72,14 +72,18 @@ cat >"$tmp/sharp.json" <<'EOF'
  "classes": 3}, "architectures": [{"name": "m", "hidden": [6]}], "grid": {"seed": [4]},
  "train": {"epochs": 4, "batch_size": "full", "lr_sharpness": 0.8, "momentum": 0.5}}
 EOF
-"$bin" train "$tmp/sharp.json" --point 0 --quiet >"$tmp/sharp.out" &&
-    "$bin" train "$tmp/sharp.json" --point 0 --stop-after 2 --save-state "$tmp/sharp.state" \
-        --quiet >/dev/null &&
-    "$bin" train "$tmp/sharp.json" --point 0 --load-state "$tmp/sharp.state" --quiet \
-        >"$tmp/sharp.again" &&
-    diff <(grep '^result' "$tmp/sharp.out" | grep -v epoch_seconds) \
-        <(grep '^result' "$tmp/sharp.again" | grep -v epoch_seconds) >/dev/null && ok ||
-    bad "lr_sharpness: a resumed run differs from a straight one"
+# resumed NAME K: NAME.json's point 0 straight (NAME.out), and stopped after K epochs
+# (NAME.state) then continued: the same results
+resumed() {
+    "$bin" train "$tmp/$1.json" --point 0 --quiet >"$tmp/$1.out" &&
+        "$bin" train "$tmp/$1.json" --point 0 --stop-after "$2" --save-state "$tmp/$1.state" \
+            --quiet >/dev/null &&
+        "$bin" train "$tmp/$1.json" --point 0 --load-state "$tmp/$1.state" --quiet \
+            >"$tmp/$1.again" &&
+        diff <(grep '^result' "$tmp/$1.out" | grep -v epoch_seconds) \
+            <(grep '^result' "$tmp/$1.again" | grep -v epoch_seconds) >/dev/null
+}
+resumed sharp 2 && ok || bad "lr_sharpness: a resumed run differs from a straight one"
 $py - "$tmp/sharp.state" "$tmp/sharp.out" <<'EOF' && ok || bad "lr_sharpness: state and lr disagree"
 import sys
 import bpsweep
@@ -97,14 +101,7 @@ cat >"$tmp/newton.json" <<'EOF'
  "train": {"epochs": 6, "batch_size": "full", "optimizer": "newton",
  "trust_region": {"radius": 0.5}}}
 EOF
-"$bin" train "$tmp/newton.json" --point 0 --quiet >"$tmp/newton.out" &&
-    "$bin" train "$tmp/newton.json" --point 0 --stop-after 3 --save-state "$tmp/newton.state" \
-        --quiet >/dev/null &&
-    "$bin" train "$tmp/newton.json" --point 0 --load-state "$tmp/newton.state" --quiet \
-        >"$tmp/newton.again" &&
-    diff <(grep '^result' "$tmp/newton.out" | grep -v epoch_seconds) \
-        <(grep '^result' "$tmp/newton.again" | grep -v epoch_seconds) >/dev/null && ok ||
-    bad "newton: a resumed run differs from a straight one"
+resumed newton 3 && ok || bad "newton: a resumed run differs from a straight one"
 $py - "$tmp/newton.state" "$tmp/newton.out" <<'EOF' && ok || bad "newton: state and radius disagree"
 import sys
 import bpsweep
