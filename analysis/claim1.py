@@ -268,28 +268,22 @@ def certificate_figure(t, outdir, link):
     return cc.save_figure(fig, outdir, "claim1_certificate.png", link)
 
 
-# analysis/claim1_kinks.py's counts for the sweeps that stored their weights
-KINKS = ("claim1-converge", "claim1-newton")
-
-
-def kink_table(outdir):
-    """The markdown table of the kink counts (data/<sweep>_kinks.csv), '' without them."""
-    body = []
-    for sweep in KINKS:
-        path = os.path.join(outdir, "data", f"{sweep}_kinks.csv")
-        if not os.path.exists(path):
-            continue
-        k = br.read_csv(path)
-        for a, c in dict.fromkeys(zip(k["arch"].tolist(), k["cond"].tolist())):
-            sel = (k["arch"] == a) & (k["cond"] == c)
-            ratio = k["ratio"][sel].astype(float)
-            body.append([a, c, int(sel.sum()), cc.num(mean_finite(k["at_kink"][sel]), 3),
-                         cc.num(mean_finite(k["expected"][sel]), 2),
-                         f"{cc.num(mean_finite(ratio), 3)} ({cc.num(np.nanmin(ratio), 3)}-"
-                         f"{cc.num(np.nanmax(ratio), 3)})" if np.isfinite(ratio).any() else "-",
-                         cc.num(mean_finite(k["negative_fraction"][sel]), 2)])
-    if not body:
+def kink_table(t):
+    """The markdown table of analysis/claim1_kinks.py's counts (the columns kink_at,
+    kink_expected, kink_ratio that report.py adds from <sweep>_kinks.csv), '' without."""
+    if "kink_at" not in t:
         return ""
+    ok = cc.done(t) & np.isfinite(t["kink_at"])
+    body = []
+    for a, c in dict.fromkeys(zip(t["arch"][ok].tolist(), t["cond"][ok].tolist())):
+        sel = ok & (t["arch"] == a) & (t["cond"] == c)
+        ratio = t["kink_ratio"][sel]
+        neg = mean_over_layers(t, "relu_negative_fraction")[sel]
+        body.append([a, c, int(sel.sum()), cc.num(mean_finite(t["kink_at"][sel]), 3),
+                     cc.num(mean_finite(t["kink_expected"][sel]), 2),
+                     f"{cc.num(mean_finite(ratio), 3)} ({cc.num(np.nanmin(ratio), 3)}-"
+                     f"{cc.num(np.nanmax(ratio), 3)})" if np.isfinite(ratio).any() else "-",
+                     cc.num(mean_finite(neg), 2)])
     return ("\nHow many pre-activations sit on the ReLU kink (`analysis/claim1_kinks.py` on "
             "the stored weights: every hidden unit on every training image). *at kink*: "
             "pairs with \\|z\\| < 1e-5; *smooth*: what the density of z at "
@@ -311,7 +305,7 @@ def analyse(t, outdir, link):
           "draw: their seeds differ only in training order, so at_init they are one point "
           "repeated. The last table pairs each seed's default net, trained, with the "
           "constructed net of the same depth.\n\n",
-          markdown_tables(rows, gaps), kink_table(outdir), "\n",
+          markdown_tables(rows, gaps), kink_table(t), "\n",
           accuracy_figure(rows, outdir, link), "\n",
           certificate_figure(t, outdir, link)]
     return "".join(md)

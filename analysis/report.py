@@ -17,6 +17,7 @@ copies in; regenerating never touches that file.
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -99,18 +100,32 @@ def what_we_ran(t, run):
     return "\n".join(lines) + "\n"
 
 
+def with_kinks(t, path):
+    """t with analysis/claim1_kinks.py's counts (path, rows by point index) as the columns
+    kink_at, kink_expected, kink_ratio (NaN for points it has no row for)."""
+    k = br.read_csv(path)
+    row = {int(i): j for j, i in enumerate(k["index"])}
+    for src, dst in (("at_kink", "kink_at"), ("expected", "kink_expected"), ("ratio", "kink_ratio")):
+        t[dst] = np.array([float(k[src][row[int(i)]]) if int(i) in row else math.nan
+                           for i in t["index"]])
+    return t
+
+
 def read_part(data_dir, name):
-    """(points table, run.json dict) of the sweep `name`, or None without its export."""
+    """(points table, run.json dict) of the sweep `name`, or None without its export; with
+    <name>_kinks.csv beside it, its counts are columns of the table (with_kinks)."""
     points = os.path.join(data_dir, f"{name}_points.csv")
     if not os.path.exists(points):
         print(f"report.py: {points} missing; {name} left out", file=sys.stderr)
         return None
+    kinks = os.path.join(data_dir, f"{name}_kinks.csv")
     run_path = os.path.join(data_dir, f"{name}_run.json")
     run = {}
     if os.path.exists(run_path):
         with open(run_path) as f:
             run = json.load(f)
-    return br.read_csv(points), run
+    t = br.read_csv(points)
+    return (with_kinks(t, kinks) if os.path.exists(kinks) else t), run
 
 
 def build(data_dir, out_dir, verdicts_path, link):

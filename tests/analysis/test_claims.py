@@ -304,6 +304,30 @@ def test_concat():
           f"concat: rows of both tables, missing columns NaN, integer columns kept: {t}")
 
 
+def test_kinks():
+    """claim1_kinks.py: the pre-activations of a 2-hidden-layer MLP against a direct
+    computation, and the kink counts: about 1 for a smooth density of z, far above 1
+    with pairs stacked at 0 (as descent leaves them), NaN with nothing near 0."""
+    import claim1_kinks as ck
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 3))
+    w1, b1, w2, b2 = rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=(2, 4)), rng.normal(size=2)
+    params = np.concatenate([w1.ravel(), b1, w2.ravel(), b2, rng.normal(size=2 * 2 + 2)])
+    z = ck.pre_activations(params, [3, 4, 2, 2], x)
+    z1 = x @ w1.T + b1
+    check(len(z) == 2 and np.allclose(z[0], z1) and np.allclose(z[1], np.maximum(z1, 0) @ w2.T + b2),
+          "claim1_kinks: the hidden layers' pre-activations, layer by layer")
+    smooth = rng.uniform(-1, 1, size=(2_000_000, 1))
+    _, at, expected, ratio, neg = ck.kink_counts([smooth])
+    check(0.7 < ratio < 1.3 and abs(expected - 20) < 5 and abs(neg - 0.5) < 0.01,
+          f"claim1_kinks: a uniform z has no excess at 0: ratio {ratio:.3g}, expected {expected:.3g}")
+    stacked = np.vstack([smooth, rng.uniform(-1e-6, 1e-6, size=(500, 1))])
+    _, at, expected, ratio, _ = ck.kink_counts([stacked])
+    check(ratio > 20 and at >= 500, f"claim1_kinks: 500 pairs at the kink: ratio {ratio:.3g}")
+    _, at, expected, ratio, _ = ck.kink_counts([smooth + 5])
+    check(at == 0 and expected == 0 and math.isnan(ratio), "claim1_kinks: nothing near the kink")
+
+
 def claim4_checks(rows, t):
     check([r["condition"] for r in rows] ==
           ["untrained", "natural", "adversarial", "rankmin", "rankmax"],
@@ -427,6 +451,7 @@ def main():
         test_claim(args.bpsweep, tmp, "claim3", claim3_checks)
         test_claim3_conv(args.bpsweep, tmp)
         test_concat()
+        test_kinks()
         test_claim3_learned()
         test_claim(args.bpsweep, tmp, "claim4", claim4_checks)
         test_report(tmp)
