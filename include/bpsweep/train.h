@@ -1,6 +1,7 @@
 /* train: mini-batch SGD with PyTorch's torch.optim.SGD semantics (coupled weight
  * decay, dampening 0, optional Nesterov), the norm-bias regulariser, learning-rate
- * schedules, gradient clipping by value, the per-epoch loop, and a serialisable
+ * schedules, gradient clipping by value, full-batch descent, the full-batch
+ * trust-region Newton method (OptimizerKind), the per-epoch loop, and a serialisable
  * trainer state. Numerics only: no MPI, HDF5 or JSON.
  *
  * One optimizer step, for every parameter p with gradient g (all in one flat loop):
