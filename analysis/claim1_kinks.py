@@ -55,12 +55,12 @@ def pre_activations(params, sizes, x):
 
 def kink_counts(z):
     """(n_pairs, at_kink, expected, ratio, negative fraction) of pre-activations z."""
-    a = np.abs(np.concatenate([v.ravel() for v in z]))
+    flat = np.concatenate([v.ravel() for v in z])
+    a = np.abs(flat)
     at = int(np.sum(a < EPS))
     expected = float(np.sum((a >= REF) & (a < 2 * REF))) * EPS / REF
     ratio = at / expected if expected > 0 else float("nan")
-    neg = float(np.mean(np.concatenate([v.ravel() for v in z]) < 0))
-    return a.size, at, expected, ratio, neg
+    return a.size, at, expected, ratio, float(np.mean(flat < 0))
 
 
 def rows(res, x):

@@ -121,14 +121,6 @@ static double pass(Ctx *cx, const double *theta, double *g, const double *v, dou
     return loss / cx->n;
 }
 
-static double dot(const double *a, const double *b, size_t n)
-{
-    double s = 0;
-    for (size_t k = 0; k < n; k++)
-        s += a[k] * b[k];
-    return s;
-}
-
 /* Whether the extreme Ritz values of the Lanczos tridiagonal (alpha, beta) of size m,
  * with next coefficient b, have converged: the residual of a Ritz pair (theta_i, Q s_i) is
  * |b s_i[m-1]|, and both the smallest and the largest-magnitude pair must have one below
@@ -167,23 +159,23 @@ static int lanczos(Ctx *cx, const double *theta, int iterations, double tol, uin
     RngStream r = rng_stream(rng_key(seed, NULL, 0, RNG_HESSIAN, 0));
     for (size_t i = 0; i < P; i++)
         Q[i] = rng_normal(&r);
-    double nq = sqrt(dot(Q, Q, P));
+    double nq = sqrt(bps_dot(Q, Q, P));
     for (size_t i = 0; i < P; i++)
         Q[i] /= nq;
     int m = 0;
     for (int j = 0; j < k; j++) {
         double *q = Q + (size_t)j * P;
         pass(cx, theta, NULL, q, w, NULL, NULL);
-        alpha[j] = dot(q, w, P);
+        alpha[j] = bps_dot(q, w, P);
         m = j + 1;
         for (int pass = 0; pass < 2; pass++) /* w -= Q Q^T w, twice */
             for (int i = 0; i <= j; i++) {
                 const double *qi = Q + (size_t)i * P;
-                double c = dot(qi, w, P);
+                double c = bps_dot(qi, w, P);
                 for (size_t t = 0; t < P; t++)
                     w[t] -= c * qi[t];
             }
-        beta[j] = sqrt(dot(w, w, P));
+        beta[j] = sqrt(bps_dot(w, w, P));
         if (j + 1 == k || beta[j] < 1e-10 * (fabs(alpha[j]) + 1e-30) ||
             (tol > 0 && ritz_converged(alpha, beta, m, beta[j], tol)))
             break;
@@ -230,7 +222,7 @@ static double *net_theta(const Net *net)
 /* R(theta) = (lambda/2) | ||theta||^2 - c | */
 static double reg_value(const Ctx *cx, const double *theta)
 {
-    double sq = dot(theta, theta, cx->net->n_params);
+    double sq = bps_dot(theta, theta, cx->net->n_params);
     return cx->lambda / 2 * (cx->c == 0 ? sq : fabs(sq - cx->c));
 }
 
@@ -253,7 +245,7 @@ int cert_measure(const Net *net, const Dataset *d, int n, double lambda, double 
     long *total = xcalloc((size_t)L + 1, sizeof *total);
     out->loss_data = pass(&cx, theta, g, NULL, NULL, neg_frac ? neg : NULL, total);
     out->loss = out->loss_data + reg_value(&cx, theta);
-    out->grad_norm = sqrt(dot(g, g, P));
+    out->grad_norm = sqrt(bps_dot(g, g, P));
     if (neg_frac)
         fractions(L, neg, total, neg_frac);
     out->hess_max_abs = out->hess_min = NAN;

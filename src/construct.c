@@ -72,14 +72,6 @@ static double loss_grad(Fit *f, const double *w, double *g)
     return loss / d->n;
 }
 
-static double dot(const double *a, const double *b, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
 /* H ((K-1)(D+1) square, row-major) = the Hessian of the mean cross-entropy in the
  * parameters of classes 0..K-2, each class's (A_k (D), a0_k) in turn:
  *   H[(a, i), (b, j)] = sum_n p_a (delta_ab - p_b) x~_i x~_j / n,  x~ = (x, 1). */
@@ -212,22 +204,22 @@ static bool lbfgs_step(ConstructFit *cf, Fit *f)
         p[i] = -g[i];
     for (int j = 0; j < m; j++) {
         int k = (head - 1 - j + MEMORY) % MEMORY;
-        al[k] = rho[k] * dot(S + k * n, p, n);
+        al[k] = rho[k] * bps_dot(S + k * n, p, n);
         for (size_t i = 0; i < n; i++)
             p[i] -= al[k] * Y[k * n + i];
     }
     int last = (head - 1 + MEMORY) % MEMORY;
-    double gamma = m ? dot(S + last * n, Y + last * n, n) / dot(Y + last * n, Y + last * n, n)
-                     : 1.0 / sqrt(dot(g, g, n));
+    double gamma = m ? bps_dot(S + last * n, Y + last * n, n) / bps_dot(Y + last * n, Y + last * n, n)
+                     : 1.0 / sqrt(bps_dot(g, g, n));
     for (size_t i = 0; i < n; i++)
         p[i] *= gamma;
     for (int j = m - 1; j >= 0; j--) {
         int k = (head - 1 - j + MEMORY) % MEMORY;
-        double b = rho[k] * dot(Y + k * n, p, n);
+        double b = rho[k] * bps_dot(Y + k * n, p, n);
         for (size_t i = 0; i < n; i++)
             p[i] += (al[k] - b) * S[k * n + i];
     }
-    double gp = dot(g, p, n), step = 1.0, fn = cf->fx;
+    double gp = bps_dot(g, p, n), step = 1.0, fn = cf->fx;
     int h;
     for (h = 0; h < MAX_HALVINGS; h++, step *= 0.5) { /* Armijo, c1 = 1e-4 */
         for (size_t i = 0; i < n; i++)
@@ -243,7 +235,7 @@ static bool lbfgs_step(ConstructFit *cf, Fit *f)
             sv[i] = wn[i] - w[i];
             yv[i] = gn[i] - g[i];
         }
-        double sy = dot(sv, yv, n);
+        double sy = bps_dot(sv, yv, n);
         if (sy > 1e-300) { /* keep the pair only with positive curvature */
             rho[head] = 1.0 / sy;
             cf->head = (head + 1) % MEMORY;
@@ -307,7 +299,7 @@ int construct_fit_run(ConstructFit *cf, const Dataset *train, bool (*should_stop
     if (isnan(cf->fx)) /* from w = 0 */
         cf->fx = loss_grad(&f, cf->w, cf->g);
     while (!cf->done) {
-        if (cf->it >= cf->max_it || !(sqrt(dot(cf->g, cf->g, cf->n)) >= cf->tol) ||
+        if (cf->it >= cf->max_it || !(sqrt(bps_dot(cf->g, cf->g, cf->n)) >= cf->tol) ||
             !(cf->newton ? newton_step(cf, &f) : lbfgs_step(cf, &f))) {
             cf->done = 1;
             break;
@@ -401,7 +393,7 @@ void construct_embed(Net *net, const ConstructFit *cf, const Dataset *train,
            !cfg->batch_norm);
     Fit f = fit_scratch(train, D, K);
     const double *w = cf->w;
-    out->grad_norm = sqrt(dot(cf->g, cf->g, cf->n));
+    out->grad_norm = sqrt(bps_dot(cf->g, cf->g, cf->n));
     out->iterations = (int)cf->it;
 
     /* the offset: 1 above the smallest input, unless given */

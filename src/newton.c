@@ -7,14 +7,6 @@
 
 #include "bpsweep/util.h"
 
-static double dot(const double *a, const double *b, size_t n)
-{
-    double s = 0;
-    for (size_t k = 0; k < n; k++)
-        s += a[k] * b[k];
-    return s;
-}
-
 /* y += a x */
 static void axpy(double a, const double *x, double *y, size_t n)
 {
@@ -27,7 +19,7 @@ static void axpy(double a, const double *x, double *y, size_t n)
 static void boundary_ts(const double *z, const double *d, size_t n, double radius, double *ta,
                         double *tb)
 {
-    double a = dot(d, d, n), b = 2 * dot(z, d, n), c = dot(z, z, n) - radius * radius;
+    double a = bps_dot(d, d, n), b = 2 * bps_dot(z, d, n), c = bps_dot(z, z, n) - radius * radius;
     double aux = b + copysign(sqrt(b * b - 4 * a * c), b);
     double t0 = -aux / (2 * a), t1 = -2 * c / aux;
     *ta = t0 < t1 ? t0 : t1;
@@ -54,7 +46,7 @@ void newton_iterate(NewtonFn fn, void *ctx, size_t n, double *x, double *radius,
     double *r = xmalloc(n * sizeof *r), *d = xmalloc(n * sizeof *d), *hd = xmalloc(n * sizeof *hd);
     *out = (NewtonStep){0};
     out->f = fn(ctx, x, g, NULL, NULL);
-    out->grad_norm = sqrt(dot(g, g, n));
+    out->grad_norm = sqrt(bps_dot(g, g, n));
     out->f_trial = out->f;
     if (!(out->grad_norm > 0)) /* a critical point, or a non-finite gradient */
         goto done;
@@ -67,7 +59,7 @@ void newton_iterate(NewtonFn fn, void *ctx, size_t n, double *x, double *radius,
     while (out->cg_products < cfg->cg_max) {
         fn(ctx, x, NULL, d, hd);
         out->cg_products++;
-        double dhd = dot(d, hd, n);
+        double dhd = bps_dot(d, hd, n);
         if (!(dhd > 0)) { /* non-positive curvature: to the boundary, the lower end */
             double ta, tb;
             boundary_ts(z, d, n, *radius, &ta, &tb);
@@ -75,7 +67,7 @@ void newton_iterate(NewtonFn fn, void *ctx, size_t n, double *x, double *radius,
             out->boundary = true;
             break;
         }
-        double rr = dot(r, r, n), alpha = rr / dhd, zn = 0;
+        double rr = bps_dot(r, r, n), alpha = rr / dhd, zn = 0;
         for (size_t k = 0; k < n; k++)
             zn += (z[k] + alpha * d[k]) * (z[k] + alpha * d[k]);
         if (sqrt(zn) >= *radius) {
@@ -86,7 +78,7 @@ void newton_iterate(NewtonFn fn, void *ctx, size_t n, double *x, double *radius,
             break;
         }
         axpy(alpha, hd, r, n);
-        double rr_next = dot(r, r, n);
+        double rr_next = bps_dot(r, r, n);
         if (sqrt(rr_next) < eps) {
             t = alpha;
             break;
@@ -103,7 +95,7 @@ void newton_iterate(NewtonFn fn, void *ctx, size_t n, double *x, double *radius,
         z[k] += t * d[k]; /* z = p */
         r[k] = x[k] + z[k]; /* r = x + p */
     }
-    out->step_norm = sqrt(dot(z, z, n));
+    out->step_norm = sqrt(bps_dot(z, z, n));
     out->f_trial = fn(ctx, r, NULL, NULL, NULL);
     /* a model that predicts no decrease (rounding, at a critical point) counts as a
      * failed step: scipy stops there, bpsweep shrinks the region */

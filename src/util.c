@@ -268,3 +268,11 @@ int bps_write_file_atomic(const char *path, const void *data, size_t n, const ch
     }
     return 0;
 }
+
+double bps_dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t k = 0; k < n; k++)
+        s += a[k] * b[k];
+    return s;
+}

@@ -77,6 +77,10 @@ double bps_now(void);
 #define BPS_HASH_INIT UINT64_C(0xcbf29ce484222325)
 uint64_t bps_hash_bytes(uint64_t h, const void *data, size_t n);
 
+/* sum of a[k] b[k] over k = 0 .. n-1, in that order (the order fixes the bits of every
+ * result computed from it: the certificate, the linear fit, the Newton iteration) */
+double bps_dot(const double *a, const double *b, size_t n);
+
 /* Reads a whole file into a NUL-terminated buffer (caller frees); *len gets the size. */
 int bps_read_file(const char *path, char **out, size_t *len, BpsErr *err);
 
