@@ -1678,20 +1678,30 @@ static void canonical_should_keep_a_condition_turning_off_the_base(void)
     free(c);
 }
 
+/* Whether the specs plain and same (plain with a member at its default value) have the
+ * same canonical form and hash, in which neither absent nor absent2 (may be NULL) occurs:
+ * a default that is not written, so hashes from before the member hold. */
+static bool default_not_written(const char *plain, const char *same, const char *absent,
+                                const char *absent2)
+{
+    uint64_t h0, h1;
+    char *a = canonical_of(plain, &h0), *b = canonical_of(same, &h1);
+    bool ok = a && b && h0 == h1 && !strstr(a, absent) && !(absent2 && strstr(a, absent2));
+    free(a);
+    free(b);
+    return ok;
+}
+
 /* rank_projection's layer choice: written only where it differs from the defaults (first
  * layer skipped, output layer edited), so older hashes hold; read back as given. */
 static void canonical_should_write_rank_layers_only_when_not_default(void)
 {
-    uint64_t h0, h1;
-    char *plain = canonical_of("{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
-                               "{'mode': 'min', 'threshold': 0.5, 'epochs': [1]}}}", &h0);
-    char *same = canonical_of("{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
+    CHECK(default_not_written("{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
+                              "{'mode': 'min', 'threshold': 0.5, 'epochs': [1]}}}",
+                              "{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
                               "{'mode': 'min', 'threshold': 0.5, 'epochs': [1], "
-                              "'first_layer': false, 'output_layer': true}}}", &h1);
-    CHECK(plain && same && h0 == h1 && !strstr(plain, "first_layer") &&
-          !strstr(plain, "output_layer"));
-    free(plain);
-    free(same);
+                              "'first_layer': false, 'output_layer': true}}}",
+                              "first_layer", "output_layer"));
     Spec *s = must_parse("{" MIN ", 'train': {'epochs': 4, 'rank_projection': "
                          "{'mode': 'max', 'threshold': 0.5, 'epochs': [1], "
                          "'first_layer': true, 'output_layer': false}}}");
@@ -1706,13 +1716,9 @@ static void canonical_should_write_rank_layers_only_when_not_default(void)
  * with its trust-region settings, and reads back (a condition inherits them). */
 static void canonical_should_write_the_optimizer_only_when_newton(void)
 {
-    uint64_t h0, h1;
-    char *plain = canonical_of("{" MIN ", 'train': {'epochs': 4}}", &h0);
-    char *same = canonical_of("{" MIN ", 'train': {'epochs': 4, 'optimizer': 'sgd'}}", &h1);
-    CHECK(plain && same && h0 == h1 && !strstr(plain, "optimizer") &&
-          !strstr(plain, "trust_region"));
-    free(plain);
-    free(same);
+    CHECK(default_not_written("{" MIN ", 'train': {'epochs': 4}}",
+                              "{" MIN ", 'train': {'epochs': 4, 'optimizer': 'sgd'}}",
+                              "optimizer", "trust_region"));
     Spec *s = must_parse("{" MIN_ARCH ", 'train': {'epochs': 4, 'batch_size': 'full', "
                          "'optimizer': 'newton', 'trust_region': {'cg_iterations': 7}}, "
                          "'grid': {'seed': [0], 'conditions': [{'name': 'c', 'train': "
@@ -1731,12 +1737,9 @@ static void canonical_should_write_the_optimizer_only_when_newton(void)
  * "data" is, and reads back. */
 static void canonical_should_write_ntk_batch_norm_only_when_data(void)
 {
-    uint64_t h0, h1;
-    char *plain = canonical_of("{" MIN ", 'measure': {'ntk': {}}}", &h0);
-    char *same = canonical_of("{" MIN ", 'measure': {'ntk': {'batch_norm': 'running'}}}", &h1);
-    CHECK(plain && same && h0 == h1 && !strstr(plain, "batch_norm\":\"running"));
-    free(plain);
-    free(same);
+    CHECK(default_not_written("{" MIN ", 'measure': {'ntk': {}}}",
+                              "{" MIN ", 'measure': {'ntk': {'batch_norm': 'running'}}}",
+                              "batch_norm\":\"running", NULL));
     Spec *s = must_parse("{" MIN ", 'measure': {'ntk': {'batch_norm': 'data'}}}");
     if (!s)
         return;
