@@ -283,14 +283,23 @@ def kink_table(t):
                      cc.num(mean_finite(t["kink_expected"][sel]), 2),
                      f"{cc.num(mean_finite(ratio), 3)} ({cc.num(np.nanmin(ratio), 3)}-"
                      f"{cc.num(np.nanmax(ratio), 3)})" if np.isfinite(ratio).any() else "-",
-                     cc.num(mean_finite(neg), 2)])
-    return ("\nHow many pre-activations sit on the ReLU kink (`analysis/claim1_kinks.py` on "
-            "the stored weights: every hidden unit on every training image). *at kink*: "
-            "pairs with \\|z\\| < 1e-5; *smooth*: what the density of z at "
-            "1e-3 <= \\|z\\| < 2e-3 puts below 1e-5; their ratio is about 1 without a "
-            "spike at 0.\n\n" +
+                     cc.num(mean_finite(neg), 2),
+                     cc.num(mean_finite(t["kink_output_grad_norm"][sel]), 2),
+                     cc.num(mean_finite(t["kink_subgrad_norm"][sel]), 2),
+                     cc.num(mean_finite(t["cert_grad_norm"][sel]), 2)])
+    return ("\nHow many pre-activations sit on the ReLU kink, and whether the point is "
+            "stationary even so (`analysis/claim1_kinks.py` on the stored weights: every "
+            "hidden unit on every training image, float64). *at kink*: pairs with "
+            "\\|z\\| < 1e-5; *smooth*: what the density of z at 1e-3 <= \\|z\\| < 2e-3 "
+            "puts below 1e-5; their ratio is about 1 without a spike at 0. *smallest "
+            "subgradient*: the smallest gradient norm over the convex hull of the gradients "
+            "of the smooth pieces that meet at those pairs (each pair's ReLU derivative "
+            "anywhere in [0, 1]; 0 at a minimum on a kink); *output layer*: the output "
+            "layer's part of the gradient, which no kink changes, a lower bound for it; "
+            "*gradient*: the certificate's gradient norm.\n\n" +
             cc.md_table(["architecture", "condition", "n", "at kink (mean)", "smooth (mean)",
-                         "ratio (mean, min-max)", "neg. fraction"], body))
+                         "ratio (mean, min-max)", "neg. fraction", "output layer (mean)",
+                         "smallest subgradient (mean)", "gradient (mean)"], body))
 
 
 def analyse(t, outdir, link):

@@ -101,11 +101,14 @@ def what_we_ran(t, run):
 
 
 def with_kinks(t, path):
-    """t with analysis/claim1_kinks.py's counts (path, rows by point index) as the columns
-    kink_at, kink_expected, kink_ratio (NaN for points it has no row for)."""
+    """t with analysis/claim1_kinks.py's counts and norms (path, rows by point index) as the
+    columns kink_at, kink_expected, kink_ratio, kink_output_grad_norm, kink_subgrad_norm
+    (NaN for points it has no row for)."""
     k = br.read_csv(path)
     row = {int(i): j for j, i in enumerate(k["index"])}
-    for src, dst in (("at_kink", "kink_at"), ("expected", "kink_expected"), ("ratio", "kink_ratio")):
+    for src, dst in (("at_kink", "kink_at"), ("expected", "kink_expected"), ("ratio", "kink_ratio"),
+                     ("output_grad_norm", "kink_output_grad_norm"),
+                     ("subgrad_norm", "kink_subgrad_norm")):
         t[dst] = np.array([float(k[src][row[int(i)]]) if int(i) in row else math.nan
                            for i in t["index"]])
     return t

@@ -328,6 +328,71 @@ def test_kinks():
     check(at == 0 and expected == 0 and math.isnan(ratio), "claim1_kinks: nothing near the kink")
 
 
+def test_stationarity():
+    """claim1_kinks.stationarity on a 1-hidden-layer net against central differences in
+    float64: without kinks, the gradient and its output block; with pairs placed exactly on
+    the kink (repeated samples with other labels), the smallest norm over the convex hull
+    of the pieces' gradients, each piece's gradient by differences of that piece's own
+    loss (its ReLU pattern fixed) and the hull's minimum by projected gradient descent."""
+    import claim1_kinks as ck
+    rng = np.random.default_rng(5)
+    d, h, k, wd = 3, 4, 3, 0.01
+    x = rng.normal(size=(30, d))
+    y = rng.integers(0, k, size=30)
+    params = rng.normal(size=h * d + h + k * h + k)
+
+    def piece_loss(theta, mask):
+        w1, b1 = theta[:h * d].reshape(h, d), theta[h * d:h * d + h]
+        w2, b2 = theta[h * d + h:h * d + h + k * h].reshape(k, h), theta[h * d + h + k * h:]
+        o = (mask * (x @ w1.T + b1)) @ w2.T + b2
+        o = o - o.max(axis=1, keepdims=True)
+        ce = np.log(np.exp(o).sum(axis=1)) - o[np.arange(len(x)), y]
+        return ce.mean() + wd / 2 * theta @ theta
+
+    def piece_grad(theta, mask, step=1e-5):
+        e = np.eye(len(theta)) * step
+        return np.array([(piece_loss(theta + v, mask) - piece_loss(theta - v, mask)) / (2 * step)
+                         for v in e])
+
+    z = x @ params[:h * d].reshape(h, d).T + params[h * d:h * d + h]
+    check(np.abs(z).min() > 1e-3, "stationarity: the smooth case has no pair near the kink")
+    g = piece_grad(params, (z > 0).astype(float))
+    gn, out, sub = ck.stationarity(params, [d, h, k], x, y, wd)
+    n_out = k * h + k
+    check(abs(gn - np.linalg.norm(g)) < 1e-8 * np.linalg.norm(g)
+          and abs(out - np.linalg.norm(g[-n_out:])) < 1e-8 * np.linalg.norm(g) and sub == gn,
+          f"stationarity, no kink: {gn:.12g} / {np.linalg.norm(g):.12g}, output block "
+          f"{out:.12g} / {np.linalg.norm(g[-n_out:]):.12g}, hull {sub:.12g}")
+
+    x[10:16] = x[0]  # sample 0 six times, other labels: six pairs per unit on one point
+    x[20:24] = x[1]
+    y[10:16] = rng.integers(0, k, size=6)
+    for j, n in ((0, 0), (1, 0), (2, 1)):  # put units 0, 1 (sample 0) and 2 (sample 1) on the kink
+        params[h * d + j] = -x[n] @ params[j * d:(j + 1) * d]
+    z = x @ params[:h * d].reshape(h, d).T + params[h * d:h * d + h]
+    at = np.argwhere(np.abs(z) < ck.EPS)
+    base = (z > 0) & (np.abs(z) >= ck.EPS)
+    g0 = piece_grad(params, base.astype(float))
+    cols = []
+    for n, j in at:  # the gradient of the piece with only pair (n, j) switched on, minus g0
+        m = base.copy()
+        m[n, j] = True
+        cols.append(piece_grad(params, m.astype(float)) - g0)
+    v = np.array(cols).T
+    s = np.full(len(at), 0.5)
+    lip = np.linalg.norm(v, 2) ** 2
+    for _ in range(200_000):
+        s = np.clip(s - (v.T @ (g0 + v @ s)) / lip, 0, 1)
+    ref = np.linalg.norm(g0 + v @ s)
+    gn, out, sub = ck.stationarity(params, [d, h, k], x, y, wd)
+    on = np.linalg.norm(g0 + v.sum(axis=1))
+    check(len(at) == 19 and abs(gn - np.linalg.norm(g0)) < 1e-8 * gn
+          and abs(sub - ref) < 1e-6 * gn and sub < min(gn, on) - 1e-5 * gn and sub >= out,
+          f"stationarity on {len(at)} kink pairs: hull minimum {sub:.10g}, reference {ref:.10g}, "
+          f"all pairs off {gn:.6g} (differences {np.linalg.norm(g0):.6g}), all on {on:.6g}, "
+          f"output block {out:.6g}")
+
+
 def claim4_checks(rows, t):
     check([r["condition"] for r in rows] ==
           ["untrained", "natural", "adversarial", "rankmin", "rankmax"],
@@ -452,6 +517,7 @@ def main():
         test_claim3_conv(args.bpsweep, tmp)
         test_concat()
         test_kinks()
+        test_stationarity()
         test_claim3_learned()
         test_claim(args.bpsweep, tmp, "claim4", claim4_checks)
         test_report(tmp)
