@@ -2,14 +2,18 @@
  * inputs and all logits.
  *   usage: bench_ntk D H1 [H2 ...] K --samples n --repeats r
  *          bench_ntk --preset convnet|resnet18 --width w --shape C H W --classes K
- *                    --samples n --repeats r
+ *                    --samples n --repeats r [--pass-bytes b]
  * (--width: the ConvNet's w, or the ResNet-18's base width b with widening 1; batch
- * norm on, evaluation mode.) Prints one line: "seconds <median> min <fastest> m <M>
- * params <P>". Inputs are uniform in [-1, 1]; the weights are the net's default
- * initialisation (seed 1). */
+ * norm on, evaluation mode; --pass-bytes: ntk_kernel_jacobian's work space per backward
+ * pass, 0 for one pass of all rows, default ntk_kernel's.) Prints one line: "seconds
+ * <median> min <fastest> m <M> params <P> blas_core <OpenBLAS's kernel set> k_hash
+ * <FNV-1a of the kernel's bytes>". Inputs are uniform in [-1, 1]; the
+ * weights are the net's default initialisation (seed 1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "bpsweep/nn.h"
 #include "bpsweep/ntk.h"
@@ -25,6 +29,7 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     int dims[NN_MAX_HIDDEN + 2], nd = 0, n = 25, repeats = 5, width = 0, classes = 10;
+    size_t pass_bytes = NTK_PASS_BYTES;
     Preset preset = PRESET_NONE;
     Shape shape = {0, 0, 0};
     for (int i = 1; i < argc; i++) {
@@ -44,6 +49,8 @@ int main(int argc, char **argv)
             n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc)
             repeats = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--pass-bytes") == 0 && i + 1 < argc)
+            pass_bytes = (size_t)strtoull(argv[++i], NULL, 10);
         else if (nd < NN_MAX_HIDDEN + 2)
             dims[nd++] = atoi(argv[i]);
     }
@@ -51,7 +58,7 @@ int main(int argc, char **argv)
     if ((conv ? width < 1 || shape_size(shape) < 1 : nd < 2) || n < 1 || repeats < 1) {
         fprintf(stderr, "usage: bench_ntk D H1 [H2 ...] K --samples n --repeats r\n"
                         "       bench_ntk --preset convnet|resnet18 --width w --shape C H W "
-                        "--classes K --samples n --repeats r\n");
+                        "--classes K --samples n --repeats r [--pass-bytes b]\n");
         return 2;
     }
     NetConfig cfg = {0};
@@ -75,14 +82,17 @@ int main(int argc, char **argv)
     double *t = xmalloc((size_t)repeats * sizeof *t);
     for (int k = 0; k < repeats; k++) {
         double t0 = bps_now();
-        if (ntk_kernel(net, x, n, K) != 0) {
+        if ((conv ? ntk_kernel_jacobian(net, x, n, K, NTK_CHUNK_BYTES, pass_bytes)
+                  : ntk_kernel(net, x, n, K)) != 0) {
             fprintf(stderr, "bench_ntk: out of memory\n");
             return 1;
         }
         t[k] = bps_now() - t0;
     }
     qsort(t, (size_t)repeats, sizeof *t, cmp);
-    printf("seconds %.6f min %.6f m %d params %zu\n", t[repeats / 2], t[0], m, net->n_params);
+    printf("seconds %.6f min %.6f m %d params %zu blas_core %s k_hash %016llx\n", t[repeats / 2],
+           t[0], m, net->n_params, openblas_get_corename(),
+           (unsigned long long)bps_hash_bytes(BPS_HASH_INIT, K, (size_t)m * m * sizeof *K));
     free(t);
     free(K);
     free(x);

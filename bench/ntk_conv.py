@@ -10,7 +10,10 @@ and the ResNet-18 of base width 16 on 3x32x32 (batch norm, evaluation mode), on 
     bench/ntk.py times for the MLP;
   * bpsweep: build/bench/bench_ntk --preset ..., ntk_kernel (the per-op Jacobian path:
     one backward pass of the 250 rows, each op's Jacobian block from it, K += J J^T).
-Prints both times and the speed-up per net (the issue's target: >= 10x).
+Prints both times, OpenBLAS's kernel set and the speed-up per net (the issue's target:
+>= 10x). OpenBLAS 0.3.21 does not recognise every CPU and then runs its generic SSE3
+kernels (Prescott), while PyTorch's oneDNN convolutions use the CPU's AVX-512; with
+OPENBLAS_CORETYPE=SkylakeX in the environment both sides use AVX-512 (on a CPU that has it).
 usage: ntk_conv.py [--nets convnet,resnet18] [--repeats r]
 """
 import argparse
@@ -77,7 +80,9 @@ def main():
         ok = ok and ratio >= 10
         print(f"empirical NTK {m} x {m}, {name} ({' '.join(args[2:])}), P = {P}, one core")
         print(f"  PyTorch per-logit autograd: {t:8.2f} s (median of {a.repeats})")
-        print(f"  bpsweep ntk_kernel:         {b['seconds']:8.2f} s (median of {a.repeats})")
+        core = re.search(r"blas_core (\S+)", out).group(1)
+        print(f"  bpsweep ntk_kernel:         {b['seconds']:8.2f} s (median of {a.repeats}; "
+              f"OpenBLAS kernels {core})")
         print(f"  speed-up: {ratio:.1f}x (target >= 10x) {'ok' if ratio >= 10 else 'BELOW TARGET'}",
               flush=True)
     return 0 if ok else 1

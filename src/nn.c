@@ -519,18 +519,24 @@ const float *nn_forward_work(const Net *net, NnWork *w, const float *x, int B, b
     return w->act[net->out_slot];
 }
 
-void nn_work_repeat(const Net *net, const NnWork *src, int n, int k, NnWork *dst)
+void nn_work_repeat(const Net *net, const NnWork *src, int first, int n, int k, NnWork *dst)
 {
-    assert(n * k <= dst->max_batch && n <= src->max_batch && !src->last_train);
+    assert(n * k <= dst->max_batch && first + n <= src->max_batch && !src->last_train);
     dst->last_train = false;
+    bool *read = xcalloc((size_t)net->n_slots, sizeof *read);
+    for (int i = 0; i < net->n_ops; i++)
+        for (int j = 0; OP_KINDS[net->ops[i].d.kind]->backward_reads_x &&
+                        j < OP_KINDS[net->ops[i].d.kind]->n_inputs; j++)
+            read[net->ops[i].d.in[j]] = true;
     for (int s = 0; s < net->n_slots; s++) {
         const size_t row = shape_size(net->slot_shape[s]);
-        if (s == 0)
-            continue; /* the input stays the caller's */
+        if (s == 0 || !read[s])
+            continue; /* the input stays the caller's; the backward reads no other */
         for (int r = 0; r < n * k; r++)
-            memcpy(dst->act[s] + (size_t)r * row, src->act[s] + (size_t)(r / k) * row,
+            memcpy(dst->act[s] + (size_t)r * row, src->act[s] + (size_t)(first + r / k) * row,
                    row * sizeof(float));
     }
+    free(read);
     for (int i = 0; i < net->n_ops; i++) { /* evaluation mode: aux is per feature */
         const Op *op = &net->ops[i];
         size_t na = OP_KINDS[op->d.kind]->aux_floats(op);

@@ -56,6 +56,7 @@ typedef struct {
     double *K;      /* (R, R) */
     float *G, *t;   /* (R, R) Gram; (R, widest) */
     double *c;      /* (n, n) */
+    const NnWork *wn; /* the samples' forward pass: the layers' inputs */
     int n, k_out;
 } Factorised;
 
@@ -67,18 +68,18 @@ static void factorised_share(void *ctx, const Net *net, const NnWork *w, int i, 
 {
     Factorised *f = ctx;
     const Op *op = &net->ops[i];
-    const float *dy = w->grad[op->d.out], *x = w->act[op->d.in[0]];
+    const float *dy = w->grad[op->d.out], *x = f->wn->act[op->d.in[0]];
     const int O = (int)shape_size(op->out_shape);
     if (op->d.kind == OP_DENSE) {
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, O, 1.0f, dy, O, 0.0f, f->G, R);
-        input_gram(x, f->n, f->k_out, (int)shape_size(op->in_shape), f->c);
+        input_gram(x, f->n, 1, (int)shape_size(op->in_shape), f->c);
         add_gram(f->K, f->G, f->c, f->n, f->k_out);
     } else if (op->d.kind == OP_BATCH_NORM) {
         const float *mean = net->buffers + op->buf, *var = mean + O;
         for (int r = 0; r < R; r++)
             for (int o = 0; o < O; o++) {
-                size_t k = (size_t)r * O + (size_t)o;
-                f->t[k] = dy[k] * ((x[k] - mean[o]) / sqrtf(var[o] + BN_EPS));
+                size_t k = (size_t)r * O + (size_t)o, xk = (size_t)(r / f->k_out) * O + (size_t)o;
+                f->t[k] = dy[k] * ((x[xk] - mean[o]) / sqrtf(var[o] + BN_EPS));
             }
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, R, O, 1.0f, f->t, O, 0.0f, f->G, R);
         add_gram(f->K, f->G, NULL, f->n, f->k_out);
@@ -87,30 +88,31 @@ static void factorised_share(void *ctx, const Net *net, const NnWork *w, int i, 
     }
 }
 
-/* The M rows of a backward pass per sample and logit: the samples' evaluation-mode
- * forward pass, each row repeated K times (the input too, into *xr), with the one-hot
- * logit gradients. */
-static NnWork *rows_forward(const Net *net, const float *x, int n, float **xr)
+/* The rows of samples [s0, s0 + ns) of a backward pass per sample and logit, into w:
+ * what its backward reads of wn's evaluation-mode forward pass of the samples, each row
+ * repeated K times (the input too, into xr, which becomes w's input), with the one-hot
+ * logit gradients. The shares read the layers' inputs from wn. */
+static void rows_fill(const Net *net, const NnWork *wn, const float *x, int s0, int ns,
+                      NnWork *w, float *xr)
 {
-    const int D = net->cfg.n_in, K = net->cfg.n_out, R = n * K;
-    NnWork *w = nn_work_new(net, R), *wn = nn_work_new(net, n);
-    *xr = bps_try_alloc_aligned((size_t)R * (size_t)D * sizeof **xr);
-    if (w && wn && *xr) {
+    const int D = net->cfg.n_in, K = net->cfg.n_out, R = ns * K;
+    nn_work_repeat(net, wn, s0, ns, K, w);
+    for (int r = 0; r < R; r++)
+        memcpy(xr + (size_t)r * D, x + (size_t)(s0 + r / K) * D, (size_t)D * sizeof *xr);
+    w->act[0] = xr;
+    float *dlogits = w->grad[net->out_slot];
+    memset(dlogits, 0, (size_t)R * (size_t)K * sizeof *dlogits);
+    for (int r = 0; r < R; r++)
+        dlogits[(size_t)r * K + (size_t)(r % K)] = 1.0f;
+}
+
+/* The evaluation-mode forward pass of the n samples x, or NULL (out of memory). */
+static NnWork *samples_forward(const Net *net, const float *x, int n)
+{
+    NnWork *wn = nn_work_new(net, n);
+    if (wn)
         nn_forward_work(net, wn, x, n, false);
-        nn_work_repeat(net, wn, n, K, w);
-        for (int r = 0; r < R; r++)
-            memcpy(*xr + (size_t)r * D, x + (size_t)(r / K) * D, (size_t)D * sizeof **xr);
-        w->act[0] = *xr;
-        float *dlogits = w->grad[net->out_slot];
-        memset(dlogits, 0, (size_t)R * (size_t)K * sizeof *dlogits);
-        for (int r = 0; r < R; r++)
-            dlogits[(size_t)r * K + (size_t)(r % K)] = 1.0f;
-    } else {
-        nn_work_free(net, w);
-        w = NULL;
-    }
-    nn_work_free(net, wn);
-    return w;
+    return wn;
 }
 
 /* parameters only in dense ops and batch norms over vectors (one value per channel) */
@@ -137,16 +139,19 @@ int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K)
     size_t widest = 1;
     for (int s = 0; s < net->n_slots; s++)
         widest = shape_size(net->slot_shape[s]) > widest ? shape_size(net->slot_shape[s]) : widest;
-    float *xr;
-    NnWork *w = rows_forward(net, x, n, &xr);
+    NnWork *wn = samples_forward(net, x, n), *w = nn_work_new(net, R);
+    float *xr = bps_try_alloc_aligned((size_t)R * (size_t)net->cfg.n_in * sizeof *xr);
+    if (wn && w && xr)
+        rows_fill(net, wn, x, 0, n, w, xr);
     Factorised f = {K, bps_try_alloc_aligned((size_t)R * R * sizeof(float)),
                     bps_try_alloc_aligned((size_t)R * widest * sizeof(float)),
-                    bps_try_alloc_aligned((size_t)n * n * sizeof(double)), n, net->cfg.n_out};
-    int rc = w && f.G && f.t && f.c ? 0 : -1;
+                    bps_try_alloc_aligned((size_t)n * n * sizeof(double)), wn, n, net->cfg.n_out};
+    int rc = wn && w && xr && f.G && f.t && f.c ? 0 : -1;
     if (rc == 0) {
         memset(K, 0, (size_t)R * R * sizeof *K);
         nn_backward_work(net, w, R, NULL, NULL, NULL, NULL, factorised_share, &f);
     }
+    nn_work_free(net, wn);
     nn_work_free(net, w);
     free(xr);
     free(f.G);
@@ -202,10 +207,15 @@ int ntk_kernel_generic(const Net *net, const float *x, int n, double *K, size_t 
 
 typedef struct {
     double *K;      /* (R, R), upper triangle */
-    float *J;       /* an op's block of J (R, nu per), or conv_gram_share's doubles */
+    float *J;       /* the scratch: an op's block of J (R, nu per), or conv_gram_share's
+                       doubles */
     float *G;       /* (R, R), upper triangle: the Gram of a block of NTK_SUM_WIDTH columns */
+    float **store;  /* stored path: per op, what its share needs from every pass
+                       (op_store_floats); NULL: one pass, each share added at once */
+    const NnWork *wn; /* the samples' forward pass: the layers' inputs */
     size_t cap;     /* bytes of one block of J */
-    int n, k_out;
+    int n, k_out;   /* samples and logits of the kernel */
+    int s0;         /* the pass's first sample */
     int rc;
 } Jacobian;
 
@@ -245,9 +255,9 @@ static bool conv_by_gram(const Op *op, int n, int K, size_t cap)
            conv_gram_doubles(n, K, O, S, F) * sizeof(double) <= cap;
 }
 
-/* Bytes of op's scratch in ntk_kernel_jacobian (one buffer, the largest, serves every
- * op): conv_gram_share's doubles, or its block of J. */
-static size_t op_block_bytes(const Op *op, int n, int K, size_t cap)
+/* Bytes of op's scratch in the one-pass path (one buffer, the largest, serves every op):
+ * conv_gram_share's doubles, or its block of J; in the stored path only the former. */
+static size_t op_block_bytes(const Op *op, int n, int K, size_t cap, bool stored)
 {
     if (op->n_p == 0)
         return 0;
@@ -256,9 +266,76 @@ static size_t op_block_bytes(const Op *op, int n, int K, size_t cap)
         return conv_gram_doubles(n, K, O, op->out_shape.h * op->out_shape.w,
                                  (int)(op->n_p / (size_t)O)) * sizeof(double);
     }
+    if (stored)
+        return 0;
     int per, uc;
     op_units(op, n * K, cap, &per, &uc);
     return (size_t)n * K * (size_t)uc * (size_t)per * sizeof(float);
+}
+
+/* Floats the stored path keeps of op over all passes: its whole J_op (R, n_p), or, where
+ * conv_by_gram, its output signals (R, O S). */
+static size_t op_store_floats(const Op *op, int n, int K, size_t cap)
+{
+    if (op->n_p == 0)
+        return 0;
+    const size_t R = (size_t)n * (size_t)K;
+    return R * (conv_by_gram(op, n, K, cap) ? shape_size(op->out_shape) : op->n_p);
+}
+
+static size_t gcd(size_t a, size_t b)
+{
+    while (b) {
+        size_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* How ntk_kernel_jacobian runs for n samples on the ops of cfg: in passes of *samples
+ * samples, as many as a work space of pass_bytes holds (at least one), keeping every
+ * op's store (*store bytes, at most cap in all), where that takes more than one pass;
+ * else in one pass of all n (*store = 0; pass_bytes 0 always). *scratch: the one scratch
+ * buffer. */
+static void jacobian_plan(const NetConfig *cfg, const Op *ops, int n_ops, int n, size_t cap,
+                          size_t pass_bytes, int *samples, size_t *store, size_t *scratch)
+{
+    const int K = cfg->n_out;
+    size_t floats = 0, direct = 64, stored = 64;
+    for (int i = 0; i < n_ops; i++) {
+        floats += op_store_floats(&ops[i], n, K, cap);
+        size_t b = op_block_bytes(&ops[i], n, K, cap, false);
+        direct = b > direct ? b : direct;
+        b = op_block_bytes(&ops[i], n, K, cap, true);
+        stored = b > stored ? b : stored;
+    }
+    /* whole samples, in multiples of `step` that split every conv's GEMM groups as one
+     * pass of all n does (op_conv_group), so that the signals keep their bits; a group
+     * beyond all M rows leaves one pass */
+    const size_t M = (size_t)n * (size_t)K;
+    size_t group = 1;
+    for (int i = 0; i < n_ops && group <= M; i++)
+        if (ops[i].d.kind == OP_CONV) {
+            const size_t g = (size_t)op_conv_group(&ops[i]);
+            group = group / gcd(group, g) * g;
+        }
+    const size_t step = group / gcd(group, (size_t)K);
+    size_t s = 0;
+    if (pass_bytes && group <= M && step < (size_t)n && floats * sizeof(float) <= cap) {
+        const size_t per_step = nn_work_bytes(cfg, (int)step * K, (int)step * K);
+        s = pass_bytes / (per_step ? per_step : 1) * step;
+        s = s < step ? step : s;
+    }
+    if (s && s < (size_t)n) {
+        *samples = (int)s;
+        *store = floats * sizeof(float);
+        *scratch = stored;
+    } else {
+        *samples = n;
+        *store = 0;
+        *scratch = direct;
+    }
 }
 
 /* K (R, R; upper triangle, double) += J J^T for J (R, np; row stride np), in float: one
@@ -287,28 +364,35 @@ static void add_jjt(double *K, float *G, const float *J, int R, int np)
  *   A_rs = dY_r^T dY_s (S, S),  B_ij = col_i^T col_j (S, S).
  * Per pair i <= j: B_ij; T = dY_j B_ij^T for the K rows of sample j at once ((K O, S):
  * T_s[o,p] = sum_q dY_s[o,q] B_ij[p,q]); then K[i's rows, j's rows] += dY_i (K, O S) T^T
- * (K_rs = sum_{o,p} dY_r[o,p] T_s[o,p]). In double from the float signals and columns,
- * as accurate as the dsyrk of J_op (scratch: conv_gram_doubles; col: (C k k, S) floats).
- * Writes whole diagonal blocks; the caller mirrors the upper triangle. */
+ * (K_rs = sum_{o,p} dY_r[o,p] T_s[o,p]). In double from the float signals dy (all R rows)
+ * and the samples' inputs x (n, C H W), as accurate as the dsyrk of J_op (scratch:
+ * conv_gram_doubles). Writes whole diagonal blocks; the caller mirrors the upper
+ * triangle. */
 static void conv_gram_share(Jacobian *jc, const Op *op, const float *dy, const float *x,
-                            float *col, double *scratch)
+                            double *scratch)
 {
     const int n = jc->n, K = jc->k_out, R = n * K;
     const int O = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
     const int F0 = op->in_shape.c * op->d.kernel * op->d.kernel, F = F0 + !op->d.no_bias;
     const size_t nx = shape_size(op->in_shape), ny = (size_t)O * S;
+    float *col = bps_try_alloc_aligned((size_t)F0 * (size_t)S * sizeof *col);
+    if (!col) {
+        jc->rc = -1;
+        return;
+    }
     double *cols = scratch;                 /* (n, F, S) */
     double *dyd = cols + (size_t)n * F * S; /* (R, O S) */
     double *B = dyd + (size_t)R * ny;       /* (S, S) */
     double *T = B + (size_t)S * S;          /* (K O, S) */
     for (int i = 0; i < n; i++) {
-        op_conv_columns(op, x + (size_t)i * K * nx, col);
+        op_conv_columns(op, x + (size_t)i * nx, col);
         double *c = cols + (size_t)i * F * S;
         for (size_t k = 0; k < (size_t)F0 * S; k++)
             c[k] = col[k];
         for (size_t k = (size_t)F0 * S; k < (size_t)F * S; k++)
             c[k] = 1.0;
     }
+    free(col);
     for (size_t k = 0; k < (size_t)R * ny; k++)
         dyd[k] = dy[k];
     for (int i = 0; i < n; i++)
@@ -323,125 +407,193 @@ static void conv_gram_share(Jacobian *jc, const Op *op, const float *dy, const f
         }
 }
 
-/* After an op's backward pass over the R rows (row r: logit r % K of sample i = r / K),
- * its parameters' share of the kernel: conv_gram_share where conv_by_gram, else K +=
- * J_op J_op^T (add_jjt) over blocks of its units (output channels or features). Row r of
- * J_op, per unit its fan weights then its bias (any order would do: the sum over the
- * parameters is what counts), in float:
+/* Rows of J_op for units [u0, u0 + nu) of op (at most one block) from a pass of ns
+ * samples, K rows each (row r: logit r % K of the pass's sample r / K; dy: the rows'
+ * signals, x: the samples' inputs), row r at J + r nu per, in float, per unit its fan
+ * weights then its bias (any order would do: the sum over the parameters is what counts):
  *   conv:       dW_r = dY_r (O, S) col(X_i)^T (S, C k k),  db_r = sum over positions dY_r
  *   dense:      dW_r = dz_r x_i^T,  db_r = dz_r
  *   batch norm: dgamma_r = sum_q dy_r xhat_i,  dbeta_r = sum_q dy_r (running statistics)
- * A conv's K rows of sample i share col(X_i): when the block holds all the op's units,
- * their dY_r are one (K O, S) matrix and one sgemm writes all their weights into J (a
- * unit's row stride in J: per). */
+ * A conv's K rows of sample i share col(X_i) (col: scratch of C k k x S floats): when the
+ * block holds all the op's units, their dY_r are one (K O, S) matrix and one sgemm
+ * writes all their weights into J (a unit's row stride in J: per). */
+static void op_rows(const Net *net, const Op *op, const float *dy, const float *x, float *col,
+                    int ns, int K, int u0, int nu, float *J)
+{
+    const size_t nx = shape_size(op->in_shape), ny = shape_size(op->out_shape);
+    const OpKind kind = op->d.kind;
+    assert(kind == OP_CONV || kind == OP_DENSE || kind == OP_BATCH_NORM);
+    /* units, a unit's weights (fan) and its parameters (per), positions per unit (S) */
+    const int units = op->out_shape.c, S = op->out_shape.h * op->out_shape.w;
+    const int fan = kind == OP_BATCH_NORM ? 1
+                    : kind == OP_DENSE    ? (int)nx
+                                          : op->in_shape.c * op->d.kernel * op->d.kernel;
+    const bool bias = kind != OP_CONV || !op->d.no_bias;
+    const int per = fan + (bias ? 1 : 0), np = nu * per;
+    assert((size_t)units * (size_t)per == op->n_p);
+    const float *mean = net->buffers + op->buf, *var = mean + units;
+    for (int s = 0; s < ns; s++) {
+        if (kind == OP_CONV) {
+            op_conv_columns(op, x + (size_t)s * nx, col);
+            /* J_r[u, 0:fan) (nu, C k k) = dY_r[u0, u0 + nu) (nu, S) col(X_i)^T (S, C k k),
+             * for the K rows r of sample s at once when nu = units */
+            const int rows = nu == units ? K : 1;
+            for (int l = 0; l < K; l += rows) {
+                const int r = s * K + l;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows * nu, fan, S, 1.0f,
+                            dy + (size_t)r * ny + (size_t)u0 * S, S, col, S, 0.0f,
+                            J + (size_t)r * np, per);
+            }
+        }
+        for (int l = 0; l < K; l++) {
+            const int r = s * K + l;
+            const float *dyr = dy + (size_t)r * ny, *xr = x + (size_t)s * nx;
+            float *row = J + (size_t)r * np;
+            if (kind == OP_CONV) {
+                for (int u = 0; bias && u < nu; u++) {
+                    const float *yu = dyr + (size_t)(u0 + u) * S;
+                    float sum = 0.0f;
+                    for (int q = 0; q < S; q++)
+                        sum += yu[q];
+                    row[(size_t)u * per + fan] = sum;
+                }
+            } else if (kind == OP_DENSE) {
+                for (int u = 0; u < nu; u++) {
+                    for (int k = 0; k < fan; k++)
+                        row[(size_t)u * per + k] = dyr[u0 + u] * xr[k];
+                    row[(size_t)u * per + fan] = dyr[u0 + u];
+                }
+            } else {
+                for (int u = 0; u < nu; u++) {
+                    const int c = u0 + u;
+                    float dg = 0.0f, db = 0.0f;
+                    for (int q = 0; q < S; q++) {
+                        size_t k = (size_t)c * S + (size_t)q;
+                        float xh = (xr[k] - mean[c]) / sqrtf(var[c] + BN_EPS);
+                        dg += dyr[k] * xh;
+                        db += dyr[k];
+                    }
+                    row[2 * u] = dg;
+                    row[2 * u + 1] = db;
+                }
+            }
+        }
+    }
+}
+
+/* After an op's backward pass over a pass's R rows: in one pass, its parameters' share
+ * of the kernel at once, conv_gram_share where conv_by_gram, else K += J_op J_op^T
+ * (add_jjt) over blocks of its units; in the stored path, the pass's rows of J_op (or
+ * its signals and inputs) into the op's store, for jacobian_finish. */
 static void jacobian_share(void *ctx, const Net *net, const NnWork *w, int i, int R)
 {
     Jacobian *jc = ctx;
     const Op *op = &net->ops[i];
     if (op->n_p == 0 || jc->rc)
         return;
-    const float *dy = w->grad[op->d.out], *x = w->act[op->d.in[0]];
-    const size_t nx = shape_size(op->in_shape), ny = shape_size(op->out_shape);
-    const OpKind kind = op->d.kind;
-    assert(kind == OP_CONV || kind == OP_DENSE || kind == OP_BATCH_NORM);
-    /* units, a unit's weights (fan) and its parameters (per), positions per unit (S) */
-    const int units = op->out_shape.c, S = op->out_shape.h * op->out_shape.w, K = jc->k_out;
-    const int fan = kind == OP_BATCH_NORM ? 1
-                    : kind == OP_DENSE    ? (int)nx
-                                          : op->in_shape.c * op->d.kernel * op->d.kernel;
-    const bool bias = kind != OP_CONV || !op->d.no_bias;
-    int per, uc;
-    op_units(op, R, jc->cap, &per, &uc);
-    assert(per == fan + (bias ? 1 : 0) && (size_t)units * (size_t)per == op->n_p);
-    float *J = jc->J;
-    float *col = kind == OP_CONV ? bps_try_alloc_aligned((size_t)fan * (size_t)S * sizeof *col) : NULL;
-    if (kind == OP_CONV && !col) {
-        jc->rc = -1;
+    const float *dy = w->grad[op->d.out], *x = jc->wn->act[op->d.in[0]];
+    const int K = jc->k_out, ns = R / K, units = op->out_shape.c;
+    const bool gram = conv_by_gram(op, jc->n, K, jc->cap);
+    if (jc->store && gram) {
+        memcpy(jc->store[i] + (size_t)jc->s0 * K * shape_size(op->out_shape), dy,
+               (size_t)R * shape_size(op->out_shape) * sizeof *dy);
         return;
     }
-    if (conv_by_gram(op, jc->n, K, jc->cap)) { /* jc->J holds op_block_bytes */
-        conv_gram_share(jc, op, dy, x, col, (double *)(void *)J);
-        free(col);
+    if (gram) {
+        conv_gram_share(jc, op, dy, x, (double *)(void *)jc->J);
         return;
     }
-    const float *mean = net->buffers + op->buf, *var = mean + units;
-    for (int u0 = 0; u0 < units; u0 += uc) {
-        const int nu = units - u0 < uc ? units - u0 : uc, np = nu * per;
-        for (int s = 0; s < jc->n; s++) {
-            if (kind == OP_CONV) {
-                op_conv_columns(op, x + (size_t)s * (size_t)K * nx, col);
-                /* J_r[u, 0:fan) (nu, C k k) = dY_r[u0, u0 + nu) (nu, S) col(X_i)^T (S, C k k),
-                 * for the K rows r of sample s at once when nu = units */
-                const int rows = nu == units ? K : 1;
-                for (int l = 0; l < K; l += rows) {
-                    const int r = s * K + l;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows * nu, fan, S, 1.0f,
-                                dy + (size_t)r * ny + (size_t)u0 * S, S, col, S, 0.0f,
-                                J + (size_t)r * np, per);
-                }
-            }
-            for (int l = 0; l < K; l++) {
-                const int r = s * K + l;
-                const float *dyr = dy + (size_t)r * ny, *xr = x + (size_t)r * nx;
-                float *row = J + (size_t)r * np;
-                if (kind == OP_CONV) {
-                    for (int u = 0; bias && u < nu; u++) {
-                        const float *yu = dyr + (size_t)(u0 + u) * S;
-                        float sum = 0.0f;
-                        for (int q = 0; q < S; q++)
-                            sum += yu[q];
-                        row[(size_t)u * per + fan] = sum;
-                    }
-                } else if (kind == OP_DENSE) {
-                    for (int u = 0; u < nu; u++) {
-                        for (int k = 0; k < fan; k++)
-                            row[(size_t)u * per + k] = dyr[u0 + u] * xr[k];
-                        row[(size_t)u * per + fan] = dyr[u0 + u];
-                    }
-                } else {
-                    for (int u = 0; u < nu; u++) {
-                        const int c = u0 + u;
-                        float dg = 0.0f, db = 0.0f;
-                        for (int q = 0; q < S; q++) {
-                            size_t k = (size_t)c * S + (size_t)q;
-                            float xh = (xr[k] - mean[c]) / sqrtf(var[c] + BN_EPS);
-                            dg += dyr[k] * xh;
-                            db += dyr[k];
-                        }
-                        row[2 * u] = dg;
-                        row[2 * u + 1] = db;
-                    }
-                }
-            }
+    x += (size_t)jc->s0 * shape_size(op->in_shape); /* the pass's samples */
+    float *col = NULL;
+    if (op->d.kind == OP_CONV) {
+        col = bps_try_alloc_aligned((size_t)op->in_shape.c * op->d.kernel * op->d.kernel *
+                                    (size_t)op->out_shape.h * op->out_shape.w * sizeof *col);
+        if (!col) {
+            jc->rc = -1;
+            return;
         }
-        add_jjt(jc->K, jc->G, J, R, np);
+    }
+    if (jc->store) {
+        op_rows(net, op, dy, x, col, ns, K, 0, units, jc->store[i] + (size_t)jc->s0 * K * op->n_p);
+    } else {
+        int per, uc;
+        op_units(op, R, jc->cap, &per, &uc);
+        for (int u0 = 0; u0 < units; u0 += uc) {
+            const int nu = units - u0 < uc ? units - u0 : uc;
+            op_rows(net, op, dy, x, col, ns, K, u0, nu, jc->J);
+            add_jjt(jc->K, jc->G, jc->J, R, nu * per);
+        }
     }
     free(col);
 }
 
-int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t chunk_bytes)
+/* The stored path's shares, after every pass, in the one-pass path's order (last op
+ * first), so that both add the same numbers to K in the same order. */
+static void jacobian_finish(Jacobian *jc, const Net *net)
 {
-    const int R = n * net->cfg.n_out;
-    float *xr;
-    NnWork *w = rows_forward(net, x, n, &xr);
-    size_t bytes = 64; /* one buffer for every op's block */
-    for (int i = 0; i < net->n_ops; i++) {
-        size_t b = op_block_bytes(&net->ops[i], n, net->cfg.n_out, chunk_bytes);
-        bytes = b > bytes ? b : bytes;
+    const int K = jc->k_out, R = jc->n * K;
+    for (int i = net->n_ops - 1; jc->rc == 0 && i >= 0; i--) {
+        const Op *op = &net->ops[i];
+        if (op->n_p == 0)
+            continue;
+        if (conv_by_gram(op, jc->n, K, jc->cap))
+            conv_gram_share(jc, op, jc->store[i], jc->wn->act[op->d.in[0]],
+                            (double *)(void *)jc->J);
+        else
+            add_jjt(jc->K, jc->G, jc->store[i], R, (int)op->n_p);
     }
-    Jacobian jc = {K, bps_try_alloc_aligned(bytes),
-                   bps_try_alloc_aligned((size_t)R * R * sizeof(float)), chunk_bytes, n,
-                   net->cfg.n_out, 0};
-    jc.rc = w && jc.J && jc.G ? 0 : -1;
-    if (jc.rc == 0) {
+}
+
+int ntk_jacobian_pass_samples(const NetConfig *cfg, int n, size_t chunk_bytes,
+                              size_t pass_bytes)
+{
+    Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
+    int n_ops = nn_resolve(cfg, ops), samples;
+    size_t store, scratch;
+    jacobian_plan(cfg, ops, n_ops, n, chunk_bytes, pass_bytes, &samples, &store, &scratch);
+    free(ops);
+    return samples;
+}
+
+int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t chunk_bytes,
+                        size_t pass_bytes)
+{
+    const int k_out = net->cfg.n_out, R = n * k_out;
+    int samples;
+    size_t store_bytes, scratch;
+    jacobian_plan(&net->cfg, net->ops, net->n_ops, n, chunk_bytes, pass_bytes, &samples,
+                  &store_bytes, &scratch);
+    const int rows = samples * k_out;
+    NnWork *wn = samples_forward(net, x, n), *w = nn_work_new(net, rows);
+    float *xr = bps_try_alloc_aligned((size_t)rows * (size_t)net->cfg.n_in * sizeof *xr);
+    float *store = store_bytes ? bps_try_alloc_aligned(store_bytes) : NULL;
+    float **stores = store_bytes ? calloc((size_t)net->n_ops, sizeof *stores) : NULL;
+    Jacobian jc = {K, bps_try_alloc_aligned(scratch),
+                   bps_try_alloc_aligned((size_t)R * R * sizeof(float)), stores, wn, chunk_bytes,
+                   n, k_out, 0, 0};
+    jc.rc = wn && w && xr && jc.J && jc.G && (!store_bytes || (store && stores)) ? 0 : -1;
+    for (size_t i = 0, off = 0; jc.rc == 0 && stores && i < (size_t)net->n_ops; i++) {
+        stores[i] = store + off;
+        off += op_store_floats(&net->ops[i], n, k_out, chunk_bytes);
+    }
+    if (jc.rc == 0)
         memset(K, 0, (size_t)R * R * sizeof *K);
-        nn_backward_work(net, w, R, NULL, NULL, NULL, NULL, jacobian_share, &jc);
-        for (int r = 0; jc.rc == 0 && r < R; r++)
-            for (int s = 0; s < r; s++)
-                K[(size_t)r * R + (size_t)s] = K[(size_t)s * R + (size_t)r];
+    for (int s0 = 0; jc.rc == 0 && s0 < n; s0 += samples) {
+        const int ns = n - s0 < samples ? n - s0 : samples;
+        rows_fill(net, wn, x, s0, ns, w, xr);
+        jc.s0 = s0;
+        nn_backward_work(net, w, ns * k_out, NULL, NULL, NULL, NULL, jacobian_share, &jc);
     }
+    if (jc.rc == 0 && stores)
+        jacobian_finish(&jc, net);
+    for (int r = 0; jc.rc == 0 && r < R; r++)
+        for (int s = 0; s < r; s++)
+            K[(size_t)r * R + (size_t)s] = K[(size_t)s * R + (size_t)r];
+    nn_work_free(net, wn);
     nn_work_free(net, w);
     free(xr);
+    free(store);
+    free(stores);
     free(jc.J);
     free(jc.G);
     return jc.rc;
@@ -450,23 +602,26 @@ int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t
 size_t ntk_bytes(const NetConfig *cfg, int M)
 {
     Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
-    int n = nn_resolve(cfg, ops);
-    /* the per-op Jacobian path: the largest op's block (op_block_bytes) and the float
-     * Gram of add_jjt */
-    size_t block = 0;
-    for (int i = 0; i < n; i++) {
-        size_t b = op_block_bytes(&ops[i], M / cfg->n_out, cfg->n_out, NTK_CHUNK_BYTES);
-        block = b > block ? b : block;
-    }
-    bool factorised = ops_factorised(ops, n);
+    int n_ops = nn_resolve(cfg, ops), n = M / cfg->n_out, samples;
+    size_t store, scratch;
+    jacobian_plan(cfg, ops, n_ops, n, NTK_CHUNK_BYTES, NTK_PASS_BYTES, &samples, &store,
+                  &scratch);
+    bool factorised = ops_factorised(ops, n_ops);
     free(ops);
-    return factorised ? 0 : block + (size_t)M * (size_t)M * sizeof(float);
+    /* the per-op Jacobian path: the samples' forward pass, a pass's rows and input, the
+     * stores, the scratch and the float Gram of add_jjt */
+    const size_t rows = (size_t)samples * (size_t)cfg->n_out;
+    return factorised ? 0
+                      : nn_work_bytes(cfg, n, 0) + nn_work_bytes(cfg, (int)rows, (int)rows) +
+                            rows * (size_t)cfg->n_in * sizeof(float) + store + scratch +
+                            (size_t)M * (size_t)M * sizeof(float);
 }
 
 int ntk_kernel(const Net *net, const float *x, int n, double *K)
 {
     return ntk_factorised_applies(net) ? ntk_kernel_factorised(net, x, n, K)
-                                       : ntk_kernel_jacobian(net, x, n, K, NTK_CHUNK_BYTES);
+                                       : ntk_kernel_jacobian(net, x, n, K, NTK_CHUNK_BYTES,
+                                                             NTK_PASS_BYTES);
 }
 
 NtkCompare ntk_compare(const double *K0, const double *K1, size_t m)

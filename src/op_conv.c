@@ -11,6 +11,7 @@
  * wide when S is small (late ResNet stages); a 1x1 convolution with stride 1 and no
  * padding has col(x) = x (C, HW) and needs no copy. Derivations: docs/numerics.md. */
 #include <cblas.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,12 @@ void op_conv_columns(const Op *op, const float *x, float *col)
         memcpy(col, x, (size_t)g.K * (size_t)g.S * sizeof *col);
     else
         im2col(&g, x, col, (size_t)g.S);
+}
+
+int op_conv_group(const Op *op)
+{
+    const Geom g = geom(op);
+    return g.direct ? 1 : chunk(&g, INT_MAX);
 }
 
 /* The same two in double for the R-passes (not hot). */

@@ -193,6 +193,7 @@ const OpKindDef OP_MAX_POOL_DEF = {
     .aux_floats = op_no_aux,
     .forward = max_pool_forward,
     .backward = max_pool_backward,
+    .backward_reads_x = true,
     .r_forward = max_pool_r_forward,
     .r_backward = max_pool_r_backward,
     .flops = op_pool_flops,

@@ -69,6 +69,7 @@ const OpKindDef OP_RELU_DEF = {
     .aux_floats = op_no_aux,
     .forward = relu_forward,
     .backward = relu_backward,
+    .backward_reads_x = true,
     .r_forward = relu_r_forward,
     .r_backward = relu_r_backward,
     .flops = relu_flops,

@@ -774,11 +774,11 @@ static void jacobian_ntk_should_match_generic_on_conv_nets(void)
             x[i] = (float)uniform(-1, 1);
         double kg[M * M], kj[M * M], kc[M * M], kn[M * M];
         CHECK(ntk_kernel_generic(net, x, N, kg, NTK_CHUNK_BYTES) == 0);
-        CHECK(ntk_kernel_jacobian(net, x, N, kj, NTK_CHUNK_BYTES) == 0);
+        CHECK(ntk_kernel_jacobian(net, x, N, kj, NTK_CHUNK_BYTES, 0) == 0);
         CHECK(ntk_kernel(net, x, N, kn) == 0);
         /* blocks of one unit per op give the same kernel, up to the float rounding of the
          * per-row GEMMs, whose shapes (and so BLAS kernels) differ */
-        CHECK(ntk_kernel_jacobian(net, x, N, kc, 1) == 0);
+        CHECK(ntk_kernel_jacobian(net, x, N, kc, 1, 0) == 0);
         double s = max_abs(kg, M * M), worst = 0, worst_c = 0, worst_n = 0;
         for (int i = 0; i < M * M; i++) {
             worst = fmax(worst, fabs(kj[i] - kg[i]) / s);
@@ -789,6 +789,46 @@ static void jacobian_ntk_should_match_generic_on_conv_nets(void)
         CHECK_MSG(worst_c < 1e-6, "net %d: blocked vs whole per-op Jacobian NTK %.3g", ci, worst_c);
         CHECK_MSG(worst_n == 0, "net %d: ntk_kernel is not the per-op Jacobian path", ci);
         free(x);
+        nn_free(net);
+    }
+}
+
+/* The per-op Jacobian path in backward passes of a few samples (every J_op, or a
+ * ResNet's last-stage signals and inputs, kept until the end) gives the one-pass kernel
+ * to the last bit: a ConvNet on 3x16x16 (its last conv puts 11 samples in one GEMM, so
+ * passes of 11) and a ResNet-18 on 3x8x8 with its last stage on the Gram route (1x1
+ * positions: 256 samples per GEMM, passes of 64 of 4 rows), each with more samples than
+ * one pass. (Passes that split those GEMMs elsewhere change the ResNet's kernel in its
+ * last bits.) */
+static void jacobian_ntk_in_passes_should_equal_one_pass(void)
+{
+    enum { K = 4 };
+    const Preset presets[2] = {PRESET_CONVNET, PRESET_RESNET18};
+    const Shape shapes[2] = {{3, 16, 16}, {3, 8, 8}};
+    const int samples[2] = {13, 70}, per_pass[2] = {11, 64};
+    for (int ci = 0; ci < 2; ci++) {
+        NetConfig cfg = {.n_out = K, .in_shape = shapes[ci], .act = ACT_RELU, .skip = true,
+                         .batch_norm = true, .preset = presets[ci], .base_width = 4, .width_mult = 2};
+        cfg.n_in = (int)shape_size(cfg.in_shape);
+        const int n = samples[ci], M = n * K;
+        Net *net = random_net(&cfg, 8, 61 + (uint64_t)ci);
+        float *x = malloc((size_t)n * (size_t)cfg.n_in * sizeof *x);
+        double *one = malloc((size_t)M * M * sizeof *one), *passes = malloc((size_t)M * M * sizeof *passes);
+        for (int i = 0; i < n * cfg.n_in; i++)
+            x[i] = (float)uniform(-1, 1);
+        CHECK_MSG(ntk_jacobian_pass_samples(&cfg, n, NTK_CHUNK_BYTES, 1) == per_pass[ci],
+                  "net %d: %d samples per pass", ci, ntk_jacobian_pass_samples(&cfg, n, NTK_CHUNK_BYTES, 1));
+        CHECK(ntk_jacobian_pass_samples(&cfg, n, NTK_CHUNK_BYTES, 0) == n);
+        CHECK(ntk_kernel_jacobian(net, x, n, one, NTK_CHUNK_BYTES, 0) == 0);
+        CHECK(ntk_kernel_jacobian(net, x, n, passes, NTK_CHUNK_BYTES, 1) == 0);
+        int differ = 0;
+        for (int i = 0; i < M * M; i++)
+            differ += memcmp(&one[i], &passes[i], sizeof one[i]) != 0;
+        CHECK_MSG(differ == 0, "net %d: %d of %d entries differ between passes and one pass",
+                  ci, differ, M * M);
+        free(x);
+        free(one);
+        free(passes);
         nn_free(net);
     }
 }
@@ -862,6 +902,7 @@ int main(void)
     RUN(hvp_should_match_finite_differences_of_gradients);
     RUN(generic_ntk_should_match_factorised_and_finite_differences);
     RUN(jacobian_ntk_should_match_generic_on_conv_nets);
+    RUN(jacobian_ntk_in_passes_should_equal_one_pass);
     RUN(explicit_ops_should_equal_the_mlp_shorthand);
     RUN(bad_op_lists_should_be_refused);
     return test_summary();

@@ -212,11 +212,13 @@ const float *nn_forward(Net *net, const float *x, int B, bool train);
  * for n samples cannot be allocated (the statistics are then unchanged). */
 int nn_set_batch_statistics(Net *net, const float *x, int n);
 
-/* dst as if it had run the evaluation-mode forward pass of src's first n inputs, each
- * repeated k times (row r of dst is row r / k of src): the rows of a backward pass per
- * sample and logit, at the cost of one forward pass of n rows. dst->act[0] is left to
+/* dst ready for the evaluation-mode backward pass, without parameter gradients, of src's
+ * inputs [first, first + n), each repeated k times (row r of dst is row first + r / k of
+ * src): the rows of a backward pass per sample and logit, at the cost of one forward
+ * pass of n rows. Copies the values that pass reads (the inputs of kinds with
+ * backward_reads_x) and aux; other values of dst are stale, and dst->act[0] is left to
  * the caller. */
-void nn_work_repeat(const Net *net, const NnWork *src, int n, int k, NnWork *dst);
+void nn_work_repeat(const Net *net, const NnWork *src, int first, int n, int k, NnWork *dst);
 
 /* Softmax cross-entropy of the last forward's logits against labels y (B), mean
  * over the batch. Adds the number of correct argmax predictions to *correct if

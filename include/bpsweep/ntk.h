@@ -40,30 +40,44 @@ bool ntk_factorised_applies(const Net *net);
 int ntk_kernel_factorised(const Net *net, const float *x, int n, double *K);
 
 /* The per-op Jacobian path, for any op list (what ntk_kernel takes where the factorised
- * path does not apply): the factorised path's forward and single backward pass of the M
- * rows; after each op with parameters its block J_op (M x n_p(op)) in float from the
- * rows' output signals and inputs (conv: dW_r = dY_r col(X_i)^T, one sgemm for a
- * sample's K rows, db_r = sum_q dY_r; dense: dz_r x_i^T, dz_r; batch norm:
+ * path does not apply): the factorised path's forward pass of the n samples and backward
+ * pass of their M rows; after each op with parameters its block J_op (M x n_p(op)) in
+ * float from the rows' output signals and inputs (conv: dW_r = dY_r col(X_i)^T, one
+ * sgemm for a sample's K rows, db_r = sum_q dY_r; dense: dz_r x_i^T, dz_r; batch norm:
  * sum_q dy_r xhat_i, sum_q dy_r), over blocks of the op's output units of at most
  * chunk_bytes, then K += J_op J_op^T by float ssyrk over blocks of at most 4096 columns,
  * each added into K in double (1.4e-7 of the largest entry from the dsyrk of the same J
  * on the bench nets). A conv with few positions S against its weights per unit (a
  * ResNet's last stage) skips J_op where that costs fewer flops and its scratch fits
  * chunk_bytes: K_rs += sum_{p,q} (dY_r^T dY_s)[p,q] (col(X_i)^T col(X_j))[p,q] in double.
+ * The M rows go backward in passes of as many samples as a work space of pass_bytes
+ * holds (0: one pass), in multiples of every conv's GEMM group (op_conv_group), each
+ * pass's rows of every J_op (or, for such a conv, its signals) stored until the last
+ * pass, where the stores fit chunk_bytes in all (else one pass): the kernel is the
+ * one-pass kernel to the last bit, its work space a few samples' instead of M rows'
+ * (the ConvNet w16's 250 rows: 0.85 GB, whose first touch cost a third of the time).
  * Costs one backward of M rows, M/K GEMMs per conv op and the ssyrk (M^2 P flops): a
- * ResNet-18 b16 needs no more passes than a ConvNet. Derivations and error bound:
- * docs/metrics.md. */
-int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t chunk_bytes);
+ * ResNet-18 b16 needs no more passes than a ConvNet. Derivations
+ * and error bound: docs/metrics.md. */
+int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t chunk_bytes,
+                        size_t pass_bytes);
+
+/* Samples per backward pass of ntk_kernel_jacobian for n samples on cfg (n: one pass). */
+int ntk_jacobian_pass_samples(const NetConfig *cfg, int n, size_t chunk_bytes,
+                              size_t pass_bytes);
 
 /* The generic path, for any op list: the Jacobian's rows (one backward pass per sample
  * and logit, batch 1) over chunks of parameters of at most chunk_bytes of doubles,
  * K += J_c J_c^T with dsyrk. Costs (chunks x M) backward passes: a ConvNet w16 (75k
  * parameters, M = 250) is one chunk of 151 MB, a ResNet-18 b16 (701k) three. */
 #define NTK_CHUNK_BYTES ((size_t)512 << 20)
+/* ntk_kernel's pass_bytes for ntk_kernel_jacobian */
+#define NTK_PASS_BYTES ((size_t)64 << 20)
 
 /* Bytes an NTK of M rows allocates beyond the net for cfg (which must pass nn_check): the
- * per-op Jacobian path's largest block (M x the most parameters of an op in float, at
- * most NTK_CHUNK_BYTES, or a conv's Gram scratch) and an M x M float Gram, or 0 where the
+ * per-op Jacobian path's work spaces (the samples' forward pass, one pass's rows), its
+ * J_op stores or largest block (M x the most parameters of an op in float, at most
+ * NTK_CHUNK_BYTES, or a conv's Gram scratch) and an M x M float Gram, or 0 where the
  * factorised path applies (what `plan` adds to the memory of a point that measures the
  * NTK). */
 size_t ntk_bytes(const NetConfig *cfg, int M);

@@ -131,6 +131,9 @@ typedef struct {
     size_t (*scratch_floats)(const Op *op, int B);
     void (*forward)(const Op *op, const OpPass *a);
     void (*backward)(const Op *op, const OpPass *a);
+    /* an evaluation-mode backward without parameter gradients reads the input values
+     * (a ReLU's mask, a max pool's argmax); other kinds read only dy, parameters and aux */
+    bool backward_reads_x;
     void (*r_forward)(const Op *op, const OpRPass *a);
     void (*r_backward)(const Op *op, const OpRPass *a);
     /* NULL for kinds without a weight matrix */
@@ -152,6 +155,11 @@ void op_grad_store_d(double *dst, const double *src, size_t n, bool add);
 /* col (C k k, Ho Wo) = im2col of one sample x (C, H, W) of a conv op (its layout in
  * src/op_conv.c; x itself when 1x1, stride 1, no padding): dW = dY col^T per sample. */
 void op_conv_columns(const Op *op, const float *x, float *col);
+
+/* Samples a conv op's backward pass puts side by side in one GEMM (the last group of a
+ * batch may be shorter): a batch split at multiples of this goes through the same GEMMs
+ * row for row, so its signals have the same bits (ntk_kernel_jacobian's passes). */
+int op_conv_group(const Op *op);
 
 /* Floats of scratch op needs for batches of B (0 for kinds without scratch_floats). */
 size_t op_scratch_floats(const Op *op, int B);
