@@ -6,7 +6,8 @@ one training sample) is exactly 0. A minimum inside a smooth piece has a zero gr
 which the certificate's gradient rule can see; a minimum on a kink need not, and then
 descent and Newton's method both stall with a gradient that does not go to 0. Such a
 point shows itself as an excess of |z| near 0: the optimiser has pushed those pairs onto
-the kink and keeps them there.
+the kink and keeps them there. The excess is necessary, not sufficient (subgrad_norm
+below decides).
 
 For every finished MLP point of a results file that stored its weights
 (output.store_weights), this computes z for every hidden unit and training sample
