@@ -15,7 +15,8 @@ PACKAGES=(
     libopenmpi-dev openmpi-bin libopenblas-dev liblapacke-dev
     libhdf5-openmpi-dev hdf5-tools libcjson-dev zlib1g-dev libfftw3-dev
     dataset-fashion-mnist
-    python3-h5py python3-numpy python3-matplotlib python3-pandas python3-torch python3-mpi4py
+    python3-h5py python3-numpy python3-matplotlib python3-pandas python3-scipy python3-torch
+    python3-mpi4py
     slurm-wlm munge
     clang libfuzzer-14-dev
 )
