@@ -9,7 +9,8 @@ and the ResNet-18 of base width 16 on 3x32x32 (batch norm, evaluation mode), on 
     forward of the 25 inputs, gradients stacked into G (250 x P), K = G G^T - what
     bench/ntk.py times for the MLP;
   * bpsweep: build/bench/bench_ntk --preset ..., ntk_kernel (the per-op Jacobian path:
-    one backward pass of the 250 rows, each op's Jacobian block from it, K += J J^T).
+    the 250 rows backward in passes of a few samples, each op's Jacobian block from
+    them, K += J J^T).
 Prints both times, OpenBLAS's kernel set and the speed-up per net (the issue's target:
 >= 10x). OpenBLAS 0.3.21 does not recognise every CPU and then runs its generic SSE3
 kernels (Prescott), while PyTorch's oneDNN convolutions use the CPU's AVX-512; with

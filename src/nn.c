@@ -524,10 +524,11 @@ void nn_work_repeat(const Net *net, const NnWork *src, int first, int n, int k, 
     assert(n * k <= dst->max_batch && first + n <= src->max_batch && !src->last_train);
     dst->last_train = false;
     bool *read = xcalloc((size_t)net->n_slots, sizeof *read);
-    for (int i = 0; i < net->n_ops; i++)
-        for (int j = 0; OP_KINDS[net->ops[i].d.kind]->backward_reads_x &&
-                        j < OP_KINDS[net->ops[i].d.kind]->n_inputs; j++)
+    for (int i = 0; i < net->n_ops; i++) {
+        const OpKindDef *kind = OP_KINDS[net->ops[i].d.kind];
+        for (int j = 0; kind->backward_reads_x && j < kind->n_inputs; j++)
             read[net->ops[i].d.in[j]] = true;
+    }
     for (int s = 0; s < net->n_slots; s++) {
         const size_t row = shape_size(net->slot_shape[s]);
         if (s == 0 || !read[s])
