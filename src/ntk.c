@@ -544,14 +544,24 @@ static void jacobian_finish(Jacobian *jc, const Net *net)
     }
 }
 
+/* jacobian_plan for the ops of cfg; returns whether the factorised path applies to them. */
+static bool cfg_jacobian_plan(const NetConfig *cfg, int n, size_t cap, size_t pass_bytes,
+                              int *samples, size_t *store, size_t *scratch)
+{
+    Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
+    int n_ops = nn_resolve(cfg, ops);
+    jacobian_plan(cfg, ops, n_ops, n, cap, pass_bytes, samples, store, scratch);
+    bool factorised = ops_factorised(ops, n_ops);
+    free(ops);
+    return factorised;
+}
+
 int ntk_jacobian_pass_samples(const NetConfig *cfg, int n, size_t chunk_bytes,
                               size_t pass_bytes)
 {
-    Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
-    int n_ops = nn_resolve(cfg, ops), samples;
+    int samples;
     size_t store, scratch;
-    jacobian_plan(cfg, ops, n_ops, n, chunk_bytes, pass_bytes, &samples, &store, &scratch);
-    free(ops);
+    cfg_jacobian_plan(cfg, n, chunk_bytes, pass_bytes, &samples, &store, &scratch);
     return samples;
 }
 
@@ -601,13 +611,11 @@ int ntk_kernel_jacobian(const Net *net, const float *x, int n, double *K, size_t
 
 size_t ntk_bytes(const NetConfig *cfg, int M)
 {
-    Op *ops = xmalloc(NN_MAX_OPS * sizeof *ops);
-    int n_ops = nn_resolve(cfg, ops), n = M / cfg->n_out, samples;
+    const int n = M / cfg->n_out;
+    int samples;
     size_t store, scratch;
-    jacobian_plan(cfg, ops, n_ops, n, NTK_CHUNK_BYTES, NTK_PASS_BYTES, &samples, &store,
-                  &scratch);
-    bool factorised = ops_factorised(ops, n_ops);
-    free(ops);
+    const bool factorised = cfg_jacobian_plan(cfg, n, NTK_CHUNK_BYTES, NTK_PASS_BYTES,
+                                              &samples, &store, &scratch);
     /* the per-op Jacobian path: the samples' forward pass, a pass's rows and input, the
      * stores, the scratch and the float Gram of add_jjt */
     const size_t rows = (size_t)samples * (size_t)cfg->n_out;
